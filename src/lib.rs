@@ -1,0 +1,25 @@
+//! coin — weakly supervised tumour segmentation in CT by counterfactual inpainting (COIN),
+//! built on a small tensor engine of its own.
+//!
+//! Layout (see README.md):
+//! - [`tensor`]: `Tensor`, `Shape`, `DType`, `Device`, host storage.
+//! - [`autograd`]: the explicit tape, `no_grad`, backward restricted to chosen tensors.
+//! - [`ops`]: every op, one folder per family: `mod.rs` (API, checks, backward rule),
+//!   `reference.rs` (naive, f64 accumulation: the oracle) and `cpu.rs` (fast f32).
+//! - [`nn`]: modules (Conv2d, BatchNorm2d, ConditionalBatchNorm2d, spectral norm, Linear,
+//!   Embedding), parameter groups with flat arenas, initialisers.
+//! - [`optim`]: Adam and AdamW over a parameter group's arena.
+//! - [`rng`]: a small counter-based random generator (reproducible across runs and threads).
+
+pub mod autograd;
+pub mod error;
+pub mod io;
+pub mod nn;
+pub mod ops;
+pub mod optim;
+pub mod rng;
+pub mod tensor;
+
+pub use autograd::{no_grad, Gradients, Tape};
+pub use error::{Error, Result};
+pub use tensor::{DType, Device, Shape, Tensor};

@@ -1,0 +1,204 @@
+//! Parameter groups: every parameter of a group is a view into one flat f32 arena, its gradient
+//! into a second, and an optimizer keeps its moments in arenas of the same length — one fused
+//! update per group (one kernel launch on a GPU).
+
+use crate::tensor::{Buffer, SharedBuffer, TensorId};
+use crate::{Device, Error, Gradients, Result, Shape, Tensor};
+use std::sync::{Arc, RwLock};
+
+/// Where one parameter sits in its group's arena.
+#[derive(Clone, Debug)]
+pub struct ParamSlot {
+    pub name: String,
+    pub offset: usize,
+    pub shape: Shape,
+    pub id: TensorId,
+}
+
+/// A handle to one parameter: a view into its group's arena with a stable tensor id.
+#[derive(Clone)]
+pub struct Param {
+    arena: SharedBuffer,
+    slot: ParamSlot,
+    device: Device,
+}
+
+impl Param {
+    /// The parameter as an (untracked) tensor sharing the arena's storage.
+    pub fn value(&self) -> Tensor {
+        Tensor::from_parts(
+            self.arena.clone(),
+            self.slot.offset,
+            self.slot.shape.clone(),
+            self.device,
+            self.slot.id,
+        )
+    }
+    /// The parameter, tracked on the context's tape if it has one.
+    pub fn get(&self, ctx: &super::Ctx) -> Tensor {
+        ctx.track(&self.value())
+    }
+    pub fn name(&self) -> &str {
+        &self.slot.name
+    }
+    pub fn shape(&self) -> &Shape {
+        &self.slot.shape
+    }
+    pub fn id(&self) -> TensorId {
+        self.slot.id
+    }
+    /// Overwrites the values (e.g. when loading a checkpoint).
+    pub fn set(&self, values: &[f32]) -> Result<()> {
+        if values.len() != self.slot.shape.numel() {
+            return Err(Error::Shape(format!(
+                "parameter {}: {} values given for shape {}",
+                self.slot.name,
+                values.len(),
+                self.slot.shape
+            )));
+        }
+        self.value().with_f32_mut(|d| d.copy_from_slice(values))
+    }
+}
+
+/// A group of parameters trained by one optimizer.
+pub struct ParamGroup {
+    name: String,
+    device: Device,
+    arena: SharedBuffer,
+    grad: Vec<f32>,
+    slots: Vec<ParamSlot>,
+}
+
+impl ParamGroup {
+    pub fn new(name: &str, device: Device) -> ParamGroup {
+        ParamGroup {
+            name: name.to_string(),
+            device,
+            arena: Arc::new(RwLock::new(Buffer::F32(Vec::new()))),
+            grad: Vec::new(),
+            slots: Vec::new(),
+        }
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Appends a parameter with the given initial values.
+    pub fn add(&mut self, name: &str, shape: impl Into<Shape>, init: Vec<f32>) -> Result<Param> {
+        let shape = shape.into();
+        if init.len() != shape.numel() {
+            return Err(Error::Shape(format!(
+                "parameter {name}: {} initial values for shape {shape}",
+                init.len()
+            )));
+        }
+        if self.slots.iter().any(|s| s.name == name) {
+            return Err(Error::Invalid(format!(
+                "parameter {name} registered twice in group {}",
+                self.name
+            )));
+        }
+        let offset = {
+            let mut g = self.arena.write().expect("arena lock");
+            let Buffer::F32(v) = &mut *g else {
+                unreachable!("arenas are f32")
+            };
+            let o = v.len();
+            v.extend_from_slice(&init);
+            o
+        };
+        self.grad.resize(offset + init.len(), 0.0);
+        let slot = ParamSlot {
+            name: name.to_string(),
+            offset,
+            shape,
+            id: TensorId::fresh(),
+        };
+        self.slots.push(slot.clone());
+        Ok(Param {
+            arena: self.arena.clone(),
+            slot,
+            device: self.device,
+        })
+    }
+
+    /// Total number of scalar parameters.
+    pub fn numel(&self) -> usize {
+        self.grad.len()
+    }
+    pub fn slots(&self) -> &[ParamSlot] {
+        &self.slots
+    }
+    /// Handles to every parameter, in registration order.
+    pub fn params(&self) -> Vec<Param> {
+        self.slots
+            .iter()
+            .map(|s| Param {
+                arena: self.arena.clone(),
+                slot: s.clone(),
+                device: self.device,
+            })
+            .collect()
+    }
+    /// The tensors of every parameter (untracked), to pass as `wrt` to `Tape::backward`.
+    pub fn tensors(&self) -> Vec<Tensor> {
+        self.params().iter().map(Param::value).collect()
+    }
+
+    /// Adds each parameter's gradient from `grads` into the gradient arena; parameters the loss
+    /// did not reach get nothing. Returns how many parameters received a gradient.
+    pub fn accumulate(&mut self, grads: &Gradients) -> Result<usize> {
+        let mut n = 0;
+        for s in &self.slots {
+            if let Some(g) = grads.get_id(s.id) {
+                if g.shape() != &s.shape {
+                    return Err(Error::Shape(format!(
+                        "gradient of {} has shape {}, parameter has {}",
+                        s.name,
+                        g.shape(),
+                        s.shape
+                    )));
+                }
+                let gv = g.to_vec_f32();
+                for (d, v) in self.grad[s.offset..s.offset + gv.len()].iter_mut().zip(gv) {
+                    *d += v;
+                }
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+    pub fn zero_grad(&mut self) {
+        self.grad.fill(0.0);
+    }
+    pub fn grad(&self) -> &[f32] {
+        &self.grad
+    }
+    /// The gradient of one parameter.
+    pub fn grad_of(&self, p: &Param) -> &[f32] {
+        &self.grad[p.slot.offset..p.slot.offset + p.slot.shape.numel()]
+    }
+    /// Runs `f` with the whole parameter arena and gradient arena (for optimizers).
+    pub(crate) fn with_arena<R>(
+        &mut self,
+        f: impl FnOnce(&mut [f32], &[f32], &[ParamSlot]) -> R,
+    ) -> R {
+        let mut g = self.arena.write().expect("arena lock");
+        let Buffer::F32(v) = &mut *g else {
+            unreachable!("arenas are f32")
+        };
+        f(v, &self.grad, &self.slots)
+    }
+    /// A copy of every parameter's values, flat.
+    pub fn values(&self) -> Vec<f32> {
+        let g = self.arena.read().expect("arena lock");
+        let Buffer::F32(v) = &*g else {
+            unreachable!("arenas are f32")
+        };
+        v.clone()
+    }
+}

@@ -1,0 +1,162 @@
+//! Batch normalisation over NCHW (statistics per channel over N, H, W).
+//!
+//! Training mode normalises with the batch's biased variance and, when running statistics are
+//! given, updates them in place outside the tape: `r ← (1 − m)·r + m·batch`, with the unbiased
+//! variance for the running variance (PyTorch's convention). Evaluation mode normalises with the
+//! running statistics. Affine γ/β are optional (CBN uses an affine-free BN and applies
+//! per-sample γ/β itself).
+
+mod cpu;
+mod reference;
+
+use super::{any_tracked, path_of, require_float, require_same, Path};
+use crate::autograd::record;
+use crate::{Error, Result, Tensor};
+
+/// Running statistics of a BatchNorm layer (non-trainable buffers, shape [C]).
+#[derive(Clone, Debug)]
+pub struct BatchNormState {
+    pub running_mean: Tensor,
+    pub running_var: Tensor,
+    /// How many training batches updated the statistics (PyTorch's `num_batches_tracked`).
+    pub num_batches_tracked: i64,
+}
+
+/// Per-channel statistics of one forward pass, saved for backward.
+pub(crate) struct Stats {
+    pub mean: Vec<f64>,
+    pub invstd: Vec<f64>,
+}
+
+/// Batch normalisation. `gamma`/`beta` are [C] or absent; `state` holds running statistics.
+/// In eval mode `state` is required.
+pub fn batch_norm(
+    x: &Tensor,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
+    state: Option<&mut BatchNormState>,
+    training: bool,
+    momentum: f64,
+    eps: f64,
+) -> Result<Tensor> {
+    require_float("batch_norm", x)?;
+    let (n, c, h, w) = x.shape().dims4("batch_norm")?;
+    for p in [gamma, beta].into_iter().flatten() {
+        require_same("batch_norm", x, p)?;
+        if p.dims() != [c] {
+            return Err(Error::Shape(format!(
+                "batch_norm: affine parameters must have shape [{c}] for input {}, got {}",
+                x.shape(),
+                p.shape()
+            )));
+        }
+    }
+    if !(eps > 0.0) {
+        return Err(Error::Invalid(format!(
+            "batch_norm: eps must be positive, got {eps}"
+        )));
+    }
+    let m = n * h * w;
+    let stats = if training {
+        if m < 2 {
+            return Err(Error::Shape(format!(
+                "batch_norm: training needs more than one value per channel, input {}",
+                x.shape()
+            )));
+        }
+        let (mean, var) = match path_of(x) {
+            Path::Cpu => cpu::moments(x, c),
+            Path::Reference => reference::moments(x, c),
+        };
+        let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+        if let Some(s) = state {
+            update_running(s, &mean, &var, momentum, m)?;
+        }
+        Stats { mean, invstd }
+    } else {
+        let s = state.ok_or_else(|| {
+            Error::Invalid("batch_norm: evaluation mode needs running statistics".into())
+        })?;
+        let mean = s.running_mean.to_vec_f64();
+        let var = s.running_var.to_vec_f64();
+        if mean.len() != c || var.len() != c {
+            return Err(Error::Shape(format!(
+                "batch_norm: running statistics have {} entries, input has {c} channels",
+                mean.len()
+            )));
+        }
+        let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+        Stats { mean, invstd }
+    };
+    let gv = gamma.map(|g| g.to_vec_f64());
+    let bv = beta.map(|b| b.to_vec_f64());
+    let y = match path_of(x) {
+        Path::Cpu => cpu::normalize(x, &stats, gv.as_deref(), bv.as_deref()),
+        Path::Reference => reference::normalize(x, &stats, gv.as_deref(), bv.as_deref()),
+    };
+    let mut inputs = vec![x];
+    inputs.extend(gamma);
+    inputs.extend(beta);
+    if !any_tracked(&inputs) {
+        return Ok(y);
+    }
+    let xd = x.detach();
+    let (has_g, has_b) = (gamma.is_some(), beta.is_some());
+    record(
+        "batch_norm",
+        &inputs,
+        y,
+        Box::new(move |g, needs| {
+            let (dx, dgamma, dbeta) = match path_of(&xd) {
+                Path::Cpu => cpu::backward(&xd, g, &stats, gv.as_deref(), training),
+                Path::Reference => reference::backward(&xd, g, &stats, gv.as_deref(), training),
+            };
+            let mut out = vec![needs[0].then_some(dx)];
+            let mut k = 1;
+            if has_g {
+                out.push(needs[k].then_some(dgamma));
+                k += 1;
+            }
+            if has_b {
+                out.push(needs[k].then_some(dbeta));
+            }
+            Ok(out)
+        }),
+    )
+}
+
+fn update_running(
+    s: &mut BatchNormState,
+    mean: &[f64],
+    var: &[f64],
+    m: f64,
+    count: usize,
+) -> Result<()> {
+    let c = mean.len();
+    if s.running_mean.numel() != c || s.running_var.numel() != c {
+        return Err(Error::Shape(format!(
+            "batch_norm: running statistics have {} entries, input has {c} channels",
+            s.running_mean.numel()
+        )));
+    }
+    let unbias = count as f64 / (count as f64 - 1.0);
+    let rm: Vec<f64> = s
+        .running_mean
+        .to_vec_f64()
+        .iter()
+        .zip(mean)
+        .map(|(r, b)| (1.0 - m) * r + m * b)
+        .collect();
+    let rv: Vec<f64> = s
+        .running_var
+        .to_vec_f64()
+        .iter()
+        .zip(var)
+        .map(|(r, b)| (1.0 - m) * r + m * b * unbias)
+        .collect();
+    s.running_mean =
+        Tensor::from_f64_as(&rm, [c], s.running_mean.dtype(), s.running_mean.device())?;
+    s.running_var = Tensor::from_f64_as(&rv, [c], s.running_var.dtype(), s.running_var.device())?;
+    s.num_batches_tracked += 1;
+    Ok(())
+}

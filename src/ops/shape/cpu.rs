@@ -1,0 +1,61 @@
+//! Fast f32 copies: contiguous blocks of `len × inner` elements per outer index, in parallel.
+
+use super::blocks;
+use crate::ops::from_f32_like;
+use crate::{Shape, Tensor};
+use rayon::prelude::*;
+
+pub(super) fn narrow(t: &Tensor, axis: usize, start: usize, len: usize, out: &Shape) -> Tensor {
+    let (_, d, inner) = blocks(t.shape(), axis);
+    let o = t
+        .with_f32(|x| {
+            let mut o = vec![0f32; out.numel()];
+            o.par_chunks_mut(len * inner)
+                .enumerate()
+                .for_each(|(i, dst)| {
+                    let src = i * d * inner + start * inner;
+                    dst.copy_from_slice(&x[src..src + len * inner]);
+                });
+            o
+        })
+        .expect("f32");
+    from_f32_like(o, out.clone(), t)
+}
+
+pub(super) fn unnarrow(g: &Tensor, axis: usize, start: usize, full: &Shape) -> Tensor {
+    let (_, d, inner) = blocks(full, axis);
+    let len = g.dims()[axis];
+    let o = g
+        .with_f32(|x| {
+            let mut o = vec![0f32; full.numel()];
+            o.par_chunks_mut(d * inner)
+                .enumerate()
+                .for_each(|(i, dst)| {
+                    dst[start * inner..(start + len) * inner]
+                        .copy_from_slice(&x[i * len * inner..(i + 1) * len * inner]);
+                });
+            o
+        })
+        .expect("f32");
+    from_f32_like(o, full.clone(), g)
+}
+
+pub(super) fn cat(ts: &[&Tensor], axis: usize, out: &Shape) -> Tensor {
+    let (_, d, inner) = blocks(out, axis);
+    let mut o = vec![0f32; out.numel()];
+    let mut start = 0;
+    for t in ts {
+        let len = t.dims()[axis];
+        t.with_f32(|x| {
+            o.par_chunks_mut(d * inner)
+                .enumerate()
+                .for_each(|(i, dst)| {
+                    dst[start * inner..(start + len) * inner]
+                        .copy_from_slice(&x[i * len * inner..(i + 1) * len * inner]);
+                })
+        })
+        .expect("f32");
+        start += len;
+    }
+    from_f32_like(o, out.clone(), ts[0])
+}

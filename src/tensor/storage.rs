@@ -1,0 +1,67 @@
+//! Host storage: one typed buffer shared by every view of it.
+//!
+//! Storage is shared behind a lock because parameters live in flat arenas that the optimizer
+//! updates in place while views of them exist (the model's parameter tensors).
+
+use super::DType;
+use std::sync::{Arc, RwLock};
+
+/// A typed, contiguous host buffer.
+#[derive(Clone, Debug)]
+pub enum Buffer {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    U8(Vec<u8>),
+}
+
+impl Buffer {
+    pub fn dtype(&self) -> DType {
+        match self {
+            Buffer::F32(_) => DType::F32,
+            Buffer::F64(_) => DType::F64,
+            Buffer::I64(_) => DType::I64,
+            Buffer::U8(_) => DType::U8,
+        }
+    }
+    pub fn len(&self) -> usize {
+        match self {
+            Buffer::F32(v) => v.len(),
+            Buffer::F64(v) => v.len(),
+            Buffer::I64(v) => v.len(),
+            Buffer::U8(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn zeros(dtype: DType, n: usize) -> Buffer {
+        match dtype {
+            DType::F32 => Buffer::F32(vec![0.0; n]),
+            DType::F64 => Buffer::F64(vec![0.0; n]),
+            DType::I64 => Buffer::I64(vec![0; n]),
+            DType::U8 => Buffer::U8(vec![0; n]),
+        }
+    }
+    /// Converts `values` to `dtype` (rounding toward zero for integers).
+    pub fn from_f64(values: &[f64], dtype: DType) -> Buffer {
+        match dtype {
+            DType::F32 => Buffer::F32(values.iter().map(|&v| v as f32).collect()),
+            DType::F64 => Buffer::F64(values.to_vec()),
+            DType::I64 => Buffer::I64(values.iter().map(|&v| v as i64).collect()),
+            DType::U8 => Buffer::U8(values.iter().map(|&v| v as u8).collect()),
+        }
+    }
+    /// The elements `[offset, offset + n)` widened to f64.
+    pub fn range_f64(&self, offset: usize, n: usize) -> Vec<f64> {
+        let r = offset..offset + n;
+        match self {
+            Buffer::F32(v) => v[r].iter().map(|&x| x as f64).collect(),
+            Buffer::F64(v) => v[r].to_vec(),
+            Buffer::I64(v) => v[r].iter().map(|&x| x as f64).collect(),
+            Buffer::U8(v) => v[r].iter().map(|&x| x as f64).collect(),
+        }
+    }
+}
+
+pub(crate) type SharedBuffer = Arc<RwLock<Buffer>>;

@@ -1,0 +1,12 @@
+//! The engine's test suite: one binary (fast to build), one module per testing layer.
+
+mod cases;
+mod common;
+
+mod autograd;
+mod backends;
+mod bad_input;
+mod gradcheck;
+mod nn;
+mod pytorch_fixtures;
+mod reference_values;

@@ -1,0 +1,1 @@
+//! Modules, parameter groups and optimizers.

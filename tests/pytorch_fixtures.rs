@@ -1,0 +1,1 @@
+//! Layer 3: PyTorch golden fixtures (see tests/fixtures/README.md).
