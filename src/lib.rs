@@ -9,11 +9,15 @@
 //! - [`nn`]: modules (Conv2d, BatchNorm2d, ConditionalBatchNorm2d, spectral norm, Linear,
 //!   Embedding), parameter groups with flat arenas, initialisers.
 //! - [`optim`]: Adam and AdamW over a parameter group's arena.
+//! - [`models`]: networks built from modules (today a small CNN for the demo task).
+//! - [`demo`]: the built-in task `train` fits until the COIN pipeline exists.
 //! - [`rng`]: a small counter-based random generator (reproducible across runs and threads).
 
 pub mod autograd;
+pub mod demo;
 pub mod error;
 pub mod io;
+pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;

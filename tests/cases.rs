@@ -237,7 +237,8 @@ pub fn all_cases() -> Vec<Case> {
         },
     ));
     // ---- convolution
-    let conv_cases: Vec<(&str, [usize; 4], [usize; 4], usize, usize, bool)> = vec![
+    type ConvCase = (&'static str, [usize; 4], [usize; 4], usize, usize, bool);
+    let conv_cases: Vec<ConvCase> = vec![
         (
             "conv 3x3 s1 p1 bias",
             [2, 3, 6, 5],

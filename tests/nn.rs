@@ -1,1 +1,226 @@
-//! Modules, parameter groups and optimizers.
+//! Layer 5 and the modules: a small network's training steps agree across backends; module
+//! names, initialisations, CBN, checkpoints.
+
+use crate::common::{check_close, Tol};
+use coin::demo::blob_batch;
+use coin::models::TinyCnn;
+use coin::nn::init::Init;
+use coin::nn::{ConditionalBatchNorm2d, Conv2d, Ctx, Linear, ParamGroup};
+use coin::optim::{Adam, AdamConfig};
+use coin::rng::Rng;
+use coin::{ops, DType, Device, Tape, Tensor};
+
+/// Three Adam steps of the demo CNN; returns the losses and the final parameters.
+fn train_steps(dev: Device) -> (Vec<f64>, Vec<f32>, Vec<f32>) {
+    let mut m = TinyCnn::new(4, dev, 11).unwrap();
+    let mut adam = Adam::new(
+        &m.params,
+        AdamConfig {
+            lr: 1e-3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut losses = Vec::new();
+    let mut first_grad = Vec::new();
+    for step in 0..3 {
+        let b = blob_batch(5, step, 6, 16, dev).unwrap();
+        let tape = Tape::new();
+        let logits = m.forward(&b.images, &Ctx::train(&tape)).unwrap();
+        let loss = ops::loss::bce_with_logits(&logits, &b.labels).unwrap();
+        losses.push(loss.finite_scalar("loss").unwrap());
+        let wrt = m.params.tensors();
+        let g = tape
+            .backward(&loss, &wrt.iter().collect::<Vec<_>>())
+            .unwrap();
+        m.params.zero_grad();
+        assert_eq!(
+            m.params.accumulate(&g).unwrap(),
+            wrt.len(),
+            "every parameter gets a gradient"
+        );
+        if step == 0 {
+            first_grad = m.params.grad().to_vec();
+        }
+        adam.step(&mut m.params).unwrap();
+    }
+    (losses, first_grad, m.params.values())
+}
+
+#[test]
+fn tiny_network_training_agrees_across_backends() {
+    let (lc, gc, pc) = train_steps(Device::Cpu);
+    let (lr, gr, pr) = train_steps(Device::Reference);
+    let tol = Tol {
+        atol: 1e-5,
+        rtol: 1e-4,
+    };
+    check_close("losses", &lc, &lr, tol).unwrap();
+    let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+    check_close(
+        "first-step gradients",
+        &f(&gc),
+        &f(&gr),
+        Tol {
+            atol: 1e-5,
+            rtol: 1e-3,
+        },
+    )
+    .unwrap();
+    check_close(
+        "parameters after 3 steps",
+        &f(&pc),
+        &f(&pr),
+        Tol {
+            atol: 1e-5,
+            rtol: 1e-3,
+        },
+    )
+    .unwrap();
+    assert!(lc[2] < lc[0] + 0.5, "loss should not blow up: {lc:?}");
+}
+
+#[test]
+fn training_is_reproducible_bit_for_bit() {
+    assert_eq!(train_steps(Device::Cpu).2, train_steps(Device::Cpu).2);
+}
+
+#[test]
+fn parameter_names_follow_pytorch_state_dict() {
+    let m = TinyCnn::new(4, Device::Cpu, 1).unwrap();
+    let names: Vec<&str> = m.params.slots().iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "conv1.weight",
+            "bn1.weight",
+            "bn1.bias",
+            "conv2.weight",
+            "bn2.weight",
+            "bn2.bias",
+            "conv3.weight",
+            "conv3.bias",
+            "fc.weight",
+            "fc.bias"
+        ]
+    );
+    let bufs: Vec<String> = m.buffers().into_iter().map(|b| b.name).collect();
+    assert!(
+        bufs.contains(&"bn1.running_var".to_string())
+            && bufs.contains(&"bn2.num_batches_tracked".to_string())
+    );
+}
+
+#[test]
+fn initialisations_have_pytorch_ranges() {
+    let mut rng = Rng::new(2);
+    let mut g = ParamGroup::new("g", Device::Cpu);
+    let c = Conv2d::new(&mut g, "c", 16, 32, 3, 1, 1, true, Init::Default, &mut rng).unwrap();
+    let bound = 1.0 / (16.0f32 * 9.0).sqrt();
+    let w = c.weight.value().to_vec_f32();
+    assert!(w.iter().all(|v| v.abs() <= bound) && w.iter().any(|v| v.abs() > 0.9 * bound));
+    let x = Conv2d::new(
+        &mut g,
+        "x",
+        64,
+        64,
+        3,
+        1,
+        1,
+        false,
+        Init::XavierUniform(2f64.sqrt()),
+        &mut rng,
+    )
+    .unwrap();
+    let xb = (2.0f32).sqrt() * (6.0f32 / (64.0 * 9.0 * 2.0)).sqrt();
+    let xv = x.weight.value().to_vec_f32();
+    assert!(xv.iter().all(|v| v.abs() <= xb) && xv.iter().any(|v| v.abs() > 0.95 * xb));
+    let n = Linear::new(
+        &mut g,
+        "n",
+        400,
+        300,
+        false,
+        Init::XavierNormal(1.0),
+        &mut rng,
+    )
+    .unwrap();
+    let nv = n.weight.value().to_vec_f64();
+    let std = (nv.iter().map(|v| v * v).sum::<f64>() / nv.len() as f64).sqrt();
+    let want = (2.0 / 700.0f64).sqrt();
+    assert!(
+        (std / want - 1.0).abs() < 0.03,
+        "xavier normal std {std} vs {want}"
+    );
+}
+
+#[test]
+fn conditional_batch_norm_picks_rows_and_scatters_gradients() {
+    let mut rng = Rng::new(4);
+    let mut g = ParamGroup::new("g", Device::Cpu);
+    let mut cbn = ConditionalBatchNorm2d::new(&mut g, "cbn", 3, 2, &mut rng).unwrap();
+    let emb = cbn.embed.weight.value().to_vec_f32();
+    assert!(
+        emb[..3].iter().all(|v| (v - 1.0).abs() < 0.1) && emb[3..6].iter().all(|&v| v == 0.0),
+        "γ≈1, β=0"
+    );
+    let x = crate::common::randn(&mut rng, &[4, 3, 2, 2], DType::F32, Device::Cpu);
+    let y = Tensor::from_i64(vec![0, 0, 0, 0], [4], Device::Cpu).unwrap();
+    let tape = Tape::new();
+    let out = cbn.forward(&x, &y, &Ctx::train(&tape)).unwrap();
+    let loss = ops::sum_all(&out).unwrap();
+    let grads = tape.backward(&loss, &[&cbn.embed.weight.value()]).unwrap();
+    let ge = grads.get(&cbn.embed.weight.value()).unwrap().to_vec_f64();
+    // Class 1 is unused: its row gets exactly zero. β's gradient is the count of elements.
+    assert!(ge[6..].iter().all(|&v| v == 0.0));
+    check_close(
+        "dβ",
+        &ge[3..6],
+        &[16.0; 3],
+        Tol {
+            atol: 1e-4,
+            rtol: 1e-5,
+        },
+    )
+    .unwrap();
+    assert!(cbn
+        .forward(
+            &x,
+            &Tensor::from_i64(vec![0, 1], [2], Device::Cpu).unwrap(),
+            &Ctx::eval()
+        )
+        .is_err());
+}
+
+#[test]
+fn checkpoints_round_trip_and_replace_atomically() {
+    let dir = std::env::temp_dir().join(format!("coin-ckpt-{}", std::process::id()));
+    let path = dir.join("m.safetensors");
+    let m = TinyCnn::new(4, Device::Cpu, 9).unwrap();
+    let tensors: Vec<(String, Tensor)> = m
+        .params
+        .params()
+        .iter()
+        .map(|p| (p.name().to_string(), p.value()))
+        .collect();
+    coin::io::save_tensors(&path, &tensors).unwrap();
+    coin::io::save_tensors(&path, &tensors).unwrap();
+    let back = coin::io::load_tensors(&path, Device::Cpu).unwrap();
+    assert_eq!(back.len(), tensors.len());
+    for (n, t) in &tensors {
+        let b = &back.iter().find(|(m, _)| m == n).unwrap().1;
+        assert_eq!(b.to_vec_f32(), t.to_vec_f32(), "{n}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() != "m.safetensors")
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+    std::fs::write(dir.join("bad.safetensors"), b"not a tensor file").unwrap();
+    let e = coin::io::load_tensors(&dir.join("bad.safetensors"), Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bad.safetensors"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}

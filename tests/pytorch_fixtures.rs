@@ -252,10 +252,10 @@ fn run_case(
     let grads = tape
         .backward(&loss, &wrt)
         .map_err(|e| format!("{name}: {e}"))?;
-    for i in 0..n_in {
+    for (i, input) in inputs.iter().enumerate() {
         if let Some(want) = fx.get(&format!("grad{i}")) {
             let got = grads
-                .get(&inputs[i])
+                .get(input)
                 .ok_or_else(|| format!("{name}: no gradient for input {i}"))?;
             check_close(
                 &format!("{name} [{dev}] d/din{i}"),

@@ -22,6 +22,7 @@ pub trait Float:
     fn tanh(self) -> Self;
     fn sqrt(self) -> Self;
     fn abs(self) -> Self;
+    fn is_nan(self) -> bool;
     fn max(self, o: Self) -> Self;
 }
 
@@ -53,6 +54,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn sqrt(self) -> Self {
                 <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
             }
             #[inline(always)]
             fn abs(self) -> Self {

@@ -45,10 +45,12 @@ pub struct Adam {
 impl Adam {
     pub fn new(group: &ParamGroup, config: AdamConfig) -> Result<Adam> {
         let c = config;
-        if !(c.lr >= 0.0)
+        if c.lr.is_nan()
+            || c.lr < 0.0
             || !(0.0..1.0).contains(&c.beta1)
             || !(0.0..1.0).contains(&c.beta2)
-            || !(c.eps > 0.0)
+            || c.eps.is_nan()
+            || c.eps <= 0.0
         {
             return Err(Error::Invalid(format!(
                 "Adam: need lr ≥ 0, 0 ≤ β1, β2 < 1 and eps > 0, got {c:?}"

@@ -60,9 +60,10 @@ pub fn check_close(
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let err = (g - w).abs();
         let excess = err - (tol.atol + tol.rtol * w.abs());
-        if !(excess <= 0.0) {
+        // NaN counts as outside tolerance.
+        if excess.is_nan() || excess > 0.0 {
             bad += 1;
-            if !(excess <= worst.1) {
+            if excess.is_nan() || excess > worst.1 || bad == 1 {
                 worst = (i, excess);
             }
         }

@@ -254,14 +254,14 @@ impl Binary {
             Binary::Div => a / b,
             // NaN-propagating, like torch.maximum / minimum.
             Binary::Max => {
-                if a != a || a >= b {
+                if a.is_nan() || a >= b {
                     a
                 } else {
                     b
                 }
             }
             Binary::Min => {
-                if a != a || a <= b {
+                if a.is_nan() || a <= b {
                     a
                 } else {
                     b

@@ -51,7 +51,7 @@ pub fn batch_norm(
             )));
         }
     }
-    if !(eps > 0.0) {
+    if eps.is_nan() || eps <= 0.0 {
         return Err(Error::Invalid(format!(
             "batch_norm: eps must be positive, got {eps}"
         )));

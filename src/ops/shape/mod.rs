@@ -24,7 +24,7 @@ pub fn reshape(t: &Tensor, dims: &[usize]) -> Result<Tensor> {
     let mut dims = dims.to_vec();
     if let Some(pos) = dims.iter().position(|&d| d == usize::MAX) {
         let known: usize = dims.iter().filter(|&&d| d != usize::MAX).product();
-        if known == 0 || t.numel() % known != 0 {
+        if known == 0 || !t.numel().is_multiple_of(known) {
             return Err(Error::Shape(format!(
                 "reshape: cannot infer a dimension of {:?} for {}",
                 dims,
