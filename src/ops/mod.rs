@@ -18,7 +18,7 @@ pub mod reduce;
 pub mod resample;
 pub mod shape;
 
-pub use conv::{conv2d, Conv2dParams};
+pub use conv::{conv2d, conv2d_backward_data, conv2d_backward_weight, Conv2dParams};
 pub use elementwise::{
     abs, add, add_scalar, clamp, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul,
     mul_scalar, neg, relu, sigmoid, softplus, sqrt, square, sub, tanh, unary, where_, Unary,

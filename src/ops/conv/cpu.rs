@@ -1,4 +1,6 @@
-//! Fast f32 convolution: im2col on a chunk of images, then one GEMM per chunk.
+//! Fast f32 convolution. Stride-1 problems with rows of at least 12 outputs take the direct
+//! kernels of `direct.rs`; the rest (strided convolutions, tiny feature maps, where batching
+//! images into one GEMM wins) take im2col on a chunk of images, then one GEMM per chunk:
 //!
 //! - Layout: the column buffer is `[Cin·Kh·Kw, nb·Ho·Wo]` (column = image-in-chunk · Ho·Wo +
 //!   output pixel); chunks hold enough images that the GEMM's n ≥ 4096 (small feature maps are
@@ -120,6 +122,32 @@ fn chunk_of(src: &[f32], g: &ConvGeom, c: usize, nb: usize, dst: &mut [f32]) {
 }
 
 pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeom) -> Tensor {
+    if super::direct::supports_forward(g) {
+        let mut y = vec![0f32; g.n * g.cout * g.p()];
+        let bv = bias.map(|b| b.to_vec_f32());
+        x.with_f32(|xv| {
+            w.with_f32(|wv| {
+                super::direct::correlate(
+                    xv,
+                    wv,
+                    bv.as_deref(),
+                    g.n,
+                    g.cin,
+                    g.h,
+                    g.w,
+                    g.cout,
+                    g.kh,
+                    g.kw,
+                    g.ph,
+                    g.pw,
+                    &mut y,
+                )
+            })
+        })
+        .expect("f32")
+        .expect("f32");
+        return from_f32_like(y, g.out_dims(), x);
+    }
     let (k, p, nbmax) = (g.k(), g.p(), g.chunk());
     let mut y = vec![0f32; g.n * g.cout * p];
     x.with_f32(|xv| {
@@ -170,6 +198,40 @@ pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeo
 }
 
 pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
+    if super::direct::supports_forward(g) {
+        // A stride-1 correlation of dy with the weights transposed (Cin×Cout) and flipped.
+        let wv = w.to_vec_f32();
+        let taps = g.kh * g.kw;
+        let mut wt = vec![0f32; wv.len()];
+        for co in 0..g.cout {
+            for ci in 0..g.cin {
+                for t in 0..taps {
+                    wt[(ci * g.cout + co) * taps + (taps - 1 - t)] =
+                        wv[(co * g.cin + ci) * taps + t];
+                }
+            }
+        }
+        let mut dx = vec![0f32; g.n * g.cin * g.h * g.w];
+        gy.with_f32(|dy| {
+            super::direct::correlate(
+                dy,
+                &wt,
+                None,
+                g.n,
+                g.cout,
+                g.ho,
+                g.wo,
+                g.cin,
+                g.kh,
+                g.kw,
+                g.kh - 1 - g.ph,
+                g.kw - 1 - g.pw,
+                &mut dx,
+            )
+        })
+        .expect("f32");
+        return from_f32_like(dx, [g.n, g.cin, g.h, g.w], gy);
+    }
     let (k, p, nbmax) = (g.k(), g.p(), g.chunk());
     let chw = g.cin * g.h * g.w;
     let mut dx = vec![0f32; g.n * chw];
@@ -206,6 +268,13 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
 }
 
 pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Tensor {
+    if super::direct::supports_backward_weight(g) {
+        let mut dw = vec![0f32; g.cout * g.k()];
+        gy.with_f32(|dy| x.with_f32(|xv| super::direct::weight_grad(dy, xv, g, &mut dw)))
+            .expect("f32")
+            .expect("f32");
+        return from_f32_like(dw, [g.cout, g.cin, g.kh, g.kw], gy);
+    }
     let (k, p, nbmax) = (g.k(), g.p(), g.chunk());
     let mut dw = vec![0f32; g.cout * k];
     gy.with_f32(|gv| {

@@ -2,6 +2,7 @@
 //! any kernel size, stride and zero padding. Backward: data, weight and bias.
 
 mod cpu;
+mod direct;
 mod reference;
 
 use super::{any_tracked, path_of, require_float, require_same, Path};
@@ -164,4 +165,50 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2dParams) -> Re
             Ok(out)
         }),
     )
+}
+
+/// The input gradient of `conv2d` alone: `dx` for output gradient `dy` (shape of the conv's
+/// output), weight `w` and the input's dims. Not recorded (a backward building block, public for
+/// benchmarks and other backends' tests).
+pub fn conv2d_backward_data(
+    dy: &Tensor,
+    w: &Tensor,
+    x_dims: [usize; 4],
+    p: Conv2dParams,
+) -> Result<Tensor> {
+    require_same("conv2d_backward_data", dy, w)?;
+    let g = ConvGeom::new(&x_dims, w.dims(), p)?;
+    check_dy(dy, &g)?;
+    Ok(match path_of(dy) {
+        Path::Cpu => cpu::backward_data(dy, w, &g),
+        Path::Reference => reference::backward_data(dy, w, &g),
+    })
+}
+
+/// The weight gradient of `conv2d` alone: `dw` for output gradient `dy`, input `x` and the
+/// weight's dims. Not recorded.
+pub fn conv2d_backward_weight(
+    dy: &Tensor,
+    x: &Tensor,
+    w_dims: [usize; 4],
+    p: Conv2dParams,
+) -> Result<Tensor> {
+    require_same("conv2d_backward_weight", dy, x)?;
+    let g = ConvGeom::new(x.dims(), &w_dims, p)?;
+    check_dy(dy, &g)?;
+    Ok(match path_of(dy) {
+        Path::Cpu => cpu::backward_weight(dy, x, &g),
+        Path::Reference => reference::backward_weight(dy, x, &g),
+    })
+}
+
+fn check_dy(dy: &Tensor, g: &ConvGeom) -> Result<()> {
+    if dy.dims() != g.out_dims() {
+        return Err(Error::Shape(format!(
+            "conv2d backward: output gradient {} should have shape {:?}",
+            dy.shape(),
+            g.out_dims()
+        )));
+    }
+    Ok(())
 }

@@ -1,0 +1,526 @@
+//! Direct stride-1 convolution on the CPU, f32, NCHW — the fast path for the 3×3 and 1×1
+//! convolutions that dominate COIN's networks. No column buffer: the input is copied once into a
+//! zero-padded buffer and every output row is computed from it in registers.
+//!
+//! - Forward (and backward-data, which is a stride-1 forward of the output gradient with
+//!   transposed, flipped weights and padding K−1−p): a task is one (image, block of CB output
+//!   channels); it walks the output rows in tiles of NV×16 columns, holding CB×NV vectors of 16
+//!   accumulators; per (input channel, kh, kw) it loads NV input vectors, broadcasts CB weights
+//!   (packed `[block][ci][kh][kw][CB]`) and issues CB×NV fused multiply-adds.
+//! - Backward-weight (K = 1 or 3): a task is one (image, band of rows); per (input channel, kh,
+//!   block of CB output channels) it keeps CB×K vector accumulators over the whole band, then
+//!   reduces lanes into the task's private dW. Private dWs are summed in task order.
+//! - SIMD: the bodies are plain Rust over `[f32; 16]` lanes, compiled three times — with
+//!   AVX-512F+FMA, with AVX2+FMA, and portable — and chosen once at run time.
+//! - Determinism: every output is summed in a fixed order that does not depend on the thread
+//!   count (the row bands of backward-weight are fixed, not per thread).
+
+use super::ConvGeom;
+use rayon::prelude::*;
+use std::sync::OnceLock;
+
+const L: usize = 16;
+type Lanes = [f32; L];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Simd {
+    Avx512,
+    Avx2,
+    Portable,
+}
+
+fn simd() -> Simd {
+    static KIND: OnceLock<Simd> = OnceLock::new();
+    *KIND.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::env::var_os("COIN_CPU_PORTABLE").is_none() {
+                if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
+                    return Simd::Avx512;
+                }
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    return Simd::Avx2;
+                }
+            }
+        }
+        Simd::Portable
+    })
+}
+
+#[inline(always)]
+fn fma<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if F {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// A raw pointer that may cross threads; every use writes a region no other task touches.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// True when the direct kernels handle this problem.
+pub(super) fn supports_forward(g: &ConvGeom) -> bool {
+    g.sh == 1 && g.sw == 1 && g.wo >= 12 && g.ph < g.kh && g.pw < g.kw
+}
+pub(super) fn supports_backward_weight(g: &ConvGeom) -> bool {
+    g.sh == 1 && g.sw == 1 && g.wo >= 12 && g.kh == g.kw && (g.kh == 1 || g.kh == 3)
+}
+
+/// Geometry of a stride-1 correlation of padded planes.
+#[derive(Clone, Copy)]
+struct Plan {
+    cin: usize,
+    cout: usize,
+    k_h: usize,
+    k_w: usize,
+    hp: usize,
+    wp: usize,
+    ho: usize,
+    wo: usize,
+}
+
+/// Copies `planes` planes of `h × w` into zero-padded planes `hp × wp`, the data at (top, left).
+fn pad(
+    x: &[f32],
+    planes: usize,
+    (h, w): (usize, usize),
+    (top, left): (usize, usize),
+    (hp, wp): (usize, usize),
+) -> Vec<f32> {
+    let mut out = vec![0f32; planes * hp * wp];
+    out.par_chunks_mut(hp * wp)
+        .enumerate()
+        .for_each(|(i, plane)| {
+            let src = &x[i * h * w..(i + 1) * h * w];
+            for r in 0..h {
+                plane[(r + top) * wp + left..][..w].copy_from_slice(&src[r * w..(r + 1) * w]);
+            }
+        });
+    out
+}
+
+fn nv_for(wo: usize) -> usize {
+    match wo.div_ceil(L) {
+        1 => 1,
+        2 | 3 => 2,
+        _ => 4,
+    }
+}
+
+/// `y[n][co][oh][ow] = Σ w[co][ci][kh][kw] · x[n][ci][oh+kh−ph][ow+kw−pw]` (+ bias), stride 1.
+/// `w` is OIHW. Writes every element of `y` (N × Cout × Ho × Wo).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn correlate(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    n: usize,
+    cin: usize,
+    h: usize,
+    wd: usize,
+    cout: usize,
+    kh: usize,
+    kw: usize,
+    ph: usize,
+    pw: usize,
+    y: &mut [f32],
+) {
+    let ho = h + 2 * ph + 1 - kh;
+    let wo = wd + 2 * pw + 1 - kw;
+    let nv = nv_for(wo);
+    let rh = if nv == 1 { 2 } else { 1 };
+    let tile = nv * L;
+    let wp = wo.div_ceil(tile) * tile + kw - 1;
+    let hp = ho.div_ceil(rh) * rh + kh - 1;
+    let xp = pad(x, n * cin, (h, wd), (ph, pw), (hp, wp));
+    let plan = Plan {
+        cin,
+        cout,
+        k_h: kh,
+        k_w: kw,
+        hp,
+        wp,
+        ho,
+        wo,
+    };
+    // Blocks of 4 output channels (8 was measured slower: the compiler spills accumulators).
+    let cb = if cout >= 4 { 4 } else { 1 };
+    let blocks = cout.div_ceil(cb);
+    // Packed weights [block][ci][kh][kw][cb], zero where the block runs past Cout.
+    let taps = kh * kw;
+    let mut wpk = vec![0f32; blocks * cin * taps * cb];
+    for co in 0..cout {
+        let (b, j) = (co / cb, co % cb);
+        for ci in 0..cin {
+            for t in 0..taps {
+                wpk[((b * cin + ci) * taps + t) * cb + j] = w[(co * cin + ci) * taps + t];
+            }
+        }
+    }
+    let yp = SendPtr(y.as_mut_ptr());
+    let kind = simd();
+    (0..n * blocks).into_par_iter().for_each(|task| {
+        let (img, b) = (task / blocks, task % blocks);
+        let xs = &xp[img * cin * hp * wp..(img + 1) * cin * hp * wp];
+        let ws = &wpk[b * cin * taps * cb..(b + 1) * cin * taps * cb];
+        let co0 = b * cb;
+        let ncb = cb.min(cout - co0);
+        let bs: [f32; 4] = std::array::from_fn(|j| {
+            if j < ncb {
+                bias.map_or(0.0, |bv| bv[co0 + j])
+            } else {
+                0.0
+            }
+        });
+        // SAFETY: this task writes only y[img][co0 .. co0 + ncb], which no other task writes.
+        let out = unsafe {
+            std::slice::from_raw_parts_mut(
+                yp.get().add((img * cout + co0) * ho * wo),
+                ncb * ho * wo,
+            )
+        };
+        unsafe {
+            match (kind, cb, nv) {
+                (Simd::Avx512, 4, 4) => fwd_avx512::<4, 4, 4>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Avx512, 4, 2) => fwd_avx512::<4, 2, 2>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Avx512, 4, _) => fwd_avx512::<4, 2, 1>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Avx512, _, 4) => fwd_avx512::<1, 4, 4>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Avx512, _, 2) => fwd_avx512::<1, 2, 2>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Avx512, _, _) => fwd_avx512::<1, 2, 1>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Avx2, 4, 4) => fwd_avx2::<4, 4, 4>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Avx2, 4, 2) => fwd_avx2::<4, 2, 2>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Avx2, 4, _) => fwd_avx2::<4, 2, 1>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Avx2, _, 4) => fwd_avx2::<1, 4, 4>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Avx2, _, 2) => fwd_avx2::<1, 2, 2>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Avx2, _, _) => fwd_avx2::<1, 2, 1>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Portable, 4, 4) => fwd_rows::<4, 4, 4, false>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Portable, 4, 2) => fwd_rows::<4, 2, 2, false>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Portable, 4, _) => fwd_rows::<4, 2, 1, false>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Portable, _, 4) => fwd_rows::<1, 4, 4, false>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Portable, _, 2) => fwd_rows::<1, 2, 2, false>(&plan, xs, ws, &bs, out, ncb),
+                (Simd::Portable, _, _) => fwd_rows::<1, 2, 1, false>(&plan, xs, ws, &bs, out, ncb),
+            }
+        }
+    });
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn fwd_avx512<const CB: usize, const S: usize, const NV: usize>(
+    p: &Plan,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32; 4],
+    y: &mut [f32],
+    ncb: usize,
+) {
+    fwd_rows::<CB, S, NV, true>(p, x, w, b, y, ncb)
+}
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fwd_avx2<const CB: usize, const S: usize, const NV: usize>(
+    p: &Plan,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32; 4],
+    y: &mut [f32],
+    ncb: usize,
+) {
+    fwd_rows::<CB, S, NV, true>(p, x, w, b, y, ncb)
+}
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn fwd_avx512<const CB: usize, const S: usize, const NV: usize>(
+    p: &Plan,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32; 4],
+    y: &mut [f32],
+    ncb: usize,
+) {
+    fwd_rows::<CB, S, NV, false>(p, x, w, b, y, ncb)
+}
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn fwd_avx2<const CB: usize, const S: usize, const NV: usize>(
+    p: &Plan,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32; 4],
+    y: &mut [f32],
+    ncb: usize,
+) {
+    fwd_rows::<CB, S, NV, false>(p, x, w, b, y, ncb)
+}
+
+/// One task of the forward: every output row of `ncb` channels of one image. A tile is `S`
+/// vector slots: `NV` consecutive vectors along a row times `S / NV` consecutive rows (two rows
+/// of one vector when a row is a single vector, so there are enough independent accumulators).
+#[inline(always)]
+fn fwd_rows<const CB: usize, const S: usize, const NV: usize, const F: bool>(
+    p: &Plan,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32; 4],
+    y: &mut [f32],
+    ncb: usize,
+) {
+    let tile = NV * L;
+    let rh = S / NV;
+    let taps = p.k_h * p.k_w;
+    assert!(S.is_multiple_of(NV) && x.len() >= p.cin * p.hp * p.wp && w.len() >= p.cin * taps * CB);
+    assert!(
+        p.wp >= p.wo.div_ceil(tile) * tile + p.k_w - 1
+            && p.hp + 1 >= p.ho.div_ceil(rh) * rh + p.k_h
+    );
+    let xptr = x.as_ptr();
+    let wptr = w.as_ptr();
+    let slot_off: [usize; S] = std::array::from_fn(|s| (s / NV) * p.wp + (s % NV) * L);
+    let mut oh = 0;
+    while oh < p.ho {
+        let mut ow0 = 0;
+        while ow0 < p.wo {
+            let mut acc = [[[0f32; L]; S]; CB];
+            for (j, a) in acc.iter_mut().enumerate() {
+                let v = if j < 4 { bias[j] } else { 0.0 };
+                for lanes in a.iter_mut() {
+                    *lanes = [v; L];
+                }
+            }
+            for ci in 0..p.cin {
+                for kh in 0..p.k_h {
+                    let row = (ci * p.hp + oh + kh) * p.wp + ow0;
+                    for kw in 0..p.k_w {
+                        // SAFETY: every slot reads inside rows oh + kh .. oh + kh + rh of plane ci,
+                        // columns < wp (asserted above: wp covers all tiles plus K − 1, and hp
+                        // covers the last row block plus K − 1).
+                        let xs: [Lanes; S] = std::array::from_fn(|s| unsafe {
+                            std::ptr::read_unaligned(
+                                xptr.add(row + kw + slot_off[s]) as *const Lanes
+                            )
+                        });
+                        let wbase = ((ci * p.k_h + kh) * p.k_w + kw) * CB;
+                        for (j, a) in acc.iter_mut().enumerate() {
+                            // SAFETY: wbase + j < cin·taps·CB ≤ w.len().
+                            let wv = unsafe { *wptr.add(wbase + j) };
+                            for s in 0..S {
+                                for l in 0..L {
+                                    a[s][l] = fma::<F>(wv, xs[s][l], a[s][l]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let valid = (p.wo - ow0).min(tile);
+            for r in 0..rh.min(p.ho - oh) {
+                for (j, a) in acc.iter().enumerate().take(ncb) {
+                    let dst = &mut y[(j * p.ho + oh + r) * p.wo + ow0..][..valid];
+                    for (i, d) in dst.iter_mut().enumerate() {
+                        *d = a[r * NV + i / L][i % L];
+                    }
+                }
+            }
+            ow0 += tile;
+        }
+        oh += rh;
+    }
+}
+
+/// `dw[co][ci][kh][kw] = Σ_n Σ_oh,ow dy[n][co][oh][ow] · x[n][ci][oh+kh−p][ow+kw−p]`, stride 1,
+/// square K ∈ {1, 3}. Overwrites `dw` (Cout × Cin × K × K).
+pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
+    let k = g.kh;
+    let (ho, wo) = (g.ho, g.wo);
+    let wop = wo.div_ceil(L) * L;
+    let wp = wop + k - 1;
+    let hp = g.h + 2 * g.ph;
+    let xp = pad(x, g.n * g.cin, (g.h, g.w), (g.ph, g.pw), (hp, wp));
+    // Output gradient padded with zero columns to whole vectors (zeros contribute nothing).
+    let dyp = pad(dy, g.n * g.cout, (ho, wo), (0, 0), (ho, wop));
+    let plan = Plan {
+        cin: g.cin,
+        cout: g.cout,
+        k_h: k,
+        k_w: k,
+        hp,
+        wp,
+        ho,
+        wo: wop,
+    };
+    const BAND: usize = 16;
+    let bands = ho.div_ceil(BAND);
+    let tasks = g.n * bands;
+    let kind = simd();
+    let partials: Vec<Vec<f32>> = (0..tasks)
+        .into_par_iter()
+        .map(|t| {
+            let (img, band) = (t / bands, t % bands);
+            let rows = band * BAND..((band + 1) * BAND).min(ho);
+            let xs = &xp[img * g.cin * hp * wp..(img + 1) * g.cin * hp * wp];
+            let ds = &dyp[img * g.cout * ho * wop..(img + 1) * g.cout * ho * wop];
+            let mut part = vec![0f32; g.cout * g.cin * k * k];
+            unsafe {
+                match (kind, k) {
+                    (Simd::Avx512, 3) => wgrad_avx512::<3>(&plan, xs, ds, rows, &mut part),
+                    (Simd::Avx512, _) => wgrad_avx512::<1>(&plan, xs, ds, rows, &mut part),
+                    (Simd::Avx2, 3) => wgrad_avx2::<3>(&plan, xs, ds, rows, &mut part),
+                    (Simd::Avx2, _) => wgrad_avx2::<1>(&plan, xs, ds, rows, &mut part),
+                    (Simd::Portable, 3) => wgrad_band::<3, false>(&plan, xs, ds, rows, &mut part),
+                    (Simd::Portable, _) => wgrad_band::<1, false>(&plan, xs, ds, rows, &mut part),
+                }
+            }
+            part
+        })
+        .collect();
+    dw.fill(0.0);
+    for part in &partials {
+        for (d, v) in dw.iter_mut().zip(part) {
+            *d += v;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn wgrad_avx512<const K: usize>(
+    p: &Plan,
+    x: &[f32],
+    dy: &[f32],
+    rows: std::ops::Range<usize>,
+    dw: &mut [f32],
+) {
+    wgrad_band::<K, true>(p, x, dy, rows, dw)
+}
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn wgrad_avx2<const K: usize>(
+    p: &Plan,
+    x: &[f32],
+    dy: &[f32],
+    rows: std::ops::Range<usize>,
+    dw: &mut [f32],
+) {
+    wgrad_band::<K, true>(p, x, dy, rows, dw)
+}
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn wgrad_avx512<const K: usize>(
+    p: &Plan,
+    x: &[f32],
+    dy: &[f32],
+    rows: std::ops::Range<usize>,
+    dw: &mut [f32],
+) {
+    wgrad_band::<K, false>(p, x, dy, rows, dw)
+}
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn wgrad_avx2<const K: usize>(
+    p: &Plan,
+    x: &[f32],
+    dy: &[f32],
+    rows: std::ops::Range<usize>,
+    dw: &mut [f32],
+) {
+    wgrad_band::<K, false>(p, x, dy, rows, dw)
+}
+
+/// One band of rows of one image into a private dW. `p.wo` is the padded output width.
+/// Input channels go in pairs (a remainder alone), output channels in blocks of `CB`.
+#[inline(always)]
+fn wgrad_band<const K: usize, const F: bool>(
+    p: &Plan,
+    x: &[f32],
+    dy: &[f32],
+    rows: std::ops::Range<usize>,
+    dw: &mut [f32],
+) {
+    let mut ci = 0;
+    while ci + 2 <= p.cin {
+        if K == 1 {
+            wgrad_block::<K, 8, 2, F>(p, x, dy, rows.clone(), ci, dw);
+            ci += 2;
+        } else {
+            break;
+        }
+    }
+    while ci < p.cin {
+        wgrad_block::<K, 4, 1, F>(p, x, dy, rows.clone(), ci, dw);
+        ci += 1;
+    }
+}
+
+/// dW for input channels `ci0 .. ci0 + CIB` over one band: `CB × CIB × K` vector accumulators
+/// per (kh, block of output channels), lanes reduced pairwise at the end of the band.
+#[inline(always)]
+fn wgrad_block<const K: usize, const CB: usize, const CIB: usize, const F: bool>(
+    p: &Plan,
+    x: &[f32],
+    dy: &[f32],
+    rows: std::ops::Range<usize>,
+    ci0: usize,
+    dw: &mut [f32],
+) {
+    let nvec = p.wo / L;
+    assert!(
+        x.len() >= p.cin * p.hp * p.wp && dy.len() >= p.cout * p.ho * p.wo && ci0 + CIB <= p.cin
+    );
+    assert!(rows.end <= p.ho && p.wp >= p.wo + K - 1 && p.hp + 1 >= p.ho + K);
+    let (xptr, dptr) = (x.as_ptr(), dy.as_ptr());
+    for kh in 0..K {
+        let mut co0 = 0;
+        while co0 < p.cout {
+            let ncb = CB.min(p.cout - co0);
+            let mut acc = [[[[0f32; L]; K]; CIB]; CB];
+            for oh in rows.clone() {
+                for v in 0..nvec {
+                    // SAFETY: row start + v·L + kw + L ≤ row start + wo + K − 1 ≤ row end.
+                    let xs: [[Lanes; K]; CIB] = std::array::from_fn(|c| {
+                        let xrow = ((ci0 + c) * p.hp + oh + kh) * p.wp + v * L;
+                        std::array::from_fn(|kw| unsafe {
+                            std::ptr::read_unaligned(xptr.add(xrow + kw) as *const Lanes)
+                        })
+                    });
+                    for (j, a) in acc.iter_mut().enumerate().take(ncb) {
+                        // SAFETY: co0 + j < cout, oh < ho, v·L + L ≤ wo: inside dy.
+                        let d: Lanes = unsafe {
+                            std::ptr::read_unaligned(
+                                dptr.add(((co0 + j) * p.ho + oh) * p.wo + v * L) as *const Lanes,
+                            )
+                        };
+                        for c in 0..CIB {
+                            for kw in 0..K {
+                                for l in 0..L {
+                                    a[c][kw][l] = fma::<F>(d[l], xs[c][kw][l], a[c][kw][l]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for (j, a) in acc.iter().enumerate().take(ncb) {
+                for (c, ac) in a.iter().enumerate() {
+                    for (kw, lanes) in ac.iter().enumerate() {
+                        // Fixed-order lane reduction (pairwise).
+                        let mut s = *lanes;
+                        let mut width = L / 2;
+                        while width > 0 {
+                            for l in 0..width {
+                                s[l] += s[l + width];
+                            }
+                            width /= 2;
+                        }
+                        dw[(((co0 + j) * p.cin + ci0 + c) * K + kh) * K + kw] += s[0];
+                    }
+                }
+            }
+            co0 += CB;
+        }
+    }
+}
