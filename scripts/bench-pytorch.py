@@ -21,8 +21,9 @@ torch.manual_seed(0)
 
 def shapes():
     src = open(os.path.join(ROOT, "benches", "shapes.rs")).read()
-    convs = re.findall(r'\("(\w+)", (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), (true|false)\)', src)
-    planes = re.findall(r'\("(\w+)", (\d+), (\d+), (\d+), (\d+)\),', src)
+    num = r",\s*(\d+)"
+    convs = re.findall(r'\(\s*"(\w+)"' + num * 8 + r",\s*(true|false)\s*,?\s*\)", src)
+    planes = re.findall(r'\(\s*"(\w+)"' + num * 4 + r"\s*,?\s*\)", src)
     return convs, planes
 
 
