@@ -1,21 +1,149 @@
-//! Fast f32 elementwise loops: rayon over chunks; broadcasting walks rows of the last dimension
-//! with per-row base offsets, with fast paths for equal shapes and a scalar operand.
+//! Fast f32 elementwise loops: rayon over fixed chunks; the op is matched once, outside the
+//! loop, so each op gets its own vectorisable loop. Broadcasting walks rows of the last
+//! dimension with per-row base offsets, with fast paths for equal shapes and a scalar operand.
 
 use super::{broadcast_offset, Binary, Unary};
 use crate::ops::from_f32_like;
 use crate::{Shape, Tensor};
 use rayon::prelude::*;
 
-const MIN_CHUNK: usize = 4096;
+const CHUNK: usize = 1 << 14;
+
+/// Calls `$body` with `$o` bound to a value of the op whose variant is known at compile time in
+/// each arm (so `$o().apply(..)` folds to the one function).
+macro_rules! each_unary {
+    ($op:expr, $o:ident => $body:expr) => {
+        match $op {
+            Unary::Neg => {
+                let $o = move || Unary::Neg;
+                $body
+            }
+            Unary::Relu => {
+                let $o = move || Unary::Relu;
+                $body
+            }
+            Unary::Tanh => {
+                let $o = move || Unary::Tanh;
+                $body
+            }
+            Unary::Sigmoid => {
+                let $o = move || Unary::Sigmoid;
+                $body
+            }
+            Unary::Softplus => {
+                let $o = move || Unary::Softplus;
+                $body
+            }
+            Unary::Abs => {
+                let $o = move || Unary::Abs;
+                $body
+            }
+            Unary::Square => {
+                let $o = move || Unary::Square;
+                $body
+            }
+            Unary::Exp => {
+                let $o = move || Unary::Exp;
+                $body
+            }
+            Unary::Log => {
+                let $o = move || Unary::Log;
+                $body
+            }
+            Unary::Sqrt => {
+                let $o = move || Unary::Sqrt;
+                $body
+            }
+            Unary::Clamp(lo, hi) => {
+                let $o = move || Unary::Clamp(lo, hi);
+                $body
+            }
+            Unary::AddScalar(s) => {
+                let $o = move || Unary::AddScalar(s);
+                $body
+            }
+            Unary::MulScalar(s) => {
+                let $o = move || Unary::MulScalar(s);
+                $body
+            }
+        }
+    };
+}
+
+macro_rules! each_binary {
+    ($op:expr, $o:ident => $body:expr) => {
+        match $op {
+            Binary::Add => {
+                let $o = move || Binary::Add;
+                $body
+            }
+            Binary::Sub => {
+                let $o = move || Binary::Sub;
+                $body
+            }
+            Binary::Mul => {
+                let $o = move || Binary::Mul;
+                $body
+            }
+            Binary::Div => {
+                let $o = move || Binary::Div;
+                $body
+            }
+            Binary::Max => {
+                let $o = move || Binary::Max;
+                $body
+            }
+            Binary::Min => {
+                let $o = move || Binary::Min;
+                $body
+            }
+        }
+    };
+}
+
+fn map1(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(o, x)| {
+            for (d, &a) in o.iter_mut().zip(x) {
+                *d = f(a);
+            }
+        });
+    out
+}
+
+fn map2(x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
+        .for_each(|(o, (x, y))| {
+            for ((d, &a), &b) in o.iter_mut().zip(x).zip(y) {
+                *d = f(a, b);
+            }
+        });
+    out
+}
+
+fn map3(x: &[f32], y: &[f32], g: &[f32], f: impl Fn(f32, f32, f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(
+            x.par_chunks(CHUNK)
+                .zip(y.par_chunks(CHUNK))
+                .zip(g.par_chunks(CHUNK)),
+        )
+        .for_each(|(o, ((x, y), g))| {
+            for (((d, &a), &b), &c) in o.iter_mut().zip(x).zip(y).zip(g) {
+                *d = f(a, b, c);
+            }
+        });
+    out
+}
 
 pub(super) fn unary_fwd(x: &Tensor, op: Unary) -> Tensor {
     let v = x
-        .with_f32(|xs| {
-            xs.par_iter()
-                .with_min_len(MIN_CHUNK)
-                .map(|&a| op.apply(a))
-                .collect()
-        })
+        .with_f32(|xs| each_unary!(op, o => map1(xs, move |a| o().apply(a))))
         .expect("f32");
     from_f32_like(v, x.shape().clone(), x)
 }
@@ -24,13 +152,7 @@ pub(super) fn unary_bwd(x: &Tensor, y: &Tensor, g: &Tensor, op: Unary) -> Tensor
     let v = x
         .with_f32(|xs| {
             y.with_f32(|ys| {
-                g.with_f32(|gs| {
-                    (xs, ys, gs)
-                        .into_par_iter()
-                        .with_min_len(MIN_CHUNK)
-                        .map(|(&a, &b, &d)| d * op.derivative(a, b))
-                        .collect()
-                })
+                g.with_f32(|gs| each_unary!(op, o => map3(xs, ys, gs, move |a, b, d| d * o().derivative(a, b))))
             })
         })
         .expect("f32")
@@ -40,31 +162,22 @@ pub(super) fn unary_bwd(x: &Tensor, y: &Tensor, g: &Tensor, op: Unary) -> Tensor
 }
 
 pub(super) fn binary_fwd(a: &Tensor, b: &Tensor, out: &Shape, op: Binary) -> Tensor {
-    let n = out.numel();
     let v: Vec<f32> = a
         .with_f32(|av| {
             b.with_f32(|bv| {
-                if a.shape() == out && b.shape() == out {
-                    (av, bv)
-                        .into_par_iter()
-                        .with_min_len(MIN_CHUNK)
-                        .map(|(&x, &y)| op.apply(x, y))
-                        .collect()
-                } else if bv.len() == 1 && a.shape() == out {
-                    let y = bv[0];
-                    av.par_iter()
-                        .with_min_len(MIN_CHUNK)
-                        .map(|&x| op.apply(x, y))
-                        .collect()
-                } else if av.len() == 1 && b.shape() == out {
-                    let x = av[0];
-                    bv.par_iter()
-                        .with_min_len(MIN_CHUNK)
-                        .map(|&y| op.apply(x, y))
-                        .collect()
-                } else {
-                    general(av, a.shape(), bv, b.shape(), out, n, op)
-                }
+                each_binary!(op, o => {
+                    if a.shape() == out && b.shape() == out {
+                        map2(av, bv, move |x, y| o().apply(x, y))
+                    } else if bv.len() == 1 && a.shape() == out {
+                        let y = bv[0];
+                        map1(av, move |x| o().apply(x, y))
+                    } else if av.len() == 1 && b.shape() == out {
+                        let x = av[0];
+                        map1(bv, move |y| o().apply(x, y))
+                    } else {
+                        general(av, a.shape(), bv, b.shape(), out, move |x, y| o().apply(x, y))
+                    }
+                })
             })
         })
         .expect("f32")
@@ -78,14 +191,13 @@ fn general(
     bv: &[f32],
     sb: &Shape,
     out: &Shape,
-    n: usize,
-    op: Binary,
+    f: impl Fn(f32, f32) -> f32 + Sync,
 ) -> Vec<f32> {
     let dims = out.dims();
     let last = *dims.last().unwrap_or(&1);
     let (ta, tb) = (sa.broadcast_strides(out), sb.broadcast_strides(out));
     let (la, lb) = (*ta.last().unwrap_or(&0), *tb.last().unwrap_or(&0));
-    let mut v = vec![0f32; n];
+    let mut v = vec![0f32; out.numel()];
     v.par_chunks_mut(last.max(1))
         .enumerate()
         .for_each(|(row, o)| {
@@ -94,8 +206,31 @@ fn general(
                 broadcast_offset(base, dims, &ta),
                 broadcast_offset(base, dims, &tb),
             );
-            for (j, out) in o.iter_mut().enumerate() {
-                *out = op.apply(av[oa + j * la], bv[ob + j * lb]);
+            match (la, lb) {
+                (1, 1) => {
+                    for ((d, &x), &y) in
+                        o.iter_mut().zip(&av[oa..oa + last]).zip(&bv[ob..ob + last])
+                    {
+                        *d = f(x, y);
+                    }
+                }
+                (1, 0) => {
+                    let y = bv[ob];
+                    for (d, &x) in o.iter_mut().zip(&av[oa..oa + last]) {
+                        *d = f(x, y);
+                    }
+                }
+                (0, 1) => {
+                    let x = av[oa];
+                    for (d, &y) in o.iter_mut().zip(&bv[ob..ob + last]) {
+                        *d = f(x, y);
+                    }
+                }
+                _ => {
+                    for (j, d) in o.iter_mut().enumerate() {
+                        *d = f(av[oa + j * la], bv[ob + j * lb]);
+                    }
+                }
             }
         });
     v
