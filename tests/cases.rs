@@ -303,6 +303,23 @@ pub fn all_cases() -> Vec<Case> {
             false,
         ),
         ("direct 3x3 w70", [1, 1, 3, 70], [8, 1, 3, 3], 1, 1, false),
+        // Planes over 1024 outputs: the banded backward-weight tasks.
+        (
+            "direct 3x3 large map",
+            [1, 2, 34, 40],
+            [5, 2, 3, 3],
+            1,
+            1,
+            true,
+        ),
+        (
+            "direct 1x1 large map",
+            [2, 3, 20, 60],
+            [2, 3, 1, 1],
+            1,
+            0,
+            false,
+        ),
     ];
     for (name, xs, ws, st, pd, bias) in conv_cases {
         let mut inputs = vec![inp(&xs), inp(&ws)];

@@ -334,8 +334,22 @@ fn fwd_rows<const CB: usize, const S: usize, const NV: usize, const F: bool>(
     }
 }
 
+/// What one backward-weight task sums: images × rows, for a range of input channels, into a
+/// private `[Cout][cis][K][K]` buffer.
+#[derive(Clone)]
+struct WJob {
+    imgs: std::ops::Range<usize>,
+    rows: std::ops::Range<usize>,
+    cis: std::ops::Range<usize>,
+}
+
 /// `dw[co][ci][kh][kw] = Σ_n Σ_oh,ow dy[n][co][oh][ow] · x[n][ci][oh+kh−p][ow+kw−p]`, stride 1,
 /// square K ∈ {1, 3}. Overwrites `dw` (Cout × Cin × K × K).
+///
+/// Large maps: one task per (image, band of 16 rows) over every input channel; the private
+/// buffers are summed in task order. Small maps (≤ 1024 outputs per plane), where per-band lane
+/// reductions would cost as much as the multiply-adds: one task per pair of input channels over
+/// every image and row, so each accumulator is reduced once.
 pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
     let k = g.kh;
     let (ho, wo) = (g.ho, g.wo);
@@ -356,34 +370,57 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
         wo: wop,
     };
     const BAND: usize = 16;
-    let bands = ho.div_ceil(BAND);
-    let tasks = g.n * bands;
+    let small = ho * wop <= 1024;
+    let jobs: Vec<WJob> = if small {
+        (0..g.cin.div_ceil(2))
+            .map(|c| WJob {
+                imgs: 0..g.n,
+                rows: 0..ho,
+                cis: 2 * c..(2 * c + 2).min(g.cin),
+            })
+            .collect()
+    } else {
+        let bands = ho.div_ceil(BAND);
+        (0..g.n * bands)
+            .map(|t| {
+                let (img, b) = (t / bands, t % bands);
+                WJob {
+                    imgs: img..img + 1,
+                    rows: b * BAND..((b + 1) * BAND).min(ho),
+                    cis: 0..g.cin,
+                }
+            })
+            .collect()
+    };
     let kind = simd();
-    let partials: Vec<Vec<f32>> = (0..tasks)
-        .into_par_iter()
-        .map(|t| {
-            let (img, band) = (t / bands, t % bands);
-            let rows = band * BAND..((band + 1) * BAND).min(ho);
-            let xs = &xp[img * g.cin * hp * wp..(img + 1) * g.cin * hp * wp];
-            let ds = &dyp[img * g.cout * ho * wop..(img + 1) * g.cout * ho * wop];
-            let mut part = vec![0f32; g.cout * g.cin * k * k];
+    let partials: Vec<Vec<f32>> = jobs
+        .par_iter()
+        .map(|job| {
+            let mut part = vec![0f32; g.cout * job.cis.len() * k * k];
             unsafe {
                 match (kind, k) {
-                    (Simd::Avx512, 3) => wgrad_avx512::<3>(&plan, xs, ds, rows, &mut part),
-                    (Simd::Avx512, _) => wgrad_avx512::<1>(&plan, xs, ds, rows, &mut part),
-                    (Simd::Avx2, 3) => wgrad_avx2::<3>(&plan, xs, ds, rows, &mut part),
-                    (Simd::Avx2, _) => wgrad_avx2::<1>(&plan, xs, ds, rows, &mut part),
-                    (Simd::Portable, 3) => wgrad_band::<3, false>(&plan, xs, ds, rows, &mut part),
-                    (Simd::Portable, _) => wgrad_band::<1, false>(&plan, xs, ds, rows, &mut part),
+                    (Simd::Avx512, 3) => wgrad_avx512::<3>(&plan, &xp, &dyp, job, &mut part),
+                    (Simd::Avx512, _) => wgrad_avx512::<1>(&plan, &xp, &dyp, job, &mut part),
+                    (Simd::Avx2, 3) => wgrad_avx2::<3>(&plan, &xp, &dyp, job, &mut part),
+                    (Simd::Avx2, _) => wgrad_avx2::<1>(&plan, &xp, &dyp, job, &mut part),
+                    (Simd::Portable, 3) => wgrad_job::<3, false>(&plan, &xp, &dyp, job, &mut part),
+                    (Simd::Portable, _) => wgrad_job::<1, false>(&plan, &xp, &dyp, job, &mut part),
                 }
             }
             part
         })
         .collect();
     dw.fill(0.0);
-    for part in &partials {
-        for (d, v) in dw.iter_mut().zip(part) {
-            *d += v;
+    let kk = k * k;
+    for (job, part) in jobs.iter().zip(&partials) {
+        let nc = job.cis.len();
+        for co in 0..g.cout {
+            for (j, ci) in job.cis.clone().enumerate() {
+                let src = &part[(co * nc + j) * kk..][..kk];
+                for (d, v) in dw[(co * g.cin + ci) * kk..][..kk].iter_mut().zip(src) {
+                    *d += v;
+                }
+            }
         }
     }
 }
@@ -394,110 +431,105 @@ unsafe fn wgrad_avx512<const K: usize>(
     p: &Plan,
     x: &[f32],
     dy: &[f32],
-    rows: std::ops::Range<usize>,
+    job: &WJob,
     dw: &mut [f32],
 ) {
-    wgrad_band::<K, true>(p, x, dy, rows, dw)
+    wgrad_job::<K, true>(p, x, dy, job, dw)
 }
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn wgrad_avx2<const K: usize>(
-    p: &Plan,
-    x: &[f32],
-    dy: &[f32],
-    rows: std::ops::Range<usize>,
-    dw: &mut [f32],
-) {
-    wgrad_band::<K, true>(p, x, dy, rows, dw)
+unsafe fn wgrad_avx2<const K: usize>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]) {
+    wgrad_job::<K, true>(p, x, dy, job, dw)
 }
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn wgrad_avx512<const K: usize>(
     p: &Plan,
     x: &[f32],
     dy: &[f32],
-    rows: std::ops::Range<usize>,
+    job: &WJob,
     dw: &mut [f32],
 ) {
-    wgrad_band::<K, false>(p, x, dy, rows, dw)
+    wgrad_job::<K, false>(p, x, dy, job, dw)
 }
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn wgrad_avx2<const K: usize>(
-    p: &Plan,
-    x: &[f32],
-    dy: &[f32],
-    rows: std::ops::Range<usize>,
-    dw: &mut [f32],
-) {
-    wgrad_band::<K, false>(p, x, dy, rows, dw)
+unsafe fn wgrad_avx2<const K: usize>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]) {
+    wgrad_job::<K, false>(p, x, dy, job, dw)
 }
 
-/// One band of rows of one image into a private dW. `p.wo` is the padded output width.
-/// Input channels go in pairs (a remainder alone), output channels in blocks of `CB`.
+/// One task: input channels in fours for 1×1 kernels (a remainder singly), singly for 3×3;
+/// output channels in blocks of 4 (8 was measured slower: accumulators spill).
 #[inline(always)]
-fn wgrad_band<const K: usize, const F: bool>(
+fn wgrad_job<const K: usize, const F: bool>(
     p: &Plan,
     x: &[f32],
     dy: &[f32],
-    rows: std::ops::Range<usize>,
+    job: &WJob,
     dw: &mut [f32],
 ) {
-    let mut ci = 0;
-    while ci + 2 <= p.cin {
-        if K == 1 {
-            wgrad_block::<K, 8, 2, F>(p, x, dy, rows.clone(), ci, dw);
-            ci += 2;
-        } else {
-            break;
+    let mut ci = job.cis.start;
+    if K == 1 {
+        while ci + 4 <= job.cis.end {
+            wgrad_block::<K, 4, 4, F>(p, x, dy, job, ci, dw);
+            ci += 4;
         }
     }
-    while ci < p.cin {
-        wgrad_block::<K, 4, 1, F>(p, x, dy, rows.clone(), ci, dw);
+    while ci < job.cis.end {
+        wgrad_block::<K, 4, 1, F>(p, x, dy, job, ci, dw);
         ci += 1;
     }
 }
 
-/// dW for input channels `ci0 .. ci0 + CIB` over one band: `CB × CIB × K` vector accumulators
-/// per (kh, block of output channels), lanes reduced pairwise at the end of the band.
+/// dW for input channels `ci0 .. ci0 + CIB` over the job's images and rows: `CB × CIB × K`
+/// vector accumulators per (kh, block of output channels), lanes reduced pairwise at the end.
 #[inline(always)]
 fn wgrad_block<const K: usize, const CB: usize, const CIB: usize, const F: bool>(
     p: &Plan,
     x: &[f32],
     dy: &[f32],
-    rows: std::ops::Range<usize>,
+    job: &WJob,
     ci0: usize,
     dw: &mut [f32],
 ) {
     let nvec = p.wo / L;
-    assert!(
-        x.len() >= p.cin * p.hp * p.wp && dy.len() >= p.cout * p.ho * p.wo && ci0 + CIB <= p.cin
-    );
-    assert!(rows.end <= p.ho && p.wp >= p.wo + K - 1 && p.hp + 1 >= p.ho + K);
+    let (xs_img, dy_img) = (p.cin * p.hp * p.wp, p.cout * p.ho * p.wo);
+    let nc = job.cis.len();
+    assert!(x.len() >= job.imgs.end * xs_img && dy.len() >= job.imgs.end * dy_img);
+    assert!(ci0 + CIB <= job.cis.end && ci0 >= job.cis.start && dw.len() >= p.cout * nc * K * K);
+    assert!(job.rows.end <= p.ho && p.wp >= p.wo + K - 1 && p.hp + 1 >= p.ho + K);
     let (xptr, dptr) = (x.as_ptr(), dy.as_ptr());
     for kh in 0..K {
         let mut co0 = 0;
         while co0 < p.cout {
             let ncb = CB.min(p.cout - co0);
             let mut acc = [[[[0f32; L]; K]; CIB]; CB];
-            for oh in rows.clone() {
-                for v in 0..nvec {
-                    // SAFETY: row start + v·L + kw + L ≤ row start + wo + K − 1 ≤ row end.
-                    let xs: [[Lanes; K]; CIB] = std::array::from_fn(|c| {
-                        let xrow = ((ci0 + c) * p.hp + oh + kh) * p.wp + v * L;
-                        std::array::from_fn(|kw| unsafe {
-                            std::ptr::read_unaligned(xptr.add(xrow + kw) as *const Lanes)
-                        })
-                    });
-                    for (j, a) in acc.iter_mut().enumerate().take(ncb) {
-                        // SAFETY: co0 + j < cout, oh < ho, v·L + L ≤ wo: inside dy.
-                        let d: Lanes = unsafe {
-                            std::ptr::read_unaligned(
-                                dptr.add(((co0 + j) * p.ho + oh) * p.wo + v * L) as *const Lanes,
-                            )
-                        };
-                        for c in 0..CIB {
-                            for kw in 0..K {
-                                for l in 0..L {
-                                    a[c][kw][l] = fma::<F>(d[l], xs[c][kw][l], a[c][kw][l]);
+            for img in job.imgs.clone() {
+                for oh in job.rows.clone() {
+                    for v in 0..nvec {
+                        // SAFETY: row start + v·L + kw + L ≤ row start + wo + K − 1 ≤ row end,
+                        // inside image `img` (asserted above).
+                        let xs: [[Lanes; K]; CIB] = std::array::from_fn(|c| {
+                            let xrow = img * xs_img + ((ci0 + c) * p.hp + oh + kh) * p.wp + v * L;
+                            std::array::from_fn(|kw| unsafe {
+                                std::ptr::read_unaligned(xptr.add(xrow + kw) as *const Lanes)
+                            })
+                        });
+                        // Every one of the CB accumulators is updated (a fixed trip count keeps
+                        // them in registers); rows past Cout re-read the last channel and are
+                        // never stored.
+                        for (j, a) in acc.iter_mut().enumerate() {
+                            let co = (co0 + j).min(p.cout - 1);
+                            // SAFETY: co < cout, oh < ho, v·L + L ≤ wo: inside dy.
+                            let d: Lanes = unsafe {
+                                std::ptr::read_unaligned(
+                                    dptr.add(img * dy_img + (co * p.ho + oh) * p.wo + v * L)
+                                        as *const Lanes,
+                                )
+                            };
+                            for c in 0..CIB {
+                                for kw in 0..K {
+                                    for l in 0..L {
+                                        a[c][kw][l] = fma::<F>(d[l], xs[c][kw][l], a[c][kw][l]);
+                                    }
                                 }
                             }
                         }
@@ -516,7 +548,8 @@ fn wgrad_block<const K: usize, const CB: usize, const CIB: usize, const F: bool>
                             }
                             width /= 2;
                         }
-                        dw[(((co0 + j) * p.cin + ci0 + c) * K + kh) * K + kw] += s[0];
+                        let ci = ci0 + c - job.cis.start;
+                        dw[(((co0 + j) * nc + ci) * K + kh) * K + kw] += s[0];
                     }
                 }
             }
