@@ -238,88 +238,27 @@ pub fn all_cases() -> Vec<Case> {
     ));
     // ---- convolution
     type ConvCase = (&'static str, [usize; 4], [usize; 4], usize, usize, bool);
+    #[rustfmt::skip]
     let conv_cases: Vec<ConvCase> = vec![
-        (
-            "conv 3x3 s1 p1 bias",
-            [2, 3, 6, 5],
-            [4, 3, 3, 3],
-            1,
-            1,
-            true,
-        ),
-        (
-            "conv 3x3 s2 p1 odd",
-            [2, 3, 7, 9],
-            [5, 3, 3, 3],
-            2,
-            1,
-            false,
-        ),
+        ("conv 3x3 s1 p1 bias", [2, 3, 6, 5], [4, 3, 3, 3], 1, 1, true),
+        ("conv 3x3 s2 p1 odd", [2, 3, 7, 9], [5, 3, 3, 3], 2, 1, false),
         ("conv 1x1", [3, 4, 5, 5], [6, 4, 1, 1], 1, 0, false),
         ("conv 1x1 s2", [2, 4, 5, 6], [3, 4, 1, 1], 2, 0, true),
         ("conv 7x7 s2 p3", [1, 1, 11, 13], [4, 1, 7, 7], 2, 3, false),
         ("conv 3x3 cin1 bias", [3, 1, 8, 8], [4, 1, 3, 3], 1, 1, true),
         ("conv 3x3 p0", [2, 2, 5, 5], [3, 2, 3, 3], 1, 0, true),
-        // Rows of 12+ outputs take the direct CPU kernels: partial channel blocks, tails, 1 vector,
-        // 2 vectors, 4 vectors per tile, Cout = 1, 1×1, 5×5.
-        (
-            "direct 3x3 p1 cout5 w20",
-            [2, 3, 9, 20],
-            [5, 3, 3, 3],
-            1,
-            1,
-            true,
-        ),
-        (
-            "direct 3x3 p0 w40",
-            [1, 2, 4, 42],
-            [4, 2, 3, 3],
-            1,
-            0,
-            false,
-        ),
-        (
-            "direct 3x3 cout1 w13",
-            [2, 4, 5, 13],
-            [1, 4, 3, 3],
-            1,
-            1,
-            true,
-        ),
-        (
-            "direct 1x1 cout3 w33",
-            [2, 6, 3, 33],
-            [3, 6, 1, 1],
-            1,
-            0,
-            false,
-        ),
-        (
-            "direct 5x5 p2 w14",
-            [1, 2, 6, 14],
-            [4, 2, 5, 5],
-            1,
-            2,
-            false,
-        ),
+        // Rows of 12+ outputs take the direct CPU kernels: partial channel blocks, tails, 1 vector
+        // (two rows per tile), 2 and 4 vectors per tile, Cout = 1, 1×1, 5×5.
+        ("direct 3x3 p1 cout5 w20", [2, 3, 9, 20], [5, 3, 3, 3], 1, 1, true),
+        ("direct 3x3 p0 w40", [1, 2, 4, 42], [4, 2, 3, 3], 1, 0, false),
+        ("direct 3x3 cout1 w13", [2, 4, 5, 13], [1, 4, 3, 3], 1, 1, true),
+        ("direct 1x1 cout3 w33", [2, 6, 3, 33], [3, 6, 1, 1], 1, 0, false),
+        ("direct 5x5 p2 w14", [1, 2, 6, 14], [4, 2, 5, 5], 1, 2, false),
         ("direct 3x3 w70", [1, 1, 3, 70], [8, 1, 3, 3], 1, 1, false),
-        // Planes over 1024 outputs: the banded backward-weight tasks.
-        (
-            "direct 3x3 large map",
-            [1, 2, 34, 40],
-            [5, 2, 3, 3],
-            1,
-            1,
-            true,
-        ),
-        (
-            "direct 1x1 large map",
-            [2, 3, 20, 60],
-            [2, 3, 1, 1],
-            1,
-            0,
-            false,
-        ),
+        // Planes over 1024 outputs: the banded backward-weight tasks (1×1 with input channels in
+        // fours and a remainder).
+        ("direct 3x3 large map", [1, 2, 34, 40], [5, 2, 3, 3], 1, 1, true),
+        ("direct 1x1 large map", [2, 6, 20, 60], [2, 6, 1, 1], 1, 0, false),
     ];
     for (name, xs, ws, st, pd, bias) in conv_cases {
         let mut inputs = vec![inp(&xs), inp(&ws)];
