@@ -167,7 +167,7 @@ pub(super) fn correlate(
         }
     }
     let yp = SendPtr(y.as_mut_ptr());
-    let kind = simd();
+    let kernel = pick_fwd(simd(), cb, nv);
     (0..n * blocks).into_par_iter().for_each(|task| {
         let (img, b) = (task / blocks, task % blocks);
         let xs = &xp[img * cin * hp * wp..(img + 1) * cin * hp * wp];
@@ -188,76 +188,51 @@ pub(super) fn correlate(
                 ncb * ho * wo,
             )
         };
-        unsafe {
-            match (kind, cb, nv) {
-                (Simd::Avx512, 4, 4) => fwd_avx512::<4, 4, 4>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Avx512, 4, 2) => fwd_avx512::<4, 2, 2>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Avx512, 4, _) => fwd_avx512::<4, 2, 1>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Avx512, _, 4) => fwd_avx512::<1, 4, 4>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Avx512, _, 2) => fwd_avx512::<1, 2, 2>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Avx512, _, _) => fwd_avx512::<1, 2, 1>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Avx2, 4, 4) => fwd_avx2::<4, 4, 4>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Avx2, 4, 2) => fwd_avx2::<4, 2, 2>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Avx2, 4, _) => fwd_avx2::<4, 2, 1>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Avx2, _, 4) => fwd_avx2::<1, 4, 4>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Avx2, _, 2) => fwd_avx2::<1, 2, 2>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Avx2, _, _) => fwd_avx2::<1, 2, 1>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Portable, 4, 4) => fwd_rows::<4, 4, 4, false>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Portable, 4, 2) => fwd_rows::<4, 2, 2, false>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Portable, 4, _) => fwd_rows::<4, 2, 1, false>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Portable, _, 4) => fwd_rows::<1, 4, 4, false>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Portable, _, 2) => fwd_rows::<1, 2, 2, false>(&plan, xs, ws, &bs, out, ncb),
-                (Simd::Portable, _, _) => fwd_rows::<1, 2, 1, false>(&plan, xs, ws, &bs, out, ncb),
-            }
-        }
+        // SAFETY: the kernel's features were detected at run time.
+        unsafe { kernel(&plan, xs, ws, &bs, out, ncb) };
     });
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-unsafe fn fwd_avx512<const CB: usize, const S: usize, const NV: usize>(
-    p: &Plan,
-    x: &[f32],
-    w: &[f32],
-    b: &[f32; 4],
-    y: &mut [f32],
-    ncb: usize,
-) {
-    fwd_rows::<CB, S, NV, true>(p, x, w, b, y, ncb)
+/// Declares `$name`, the body `$body` compiled with `$features` (and FMA contraction) on x86-64,
+/// or the portable body elsewhere. The caller checks the features at run time (`simd()`).
+macro_rules! simd_variant {
+    ($name:ident, $features:literal, $fma:literal, $body:ident<$($g:ident),*>($($arg:ident: $ty:ty),*)) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name<$(const $g: usize),*>($($arg: $ty),*) {
+            $body::<$($g,)* $fma>($($arg),*)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unsafe fn $name<$(const $g: usize),*>($($arg: $ty),*) {
+            $body::<$($g,)* false>($($arg),*)
+        }
+    };
 }
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn fwd_avx2<const CB: usize, const S: usize, const NV: usize>(
-    p: &Plan,
-    x: &[f32],
-    w: &[f32],
-    b: &[f32; 4],
-    y: &mut [f32],
-    ncb: usize,
-) {
-    fwd_rows::<CB, S, NV, true>(p, x, w, b, y, ncb)
-}
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn fwd_avx512<const CB: usize, const S: usize, const NV: usize>(
-    p: &Plan,
-    x: &[f32],
-    w: &[f32],
-    b: &[f32; 4],
-    y: &mut [f32],
-    ncb: usize,
-) {
-    fwd_rows::<CB, S, NV, false>(p, x, w, b, y, ncb)
-}
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn fwd_avx2<const CB: usize, const S: usize, const NV: usize>(
-    p: &Plan,
-    x: &[f32],
-    w: &[f32],
-    b: &[f32; 4],
-    y: &mut [f32],
-    ncb: usize,
-) {
-    fwd_rows::<CB, S, NV, false>(p, x, w, b, y, ncb)
+
+type FwdFn = unsafe fn(&Plan, &[f32], &[f32], &[f32; 4], &mut [f32], usize);
+simd_variant!(fwd_avx512, "avx512f,fma", true, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; 4], y: &mut [f32], ncb: usize));
+simd_variant!(fwd_avx2, "avx2,fma", true, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; 4], y: &mut [f32], ncb: usize));
+simd_variant!(fwd_portable, "sse2", false, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; 4], y: &mut [f32], ncb: usize));
+
+/// The forward body for one (channel block, slots, vectors) shape on this machine.
+fn pick_fwd(kind: Simd, cb: usize, nv: usize) -> FwdFn {
+    macro_rules! pick {
+        ($cb:literal, $s:literal, $nv:literal) => {
+            match kind {
+                Simd::Avx512 => fwd_avx512::<$cb, $s, $nv> as FwdFn,
+                Simd::Avx2 => fwd_avx2::<$cb, $s, $nv> as FwdFn,
+                Simd::Portable => fwd_portable::<$cb, $s, $nv> as FwdFn,
+            }
+        };
+    }
+    match (cb, nv) {
+        (4, 4) => pick!(4, 4, 4),
+        (4, 2) => pick!(4, 2, 2),
+        (4, _) => pick!(4, 2, 1),
+        (_, 4) => pick!(1, 4, 4),
+        (_, 2) => pick!(1, 2, 2),
+        _ => pick!(1, 2, 1),
+    }
 }
 
 /// One task of the forward: every output row of `ncb` channels of one image. A tile is `S`
@@ -392,21 +367,13 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
             })
             .collect()
     };
-    let kind = simd();
+    let kernel = pick_wgrad(simd(), k);
     let partials: Vec<Vec<f32>> = jobs
         .par_iter()
         .map(|job| {
             let mut part = vec![0f32; g.cout * job.cis.len() * k * k];
-            unsafe {
-                match (kind, k) {
-                    (Simd::Avx512, 3) => wgrad_avx512::<3>(&plan, &xp, &dyp, job, &mut part),
-                    (Simd::Avx512, _) => wgrad_avx512::<1>(&plan, &xp, &dyp, job, &mut part),
-                    (Simd::Avx2, 3) => wgrad_avx2::<3>(&plan, &xp, &dyp, job, &mut part),
-                    (Simd::Avx2, _) => wgrad_avx2::<1>(&plan, &xp, &dyp, job, &mut part),
-                    (Simd::Portable, 3) => wgrad_job::<3, false>(&plan, &xp, &dyp, job, &mut part),
-                    (Simd::Portable, _) => wgrad_job::<1, false>(&plan, &xp, &dyp, job, &mut part),
-                }
-            }
+            // SAFETY: the kernel's features were detected at run time.
+            unsafe { kernel(&plan, &xp, &dyp, job, &mut part) };
             part
         })
         .collect();
@@ -425,35 +392,26 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-unsafe fn wgrad_avx512<const K: usize>(
-    p: &Plan,
-    x: &[f32],
-    dy: &[f32],
-    job: &WJob,
-    dw: &mut [f32],
-) {
-    wgrad_job::<K, true>(p, x, dy, job, dw)
-}
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn wgrad_avx2<const K: usize>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]) {
-    wgrad_job::<K, true>(p, x, dy, job, dw)
-}
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn wgrad_avx512<const K: usize>(
-    p: &Plan,
-    x: &[f32],
-    dy: &[f32],
-    job: &WJob,
-    dw: &mut [f32],
-) {
-    wgrad_job::<K, false>(p, x, dy, job, dw)
-}
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn wgrad_avx2<const K: usize>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]) {
-    wgrad_job::<K, false>(p, x, dy, job, dw)
+type WgradFn = unsafe fn(&Plan, &[f32], &[f32], &WJob, &mut [f32]);
+simd_variant!(wgrad_avx512, "avx512f,fma", true, wgrad_job<K>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]));
+simd_variant!(wgrad_avx2, "avx2,fma", true, wgrad_job<K>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]));
+simd_variant!(wgrad_portable, "sse2", false, wgrad_job<K>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]));
+
+fn pick_wgrad(kind: Simd, k: usize) -> WgradFn {
+    macro_rules! pick {
+        ($k:literal) => {
+            match kind {
+                Simd::Avx512 => wgrad_avx512::<$k> as WgradFn,
+                Simd::Avx2 => wgrad_avx2::<$k> as WgradFn,
+                Simd::Portable => wgrad_portable::<$k> as WgradFn,
+            }
+        };
+    }
+    if k == 3 {
+        pick!(3)
+    } else {
+        pick!(1)
+    }
 }
 
 /// One task: input channels in fours for 1×1 kernels (a remainder singly), singly for 3×3;
