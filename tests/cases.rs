@@ -259,6 +259,9 @@ pub fn all_cases() -> Vec<Case> {
         // fours and a remainder).
         ("direct 3x3 large map", [1, 2, 34, 40], [5, 2, 3, 3], 1, 1, true),
         ("direct 1x1 large map", [2, 6, 20, 60], [2, 6, 1, 1], 1, 0, false),
+        // Unpadded 1×1 whose rows fill whole tiles: the kernels read the tensors in place.
+        ("direct 1x1 in place w32", [2, 5, 3, 32], [6, 5, 1, 1], 1, 0, true),
+        ("direct 1x1 in place large map", [1, 5, 20, 64], [3, 5, 1, 1], 1, 0, false),
     ];
     for (name, xs, ws, st, pd, bias) in conv_cases {
         let mut inputs = vec![inp(&xs), inp(&ws)];

@@ -17,6 +17,7 @@
 
 use super::ConvGeom;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 const L: usize = 16;
@@ -88,14 +89,18 @@ struct Plan {
     wo: usize,
 }
 
-/// Copies `planes` planes of `h × w` into zero-padded planes `hp × wp`, the data at (top, left).
+/// Copies `planes` planes of `h × w` into zero-padded planes `hp × wp`, the data at (top, left);
+/// borrows the input when it already has that layout (unpadded 1×1 convolutions).
 fn pad(
     x: &[f32],
     planes: usize,
     (h, w): (usize, usize),
     (top, left): (usize, usize),
     (hp, wp): (usize, usize),
-) -> Vec<f32> {
+) -> Cow<'_, [f32]> {
+    if (top, left, hp, wp) == (0, 0, h, w) {
+        return Cow::Borrowed(&x[..planes * h * w]);
+    }
     let mut out = vec![0f32; planes * hp * wp];
     out.par_chunks_mut(hp * wp)
         .enumerate()
@@ -105,7 +110,7 @@ fn pad(
                 plane[(r + top) * wp + left..][..w].copy_from_slice(&src[r * w..(r + 1) * w]);
             }
         });
-    out
+    Cow::Owned(out)
 }
 
 fn nv_for(wo: usize) -> usize {
