@@ -259,6 +259,11 @@ pub fn all_cases() -> Vec<Case> {
         // fours and a remainder).
         ("direct 3x3 large map", [1, 2, 34, 40], [5, 2, 3, 3], 1, 1, true),
         ("direct 1x1 large map", [2, 6, 20, 60], [2, 6, 1, 1], 1, 0, false),
+        // 16+ output channels: the channel-vector backward-weight kernel (one and two vectors,
+        // partial tap tiles, padded channels, 5×5).
+        ("direct 3x3 cout16 wgrad outer", [1, 4, 4, 16], [16, 4, 3, 3], 1, 1, false),
+        ("direct 3x3 cout20 wgrad outer", [2, 3, 5, 14], [20, 3, 3, 3], 1, 1, true),
+        ("direct 5x5 cout17 wgrad outer", [1, 2, 6, 13], [17, 2, 5, 5], 1, 2, false),
         // Unpadded 1×1 whose rows fill whole tiles: the kernels read the tensors in place.
         ("direct 1x1 in place w32", [2, 5, 3, 32], [6, 5, 1, 1], 1, 0, true),
         ("direct 1x1 in place large map", [1, 5, 20, 64], [3, 5, 1, 1], 1, 0, false),

@@ -18,6 +18,9 @@ use crate::ops::linear::gemm::{gemm, MatRef};
 use crate::Tensor;
 use rayon::prelude::*;
 
+/// A direct backward-weight kernel: (dy, x, geometry, dw out).
+type WeightGradKernel = fn(&[f32], &[f32], &ConvGeom, &mut [f32]);
+
 const MIN_GEMM_N: usize = 4096;
 const MAX_COL_ELEMS: usize = 16 << 20;
 
@@ -268,9 +271,16 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
 }
 
 pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Tensor {
-    if super::direct::supports_backward_weight(g) {
+    let direct: Option<WeightGradKernel> = if super::wgrad_outer::supports(g) {
+        Some(super::wgrad_outer::weight_grad)
+    } else if super::wgrad_lanes::supports(g) {
+        Some(super::wgrad_lanes::weight_grad)
+    } else {
+        None
+    };
+    if let Some(kernel) = direct {
         let mut dw = vec![0f32; g.cout * g.k()];
-        gy.with_f32(|dy| x.with_f32(|xv| super::direct::weight_grad(dy, xv, g, &mut dw)))
+        gy.with_f32(|dy| x.with_f32(|xv| kernel(dy, xv, g, &mut dw)))
             .expect("f32")
             .expect("f32");
         return from_f32_like(dw, [g.cout, g.cin, g.kh, g.kw], gy);

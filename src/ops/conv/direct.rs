@@ -18,80 +18,30 @@
 use super::ConvGeom;
 use rayon::prelude::*;
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
-const L: usize = 16;
-type Lanes = [f32; L];
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Simd {
-    Avx512,
-    Avx2,
-    Portable,
-}
-
-fn simd() -> Simd {
-    static KIND: OnceLock<Simd> = OnceLock::new();
-    *KIND.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::env::var_os("COIN_CPU_PORTABLE").is_none() {
-                if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
-                    return Simd::Avx512;
-                }
-                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                    return Simd::Avx2;
-                }
-            }
-        }
-        Simd::Portable
-    })
-}
-
-#[inline(always)]
-fn fma<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
-    if F {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
-}
-
-/// A raw pointer that may cross threads; every use writes a region no other task touches.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-impl SendPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
+use super::simd::{fma, simd, simd_variant, Lanes, SendPtr, Simd, L};
 
 /// True when the direct kernels handle this problem.
 pub(super) fn supports_forward(g: &ConvGeom) -> bool {
     g.sh == 1 && g.sw == 1 && g.wo >= 12 && g.ph < g.kh && g.pw < g.kw
 }
-pub(super) fn supports_backward_weight(g: &ConvGeom) -> bool {
-    g.sh == 1 && g.sw == 1 && g.wo >= 12 && g.kh == g.kw && (g.kh == 1 || g.kh == 3)
-}
 
 /// Geometry of a stride-1 correlation of padded planes.
 #[derive(Clone, Copy)]
-struct Plan {
-    cin: usize,
-    cout: usize,
-    k_h: usize,
-    k_w: usize,
-    hp: usize,
-    wp: usize,
-    ho: usize,
-    wo: usize,
+pub(super) struct Plan {
+    pub(super) cin: usize,
+    pub(super) cout: usize,
+    pub(super) k_h: usize,
+    pub(super) k_w: usize,
+    pub(super) hp: usize,
+    pub(super) wp: usize,
+    pub(super) ho: usize,
+    pub(super) wo: usize,
 }
 
 /// Copies `planes` planes of `h × w` into zero-padded planes `hp × wp`, the data at (top, left);
 /// borrows the input when it already has that layout (unpadded 1×1 convolutions).
-fn pad(
+pub(super) fn pad(
     x: &[f32],
     planes: usize,
     (h, w): (usize, usize),
@@ -198,22 +148,6 @@ pub(super) fn correlate(
     });
 }
 
-/// Declares `$name`, the body `$body` compiled with `$features` (and FMA contraction) on x86-64,
-/// or the portable body elsewhere. The caller checks the features at run time (`simd()`).
-macro_rules! simd_variant {
-    ($name:ident, $features:literal, $fma:literal, $body:ident<$($g:ident),*>($($arg:ident: $ty:ty),*)) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = $features)]
-        unsafe fn $name<$(const $g: usize),*>($($arg: $ty),*) {
-            $body::<$($g,)* $fma>($($arg),*)
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        unsafe fn $name<$(const $g: usize),*>($($arg: $ty),*) {
-            $body::<$($g,)* false>($($arg),*)
-        }
-    };
-}
-
 type FwdFn = unsafe fn(&Plan, &[f32], &[f32], &[f32; 4], &mut [f32], usize);
 simd_variant!(fwd_avx512, "avx512f,fma", true, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; 4], y: &mut [f32], ncb: usize));
 simd_variant!(fwd_avx2, "avx2,fma", true, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; 4], y: &mut [f32], ncb: usize));
@@ -311,212 +245,5 @@ fn fwd_rows<const CB: usize, const S: usize, const NV: usize, const F: bool>(
             ow0 += tile;
         }
         oh += rh;
-    }
-}
-
-/// What one backward-weight task sums: images × rows, for a range of input channels, into a
-/// private `[Cout][cis][K][K]` buffer.
-#[derive(Clone)]
-struct WJob {
-    imgs: std::ops::Range<usize>,
-    rows: std::ops::Range<usize>,
-    cis: std::ops::Range<usize>,
-}
-
-/// `dw[co][ci][kh][kw] = Σ_n Σ_oh,ow dy[n][co][oh][ow] · x[n][ci][oh+kh−p][ow+kw−p]`, stride 1,
-/// square K ∈ {1, 3}. Overwrites `dw` (Cout × Cin × K × K).
-///
-/// Large maps: one task per (image, band of 16 rows) over every input channel; the private
-/// buffers are summed in task order. Small maps (≤ 1024 outputs per plane), where per-band lane
-/// reductions would cost as much as the multiply-adds: one task per pair of input channels over
-/// every image and row, so each accumulator is reduced once.
-pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
-    let k = g.kh;
-    let (ho, wo) = (g.ho, g.wo);
-    let wop = wo.div_ceil(L) * L;
-    let wp = wop + k - 1;
-    let hp = g.h + 2 * g.ph;
-    let xp = pad(x, g.n * g.cin, (g.h, g.w), (g.ph, g.pw), (hp, wp));
-    // Output gradient padded with zero columns to whole vectors (zeros contribute nothing).
-    let dyp = pad(dy, g.n * g.cout, (ho, wo), (0, 0), (ho, wop));
-    let plan = Plan {
-        cin: g.cin,
-        cout: g.cout,
-        k_h: k,
-        k_w: k,
-        hp,
-        wp,
-        ho,
-        wo: wop,
-    };
-    const BAND: usize = 16;
-    let small = ho * wop <= 1024;
-    let jobs: Vec<WJob> = if small {
-        (0..g.cin.div_ceil(2))
-            .map(|c| WJob {
-                imgs: 0..g.n,
-                rows: 0..ho,
-                cis: 2 * c..(2 * c + 2).min(g.cin),
-            })
-            .collect()
-    } else {
-        let bands = ho.div_ceil(BAND);
-        (0..g.n * bands)
-            .map(|t| {
-                let (img, b) = (t / bands, t % bands);
-                WJob {
-                    imgs: img..img + 1,
-                    rows: b * BAND..((b + 1) * BAND).min(ho),
-                    cis: 0..g.cin,
-                }
-            })
-            .collect()
-    };
-    let kernel = pick_wgrad(simd(), k);
-    let partials: Vec<Vec<f32>> = jobs
-        .par_iter()
-        .map(|job| {
-            let mut part = vec![0f32; g.cout * job.cis.len() * k * k];
-            // SAFETY: the kernel's features were detected at run time.
-            unsafe { kernel(&plan, &xp, &dyp, job, &mut part) };
-            part
-        })
-        .collect();
-    dw.fill(0.0);
-    let kk = k * k;
-    for (job, part) in jobs.iter().zip(&partials) {
-        let nc = job.cis.len();
-        for co in 0..g.cout {
-            for (j, ci) in job.cis.clone().enumerate() {
-                let src = &part[(co * nc + j) * kk..][..kk];
-                for (d, v) in dw[(co * g.cin + ci) * kk..][..kk].iter_mut().zip(src) {
-                    *d += v;
-                }
-            }
-        }
-    }
-}
-
-type WgradFn = unsafe fn(&Plan, &[f32], &[f32], &WJob, &mut [f32]);
-simd_variant!(wgrad_avx512, "avx512f,fma", true, wgrad_job<K>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]));
-simd_variant!(wgrad_avx2, "avx2,fma", true, wgrad_job<K>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]));
-simd_variant!(wgrad_portable, "sse2", false, wgrad_job<K>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]));
-
-fn pick_wgrad(kind: Simd, k: usize) -> WgradFn {
-    macro_rules! pick {
-        ($k:literal) => {
-            match kind {
-                Simd::Avx512 => wgrad_avx512::<$k> as WgradFn,
-                Simd::Avx2 => wgrad_avx2::<$k> as WgradFn,
-                Simd::Portable => wgrad_portable::<$k> as WgradFn,
-            }
-        };
-    }
-    if k == 3 {
-        pick!(3)
-    } else {
-        pick!(1)
-    }
-}
-
-/// One task: input channels in fours for 1×1 kernels (a remainder singly), singly for 3×3;
-/// output channels in blocks of 4 (8 was measured slower: accumulators spill).
-#[inline(always)]
-fn wgrad_job<const K: usize, const F: bool>(
-    p: &Plan,
-    x: &[f32],
-    dy: &[f32],
-    job: &WJob,
-    dw: &mut [f32],
-) {
-    let mut ci = job.cis.start;
-    if K == 1 {
-        while ci + 4 <= job.cis.end {
-            wgrad_block::<K, 4, 4, F>(p, x, dy, job, ci, dw);
-            ci += 4;
-        }
-    }
-    while ci < job.cis.end {
-        wgrad_block::<K, 4, 1, F>(p, x, dy, job, ci, dw);
-        ci += 1;
-    }
-}
-
-/// dW for input channels `ci0 .. ci0 + CIB` over the job's images and rows: `CB × CIB × K`
-/// vector accumulators per (kh, block of output channels), lanes reduced pairwise at the end.
-#[inline(always)]
-fn wgrad_block<const K: usize, const CB: usize, const CIB: usize, const F: bool>(
-    p: &Plan,
-    x: &[f32],
-    dy: &[f32],
-    job: &WJob,
-    ci0: usize,
-    dw: &mut [f32],
-) {
-    let nvec = p.wo / L;
-    let (xs_img, dy_img) = (p.cin * p.hp * p.wp, p.cout * p.ho * p.wo);
-    let nc = job.cis.len();
-    assert!(x.len() >= job.imgs.end * xs_img && dy.len() >= job.imgs.end * dy_img);
-    assert!(ci0 + CIB <= job.cis.end && ci0 >= job.cis.start && dw.len() >= p.cout * nc * K * K);
-    assert!(job.rows.end <= p.ho && p.wp >= p.wo + K - 1 && p.hp + 1 >= p.ho + K);
-    let (xptr, dptr) = (x.as_ptr(), dy.as_ptr());
-    for kh in 0..K {
-        let mut co0 = 0;
-        while co0 < p.cout {
-            let ncb = CB.min(p.cout - co0);
-            let mut acc = [[[[0f32; L]; K]; CIB]; CB];
-            for img in job.imgs.clone() {
-                for oh in job.rows.clone() {
-                    for v in 0..nvec {
-                        // SAFETY: row start + v·L + kw + L ≤ row start + wo + K − 1 ≤ row end,
-                        // inside image `img` (asserted above).
-                        let xs: [[Lanes; K]; CIB] = std::array::from_fn(|c| {
-                            let xrow = img * xs_img + ((ci0 + c) * p.hp + oh + kh) * p.wp + v * L;
-                            std::array::from_fn(|kw| unsafe {
-                                std::ptr::read_unaligned(xptr.add(xrow + kw) as *const Lanes)
-                            })
-                        });
-                        // Every one of the CB accumulators is updated (a fixed trip count keeps
-                        // them in registers); rows past Cout re-read the last channel and are
-                        // never stored.
-                        for (j, a) in acc.iter_mut().enumerate() {
-                            let co = (co0 + j).min(p.cout - 1);
-                            // SAFETY: co < cout, oh < ho, v·L + L ≤ wo: inside dy.
-                            let d: Lanes = unsafe {
-                                std::ptr::read_unaligned(
-                                    dptr.add(img * dy_img + (co * p.ho + oh) * p.wo + v * L)
-                                        as *const Lanes,
-                                )
-                            };
-                            for c in 0..CIB {
-                                for kw in 0..K {
-                                    for l in 0..L {
-                                        a[c][kw][l] = fma::<F>(d[l], xs[c][kw][l], a[c][kw][l]);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            for (j, a) in acc.iter().enumerate().take(ncb) {
-                for (c, ac) in a.iter().enumerate() {
-                    for (kw, lanes) in ac.iter().enumerate() {
-                        // Fixed-order lane reduction (pairwise).
-                        let mut s = *lanes;
-                        let mut width = L / 2;
-                        while width > 0 {
-                            for l in 0..width {
-                                s[l] += s[l + width];
-                            }
-                            width /= 2;
-                        }
-                        let ci = ci0 + c - job.cis.start;
-                        dw[(((co0 + j) * nc + ci) * K + kh) * K + kw] += s[0];
-                    }
-                }
-            }
-            co0 += CB;
-        }
     }
 }

@@ -4,6 +4,9 @@
 mod cpu;
 mod direct;
 mod reference;
+mod simd;
+mod wgrad_lanes;
+mod wgrad_outer;
 
 use super::{any_tracked, path_of, require_float, require_same, Path};
 use crate::autograd::record;
