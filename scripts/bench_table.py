@@ -28,3 +28,19 @@ print(f"| {'op':<26} | {'shape':<28} | {'ours ms':>9} | {'torch ms':>9} | {'rati
 print(f"|{'-'*28}|{'-'*30}|{'-'*11}|{'-'*11}|{'-'*8}|{'-'*18}|")
 for group, op, shape, ours, pts, rate in rows:
     print(f"| {group + '/' + op:<26} | {shape:<28} | {ours*1e3:9.3f} | {pts*1e3:9.3f} | {pts/ours:6.2f} | {rate:>16} |")
+
+# Per convolution shape: forward + backward-data + backward-weight together (one training step's
+# work for that layer), the issue's yardstick.
+conv = {}
+for group, op, shape, ours, pts, _ in rows:
+    if group == "conv2d":
+        o, t = conv.get(shape, (0.0, 0.0))
+        conv[shape] = (o + ours, t + pts)
+if conv:
+    print()
+    print(f"| {'conv2d fwd+bwd_data+bwd_weight':<34} | {'ours ms':>9} | {'torch ms':>9} | {'ratio':>6} |")
+    print(f"|{'-'*36}|{'-'*11}|{'-'*11}|{'-'*8}|")
+    for shape, (o, t) in conv.items():
+        print(f"| {shape:<34} | {o*1e3:9.2f} | {t*1e3:9.2f} | {t/o:6.2f} |")
+    to, tt = sum(v[0] for v in conv.values()), sum(v[1] for v in conv.values())
+    print(f"| {'all shapes':<34} | {to*1e3:9.2f} | {tt*1e3:9.2f} | {tt/to:6.2f} |")
