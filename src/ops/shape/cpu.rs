@@ -22,20 +22,22 @@ pub(super) fn narrow(t: &Tensor, axis: usize, start: usize, len: usize, out: &Sh
     from_f32_like(o, out.clone(), t)
 }
 
+/// Copies `x` (blocks of `len × inner` per outer index) into elements `start .. start + len`
+/// of the axis in `o` (blocks of `d × inner`).
+fn place(o: &mut [f32], x: &[f32], d: usize, inner: usize, start: usize, len: usize) {
+    o.par_chunks_mut(d * inner)
+        .enumerate()
+        .for_each(|(i, dst)| {
+            dst[start * inner..(start + len) * inner]
+                .copy_from_slice(&x[i * len * inner..(i + 1) * len * inner]);
+        });
+}
+
 pub(super) fn unnarrow(g: &Tensor, axis: usize, start: usize, full: &Shape) -> Tensor {
     let (_, d, inner) = blocks(full, axis);
     let len = g.dims()[axis];
-    let o = g
-        .with_f32(|x| {
-            let mut o = vec![0f32; full.numel()];
-            o.par_chunks_mut(d * inner)
-                .enumerate()
-                .for_each(|(i, dst)| {
-                    dst[start * inner..(start + len) * inner]
-                        .copy_from_slice(&x[i * len * inner..(i + 1) * len * inner]);
-                });
-            o
-        })
+    let mut o = vec![0f32; full.numel()];
+    g.with_f32(|x| place(&mut o, x, d, inner, start, len))
         .expect("f32");
     from_f32_like(o, full.clone(), g)
 }
@@ -46,15 +48,8 @@ pub(super) fn cat(ts: &[&Tensor], axis: usize, out: &Shape) -> Tensor {
     let mut start = 0;
     for t in ts {
         let len = t.dims()[axis];
-        t.with_f32(|x| {
-            o.par_chunks_mut(d * inner)
-                .enumerate()
-                .for_each(|(i, dst)| {
-                    dst[start * inner..(start + len) * inner]
-                        .copy_from_slice(&x[i * len * inner..(i + 1) * len * inner]);
-                })
-        })
-        .expect("f32");
+        t.with_f32(|x| place(&mut o, x, d, inner, start, len))
+            .expect("f32");
         start += len;
     }
     from_f32_like(o, out.clone(), ts[0])
