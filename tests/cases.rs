@@ -264,6 +264,11 @@ pub fn all_cases() -> Vec<Case> {
         ("direct 3x3 cout16 wgrad outer", [1, 4, 4, 16], [16, 4, 3, 3], 1, 1, false),
         ("direct 3x3 cout20 wgrad outer", [2, 3, 5, 14], [20, 3, 3, 3], 1, 1, true),
         ("direct 5x5 cout17 wgrad outer", [1, 2, 6, 13], [17, 2, 5, 5], 1, 2, false),
+        // Strided convolutions rewritten as stride-1 over phase planes (and cropped).
+        ("phases 3x3 s2 p1", [2, 3, 9, 26], [5, 3, 3, 3], 2, 1, true),
+        ("phases 7x7 s2 p3 stem", [1, 1, 12, 30], [16, 1, 7, 7], 2, 3, false),
+        ("phases 1x1 s2", [2, 4, 5, 27], [3, 4, 1, 1], 2, 0, true),
+        ("phases 2x2 s2 crop", [1, 2, 7, 27], [3, 2, 2, 2], 2, 0, true),
         // Unpadded 1×1 whose rows fill whole tiles: the kernels read the tensors in place.
         ("direct 1x1 in place w32", [2, 5, 3, 32], [6, 5, 1, 1], 1, 0, true),
         ("direct 1x1 in place large map", [1, 5, 20, 64], [3, 5, 1, 1], 1, 0, false),

@@ -1,5 +1,5 @@
 //! Fast f32 convolution. Stride-1 problems with rows of at least 12 outputs take the direct
-//! kernels of `direct.rs`; the rest (strided convolutions, tiny feature maps, where batching
+//! kernels of `direct.rs` (strided ones too, rewritten as stride-1 by `phases.rs`); the rest (strided convolutions, tiny feature maps, where batching
 //! images into one GEMM wins) take im2col on a chunk of images, then one GEMM per chunk:
 //!
 //! - Layout: the column buffer is `[Cin·Kh·Kw, nb·Ho·Wo]` (column = image-in-chunk · Ho·Wo +
@@ -12,7 +12,7 @@
 //! - Backward weight: `dW += dY · colᵀ`, accumulated chunk after chunk in a fixed order.
 //! - Determinism: every sum has a fixed order for a fixed thread count.
 
-use super::ConvGeom;
+use super::{phases, ConvGeom};
 use crate::ops::from_f32_like;
 use crate::ops::linear::gemm::{gemm, MatRef};
 use crate::Tensor;
@@ -125,6 +125,20 @@ fn chunk_of(src: &[f32], g: &ConvGeom, c: usize, nb: usize, dst: &mut [f32]) {
 }
 
 pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeom) -> Tensor {
+    if let Some(g1) = phases::stride_one(g) {
+        let xp = phases::tensor(
+            phases::split_input(&x.to_vec_f32(), g, &g1),
+            [g1.n, g1.cin, g1.h, g1.w],
+            x,
+        );
+        let w1 = phases::tensor(
+            phases::split_weight(&w.to_vec_f32(), g, &g1),
+            [g1.cout, g1.cin, g1.kh, g1.kw],
+            w,
+        );
+        let y1 = forward(&xp, &w1, bias, &g1).to_vec_f32();
+        return from_f32_like(phases::resize_output(&y1, g, &g1, false), g.out_dims(), x);
+    }
     if super::direct::supports_forward(g) {
         let mut y = vec![0f32; g.n * g.cout * g.p()];
         let bv = bias.map(|b| b.to_vec_f32());
@@ -201,6 +215,20 @@ pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeo
 }
 
 pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
+    if let Some(g1) = phases::stride_one(g) {
+        let dy1 = phases::tensor(
+            phases::resize_output(&gy.to_vec_f32(), g, &g1, true),
+            g1.out_dims(),
+            gy,
+        );
+        let w1 = phases::tensor(
+            phases::split_weight(&w.to_vec_f32(), g, &g1),
+            [g1.cout, g1.cin, g1.kh, g1.kw],
+            w,
+        );
+        let dp = backward_data(&dy1, &w1, &g1).to_vec_f32();
+        return from_f32_like(phases::merge_input(&dp, g, &g1), [g.n, g.cin, g.h, g.w], gy);
+    }
     if super::direct::supports_forward(g) {
         // A stride-1 correlation of dy with the weights transposed (Cin×Cout) and flipped.
         let wv = w.to_vec_f32();
@@ -271,6 +299,24 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
 }
 
 pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Tensor {
+    if let Some(g1) = phases::stride_one(g) {
+        let dy1 = phases::tensor(
+            phases::resize_output(&gy.to_vec_f32(), g, &g1, true),
+            g1.out_dims(),
+            gy,
+        );
+        let xp = phases::tensor(
+            phases::split_input(&x.to_vec_f32(), g, &g1),
+            [g1.n, g1.cin, g1.h, g1.w],
+            x,
+        );
+        let dw1 = backward_weight(&dy1, &xp, &g1).to_vec_f32();
+        return from_f32_like(
+            phases::merge_weight(&dw1, g, &g1),
+            [g.cout, g.cin, g.kh, g.kw],
+            gy,
+        );
+    }
     let direct: Option<WeightGradKernel> = if super::wgrad_outer::supports(g) {
         Some(super::wgrad_outer::weight_grad)
     } else if super::wgrad_lanes::supports(g) {

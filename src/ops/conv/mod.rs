@@ -3,6 +3,7 @@
 
 mod cpu;
 mod direct;
+mod phases;
 mod reference;
 mod simd;
 mod wgrad_lanes;
