@@ -8,8 +8,10 @@
 //! - Register tile: `CV` vectors of 16 output channels × `TR` taps; per pixel, `CV` loads,
 //!   `TR` scalar broadcasts of input values and `CV × TR` fused multiply-adds, no horizontal
 //!   reductions (the reduction runs along pixels, in the accumulators).
-//! - Tasks: one per (image, band of rows of about 2048 pixels), each with a private dW; the
-//!   private dWs are summed in task order, so the result does not depend on the thread count.
+//! - Tasks: with many pixels, one per (image, band of about 2048 pixels), each with a private
+//!   dW, summed in task order; with few pixels (≤ 8192 in the batch), one per (group of channel
+//!   vectors, chunk of taps) over every pixel, so nothing is summed twice. Either way the result
+//!   does not depend on the thread count.
 
 use super::direct::pad;
 use super::simd::{fma, simd, simd_variant, Lanes, Simd, L};
@@ -41,9 +43,13 @@ struct Plan {
     cop: usize,
 }
 
+/// What one task sums: images × rows, for output-channel vectors `vecs` (in units of 16) and
+/// taps `taps`, into a private `[Cout][taps.len()]` buffer.
 struct Job {
-    img: usize,
+    imgs: std::ops::Range<usize>,
     rows: std::ops::Range<usize>,
+    vecs: std::ops::Range<usize>,
+    taps: std::ops::Range<usize>,
 }
 
 /// Overwrites `dw` (Cout × Cin × Kh × Kw) with the weight gradient.
@@ -77,32 +83,63 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
         wo,
         cop,
     };
-    let band = 2048usize.div_ceil(wo).max(1);
-    let bands = ho.div_ceil(band);
-    let jobs: Vec<Job> = (0..g.n * bands)
-        .map(|t| Job {
-            img: t / bands,
-            rows: (t % bands) * band..((t % bands + 1) * band).min(ho),
-        })
-        .collect();
-    let kernel = pick(simd(), cv);
     let r = g.cin * g.kh * g.kw;
+    let vectors = cop / L;
+    let jobs: Vec<Job> = if g.n * p <= SMALL_PIXELS {
+        // Few pixels: split the output (channel-vector groups × tap chunks); every task sums all
+        // pixels, its dyT slice stays in cache, and nothing is summed twice.
+        let chunk = (r.div_ceil(8).div_ceil(TILE) * TILE).max(TILE);
+        let mut jobs = Vec::new();
+        for v0 in (0..vectors).step_by(cv) {
+            for t0 in (0..r).step_by(chunk) {
+                jobs.push(Job {
+                    imgs: 0..g.n,
+                    rows: 0..ho,
+                    vecs: v0..v0 + cv,
+                    taps: t0..(t0 + chunk).min(r),
+                });
+            }
+        }
+        jobs
+    } else {
+        // Many pixels: split the pixels into bands of about 2048; each task covers every output.
+        let band = 2048usize.div_ceil(wo).max(1);
+        let bands = ho.div_ceil(band);
+        (0..g.n * bands)
+            .map(|t| Job {
+                imgs: t / bands..t / bands + 1,
+                rows: (t % bands) * band..((t % bands + 1) * band).min(ho),
+                vecs: 0..vectors,
+                taps: 0..r,
+            })
+            .collect()
+    };
+    let kernel = pick(simd(), cv);
     let partials: Vec<Vec<f32>> = jobs
         .par_iter()
         .map(|job| {
-            let mut part = vec![0f32; g.cout * r];
+            let mut part = vec![0f32; g.cout * job.taps.len()];
             // SAFETY: the kernel's features were detected at run time.
             unsafe { kernel(&plan, &xp, &dyt, job, &mut part) };
             part
         })
         .collect();
     dw.fill(0.0);
-    for part in &partials {
-        for (d, v) in dw.iter_mut().zip(part) {
-            *d += v;
+    for (job, part) in jobs.iter().zip(&partials) {
+        let nt = job.taps.len();
+        for co in job.vecs.start * L..(job.vecs.end * L).min(g.cout) {
+            let dst = &mut dw[co * r + job.taps.start..][..nt];
+            for (d, v) in dst.iter_mut().zip(&part[co * nt..(co + 1) * nt]) {
+                *d += v;
+            }
         }
     }
 }
+
+/// Problems with at most this many pixels (N·Ho·Wo) split the output instead of the pixels.
+const SMALL_PIXELS: usize = 8192;
+/// Taps per register tile.
+const TILE: usize = 12;
 
 type Kernel = unsafe fn(&Plan, &[f32], &[f32], &Job, &mut [f32]);
 simd_variant!(job_avx512, "avx512f,fma", true, run_job<CV, TR>(p: &Plan, x: &[f32], dyt: &[f32], job: &Job, dw: &mut [f32]));
@@ -113,7 +150,7 @@ simd_variant!(job_portable, "sse2", false, run_job<CV, TR>(p: &Plan, x: &[f32], 
 /// the compiler then keeps the accumulators in memory.)
 fn pick(kind: Simd, cv: usize) -> Kernel {
     macro_rules! pick {
-        ($cv:literal, $tr:literal) => {
+        ($cv:literal, $tr:expr) => {
             match kind {
                 Simd::Avx512 => job_avx512::<$cv, $tr> as Kernel,
                 Simd::Avx2 => job_avx2::<$cv, $tr> as Kernel,
@@ -122,13 +159,13 @@ fn pick(kind: Simd, cv: usize) -> Kernel {
         };
     }
     if cv == 2 {
-        pick!(2, 12)
+        pick!(2, TILE)
     } else {
-        pick!(1, 12)
+        pick!(1, TILE)
     }
 }
 
-/// One band of rows of one image into a private `dw` ([Cout][Cin·Kh·Kw]).
+/// One job into its private `dw` ([Cout][job.taps]).
 #[inline(always)]
 fn run_job<const CV: usize, const TR: usize, const F: bool>(
     p: &Plan,
@@ -139,52 +176,56 @@ fn run_job<const CV: usize, const TR: usize, const F: bool>(
 ) {
     let taps = p.kh * p.kw;
     let r_total = p.cin * taps;
-    let ximg = job.img * p.cin * p.hp * p.wp;
-    let dimg = job.img * p.ho * p.wo * p.cop;
-    assert!(x.len() >= ximg + p.cin * p.hp * p.wp && dyt.len() >= dimg + p.ho * p.wo * p.cop);
+    let (x_img, d_img) = (p.cin * p.hp * p.wp, p.ho * p.wo * p.cop);
+    let nt = job.taps.len();
+    assert!(x.len() >= job.imgs.end * x_img && dyt.len() >= job.imgs.end * d_img);
     assert!(job.rows.end <= p.ho && p.hp + 1 >= p.ho + p.kh && p.wp + 1 >= p.wo + p.kw);
-    assert!(dw.len() >= p.cout * r_total && r_total > 0 && p.cop.is_multiple_of(CV * L));
+    assert!(job.taps.end <= r_total && nt > 0 && dw.len() >= p.cout * nt);
+    assert!(p.cop.is_multiple_of(CV * L) && job.vecs.end * L <= p.cop);
     let (xptr, dptr) = (x.as_ptr(), dyt.as_ptr());
-    let mut cv0 = 0;
-    while cv0 * L < p.cout {
-        let mut r0 = 0;
-        while r0 < r_total {
-            // Offsets of this tile's taps in the image; taps past the end repeat the last one
-            // (a fixed trip count keeps the accumulators in registers) and are never stored.
+    let mut cv0 = job.vecs.start;
+    while cv0 < job.vecs.end && cv0 * L < p.cout {
+        let mut r0 = job.taps.start;
+        while r0 < job.taps.end {
+            // Offsets of this tile's taps in an image; taps past the job's end repeat its last
+            // one (a fixed trip count keeps the accumulators in registers) and are never stored.
             let off: [usize; TR] = std::array::from_fn(|t| {
-                let r = (r0 + t).min(r_total - 1);
+                let r = (r0 + t).min(job.taps.end - 1);
                 let (ci, k) = (r / taps, r % taps);
-                ximg + (ci * p.hp + k / p.kw) * p.wp + k % p.kw
+                (ci * p.hp + k / p.kw) * p.wp + k % p.kw
             });
             let mut acc = [[[0f32; L]; CV]; TR];
-            for oh in job.rows.clone() {
-                for ow in 0..p.wo {
-                    let px = oh * p.wo + ow;
-                    // SAFETY: cop is a multiple of CV·L and cv0·L < cout ≤ cop, so
-                    // (cv0 + c)·L + L ≤ cop for c < CV: inside this pixel's row of dyT.
-                    let d: [Lanes; CV] = std::array::from_fn(|c| unsafe {
-                        std::ptr::read_unaligned(
-                            dptr.add(dimg + px * p.cop + (cv0 + c) * L) as *const Lanes
-                        )
-                    });
-                    let shift = oh * p.wp + ow;
-                    for (t, a) in acc.iter_mut().enumerate() {
-                        // SAFETY: oh + kh < hp and ow + kw < wp (asserted), inside the image.
-                        let xv = unsafe { *xptr.add(off[t] + shift) };
-                        for c in 0..CV {
-                            for l in 0..L {
-                                a[c][l] = fma::<F>(xv, d[c][l], a[c][l]);
+            for img in job.imgs.clone() {
+                let (ximg, dimg) = (img * x_img, img * d_img);
+                for oh in job.rows.clone() {
+                    for ow in 0..p.wo {
+                        let px = oh * p.wo + ow;
+                        // SAFETY: cop is a multiple of CV·L and (cv0 + CV)·L ≤ cop (asserted), so
+                        // every load is inside this pixel's row of dyT.
+                        let d: [Lanes; CV] = std::array::from_fn(|c| unsafe {
+                            std::ptr::read_unaligned(
+                                dptr.add(dimg + px * p.cop + (cv0 + c) * L) as *const Lanes
+                            )
+                        });
+                        let shift = ximg + oh * p.wp + ow;
+                        for (t, a) in acc.iter_mut().enumerate() {
+                            // SAFETY: oh + kh < hp and ow + kw < wp (asserted): inside image img.
+                            let xv = unsafe { *xptr.add(off[t] + shift) };
+                            for c in 0..CV {
+                                for l in 0..L {
+                                    a[c][l] = fma::<F>(xv, d[c][l], a[c][l]);
+                                }
                             }
                         }
                     }
                 }
             }
-            for (t, a) in acc.iter().enumerate().take(r_total - r0) {
+            for (t, a) in acc.iter().enumerate().take(job.taps.end - r0) {
                 for (c, lanes) in a.iter().enumerate() {
                     for (l, &v) in lanes.iter().enumerate() {
                         let co = (cv0 + c) * L + l;
                         if co < p.cout {
-                            dw[co * r_total + r0 + t] += v;
+                            dw[co * nt + r0 - job.taps.start + t] += v;
                         }
                     }
                 }
