@@ -44,6 +44,8 @@ pub struct Case {
     pub f: OpFn,
     /// Reductions and convolutions sum in different orders on each backend.
     pub reduction: bool,
+    /// Small enough for finite differences (large cases only run CPU vs reference).
+    pub gradcheck: bool,
 }
 
 fn case(
@@ -57,6 +59,7 @@ fn case(
         inputs,
         f: Box::new(f),
         reduction,
+        gradcheck: true,
     }
 }
 

@@ -9,7 +9,7 @@ use coin::{DType, Device};
 fn every_op_backward_matches_finite_differences() {
     let mut failures = Vec::new();
     let cases = all_cases();
-    for (k, case) in cases.iter().enumerate() {
+    for (k, case) in cases.iter().enumerate().filter(|(_, c)| c.gradcheck) {
         let inputs = make_inputs(case, 1000 + k as u64, DType::F64, Device::Reference);
         let grad: Vec<bool> = case.inputs.iter().map(|i| i.grad).collect();
         if let Err(e) = gradcheck(&case.name, &*case.f, &inputs, &grad) {
@@ -23,5 +23,9 @@ fn every_op_backward_matches_finite_differences() {
         cases.len(),
         failures.join("\n")
     );
-    println!("gradcheck: {} cases passed", cases.len());
+    let skipped = cases.iter().filter(|c| !c.gradcheck).count();
+    println!(
+        "gradcheck: {} cases passed ({skipped} too large, checked against the reference only)",
+        cases.len() - skipped
+    );
 }
