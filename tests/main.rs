@@ -10,3 +10,4 @@ mod gradcheck;
 mod nn;
 mod pytorch_fixtures;
 mod reference_values;
+mod storage;

@@ -18,11 +18,11 @@ fn st_dtype(d: DType) -> StDtype {
 }
 
 fn bytes_of(t: &Tensor) -> Vec<u8> {
-    match t.read_buffer() {
-        Buffer::F32(v) => bytemuck::cast_slice(&v).to_vec(),
-        Buffer::F64(v) => bytemuck::cast_slice(&v).to_vec(),
-        Buffer::I64(v) => bytemuck::cast_slice(&v).to_vec(),
-        Buffer::U8(v) => v,
+    match &t.read_buffer() {
+        Buffer::F32(v) => bytemuck::cast_slice(v).to_vec(),
+        Buffer::F64(v) => bytemuck::cast_slice(v).to_vec(),
+        Buffer::I64(v) => bytemuck::cast_slice(v).to_vec(),
+        Buffer::U8(v) => v.clone(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Host storage: one typed buffer shared by every view of it.
 //!
 //! Storage is shared behind a lock because parameters live in flat arenas that the optimizer
-//! updates in place while views of them exist (the model's parameter tensors).
+//! updates in place while views of them exist (the model's parameter tensors). Dropped f32
+//! storage goes back to the buffer pool (`pool.rs`).
 
 use super::DType;
 use std::sync::{Arc, RwLock};
@@ -37,7 +38,7 @@ impl Buffer {
     }
     pub fn zeros(dtype: DType, n: usize) -> Buffer {
         match dtype {
-            DType::F32 => Buffer::F32(vec![0.0; n]),
+            DType::F32 => Buffer::F32(super::pool::zeroed(n)),
             DType::F64 => Buffer::F64(vec![0.0; n]),
             DType::I64 => Buffer::I64(vec![0; n]),
             DType::U8 => Buffer::U8(vec![0; n]),
@@ -60,6 +61,14 @@ impl Buffer {
             Buffer::F64(v) => v[r].to_vec(),
             Buffer::I64(v) => v[r].iter().map(|&x| x as f64).collect(),
             Buffer::U8(v) => v[r].iter().map(|&x| x as f64).collect(),
+        }
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        if let Buffer::F32(v) = self {
+            super::pool::recycle(std::mem::take(v));
         }
     }
 }

@@ -140,7 +140,7 @@ pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeo
         return from_f32_like(phases::resize_output(&y1, g, &g1, false), g.out_dims(), x);
     }
     if super::direct::supports_forward(g) {
-        let mut y = vec![0f32; g.n * g.cout * g.p()];
+        let mut y = crate::tensor::pool::zeroed(g.n * g.cout * g.p());
         let bv = bias.map(|b| b.to_vec_f32());
         x.with_f32(|xv| {
             w.with_f32(|wv| {
@@ -166,12 +166,12 @@ pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeo
         return from_f32_like(y, g.out_dims(), x);
     }
     let (k, p, nbmax) = (g.k(), g.p(), g.chunk());
-    let mut y = vec![0f32; g.n * g.cout * p];
+    let mut y = crate::tensor::pool::zeroed(g.n * g.cout * p);
     x.with_f32(|xv| {
         w.with_f32(|wv| {
             let wm = MatRef::row_major(wv, g.cout, k);
-            let mut col = vec![0f32; k * nbmax * p];
-            let mut tmp = vec![0f32; g.cout * nbmax * p];
+            let mut col = crate::tensor::pool::Scratch::zeroed(k * nbmax * p);
+            let mut tmp = crate::tensor::pool::Scratch::zeroed(g.cout * nbmax * p);
             let mut n0 = 0;
             while n0 < g.n {
                 let nb = nbmax.min(g.n - n0);
@@ -233,7 +233,7 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
         // A stride-1 correlation of dy with the weights transposed (Cin×Cout) and flipped.
         let wv = w.to_vec_f32();
         let taps = g.kh * g.kw;
-        let mut wt = vec![0f32; wv.len()];
+        let mut wt = crate::tensor::pool::zeroed(wv.len());
         for co in 0..g.cout {
             for ci in 0..g.cin {
                 for t in 0..taps {
@@ -242,7 +242,7 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
                 }
             }
         }
-        let mut dx = vec![0f32; g.n * g.cin * g.h * g.w];
+        let mut dx = crate::tensor::pool::zeroed(g.n * g.cin * g.h * g.w);
         gy.with_f32(|dy| {
             super::direct::correlate(
                 dy,
@@ -265,12 +265,12 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
     }
     let (k, p, nbmax) = (g.k(), g.p(), g.chunk());
     let chw = g.cin * g.h * g.w;
-    let mut dx = vec![0f32; g.n * chw];
+    let mut dx = crate::tensor::pool::zeroed(g.n * chw);
     gy.with_f32(|gv| {
         w.with_f32(|wv| {
             let wt = MatRef::row_major(wv, g.cout, k).t();
-            let mut dcol = vec![0f32; k * nbmax * p];
-            let mut tmp = vec![0f32; g.cout * nbmax * p];
+            let mut dcol = crate::tensor::pool::Scratch::zeroed(k * nbmax * p);
+            let mut tmp = crate::tensor::pool::Scratch::zeroed(g.cout * nbmax * p);
             let mut n0 = 0;
             while n0 < g.n {
                 let nb = nbmax.min(g.n - n0);
@@ -325,18 +325,18 @@ pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Tensor {
         None
     };
     if let Some(kernel) = direct {
-        let mut dw = vec![0f32; g.cout * g.k()];
+        let mut dw = crate::tensor::pool::zeroed(g.cout * g.k());
         gy.with_f32(|dy| x.with_f32(|xv| kernel(dy, xv, g, &mut dw)))
             .expect("f32")
             .expect("f32");
         return from_f32_like(dw, [g.cout, g.cin, g.kh, g.kw], gy);
     }
     let (k, p, nbmax) = (g.k(), g.p(), g.chunk());
-    let mut dw = vec![0f32; g.cout * k];
+    let mut dw = crate::tensor::pool::zeroed(g.cout * k);
     gy.with_f32(|gv| {
         x.with_f32(|xv| {
-            let mut col = vec![0f32; k * nbmax * p];
-            let mut tmp = vec![0f32; g.cout * nbmax * p];
+            let mut col = crate::tensor::pool::Scratch::zeroed(k * nbmax * p);
+            let mut tmp = crate::tensor::pool::Scratch::zeroed(g.cout * nbmax * p);
             let mut n0 = 0;
             while n0 < g.n {
                 let nb = nbmax.min(g.n - n0);

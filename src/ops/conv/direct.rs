@@ -17,7 +17,6 @@
 
 use super::ConvGeom;
 use rayon::prelude::*;
-use std::borrow::Cow;
 
 use super::simd::{fma, simd, simd_variant, Lanes, SendPtr, Simd, L};
 
@@ -47,11 +46,11 @@ pub(super) fn pad(
     (h, w): (usize, usize),
     (top, left): (usize, usize),
     (hp, wp): (usize, usize),
-) -> Cow<'_, [f32]> {
+) -> Padded<'_> {
     if (top, left, hp, wp) == (0, 0, h, w) {
-        return Cow::Borrowed(&x[..planes * h * w]);
+        return Padded::InPlace(&x[..planes * h * w]);
     }
-    let mut out = vec![0f32; planes * hp * wp];
+    let mut out = crate::tensor::pool::Scratch::zeroed(planes * hp * wp);
     out.par_chunks_mut(hp * wp)
         .enumerate()
         .for_each(|(i, plane)| {
@@ -60,7 +59,23 @@ pub(super) fn pad(
                 plane[(r + top) * wp + left..][..w].copy_from_slice(&src[r * w..(r + 1) * w]);
             }
         });
-    Cow::Owned(out)
+    Padded::Copy(out)
+}
+
+/// A padded input: the tensor itself when its layout already fits, else a pooled copy.
+pub(super) enum Padded<'a> {
+    InPlace(&'a [f32]),
+    Copy(crate::tensor::pool::Scratch),
+}
+
+impl std::ops::Deref for Padded<'_> {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        match self {
+            Padded::InPlace(s) => s,
+            Padded::Copy(v) => v,
+        }
+    }
 }
 
 fn nv_for(wo: usize) -> usize {
@@ -112,7 +127,7 @@ pub(super) fn correlate(
     let blocks = cout.div_ceil(cb);
     // Packed weights [block][ci][kh][kw][cb], zero where the block runs past Cout.
     let taps = kh * kw;
-    let mut wpk = vec![0f32; blocks * cin * taps * cb];
+    let mut wpk = crate::tensor::pool::zeroed(blocks * cin * taps * cb);
     for co in 0..cout {
         let (b, j) = (co / cb, co % cb);
         for ci in 0..cin {

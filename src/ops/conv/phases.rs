@@ -43,7 +43,7 @@ pub(super) fn stride_one(g: &ConvGeom) -> Option<ConvGeom> {
 /// The phase planes of `x` (N × Cin·s² × hq × wq).
 pub(super) fn split_input(x: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
     let s = g.sh;
-    let mut out = vec![0f32; g1.n * g1.cin * g1.h * g1.w];
+    let mut out = crate::tensor::pool::zeroed(g1.n * g1.cin * g1.h * g1.w);
     for n in 0..g.n {
         for ci in 0..g.cin {
             let src = &x[(n * g.cin + ci) * g.h * g.w..][..g.h * g.w];
@@ -63,7 +63,7 @@ pub(super) fn split_input(x: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
 /// The gradient of the input from the phase planes' gradient (inverse of `split_input`).
 pub(super) fn merge_input(dp: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
     let s = g.sh;
-    let mut dx = vec![0f32; g.n * g.cin * g.h * g.w];
+    let mut dx = crate::tensor::pool::zeroed(g.n * g.cin * g.h * g.w);
     for n in 0..g.n {
         for ci in 0..g.cin {
             let dst = &mut dx[(n * g.cin + ci) * g.h * g.w..][..g.h * g.w];
@@ -83,7 +83,7 @@ pub(super) fn merge_input(dp: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
 /// `w'` from `w` (zeros where s·k' + phase runs past the kernel).
 pub(super) fn split_weight(w: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
     let s = g.sh;
-    let mut out = vec![0f32; g.cout * g1.cin * g1.kh * g1.kw];
+    let mut out = crate::tensor::pool::zeroed(g.cout * g1.cin * g1.kh * g1.kw);
     for co in 0..g.cout {
         for ci in 0..g.cin {
             for kh in 0..g.kh {
@@ -101,7 +101,7 @@ pub(super) fn split_weight(w: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
 /// `dw` from `dw'` (inverse of `split_weight` on the taps that exist).
 pub(super) fn merge_weight(dw1: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
     let s = g.sh;
-    let mut out = vec![0f32; g.cout * g.cin * g.kh * g.kw];
+    let mut out = crate::tensor::pool::zeroed(g.cout * g.cin * g.kh * g.kw);
     for co in 0..g.cout {
         for ci in 0..g.cin {
             for kh in 0..g.kh {
@@ -125,7 +125,7 @@ pub(super) fn resize_output(y: &[f32], g: &ConvGeom, g1: &ConvGeom, grow: bool) 
         ((g1.ho, g1.wo), (g.ho, g.wo))
     };
     let (rows, cols) = (from.0.min(to.0), from.1.min(to.1));
-    let mut out = vec![0f32; g.n * g.cout * to.0 * to.1];
+    let mut out = crate::tensor::pool::zeroed(g.n * g.cout * to.0 * to.1);
     for plane in 0..g.n * g.cout {
         for r in 0..rows {
             out[(plane * to.0 + r) * to.1..][..cols]

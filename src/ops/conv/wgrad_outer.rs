@@ -61,7 +61,7 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
     // padded with zeros to whole tiles.
     let cv = if g.cout > L { 2 } else { 1 };
     let cop = g.cout.div_ceil(cv * L) * cv * L;
-    let mut dyt = vec![0f32; g.n * p * cop];
+    let mut dyt = crate::tensor::pool::Scratch::zeroed(g.n * p * cop);
     dyt.par_chunks_mut(p * cop)
         .enumerate()
         .for_each(|(img, t)| {
@@ -115,10 +115,10 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
             .collect()
     };
     let kernel = pick(simd(), cv);
-    let partials: Vec<Vec<f32>> = jobs
+    let partials: Vec<crate::tensor::pool::Scratch> = jobs
         .par_iter()
         .map(|job| {
-            let mut part = vec![0f32; g.cout * job.taps.len()];
+            let mut part = crate::tensor::pool::Scratch::zeroed(g.cout * job.taps.len());
             // SAFETY: the kernel's features were detected at run time.
             unsafe { kernel(&plan, &xp, &dyt, job, &mut part) };
             part

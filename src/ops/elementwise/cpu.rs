@@ -102,7 +102,7 @@ macro_rules! each_binary {
 }
 
 fn map1(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = vec![0f32; x.len()];
+    let mut out = crate::tensor::pool::overwritten(x.len());
     out.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK))
         .for_each(|(o, x)| {
@@ -114,7 +114,7 @@ fn map1(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
 }
 
 fn map2(x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = vec![0f32; x.len()];
+    let mut out = crate::tensor::pool::overwritten(x.len());
     out.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
         .for_each(|(o, (x, y))| {
@@ -126,7 +126,7 @@ fn map2(x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
 }
 
 fn map3(x: &[f32], y: &[f32], g: &[f32], f: impl Fn(f32, f32, f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = vec![0f32; x.len()];
+    let mut out = crate::tensor::pool::overwritten(x.len());
     out.par_chunks_mut(CHUNK)
         .zip(
             x.par_chunks(CHUNK)
@@ -197,7 +197,7 @@ fn general(
     let last = *dims.last().unwrap_or(&1);
     let (ta, tb) = (sa.broadcast_strides(out), sb.broadcast_strides(out));
     let (la, lb) = (*ta.last().unwrap_or(&0), *tb.last().unwrap_or(&0));
-    let mut v = vec![0f32; out.numel()];
+    let mut v = crate::tensor::pool::overwritten(out.numel());
     v.par_chunks_mut(last.max(1))
         .enumerate()
         .for_each(|(row, o)| {

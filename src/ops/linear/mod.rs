@@ -17,7 +17,7 @@ pub(crate) fn mm(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Tensor {
     let n = if tb { br } else { bc };
     match path_of(a) {
         Path::Cpu => {
-            let mut out = vec![0f32; m * n];
+            let mut out = crate::tensor::pool::zeroed(m * n);
             a.with_f32(|av| {
                 b.with_f32(|bv| {
                     let l = gemm::MatRef::row_major(av, ar, ac);

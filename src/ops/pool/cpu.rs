@@ -12,7 +12,7 @@ pub(super) fn avg_fwd(x: &Tensor, k: usize, ho: usize, wo: usize) -> Tensor {
     let inv = 1.0 / (k * k) as f32;
     let out = x
         .with_f32(|v| {
-            let mut out = vec![0f32; d[0] * d[1] * ho * wo];
+            let mut out = crate::tensor::pool::zeroed(d[0] * d[1] * ho * wo);
             out.par_chunks_mut(ho * wo)
                 .zip(v.par_chunks(h * w))
                 .for_each(|(o, src)| {
@@ -39,7 +39,7 @@ pub(super) fn avg_bwd(g: &Tensor, k: usize, in_dims: [usize; 4]) -> Tensor {
     let inv = 1.0 / (k * k) as f32;
     let dx = g
         .with_f32(|gv| {
-            let mut dx = vec![0f32; n * c * h * w];
+            let mut dx = crate::tensor::pool::zeroed(n * c * h * w);
             dx.par_chunks_mut(h * w)
                 .zip(gv.par_chunks(ho * wo))
                 .for_each(|(d, gp)| {
@@ -64,7 +64,7 @@ pub(super) fn max_fwd(x: &Tensor, m: &MaxGeom) -> (Tensor, Vec<u32>) {
     let per = m.ho * m.wo;
     let (out, arg) = x
         .with_f32(|v| {
-            let mut out = vec![0f32; d[0] * d[1] * per];
+            let mut out = crate::tensor::pool::zeroed(d[0] * d[1] * per);
             let mut arg = vec![0u32; d[0] * d[1] * per];
             out.par_chunks_mut(per)
                 .zip(arg.par_chunks_mut(per))
@@ -104,7 +104,7 @@ pub(super) fn max_bwd(g: &Tensor, arg: &[u32], m: &MaxGeom, in_dims: [usize; 4])
     let per = m.ho * m.wo;
     let dx = g
         .with_f32(|gv| {
-            let mut dx = vec![0f32; in_dims.iter().product()];
+            let mut dx = crate::tensor::pool::zeroed(in_dims.iter().product());
             dx.par_chunks_mut(m.h * m.w)
                 .zip(gv.par_chunks(per))
                 .zip(arg.par_chunks(per))

@@ -80,7 +80,7 @@ pub(super) fn broadcast_to(t: &Tensor, shape: &Shape) -> Tensor {
     let ls = *s.last().unwrap_or(&0);
     let out = t
         .with_f32(|x| {
-            let mut out = vec![0f32; shape.numel()];
+            let mut out = crate::tensor::pool::zeroed(shape.numel());
             out.par_chunks_mut(last.max(1))
                 .enumerate()
                 .for_each(|(row, o)| {

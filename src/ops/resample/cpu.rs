@@ -12,7 +12,7 @@ pub(super) fn nearest_fwd(x: &Tensor, s: usize) -> Tensor {
     let (ho, wo) = (h * s, w * s);
     let out = x
         .with_f32(|v| {
-            let mut out = vec![0f32; d[0] * d[1] * ho * wo];
+            let mut out = crate::tensor::pool::zeroed(d[0] * d[1] * ho * wo);
             out.par_chunks_mut(ho * wo)
                 .zip(v.par_chunks(h * w))
                 .for_each(|(o, src)| {
@@ -37,7 +37,7 @@ pub(super) fn nearest_bwd(g: &Tensor, s: usize, in_dims: [usize; 4]) -> Tensor {
     let wo = w * s;
     let dx = g
         .with_f32(|gv| {
-            let mut dx = vec![0f32; n * c * h * w];
+            let mut dx = crate::tensor::pool::zeroed(n * c * h * w);
             dx.par_chunks_mut(h * w)
                 .zip(gv.par_chunks(h * s * wo))
                 .for_each(|(d, gp)| {
@@ -73,7 +73,7 @@ pub(super) fn bilinear_fwd(x: &Tensor, oh: usize, ow: usize, ac: bool) -> Tensor
     let (ty, tx) = (taps(h, oh, ac), taps(w, ow, ac));
     let out = x
         .with_f32(|v| {
-            let mut out = vec![0f32; d[0] * d[1] * oh * ow];
+            let mut out = crate::tensor::pool::zeroed(d[0] * d[1] * oh * ow);
             out.par_chunks_mut(oh * ow)
                 .zip(v.par_chunks(h * w))
                 .for_each(|(o, p)| {
@@ -98,7 +98,7 @@ pub(super) fn bilinear_bwd(g: &Tensor, in_dims: [usize; 4], ac: bool) -> Tensor 
     let (ty, tx) = (taps(h, oh, ac), taps(w, ow, ac));
     let dx = g
         .with_f32(|gv| {
-            let mut dx = vec![0f32; n * c * h * w];
+            let mut dx = crate::tensor::pool::zeroed(n * c * h * w);
             dx.par_chunks_mut(h * w)
                 .zip(gv.par_chunks(oh * ow))
                 .for_each(|(d, gp)| {

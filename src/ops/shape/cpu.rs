@@ -9,7 +9,7 @@ pub(super) fn narrow(t: &Tensor, axis: usize, start: usize, len: usize, out: &Sh
     let (_, d, inner) = blocks(t.shape(), axis);
     let o = t
         .with_f32(|x| {
-            let mut o = vec![0f32; out.numel()];
+            let mut o = crate::tensor::pool::zeroed(out.numel());
             o.par_chunks_mut(len * inner)
                 .enumerate()
                 .for_each(|(i, dst)| {
@@ -36,7 +36,7 @@ fn place(o: &mut [f32], x: &[f32], d: usize, inner: usize, start: usize, len: us
 pub(super) fn unnarrow(g: &Tensor, axis: usize, start: usize, full: &Shape) -> Tensor {
     let (_, d, inner) = blocks(full, axis);
     let len = g.dims()[axis];
-    let mut o = vec![0f32; full.numel()];
+    let mut o = crate::tensor::pool::zeroed(full.numel());
     g.with_f32(|x| place(&mut o, x, d, inner, start, len))
         .expect("f32");
     from_f32_like(o, full.clone(), g)
@@ -44,7 +44,7 @@ pub(super) fn unnarrow(g: &Tensor, axis: usize, start: usize, full: &Shape) -> T
 
 pub(super) fn cat(ts: &[&Tensor], axis: usize, out: &Shape) -> Tensor {
     let (_, d, inner) = blocks(out, axis);
-    let mut o = vec![0f32; out.numel()];
+    let mut o = crate::tensor::pool::zeroed(out.numel());
     let mut start = 0;
     for t in ts {
         let len = t.dims()[axis];
