@@ -40,79 +40,72 @@ pub(super) fn stride_one(g: &ConvGeom) -> Option<ConvGeom> {
     (g1.wo >= 12 && g1.ho >= g.ho && g1.wo >= g.wo).then_some(g1)
 }
 
-/// The phase planes of `x` (N × Cin·s² × hq × wq).
-pub(super) fn split_input(x: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
+/// Calls `f(input_index, phase_index)` for every input pixel: where it sits in `x`
+/// (N × Cin × H × W) and in the phase planes (N × Cin·s² × hq × wq).
+fn for_each_pixel(g: &ConvGeom, g1: &ConvGeom, mut f: impl FnMut(usize, usize)) {
     let s = g.sh;
-    let mut out = crate::tensor::pool::zeroed(g1.n * g1.cin * g1.h * g1.w);
     for n in 0..g.n {
         for ci in 0..g.cin {
-            let src = &x[(n * g.cin + ci) * g.h * g.w..][..g.h * g.w];
             for r in 0..g.h {
                 let (i, a) = ((r + g.ph) / s, (r + g.ph) % s);
                 for c in 0..g.w {
                     let (j, b) = ((c + g.pw) / s, (c + g.pw) % s);
                     let ch = (ci * s + a) * s + b;
-                    out[((n * g1.cin + ch) * g1.h + i) * g1.w + j] = src[r * g.w + c];
+                    f(
+                        ((n * g.cin + ci) * g.h + r) * g.w + c,
+                        ((n * g1.cin + ch) * g1.h + i) * g1.w + j,
+                    );
                 }
             }
         }
     }
+}
+
+/// Calls `f(weight_index, phase_weight_index)` for every tap of `w` (Cout × Cin × Kh × Kw) and
+/// its place in `w'` (Cout × Cin·s² × ⌈Kh/s⌉ × ⌈Kw/s⌉).
+fn for_each_tap(g: &ConvGeom, g1: &ConvGeom, mut f: impl FnMut(usize, usize)) {
+    let s = g.sh;
+    for co in 0..g.cout {
+        for ci in 0..g.cin {
+            for kh in 0..g.kh {
+                for kw in 0..g.kw {
+                    let ch = (ci * s + kh % s) * s + kw % s;
+                    f(
+                        ((co * g.cin + ci) * g.kh + kh) * g.kw + kw,
+                        ((co * g1.cin + ch) * g1.kh + kh / s) * g1.kw + kw / s,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The phase planes of `x` (N × Cin·s² × hq × wq; zeros on the padding).
+pub(super) fn split_input(x: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
+    let mut out = crate::tensor::pool::zeroed(g1.n * g1.cin * g1.h * g1.w);
+    for_each_pixel(g, g1, |xi, pi| out[pi] = x[xi]);
     out
 }
 
-/// The gradient of the input from the phase planes' gradient (inverse of `split_input`).
+/// The gradient of the input from the phase planes' gradient (each input pixel is in exactly
+/// one phase plane, so this is a gather).
 pub(super) fn merge_input(dp: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
-    let s = g.sh;
     let mut dx = crate::tensor::pool::zeroed(g.n * g.cin * g.h * g.w);
-    for n in 0..g.n {
-        for ci in 0..g.cin {
-            let dst = &mut dx[(n * g.cin + ci) * g.h * g.w..][..g.h * g.w];
-            for r in 0..g.h {
-                let (i, a) = ((r + g.ph) / s, (r + g.ph) % s);
-                for c in 0..g.w {
-                    let (j, b) = ((c + g.pw) / s, (c + g.pw) % s);
-                    let ch = (ci * s + a) * s + b;
-                    dst[r * g.w + c] = dp[((n * g1.cin + ch) * g1.h + i) * g1.w + j];
-                }
-            }
-        }
-    }
+    for_each_pixel(g, g1, |xi, pi| dx[xi] = dp[pi]);
     dx
 }
 
 /// `w'` from `w` (zeros where s·k' + phase runs past the kernel).
 pub(super) fn split_weight(w: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
-    let s = g.sh;
     let mut out = crate::tensor::pool::zeroed(g.cout * g1.cin * g1.kh * g1.kw);
-    for co in 0..g.cout {
-        for ci in 0..g.cin {
-            for kh in 0..g.kh {
-                for kw in 0..g.kw {
-                    let ch = (ci * s + kh % s) * s + kw % s;
-                    out[((co * g1.cin + ch) * g1.kh + kh / s) * g1.kw + kw / s] =
-                        w[((co * g.cin + ci) * g.kh + kh) * g.kw + kw];
-                }
-            }
-        }
-    }
+    for_each_tap(g, g1, |wi, w1i| out[w1i] = w[wi]);
     out
 }
 
 /// `dw` from `dw'` (inverse of `split_weight` on the taps that exist).
 pub(super) fn merge_weight(dw1: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
-    let s = g.sh;
     let mut out = crate::tensor::pool::zeroed(g.cout * g.cin * g.kh * g.kw);
-    for co in 0..g.cout {
-        for ci in 0..g.cin {
-            for kh in 0..g.kh {
-                for kw in 0..g.kw {
-                    let ch = (ci * s + kh % s) * s + kw % s;
-                    out[((co * g.cin + ci) * g.kh + kh) * g.kw + kw] =
-                        dw1[((co * g1.cin + ch) * g1.kh + kh / s) * g1.kw + kw / s];
-                }
-            }
-        }
-    }
+    for_each_tap(g, g1, |wi, w1i| out[wi] = dw1[w1i]);
     out
 }
 
