@@ -5,7 +5,7 @@
 
 use coin::ops::{self, Conv2dParams};
 use coin::rng::Rng;
-use coin::{DType, Device, Tensor};
+use coin::{Device, Tensor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
 
@@ -91,7 +91,6 @@ fn memory_bound(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("avg_pool2", name), |b| {
             b.iter(|| ops::avg_pool2d(&x, 2).unwrap())
         });
-        let _ = DType::F32;
     }
     g.finish();
 }
