@@ -285,6 +285,15 @@ pub fn all_cases() -> Vec<Case> {
             ops::conv2d(&x[0], &x[1], x.get(2), Conv2dParams::new(st, pd))
         }));
     }
+    // Over 8192 pixels with 16+ output channels: the banded channel-vector weight gradient.
+    let mut big = case(
+        "conv 3x3 banded channel-vector wgrad",
+        vec![inp(&[1, 3, 92, 92]), inp(&[16, 3, 3, 3])],
+        true,
+        |x| ops::conv2d(&x[0], &x[1], None, Conv2dParams::new(1, 1)),
+    );
+    big.gradcheck = false;
+    c.push(big);
     c.push(case(
         "conv rect kernel stride (2,1)",
         vec![inp(&[2, 2, 6, 7]), inp(&[3, 2, 2, 3])],
