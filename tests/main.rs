@@ -7,6 +7,7 @@ mod autograd;
 mod backends;
 mod bad_input;
 mod gradcheck;
+mod nifti;
 mod nn;
 mod pytorch_fixtures;
 mod reference_values;

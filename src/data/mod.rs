@@ -1,0 +1,6 @@
+//! Data: medical volumes in and out. (The data issue adds layouts, CT windowing, slicing, the
+//! built-in phantom, synthetic tumours and the loader on top of this.)
+
+pub mod nifti;
+
+pub use self::nifti::{read_volume, write_labels, Geometry, ReadLimits, Volume};
