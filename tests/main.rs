@@ -6,6 +6,7 @@ mod common;
 mod autograd;
 mod backends;
 mod bad_input;
+mod data_window;
 mod gradcheck;
 mod nifti;
 mod nn;
