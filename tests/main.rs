@@ -10,6 +10,7 @@ mod data_window;
 mod gradcheck;
 mod nifti;
 mod nn;
+mod phantom;
 mod pytorch_fixtures;
 mod reference_values;
 mod storage;

@@ -2,9 +2,11 @@
 //! built-in phantom, synthetic tumours and the loader on top of this.)
 
 pub mod nifti;
+pub mod phantom;
 pub mod resize;
 pub mod window;
 
-pub use self::nifti::{read_volume, write_labels, Geometry, ReadLimits, Volume};
+pub use self::nifti::{read_volume, write_hu, write_labels, Geometry, ReadLimits, Volume};
+pub use phantom::{patient, Patient, PhantomSpec, Phase};
 pub use resize::{resize_linear, resize_nearest};
 pub use window::{fingerprint, Fingerprint, Window};

@@ -352,32 +352,58 @@ pub fn write_labels(path: &Path, labels: &[u8], like: &Volume) -> Result<()> {
             like.numel()
         )));
     }
-    let g = &like.geometry;
+    write_nifti(path, like.dims, &like.geometry, 2, labels)
+}
+
+/// Writes HU values rounded to int16 (CT's usual storage) with `geometry`.
+pub fn write_hu(path: &Path, hu: &[f32], dims: [usize; 3], geometry: &Geometry) -> Result<()> {
+    if hu.len() != dims.iter().product::<usize>() {
+        return Err(Error::Shape(format!(
+            "write_hu: {} values for dims {dims:?}",
+            hu.len()
+        )));
+    }
+    let bytes: Vec<u8> = hu
+        .iter()
+        .flat_map(|&v| (v.round().clamp(i16::MIN as f32, i16::MAX as f32) as i16).to_le_bytes())
+        .collect();
+    write_nifti(path, dims, geometry, 4, &bytes)
+}
+
+/// Writes a little-endian NIfTI-1 file: header for `dims`, `geometry` and data type `code`
+/// (2 = uint8, 4 = int16), then `data`; gzip for `.gz` paths; atomically.
+fn write_nifti(path: &Path, dims3: [usize; 3], g: &Geometry, code: i16, data: &[u8]) -> Result<()> {
+    let bpv = bytes_per_voxel(code).expect("a type this module writes");
+    if data.len() != dims3.iter().product::<usize>() * bpv {
+        return Err(Error::Shape(format!(
+            "write_nifti: {} bytes for dims {dims3:?}",
+            data.len()
+        )));
+    }
     let mut h = vec![0u8; 348];
     let put_i16 = |h: &mut Vec<u8>, o: usize, v: i16| h[o..o + 2].copy_from_slice(&v.to_le_bytes());
     let put_f32 = |h: &mut Vec<u8>, o: usize, v: f32| h[o..o + 4].copy_from_slice(&v.to_le_bytes());
     h[0..4].copy_from_slice(&348i32.to_le_bytes());
+    if dims3.iter().any(|&d| d == 0 || d > i16::MAX as usize) {
+        return Err(Error::Shape(format!(
+            "write_nifti: dims {dims3:?} must be within 1..=32767"
+        )));
+    }
     let dims = [
         3i16,
-        like.dims[0] as i16,
-        like.dims[1] as i16,
-        like.dims[2] as i16,
+        dims3[0] as i16,
+        dims3[1] as i16,
+        dims3[2] as i16,
         1,
         1,
         1,
         1,
     ];
-    if like.dims.iter().any(|&d| d > i16::MAX as usize) {
-        return Err(Error::Shape(format!(
-            "write_labels: dims {:?} exceed NIfTI-1's 32767",
-            like.dims
-        )));
-    }
     for (k, &d) in dims.iter().enumerate() {
         put_i16(&mut h, 40 + 2 * k, d);
     }
-    put_i16(&mut h, 70, 2); // uint8
-    put_i16(&mut h, 72, 8); // bitpix
+    put_i16(&mut h, 70, code);
+    put_i16(&mut h, 72, (bpv * 8) as i16);
     for (k, &p) in g.pixdim.iter().enumerate() {
         put_f32(&mut h, 76 + 4 * k, p);
     }
@@ -398,7 +424,7 @@ pub fn write_labels(path: &Path, labels: &[u8], like: &Volume) -> Result<()> {
     h[344..348].copy_from_slice(b"n+1\0");
     let mut bytes = h;
     bytes.extend_from_slice(&[0, 0, 0, 0]); // no extensions
-    bytes.extend_from_slice(labels);
+    bytes.extend_from_slice(data);
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
