@@ -14,3 +14,4 @@ mod phantom;
 mod pytorch_fixtures;
 mod reference_values;
 mod storage;
+mod tumour;

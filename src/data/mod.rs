@@ -4,6 +4,7 @@
 pub mod nifti;
 pub mod phantom;
 pub mod resize;
+pub mod tumour;
 pub mod window;
 
 pub use self::nifti::{read_volume, write_hu, write_labels, Geometry, ReadLimits, Volume};
