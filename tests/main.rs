@@ -13,5 +13,6 @@ mod nn;
 mod phantom;
 mod pytorch_fixtures;
 mod reference_values;
+mod slices;
 mod storage;
 mod tumour;

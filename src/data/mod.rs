@@ -4,6 +4,7 @@
 pub mod nifti;
 pub mod phantom;
 pub mod resize;
+pub mod slices;
 pub mod tumour;
 pub mod window;
 
