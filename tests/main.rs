@@ -8,6 +8,7 @@ mod backends;
 mod bad_input;
 mod data_window;
 mod gradcheck;
+mod layout;
 mod nifti;
 mod nn;
 mod phantom;
