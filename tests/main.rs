@@ -14,6 +14,7 @@ mod nn;
 mod phantom;
 mod pytorch_fixtures;
 mod reference_values;
+mod sample_data;
 mod slices;
 mod storage;
 mod tumour;

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Fetches the real CT files the tests use (../shared/docs/sample-data.md) into .sample-data/
+# (git-ignored): TotalSegmentator's test CTs and label map, and nibabel's NIfTI edge cases.
+# Downloads are checked against pinned sha256 sums. About 40 MB, ~15 s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dest=.sample-data
+mkdir -p "$dest/dl"
+fetch() { # name version kind sha256
+  local name=$1 version=$2 kind=$3 sum=$4 file
+  file=$(ls "$dest/dl/${name}-${version}"* 2>/dev/null | head -n1 || true)
+  if [ -z "$file" ] || ! echo "$sum  $file" | sha256sum -c --status; then
+    rm -f "$dest/dl/${name}-${version}"*
+    if [ "$kind" = sdist ]; then
+      python3 -m pip download -q --no-deps --no-binary "$name" -d "$dest/dl" "$name==$version"
+    else
+      python3 -m pip download -q --no-deps --only-binary :all: -d "$dest/dl" "$name==$version"
+    fi
+    file=$(ls "$dest/dl/${name}-${version}"* | head -n1)
+    echo "$sum  $file" | sha256sum -c --status || { echo "checksum mismatch for $file" >&2; exit 1; }
+  fi
+  echo "$file"
+}
+ts=$(fetch totalsegmentator 2.18.0 sdist 5d4223ef93973bc36d710869d11e7742ead2c154c72f7f9edcaaadd5b6c4bd03)
+nb=$(fetch nibabel 5.4.2 wheel 553482c5f1e1034fc312edf6fb7f32236c0056439845d1c29293b7e8c98d4854)
+mkdir -p "$dest/totalsegmentator" "$dest/nibabel"
+tar xzf "$ts" -C "$dest/totalsegmentator" --strip-components=3 \
+  totalsegmentator-2.18.0/tests/reference_files/example_ct.nii.gz \
+  totalsegmentator-2.18.0/tests/reference_files/example_ct_sm.nii.gz \
+  totalsegmentator-2.18.0/tests/reference_files/example_seg.nii.gz
+python3 - "$nb" "$dest/nibabel" <<'PY'
+import sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+names = ["anatomical.nii", "example4d.nii.gz", "example_nifti2.nii.gz", "functional.nii", "standard.nii.gz"]
+with zipfile.ZipFile(wheel) as z:
+    for n in names:
+        with open(f"{out}/{n}", "wb") as f:
+            f.write(z.read(f"nibabel/tests/data/{n}"))
+PY
+echo "sample data ready in $dest"
