@@ -2,7 +2,7 @@
 
 use coin::data::nifti::Volume;
 use coin::data::phantom::{patient, PhantomSpec};
-use coin::data::slices::{cut, kidney_slices, scaled_threshold, write_back};
+use coin::data::slices::{cut, kidney_slices, scaled_threshold, tumour_label, write_back};
 
 fn numbered(dims: [usize; 3]) -> Volume {
     let mut v = patient(
@@ -90,4 +90,23 @@ fn kidney_filter_and_resize_on_the_phantom() {
         .unwrap()
         .iter()
         .all(|&v| v == 0.0 || v == 1.0));
+}
+
+#[test]
+fn slice_labels_count_tumour_pixels() {
+    // A label volume whose slice 1 (axis 2) holds 5 tumour voxels (id 2) and one cyst (id 3).
+    let mut v = numbered([4, 4, 3]);
+    v.data.iter_mut().for_each(|x| *x = 0.0);
+    for i in 0..5 {
+        v.data[16 + i] = 2.0;
+    }
+    v.data[16 + 6] = 3.0;
+    assert_eq!(tumour_label(&v, 2, 1, &[2], 4), 1);
+    assert_eq!(
+        tumour_label(&v, 2, 1, &[2], 5),
+        0,
+        "more than the threshold, not equal"
+    );
+    assert_eq!(tumour_label(&v, 2, 0, &[2], 0), 0);
+    assert_eq!(tumour_label(&v, 2, 1, &[2, 3], 5), 1);
 }

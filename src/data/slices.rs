@@ -156,6 +156,18 @@ pub fn kidney_slices(labels: &Volume, axis: usize, kidney: &[u32], threshold: us
         .collect()
 }
 
+/// The paper's real-data slice label: 1 when the slice has more than `threshold` tumour pixels
+/// (TUH: 1000 native pixels, tumour ids only).
+pub fn tumour_label(
+    labels: &Volume,
+    axis: usize,
+    index: usize,
+    tumour: &[u32],
+    threshold: usize,
+) -> u8 {
+    (count_in_slice(labels, axis, index, tumour) > threshold) as u8
+}
+
 /// A pixel-count threshold given at 1.5 mm, scaled to `spacing_mm` (areas scale with its square).
 pub fn scaled_threshold(at_1_5mm: usize, spacing_mm: f64) -> usize {
     (at_1_5mm as f64 * (1.5 / spacing_mm).powi(2)).round() as usize
