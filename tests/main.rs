@@ -3,6 +3,7 @@
 mod cases;
 mod common;
 
+mod augment;
 mod autograd;
 mod backends;
 mod bad_input;

@@ -1,6 +1,7 @@
 //! Data: medical volumes in and out. (The data issue adds layouts, CT windowing, slicing, the
 //! built-in phantom, synthetic tumours and the loader on top of this.)
 
+pub mod augment;
 pub mod layout;
 pub mod nifti;
 pub mod phantom;

@@ -17,6 +17,7 @@
 //! The paper's pixel numbers hold at 1.5 mm; at other in-plane spacings the template side, the
 //! 400 px box area and the 5 % margin scale together (the margin is relative already).
 
+use super::augment::warp;
 use crate::rng::Rng;
 use crate::{Error, Result};
 
@@ -97,30 +98,6 @@ pub fn template(side: usize, sigma: f64, thresh: f64) -> (Vec<f32>, Vec<u8>) {
     (g.into_iter().map(|v| v as f32).collect(), mask)
 }
 
-/// Samples `img` (h × w) bilinearly at (y, x), 0 outside; and its mask by nearest.
-fn sample(img: &[f32], mask: &[u8], h: usize, w: usize, y: f64, x: f64) -> (f32, u8) {
-    let inb = |yy: isize, xx: isize| yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w;
-    let at = |yy: isize, xx: isize| {
-        if inb(yy, xx) {
-            img[yy as usize * w + xx as usize]
-        } else {
-            0.0
-        }
-    };
-    let (y0, x0) = (y.floor(), x.floor());
-    let (fy, fx) = ((y - y0) as f32, (x - x0) as f32);
-    let (y0, x0) = (y0 as isize, x0 as isize);
-    let v = (1.0 - fy) * ((1.0 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
-        + fy * ((1.0 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
-    let (ny, nx) = (y.round() as isize, x.round() as isize);
-    let m = if inb(ny, nx) {
-        mask[ny as usize * w + nx as usize]
-    } else {
-        0
-    };
-    (v, m)
-}
-
 /// One randomly transformed blob: (values, mask, side).
 fn random_blob(prm: &TumourParams, r: &mut Rng) -> (Vec<f32>, Vec<u8>, usize) {
     let f = 1.5 / prm.spacing_mm;
@@ -138,33 +115,22 @@ fn random_blob(prm: &TumourParams, r: &mut Rng) -> (Vec<f32>, Vec<u8>, usize) {
             1.0 + r.uniform_range(-0.2, 0.2),
             1.0 + r.uniform_range(-0.2, 0.2),
         );
-        let (mut g2, mut m2) = (vec![0.0; side * side], vec![0; side * side]);
-        for row in 0..side {
-            for col in 0..side {
-                let (y, x) = (
-                    row as f64 * n * sy / (n - 1.0),
-                    col as f64 * n * sx / (n - 1.0),
-                );
-                (g2[row * side + col], m2[row * side + col]) = sample(&g, &m, side, side, y, x);
-            }
-        }
-        (g, m) = (g2, m2);
+        let (g2, m2) = warp(&g, &[m], side, side, |x, y| {
+            (x * n * sx / (n - 1.0), y * n * sy / (n - 1.0))
+        });
+        (g, m) = (g2, m2.into_iter().next().expect("one mask"));
     }
     if r.uniform() < 0.5 {
         let a = r.uniform_range(-90.0, 90.0).to_radians();
         let c = (n - 1.0) / 2.0;
-        let (mut g2, mut m2) = (vec![0.0; side * side], vec![0; side * side]);
-        for row in 0..side {
-            for col in 0..side {
-                let (dy, dx) = (row as f64 - c, col as f64 - c);
-                let (y, x) = (
-                    c + dx * a.sin() + dy * a.cos(),
-                    c + dx * a.cos() - dy * a.sin(),
-                );
-                (g2[row * side + col], m2[row * side + col]) = sample(&g, &m, side, side, y, x);
-            }
-        }
-        (g, m) = (g2, m2);
+        let (g2, m2) = warp(&g, &[m], side, side, |x, y| {
+            let (dx, dy) = (x - c, y - c);
+            (
+                c + dx * a.cos() - dy * a.sin(),
+                c + dx * a.sin() + dy * a.cos(),
+            )
+        });
+        (g, m) = (g2, m2.into_iter().next().expect("one mask"));
     }
     (g, m, side)
 }
