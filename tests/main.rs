@@ -10,6 +10,7 @@ mod bad_input;
 mod data_window;
 mod gradcheck;
 mod layout;
+mod loader;
 mod nifti;
 mod nn;
 mod phantom;

@@ -3,6 +3,7 @@
 
 pub mod augment;
 pub mod layout;
+pub mod loader;
 pub mod nifti;
 pub mod phantom;
 pub mod resize;
