@@ -364,3 +364,40 @@ fn hostile_files_are_clear_errors() {
         .to_string()
         .contains("missing.nii"));
 }
+
+/// Every header byte set to 0x00, 0xFF, 0x7F, 0x80 and its low bit flipped, and every
+/// truncation length: the reader returns (a volume or an error) and never panics.
+#[test]
+fn mutated_headers_and_truncations_never_panic() {
+    let base = Spec::new(16, 4).bytes(&encode(
+        &(0..24).map(|v| v as f64).collect::<Vec<_>>(),
+        16,
+        false,
+    ));
+    let p = dir().join("mutant.nii");
+    let limits = ReadLimits {
+        max_voxels: 1 << 20,
+    };
+    let mut panics = Vec::new();
+    let mut check = |bytes: &[u8], what: String| {
+        std::fs::write(&p, bytes).unwrap();
+        if std::panic::catch_unwind(|| {
+            let _ = read_volume_with(&p, limits);
+        })
+        .is_err()
+        {
+            panics.push(what);
+        }
+    };
+    for off in 0..352 {
+        for v in [0x00, 0xFF, 0x7F, 0x80, base[off] ^ 0x01] {
+            let mut m = base.clone();
+            m[off] = v;
+            check(&m, format!("byte {off} = {v:#04x}"));
+        }
+    }
+    for len in 0..base.len() {
+        check(&base[..len], format!("truncated to {len} bytes"));
+    }
+    assert!(panics.is_empty(), "the reader panicked on: {panics:?}");
+}
