@@ -415,10 +415,26 @@ fn fuzz_corpus_replays() {
         let gz = bytes.starts_with(&[0x1f, 0x8b]);
         let copy = self::dir().join(format!("corpus-{n}.{}", if gz { "nii.gz" } else { "nii" }));
         std::fs::write(&copy, &bytes).unwrap();
-        let r = std::panic::catch_unwind(|| read_volume_with(&copy, ReadLimits { max_voxels: 1 << 22 }).map(|v| v.dims));
+        let r = std::panic::catch_unwind(|| {
+            read_volume_with(
+                &copy,
+                ReadLimits {
+                    max_voxels: 1 << 22,
+                },
+            )
+            .map(|v| v.dims)
+        });
         assert!(r.is_ok(), "{} made the reader panic", p.display());
         let name = p.file_name().unwrap().to_string_lossy().to_string();
-        if ["u8_le.nii", "u8_le.nii.gz", "i16_be_scaled_sform.nii", "f32_qform.nii", "nibabel_standard.nii.gz"].contains(&name.as_str()) {
+        if [
+            "u8_le.nii",
+            "u8_le.nii.gz",
+            "i16_be_scaled_sform.nii",
+            "f32_qform.nii",
+            "nibabel_standard.nii.gz",
+        ]
+        .contains(&name.as_str())
+        {
             assert!(r.unwrap().is_ok(), "seed {name} should read");
         }
         n += 1;

@@ -9,8 +9,14 @@ use std::path::PathBuf;
 fuzz_target!(|data: &[u8]| {
     let gz = data.starts_with(&[0x1f, 0x8b]);
     let dir = PathBuf::from(std::env::var("COIN_FUZZ_DIR").unwrap_or_else(|_| "/tmp".into()));
-    let path = dir.join(format!("coin-fuzz-{}.{}", std::process::id(), if gz { "nii.gz" } else { "nii" }));
+    let path = dir.join(format!(
+        "coin-fuzz-{}.{}",
+        std::process::id(),
+        if gz { "nii.gz" } else { "nii" }
+    ));
     std::fs::write(&path, data).unwrap();
-    let limits = coin::data::ReadLimits { max_voxels: 1 << 22 };
+    let limits = coin::data::ReadLimits {
+        max_voxels: 1 << 22,
+    };
     let _ = coin::data::nifti::read_volume_with(&path, limits);
 });
