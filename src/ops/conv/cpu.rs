@@ -126,16 +126,8 @@ fn chunk_of(src: &[f32], g: &ConvGeom, c: usize, nb: usize, dst: &mut [f32]) {
 
 pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeom) -> Tensor {
     if let Some(g1) = phases::stride_one(g) {
-        let xp = phases::tensor(
-            phases::split_input(&x.to_vec_f32(), g, &g1),
-            [g1.n, g1.cin, g1.h, g1.w],
-            x,
-        );
-        let w1 = phases::tensor(
-            phases::split_weight(&w.to_vec_f32(), g, &g1),
-            [g1.cout, g1.cin, g1.kh, g1.kw],
-            w,
-        );
+        let xp = phases::input_tensor(x, g, &g1);
+        let w1 = phases::weight_tensor(w, g, &g1);
         let y1 = forward(&xp, &w1, bias, &g1).to_vec_f32();
         return from_f32_like(phases::resize_output(&y1, g, &g1, false), g.out_dims(), x);
     }
@@ -216,16 +208,8 @@ pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeo
 
 pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
     if let Some(g1) = phases::stride_one(g) {
-        let dy1 = phases::tensor(
-            phases::resize_output(&gy.to_vec_f32(), g, &g1, true),
-            g1.out_dims(),
-            gy,
-        );
-        let w1 = phases::tensor(
-            phases::split_weight(&w.to_vec_f32(), g, &g1),
-            [g1.cout, g1.cin, g1.kh, g1.kw],
-            w,
-        );
+        let dy1 = phases::grad_tensor(gy, g, &g1);
+        let w1 = phases::weight_tensor(w, g, &g1);
         let dp = backward_data(&dy1, &w1, &g1).to_vec_f32();
         return from_f32_like(phases::merge_input(&dp, g, &g1), [g.n, g.cin, g.h, g.w], gy);
     }
@@ -300,16 +284,8 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
 
 pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Tensor {
     if let Some(g1) = phases::stride_one(g) {
-        let dy1 = phases::tensor(
-            phases::resize_output(&gy.to_vec_f32(), g, &g1, true),
-            g1.out_dims(),
-            gy,
-        );
-        let xp = phases::tensor(
-            phases::split_input(&x.to_vec_f32(), g, &g1),
-            [g1.n, g1.cin, g1.h, g1.w],
-            x,
-        );
+        let dy1 = phases::grad_tensor(gy, g, &g1);
+        let xp = phases::input_tensor(x, g, &g1);
         let dw1 = backward_weight(&dy1, &xp, &g1).to_vec_f32();
         return from_f32_like(
             phases::merge_weight(&dw1, g, &g1),
