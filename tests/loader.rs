@@ -26,6 +26,7 @@ impl SliceSource for Toy {
             cols: 2,
             masks: vec![vec![1; 4]],
             label: index.is_multiple_of(5) as u8,
+            clean: None,
         })
     }
     fn labels(&self) -> Option<Vec<u8>> {

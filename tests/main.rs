@@ -8,6 +8,7 @@ mod autograd;
 mod backends;
 mod bad_input;
 mod data_window;
+mod dataset;
 mod gradcheck;
 mod layout;
 mod loader;

@@ -22,6 +22,8 @@ pub struct Item {
     pub cols: usize,
     pub masks: Vec<Vec<u8>>,
     pub label: u8,
+    /// The image before any synthetic tumour (same size and transforms), when the source has it.
+    pub clean: Option<Vec<f32>>,
 }
 
 /// Where samples come from (a slice dataset, the phantom, …).
@@ -44,6 +46,8 @@ pub struct Batch {
     pub labels: Tensor,
     pub masks: Vec<Vec<Vec<u8>>>,
     pub indices: Vec<usize>,
+    /// The clean images N×1×H×W, when every item has one.
+    pub clean: Option<Tensor>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -104,7 +108,20 @@ fn build(
     let mut px = Vec::with_capacity(n * rows * cols);
     items.iter().for_each(|it| px.extend_from_slice(&it.image));
     let labels: Vec<f32> = items.iter().map(|it| it.label as f32).collect();
+    let clean = if items
+        .iter()
+        .all(|it| it.clean.as_ref().is_some_and(|c| c.len() == rows * cols))
+    {
+        let mut c = Vec::with_capacity(n * rows * cols);
+        items
+            .iter()
+            .for_each(|it| c.extend_from_slice(it.clean.as_deref().unwrap_or_default()));
+        Some(Tensor::from_f32(c, [n, 1, rows, cols], cfg.device)?)
+    } else {
+        None
+    };
     Ok(Batch {
+        clean,
         images: Tensor::from_f32(px, [n, 1, rows, cols], cfg.device)?,
         labels: Tensor::from_f32(labels, [n, 1], cfg.device)?,
         masks: items.into_iter().map(|it| it.masks).collect(),

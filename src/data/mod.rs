@@ -2,6 +2,8 @@
 //! built-in phantom, synthetic tumours and the loader on top of this.)
 
 pub mod augment;
+pub mod cache;
+pub mod dataset;
 pub mod layout;
 pub mod loader;
 pub mod nifti;

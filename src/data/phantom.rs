@@ -256,3 +256,49 @@ pub fn contact_sheet(
     }
     (sheet, w, h)
 }
+
+/// Writes `n_train + n_test` phantom patients in the paper's TotalSegmentator layout:
+/// `root/{train,test}/patient_NNN.nii.gz` (int16 HU) and the label maps (uint8, kidney = 1) under
+/// the same names in `root/nnUNet_predictions/`. Patients 0..n_train are the training split.
+/// A `phantom.json` records the spec; when it matches, existing files are kept.
+pub fn write_dataset(
+    root: &std::path::Path,
+    spec: &PhantomSpec,
+    n_train: u64,
+    n_test: u64,
+) -> crate::Result<Vec<std::path::PathBuf>> {
+    use super::nifti::{write_hu, write_labels};
+    let stamp = format!(
+        "{{\"nx\":{},\"ny\":{},\"nz\":{},\"spacing\":{:?},\"seed\":{},\"train\":{n_train},\"test\":{n_test},\"version\":1}}",
+        spec.nx, spec.ny, spec.nz, spec.spacing, spec.seed
+    );
+    let marker = root.join("phantom.json");
+    let name = |p: u64| format!("patient_{p:03}.nii.gz");
+    let split = |p: u64| if p < n_train { "train" } else { "test" };
+    let images: Vec<_> = (0..n_train + n_test)
+        .map(|p| root.join(split(p)).join(name(p)))
+        .collect();
+    let fresh = std::fs::read_to_string(&marker).is_ok_and(|s| s == stamp)
+        && images.iter().all(|p| p.is_file())
+        && (0..n_train + n_test).all(|p| root.join("nnUNet_predictions").join(name(p)).is_file());
+    if fresh {
+        return Ok(images);
+    }
+    for p in 0..n_train + n_test {
+        let pat = patient(spec, p);
+        write_hu(
+            &images[p as usize],
+            &pat.image.data,
+            pat.image.dims,
+            &pat.image.geometry,
+        )?;
+        let labels: Vec<u8> = pat.labels.data.iter().map(|&l| l as u8).collect();
+        write_labels(
+            &root.join("nnUNet_predictions").join(name(p)),
+            &labels,
+            &pat.image,
+        )?;
+    }
+    std::fs::write(&marker, stamp)?;
+    Ok(images)
+}
