@@ -9,7 +9,8 @@
 //! - [`nn`]: modules (Conv2d, BatchNorm2d, ConditionalBatchNorm2d, spectral norm, Linear,
 //!   Embedding), parameter groups with flat arenas, initialisers.
 //! - [`optim`]: Adam and AdamW over a parameter group's arena.
-//! - [`data`]: NIfTI-1 volumes in and out (the data issue builds the rest of the data path).
+//! - [`data`]: NIfTI volumes, layouts, windowing, slicing, the phantom, synthetic tumours, the
+//!   slice cache, the slice dataset and the loader.
 //! - [`models`]: networks built from modules (today a small CNN for the demo task).
 //! - [`demo`]: the built-in task `train` fits until the COIN pipeline exists.
 //! - [`rng`]: a small counter-based random generator (reproducible across runs and threads).

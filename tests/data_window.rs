@@ -116,6 +116,50 @@ fn linear_resize_has_opencv_half_pixel_semantics() {
     assert!(resize_linear(&src, 4, 3, 2, 2).is_err());
 }
 
+/// The per-pixel four-neighbour blend, the definition the separable fast path must match bit
+/// for bit (same products, same order).
+fn resize_linear_naive(src: &[f32], h: usize, w: usize, oh: usize, ow: usize) -> Vec<f32> {
+    let map = |d: usize, inp: usize, out: usize| {
+        let s = ((d as f64 + 0.5) * inp as f64 / out as f64 - 0.5).max(0.0);
+        let i0 = (s.floor() as usize).min(inp - 1);
+        let i1 = (i0 + 1).min(inp - 1);
+        (i0, i1, (s - i0 as f64).min(1.0) as f32)
+    };
+    let mut out = Vec::new();
+    for i in 0..oh {
+        let (y0, y1, ly) = map(i, h, oh);
+        for j in 0..ow {
+            let (x0, x1, lx) = map(j, w, ow);
+            let top = src[y0 * w + x0] * (1.0 - lx) + src[y0 * w + x1] * lx;
+            let bot = src[y1 * w + x0] * (1.0 - lx) + src[y1 * w + x1] * lx;
+            out.push(top * (1.0 - ly) + bot * ly);
+        }
+    }
+    out
+}
+
+#[test]
+fn separable_linear_resize_matches_the_four_neighbour_blend() {
+    let mut r = coin::rng::Rng::new(3);
+    for &(h, w, oh, ow) in &[
+        (122, 101, 256, 256),
+        (512, 512, 256, 256),
+        (7, 5, 3, 11),
+        (1, 9, 4, 2),
+        (30, 30, 31, 29),
+    ] {
+        let src: Vec<f32> = (0..h * w).map(|_| r.normal() as f32).collect();
+        let fast = resize_linear(&src, h, w, oh, ow).unwrap();
+        let slow = resize_linear_naive(&src, h, w, oh, ow);
+        let worst = fast
+            .iter()
+            .zip(&slow)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst <= 1e-6, "{h}×{w} → {oh}×{ow}: {worst}");
+    }
+}
+
 #[test]
 fn nearest_resize_takes_floor_of_scaled_index() {
     let src: Vec<u8> = (0..16).collect();

@@ -1,5 +1,8 @@
-//! Data: medical volumes in and out. (The data issue adds layouts, CT windowing, slicing, the
-//! built-in phantom, synthetic tumours and the loader on top of this.)
+//! Data: NIfTI volumes in and out (`nifti`), dataset layouts (`layout`), CT windowing
+//! (`window`), slicing with provenance (`slices`), resizing (`resize`), the built-in phantom
+//! (`phantom`), the paper's synthetic tumours (`tumour`), the preprocessed-slice cache (`cache`),
+//! the slice dataset that chains them (`dataset`), augmentations and epoch orders (`augment`),
+//! and the batching loader (`loader`).
 
 pub mod augment;
 pub mod cache;

@@ -264,7 +264,14 @@ pub fn read_volume_with(path: &Path, limits: ReadLimits) -> Result<Volume> {
     }
     let bpv = datatype.size_of();
     let mut data = Vec::with_capacity(checked.data_bytes / bpv);
-    for (i, chunk) in raw[..checked.data_bytes].chunks_exact(bpv).enumerate() {
+    let raw = &raw[..checked.data_bytes];
+    let identity = h.scl_slope == 0.0 || (h.scl_slope == 1.0 && h.scl_inter == 0.0);
+    if identity && convert_plain(datatype, h.endianness, raw, &mut data) {
+        if let Some(i) = data.iter().position(|v| v.is_nan()) {
+            return Err(err(path, format!("voxel {i} is NaN")));
+        }
+    }
+    for (i, chunk) in raw.chunks_exact(bpv).enumerate().skip(data.len()) {
         let v: f32 = datatype
             .read_primitive_value(chunk, h.endianness, h.scl_slope, h.scl_inter)
             .map_err(|e| err(path, format!("voxel {i}: {e}")))?;
@@ -290,6 +297,36 @@ pub fn read_volume_with(path: &Path, limits: ReadLimits) -> Result<Volume> {
         geometry,
         source: path.to_path_buf(),
     })
+}
+
+/// Converts unscaled voxels of the common types in bulk (the per-voxel path of the `nifti` crate
+/// costs as much as decompression); false, leaving `out` empty, for the other types.
+fn convert_plain(t: NiftiType, e: nifti::Endianness, raw: &[u8], out: &mut Vec<f32>) -> bool {
+    let big = e == nifti::Endianness::Big;
+    macro_rules! each {
+        ($ty:ty, $n:expr) => {
+            out.extend(raw.chunks_exact($n).map(|c| {
+                let b: [u8; $n] = c.try_into().expect("chunk size");
+                (if big {
+                    <$ty>::from_be_bytes(b)
+                } else {
+                    <$ty>::from_le_bytes(b)
+                }) as f32
+            }))
+        };
+    }
+    match t {
+        NiftiType::Uint8 => out.extend(raw.iter().map(|&v| v as f32)),
+        NiftiType::Int8 => out.extend(raw.iter().map(|&v| v as i8 as f32)),
+        NiftiType::Int16 => each!(i16, 2),
+        NiftiType::Uint16 => each!(u16, 2),
+        NiftiType::Int32 => each!(i32, 4),
+        NiftiType::Uint32 => each!(u32, 4),
+        NiftiType::Float32 => each!(f32, 4),
+        NiftiType::Float64 => each!(f64, 8),
+        _ => return false,
+    }
+    true
 }
 
 /// Voxel → world: sform if set, else qform, else spacing only.

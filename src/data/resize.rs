@@ -15,18 +15,44 @@ fn check(len: usize, h: usize, w: usize, oh: usize, ow: usize) -> Result<()> {
     Ok(())
 }
 
-/// Bilinear resize with OpenCV `INTER_LINEAR` semantics.
+/// Bilinear resize with OpenCV `INTER_LINEAR` semantics. Separable, as OpenCV: each source
+/// row is interpolated horizontally once (two rows kept), then output rows blend two of them —
+/// the same arithmetic, in the same order, as blending the four neighbours per pixel.
 pub fn resize_linear(src: &[f32], h: usize, w: usize, oh: usize, ow: usize) -> Result<Vec<f32>> {
     check(src.len(), h, w, oh, ow)?;
     let ty: Vec<_> = (0..oh).map(|i| bilinear_src(i, h, oh, false)).collect();
-    let tx: Vec<_> = (0..ow).map(|j| bilinear_src(j, w, ow, false)).collect();
-    let mut out = Vec::with_capacity(oh * ow);
-    for &(y0, y1, ly) in &ty {
-        for &(x0, x1, lx) in &tx {
-            let (ly, lx) = (ly as f32, lx as f32);
-            let top = src[y0 * w + x0] * (1.0 - lx) + src[y0 * w + x1] * lx;
-            let bot = src[y1 * w + x0] * (1.0 - lx) + src[y1 * w + x1] * lx;
-            out.push(top * (1.0 - ly) + bot * ly);
+    let tx: Vec<_> = (0..ow)
+        .map(|j| {
+            let (x0, x1, lx) = bilinear_src(j, w, ow, false);
+            (x0, x1, lx as f32)
+        })
+        .collect();
+    let horizontal = |y: usize, row: &mut [f32]| {
+        let s = &src[y * w..(y + 1) * w];
+        for (o, &(x0, x1, lx)) in row.iter_mut().zip(&tx) {
+            *o = s[x0] * (1.0 - lx) + s[x1] * lx;
+        }
+    };
+    let mut out = vec![0.0f32; oh * ow];
+    // rows[k] holds source row keys[k] interpolated horizontally.
+    let mut rows = [vec![0.0f32; ow], vec![0.0f32; ow]];
+    let mut keys = [usize::MAX; 2];
+    for (i, &(y0, y1, ly)) in ty.iter().enumerate() {
+        for (k, y) in [y0, y1].into_iter().enumerate() {
+            if keys[k] != y {
+                if k == 0 && keys[1] == y {
+                    rows.swap(0, 1);
+                    keys.swap(0, 1);
+                } else {
+                    horizontal(y, &mut rows[k]);
+                    keys[k] = y;
+                }
+            }
+        }
+        let ly = ly as f32;
+        let (top, bot) = (&rows[0], &rows[1]);
+        for ((o, &t), &b) in out[i * ow..(i + 1) * ow].iter_mut().zip(top).zip(bot) {
+            *o = t * (1.0 - ly) + b * ly;
         }
     }
     Ok(out)
