@@ -123,3 +123,53 @@ fn nibabel_edge_cases() {
         assert!(read_volume(&p).unwrap_err().to_string().contains("3-D"));
     }
 }
+
+#[test]
+fn slice_dataset_on_the_real_kidneys() {
+    use coin::data::cache::Slicing;
+    use coin::data::dataset::{DatasetConfig, SliceDataset, Task, Tumours};
+    use coin::data::layout::{discover, LabelIds, LayoutKind, Split};
+    let (Some(ct), Some(seg)) = (
+        sample("totalsegmentator/example_ct_sm.nii.gz"),
+        sample("totalsegmentator/example_seg.nii.gz"),
+    ) else {
+        return;
+    };
+    // The real CT in the paper's layout, read through discover → cache → dataset.
+    let root = std::env::temp_dir().join(format!("coin-real-ds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for (dir, src) in [("train", &ct), ("nnUNet_predictions", &seg)] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+        std::fs::copy(src, root.join(dir).join("example.nii.gz")).unwrap();
+    }
+    let cases = discover(LayoutKind::TotalSegmentator, &root, None).unwrap();
+    let cfg = DatasetConfig {
+        labels: LabelIds::totalsegmentator_multilabel(),
+        slicing: Slicing {
+            axis: 2,
+            transpose: false,
+            flip_rows: false,
+            flip_cols: false,
+            kidney: vec![2, 3],
+            threshold_at_1_5mm: 32,
+        },
+        window: Window::hu(-100.0, 300.0).unwrap(),
+        size: (128, 128),
+        task: Task::Synthetic(TumourParams::default()),
+        tumours: Tumours::Fresh,
+        augment: None,
+        cache_dir: root.join("cache"),
+    };
+    let ds = SliceDataset::open(&cases, Some(Split::Train), cfg).unwrap();
+    // 32 px at 1.5 mm is 8 px at 3 mm: 22 of the 30 slices keep enough kidney.
+    assert_eq!(ds.len(), 22);
+    let mut inserted = 0;
+    for i in 0..ds.len() {
+        let s = ds.sample(i, &mut Rng::keyed(4, &[i as u64])).unwrap();
+        assert_eq!((s.rows, s.cols, s.masks.len()), (128, 128, 3));
+        inserted += s.label as usize;
+        assert_eq!(s.label == 1, s.masks[2].contains(&1));
+    }
+    assert!(inserted >= 5, "{inserted} of 22 slices got a tumour");
+    let _ = std::fs::remove_dir_all(&root);
+}
