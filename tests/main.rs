@@ -9,6 +9,7 @@ mod backends;
 mod bad_input;
 mod data_window;
 mod dataset;
+mod gpu;
 mod gradcheck;
 mod layout;
 mod loader;

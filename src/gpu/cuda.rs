@@ -1,0 +1,243 @@
+//! The real device, through the CUDA driver API (`cudarc`, loaded at run time so the binary
+//! starts on machines without CUDA). One context (the device's primary one), one stream, the
+//! stream-ordered memory pool with its release threshold raised (freed memory stays cached, so
+//! a warmed-up step allocates nothing from the driver), modules loaded on first use from the
+//! embedded fatbins, every launch checked; `COIN_CUDA_SYNC=1` synchronises after each launch so
+//! an asynchronous error is pinned to its kernel.
+//!
+//! Written against the driver API and exercised on the emulator's code path; it has not run on
+//! a GPU in this project's CI (see the README for what was measured where).
+
+use super::table::{kernel, FATBINS, NVCC_RELEASE, PTX_ISA};
+use crate::{Error, Result};
+use cudarc::driver::{result, sys};
+use std::collections::HashMap;
+use std::ffi::{c_void, CString};
+use std::sync::Mutex;
+
+pub(crate) struct CudaDevice {
+    pub ordinal: usize,
+    pub name: String,
+    ctx: sys::CUcontext,
+    stream: sys::CUstream,
+    modules: Mutex<HashMap<&'static str, sys::CUmodule>>,
+    functions: Mutex<HashMap<&'static str, sys::CUfunction>>,
+    sync_each_launch: bool,
+}
+
+// SAFETY: the driver's handles may be used from any thread once the context is made current,
+// which every method does first.
+unsafe impl Send for CudaDevice {}
+unsafe impl Sync for CudaDevice {}
+
+fn drv(what: &str, e: result::DriverError) -> Error {
+    Error::Device(format!("CUDA {what}: {e}"))
+}
+
+impl CudaDevice {
+    /// Opens device `ordinal`, probing the driver library first.
+    pub fn open(ordinal: usize) -> Result<CudaDevice> {
+        // SAFETY: only tries to dlopen libcuda.
+        if !unsafe { sys::is_culib_present() } {
+            return Err(Error::Device(
+                "no CUDA driver: libcuda.so was not found (install the NVIDIA driver, ≥ 580 for \
+                 CUDA 13.0), or use --device cpu"
+                    .into(),
+            ));
+        }
+        if FATBINS.is_empty() {
+            return Err(Error::Device(
+                "this build has no CUDA kernels (nvcc was not found when it was compiled): run \
+                 scripts/install-cuda-toolchain.sh (or set NVCC=/path/to/nvcc) and rebuild with \
+                 cargo build --release"
+                    .into(),
+            ));
+        }
+        result::init().map_err(|e| drv("init", e))?;
+        let count = result::device::get_count().map_err(|e| drv("device count", e))? as usize;
+        if ordinal >= count {
+            return Err(Error::Device(format!(
+                "cuda:{ordinal} asked for, but the driver sees {count} device(s)"
+            )));
+        }
+        let dev = result::device::get(ordinal as i32).map_err(|e| drv("device", e))?;
+        let name = result::device::get_name(dev).unwrap_or_else(|_| "?".into());
+        // SAFETY: dev came from device::get.
+        let ctx = unsafe { result::primary_ctx::retain(dev) }.map_err(|e| drv("context", e))?;
+        unsafe { result::ctx::set_current(ctx) }.map_err(|e| drv("set context", e))?;
+        let stream = result::stream::create(result::stream::StreamKind::NonBlocking)
+            .map_err(|e| drv("stream", e))?;
+        // Keep freed memory in the pool instead of returning it to the driver.
+        unsafe {
+            let pool = result::device::get_default_mem_pool(dev).map_err(|e| drv("pool", e))?;
+            let mut threshold = u64::MAX;
+            result::mem_pool::set_attribute(
+                pool,
+                sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                &mut threshold as *mut u64 as *mut c_void,
+            )
+            .map_err(|e| drv("pool threshold", e))?;
+        }
+        Ok(CudaDevice {
+            ordinal,
+            name,
+            ctx,
+            stream,
+            modules: Mutex::new(HashMap::new()),
+            functions: Mutex::new(HashMap::new()),
+            sync_each_launch: std::env::var("COIN_CUDA_SYNC").as_deref() == Ok("1"),
+        })
+    }
+
+    fn current(&self) -> Result<()> {
+        // SAFETY: ctx was retained in open and lives as long as self.
+        unsafe { result::ctx::set_current(self.ctx) }.map_err(|e| drv("set context", e))
+    }
+
+    pub fn alloc(&self, bytes: usize) -> Result<u64> {
+        self.current()?;
+        // SAFETY: stream is ours; the memory is only used on it.
+        unsafe { result::malloc_async(self.stream, bytes.max(1)) }.map_err(|e| {
+            if e.0 == sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY {
+                let (free, total) = result::mem_get_info().unwrap_or((0, 0));
+                Error::Device(format!(
+                    "cuda:{}: out of memory allocating {bytes} bytes ({free} of {total} free)",
+                    self.ordinal
+                ))
+            } else {
+                drv("alloc", e)
+            }
+        })
+    }
+
+    pub fn free(&self, ptr: u64) {
+        if self.current().is_ok() {
+            // SAFETY: ptr came from alloc on this stream.
+            let _ = unsafe { result::free_async(ptr, self.stream) };
+        }
+    }
+
+    pub fn upload(&self, dst: u64, src: &[u8]) -> Result<()> {
+        self.current()?;
+        // SAFETY: dst holds at least src.len() bytes; synchronised before src can move.
+        unsafe {
+            result::memcpy_htod_async(dst, src, self.stream)
+                .map_err(|e| drv("copy to device", e))?;
+            result::stream::synchronize(self.stream).map_err(|e| drv("synchronize", e))
+        }
+    }
+
+    pub fn download(&self, dst: &mut [u8], src: u64) -> Result<()> {
+        self.current()?;
+        // SAFETY: src holds at least dst.len() bytes; synchronised before returning.
+        unsafe {
+            result::memcpy_dtoh_async(dst, src, self.stream).map_err(|e| drv("copy to host", e))?;
+            result::stream::synchronize(self.stream).map_err(|e| drv("synchronize", e))
+        }
+    }
+
+    pub fn synchronize(&self) -> Result<()> {
+        self.current()?;
+        unsafe { result::stream::synchronize(self.stream) }.map_err(|e| drv("synchronize", e))
+    }
+
+    fn function(&self, name: &str) -> Result<sys::CUfunction> {
+        let entry = kernel(name)
+            .ok_or_else(|| Error::Device(format!("no kernel named '{name}' in the table")))?;
+        if let Some(&f) = self.functions.lock().expect("poisoned").get(entry.name) {
+            return Ok(f);
+        }
+        let mut modules = self.modules.lock().expect("poisoned");
+        let module = match modules.get(entry.module) {
+            Some(&m) => m,
+            None => {
+                let image = FATBINS
+                    .iter()
+                    .find(|(m, _)| *m == entry.module)
+                    .map(|(_, b)| *b)
+                    .ok_or_else(|| {
+                        Error::Device(format!("module {} is not embedded", entry.module))
+                    })?;
+                // The driver wants an aligned image.
+                let mut aligned = vec![0u64; image.len().div_ceil(8)];
+                bytemuck::cast_slice_mut::<u64, u8>(&mut aligned)[..image.len()]
+                    .copy_from_slice(image);
+                // SAFETY: a fatbin written by nvcc, kept alive during the call.
+                let m = unsafe { result::module::load_data(aligned.as_ptr() as *const c_void) }
+                    .map_err(|e| {
+                        if e.0 == sys::CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION
+                            || e.0 == sys::CUresult::CUDA_ERROR_NO_BINARY_FOR_GPU
+                        {
+                            Error::Device(format!(
+                                "module {}: the driver cannot load these kernels (built by nvcc \
+                                 {} with PTX ISA {}; {e}). Update the driver (CUDA 13.0 needs \
+                                 ≥ 580) or rebuild with COIN_CUDA_ARCHS set for this GPU",
+                                entry.module,
+                                NVCC_RELEASE.unwrap_or("?"),
+                                PTX_ISA.unwrap_or("?")
+                            ))
+                        } else {
+                            drv(&format!("load module {}", entry.module), e)
+                        }
+                    })?;
+                modules.insert(entry.module, m);
+                m
+            }
+        };
+        let cname = CString::new(entry.name).expect("no NUL");
+        // SAFETY: module is loaded and kept for the device's life.
+        let f = unsafe { result::module::get_function(module, cname) }
+            .map_err(|e| drv(&format!("function {}", entry.name), e))?;
+        self.functions
+            .lock()
+            .expect("poisoned")
+            .insert(entry.name, f);
+        Ok(f)
+    }
+
+    /// # Safety
+    /// As [`super::Gpu::launch`].
+    pub unsafe fn launch(
+        &self,
+        name: &str,
+        grid: [u32; 3],
+        block: [u32; 3],
+        smem: u32,
+        args: &mut [*mut c_void],
+    ) -> Result<()> {
+        self.current()?;
+        let f = self.function(name)?;
+        if smem > 48 * 1024 {
+            let _ = result::function::set_function_attribute(
+                f,
+                sys::CUfunction_attribute_enum::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                smem as i32,
+            );
+        }
+        result::launch_kernel(
+            f,
+            (grid[0], grid[1], grid[2]),
+            (block[0], block[1], block[2]),
+            smem,
+            self.stream,
+            args,
+        )
+        .map_err(|e| drv(&format!("launch {name}"), e))?;
+        if self.sync_each_launch {
+            result::stream::synchronize(self.stream)
+                .map_err(|e| drv(&format!("kernel {name} (COIN_CUDA_SYNC=1)"), e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for CudaDevice {
+    fn drop(&mut self) {
+        if self.current().is_ok() {
+            unsafe {
+                let _ = result::stream::synchronize(self.stream);
+                let _ = result::stream::destroy(self.stream);
+            }
+        }
+    }
+}

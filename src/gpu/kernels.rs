@@ -1,0 +1,236 @@
+//! Launch wrappers, one per kernel family: shapes in, launches out. Used by the `Emu` and
+//! `Cuda` devices alike; tested against the reference ops (`tests/gpu.rs`).
+
+use super::{Args, Bcast6, DevBuf, Gpu};
+use crate::ops::Unary;
+use crate::{Error, Result};
+
+const THREADS: u32 = 256;
+
+/// Blocks for a grid-stride loop over n elements.
+fn blocks(n: usize) -> u32 {
+    n.div_ceil(THREADS as usize).clamp(1, 4096) as u32
+}
+
+fn need(what: &str, b: &DevBuf, n: usize) -> Result<()> {
+    if b.len() < n {
+        return Err(Error::Shape(format!(
+            "{what}: device buffer of {} values, {n} needed",
+            b.len()
+        )));
+    }
+    Ok(())
+}
+
+/// (op code, p0, p1) of a unary op, in the order of `coin_unary` in kernels/elementwise.cu.
+fn unary_code(op: Unary) -> (i32, f32, f32) {
+    match op {
+        Unary::Neg => (0, 0.0, 0.0),
+        Unary::Relu => (1, 0.0, 0.0),
+        Unary::Tanh => (2, 0.0, 0.0),
+        Unary::Sigmoid => (3, 0.0, 0.0),
+        Unary::Softplus => (4, 0.0, 0.0),
+        Unary::Abs => (5, 0.0, 0.0),
+        Unary::Square => (6, 0.0, 0.0),
+        Unary::Exp => (7, 0.0, 0.0),
+        Unary::Log => (8, 0.0, 0.0),
+        Unary::Sqrt => (9, 0.0, 0.0),
+        Unary::Clamp(lo, hi) => (10, lo as f32, hi as f32),
+        Unary::AddScalar(s) => (11, s as f32, 0.0),
+        Unary::MulScalar(s) => (12, s as f32, 0.0),
+    }
+}
+
+/// y = op(x) over n values.
+pub fn unary_fwd(g: &Gpu, op: Unary, x: &DevBuf, y: &DevBuf, n: usize) -> Result<()> {
+    need("unary x", x, n)?;
+    need("unary y", y, n)?;
+    let (code, p0, p1) = unary_code(op);
+    let mut a = Args::new();
+    a.buf(x).buf(y).i64(n as i64).i32(code).f32(p0).f32(p1);
+    g.launch(
+        "unary_fwd_f32",
+        [blocks(n), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// gx += op'(x, y)·gy over n values.
+pub fn unary_bwd(
+    g: &Gpu,
+    op: Unary,
+    x: &DevBuf,
+    y: &DevBuf,
+    gy: &DevBuf,
+    gx: &DevBuf,
+    n: usize,
+) -> Result<()> {
+    for (w, b) in [("x", x), ("y", y), ("gy", gy), ("gx", gx)] {
+        need(&format!("unary backward {w}"), b, n)?;
+    }
+    let (code, p0, p1) = unary_code(op);
+    let mut a = Args::new();
+    a.buf(x)
+        .buf(y)
+        .buf(gy)
+        .buf(gx)
+        .i64(n as i64)
+        .i32(code)
+        .f32(p0)
+        .f32(p1);
+    g.launch(
+        "unary_bwd_f32",
+        [blocks(n), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// Binary and comparison ops of kernels/elementwise.cu.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Maximum,
+    Minimum,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Eq,
+}
+
+/// Broadcast geometry of `a` (dims `da`) and `b` (dims `db`) onto their common shape.
+pub fn broadcast(da: &[usize], db: &[usize]) -> Result<(Vec<usize>, Bcast6)> {
+    let rank = da.len().max(db.len());
+    if rank > 6 {
+        return Err(Error::Shape(format!(
+            "GPU broadcasting supports up to 6 dims, got {da:?} and {db:?}"
+        )));
+    }
+    let pad = |d: &[usize]| -> Vec<usize> {
+        let mut v = vec![1; rank - d.len()];
+        v.extend_from_slice(d);
+        v
+    };
+    let (pa, pb) = (pad(da), pad(db));
+    let mut out = Vec::with_capacity(rank);
+    for k in 0..rank {
+        let (x, y) = (pa[k], pb[k]);
+        out.push(if x == y || y == 1 {
+            x
+        } else if x == 1 {
+            y
+        } else {
+            return Err(Error::Shape(format!("cannot broadcast {da:?} with {db:?}")));
+        });
+    }
+    let strides = |p: &[usize]| -> [i64; 6] {
+        let mut s = [0i64; 6];
+        let mut acc = 1i64;
+        for k in (0..rank).rev() {
+            s[k] = if p[k] == 1 && out[k] != 1 { 0 } else { acc };
+            acc *= p[k] as i64;
+        }
+        s
+    };
+    let mut bc = Bcast6 {
+        rank: rank as i32,
+        ..Default::default()
+    };
+    for (d, &o) in bc.dims.iter_mut().zip(&out) {
+        *d = o as i64;
+    }
+    bc.sa = strides(&pa);
+    bc.sb = strides(&pb);
+    Ok((out, bc))
+}
+
+/// y = a ∘ b with broadcasting; `y` holds the broadcast shape.
+pub fn binary(
+    g: &Gpu,
+    op: BinaryOp,
+    a: (&DevBuf, &[usize]),
+    b: (&DevBuf, &[usize]),
+    y: &DevBuf,
+) -> Result<Vec<usize>> {
+    let (out, bc) = broadcast(a.1, b.1)?;
+    let n: usize = out.iter().product();
+    need("binary a", a.0, a.1.iter().product())?;
+    need("binary b", b.0, b.1.iter().product())?;
+    need("binary y", y, n)?;
+    let mut args = Args::new();
+    args.buf(a.0)
+        .buf(b.0)
+        .buf(y)
+        .i64(n as i64)
+        .i32(op as i32)
+        .bcast(&bc);
+    g.launch(
+        "binary_fwd_f32",
+        [blocks(n), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut args,
+    )?;
+    Ok(out)
+}
+
+/// y = cond ≠ 0 ? a : b; `cond` has the output shape, `a` and `b` broadcast onto it.
+pub fn where_(
+    g: &Gpu,
+    cond: (&DevBuf, &[usize]),
+    a: (&DevBuf, &[usize]),
+    b: (&DevBuf, &[usize]),
+    y: &DevBuf,
+) -> Result<()> {
+    let (out, bc) = broadcast(a.1, b.1)?;
+    let (out2, _) = broadcast(&out, cond.1)?;
+    if out2 != cond.1 {
+        return Err(Error::Shape(format!(
+            "where: condition {:?} must have the output shape {out2:?}",
+            cond.1
+        )));
+    }
+    let (_, bc) = if out == cond.1 {
+        (out, bc)
+    } else {
+        // Re-derive a's and b's strides against the condition's (larger) shape.
+        let (_, ba) = broadcast(cond.1, a.1)?;
+        let (_, bb) = broadcast(cond.1, b.1)?;
+        let mut bc = ba;
+        bc.sa = ba.sb;
+        bc.sb = bb.sb;
+        (cond.1.to_vec(), bc)
+    };
+    let n: usize = cond.1.iter().product();
+    need("where cond", cond.0, n)?;
+    need("where y", y, n)?;
+    let mut args = Args::new();
+    args.buf(cond.0)
+        .buf(a.0)
+        .buf(b.0)
+        .buf(y)
+        .i64(n as i64)
+        .bcast(&bc);
+    g.launch(
+        "where_f32",
+        [blocks(n), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut args,
+    )
+}
+
+/// Sets n values of `y` to `v`.
+pub fn fill(g: &Gpu, y: &DevBuf, n: usize, v: f32) -> Result<()> {
+    need("fill", y, n)?;
+    let mut a = Args::new();
+    a.buf(y).i64(n as i64).f32(v);
+    g.launch("fill_f32", [blocks(n), 1, 1], [THREADS, 1, 1], 0, &mut a)
+}

@@ -1,0 +1,331 @@
+//! The CUDA kernels against the reference ops, on every device this machine has: the emulator
+//! in order, the emulator with shuffled schedules, and a real GPU when one is present (a skip
+//! is printed and counted; `COIN_REQUIRE_GPU=1` turns it into a failure).
+
+use coin::gpu::emu::{self, Schedule};
+use coin::gpu::kernels::{self as k, BinaryOp};
+use coin::gpu::{self, table, Args, Gpu};
+use coin::ops::{self, Unary};
+use coin::rng::Rng;
+use coin::{Device, Tape, Tensor};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static SKIPS: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `f` on each device: ("emu", in order), ("emu-shuffled", two seeds), ("cuda", if any).
+pub fn on_devices(test: &str, f: impl Fn(&Gpu, &str)) {
+    let g = Gpu::emu();
+    emu::set_schedule(Schedule::InOrder);
+    f(&g, "emu");
+    for seed in [1, 2] {
+        emu::set_schedule(Schedule::Shuffled { seed });
+        f(&g, &format!("emu-shuffled-{seed}"));
+    }
+    emu::set_schedule(Schedule::InOrder);
+    match Gpu::cuda(0) {
+        Ok(c) => f(&c, "cuda"),
+        Err(e) => {
+            let n = SKIPS.fetch_add(1, Ordering::SeqCst) + 1;
+            if std::env::var("COIN_REQUIRE_GPU").as_deref() == Ok("1") {
+                panic!("{test}: COIN_REQUIRE_GPU=1 but no GPU: {e}");
+            }
+            println!("SKIPPED on cuda ({n} GPU skips so far in this run): {test}: {e}");
+        }
+    }
+}
+
+pub fn randn(r: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| r.normal() as f32).collect()
+}
+
+pub fn reference(v: &[f32], dims: &[usize]) -> Tensor {
+    Tensor::from_f64(
+        v.iter().map(|&x| x as f64).collect(),
+        dims.to_vec(),
+        Device::Reference,
+    )
+    .unwrap()
+}
+
+/// Asserts |a − b| ≤ atol + rtol·|b| elementwise, naming the worst element.
+pub fn close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    let mut worst = (0.0, 0);
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        if g.is_nan() && w.is_nan() {
+            continue;
+        }
+        let err = (g as f64 - w).abs() - (atol + rtol * w.abs());
+        if err.is_nan() || err > worst.0 {
+            worst = (if err.is_nan() { f64::INFINITY } else { err }, i);
+        }
+    }
+    let i = worst.1;
+    assert!(
+        worst.0 <= 0.0,
+        "{what}: element {i}: got {}, want {} (tolerance {atol} + {rtol}·|want|)",
+        got[i],
+        want[i]
+    );
+}
+
+#[test]
+fn kernel_table_is_shared_by_emulator_and_loader() {
+    let names: Vec<&str> = table::KERNELS.iter().map(|k| k.name).collect();
+    assert_eq!(
+        emu::registered(),
+        names,
+        "emulator registry = generated table"
+    );
+    assert!(names.contains(&"unary_fwd_f32"));
+    if gpu::has_cuda_kernels() {
+        let mut modules: Vec<&str> = table::KERNELS.iter().map(|k| k.module).collect();
+        modules.dedup();
+        let fat: Vec<&str> = table::FATBINS.iter().map(|(m, _)| *m).collect();
+        assert_eq!(fat, modules, "one fatbin per kernel module");
+        assert!(table::FATBINS.iter().all(|(_, b)| b.len() > 100));
+        println!(
+            "kernels built by nvcc {:?}, PTX ISA {:?}, archs {}",
+            table::NVCC_RELEASE,
+            table::PTX_ISA,
+            table::CUDA_ARCHS
+        );
+    } else {
+        println!("SKIPPED fatbin checks: this build has no CUDA kernels (nvcc not found)");
+    }
+    assert_eq!(std::mem::size_of::<gpu::Bcast6>(), 152);
+}
+
+#[test]
+fn emulator_checks_launches_and_catches_stray_accesses() {
+    let g = Gpu::emu();
+    let b = g.upload(&[1.0; 100]).unwrap();
+    // Wrong argument list: refused before anything runs.
+    let e = g
+        .launch("fill_f32", [1, 1, 1], [32, 1, 1], 0, Args::new().buf(&b))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("fill_f32 takes"), "{e}");
+    assert!(g
+        .launch("no_such_kernel", [1, 1, 1], [1, 1, 1], 0, &mut Args::new())
+        .is_err());
+    // Writing 1000 values into 100: the guard page turns the fault into an error.
+    let e = g
+        .launch(
+            "fill_f32",
+            [4, 1, 1],
+            [256, 1, 1],
+            0,
+            Args::new().buf(&b).i64(1000).f32(2.0),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("out-of-bounds"), "{e}");
+    // The device still works afterwards.
+    k::fill(&g, &b, 100, 3.0).unwrap();
+    assert_eq!(g.download(&b).unwrap(), vec![3.0; 100]);
+}
+
+#[test]
+fn shuffled_schedule_exposes_a_missing_barrier() {
+    let g = Gpu::emu();
+    let n = 256;
+    let xs: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    let want: Vec<f32> = (0..n).map(|i| ((i + n - 1) % n) as f32).collect();
+    let (x, y) = (g.upload(&xs).unwrap(), g.alloc_f32(n).unwrap());
+    let run = |name: &str| {
+        g.launch(
+            name,
+            [1, 1, 1],
+            [n as u32, 1, 1],
+            0,
+            Args::new().buf(&x).buf(&y),
+        )
+        .unwrap();
+        g.download(&y).unwrap()
+    };
+    for sched in [Schedule::InOrder, Schedule::Shuffled { seed: 7 }] {
+        emu::set_schedule(sched);
+        assert_eq!(run("selftest_shift_sync"), want, "{sched:?}");
+    }
+    emu::set_schedule(Schedule::InOrder);
+    let in_order = run("selftest_shift_racy");
+    assert_eq!(in_order[1..], want[1..], "in order, the race hides");
+    // New data (static shared memory keeps the last launch's values, as on hardware).
+    let xs2: Vec<f32> = xs.iter().map(|v| v + 1000.0).collect();
+    g.write(&x, &xs2).unwrap();
+    emu::set_schedule(Schedule::Shuffled { seed: 7 });
+    let shuffled = run("selftest_shift_racy");
+    let wrong = (1..n).filter(|&i| shuffled[i] != want[i] + 1000.0).count();
+    assert!(wrong > n / 4, "shuffled: only {wrong} wrong");
+    emu::set_schedule(Schedule::InOrder);
+}
+
+#[test]
+fn block_sum_with_shuffles() {
+    on_devices("block_sum", |g, dev| {
+        for threads in [32usize, 96, 256, 1024] {
+            let blocks = 3;
+            let xs: Vec<f32> = (0..threads * blocks).map(|i| (i % 7) as f32).collect();
+            let (x, y) = (g.upload(&xs).unwrap(), g.alloc_f32(blocks).unwrap());
+            g.launch(
+                "selftest_block_sum",
+                [blocks as u32, 1, 1],
+                [threads as u32, 1, 1],
+                0,
+                Args::new().buf(&x).buf(&y),
+            )
+            .unwrap();
+            let want: Vec<f64> = xs
+                .chunks(threads)
+                .map(|c| c.iter().map(|&v| v as f64).sum())
+                .collect();
+            close(
+                &format!("{dev} block sum {threads}"),
+                &g.download(&y).unwrap(),
+                &want,
+                0.0,
+                0.0,
+            );
+        }
+    });
+}
+
+const UNARY: &[Unary] = &[
+    Unary::Neg,
+    Unary::Relu,
+    Unary::Tanh,
+    Unary::Sigmoid,
+    Unary::Softplus,
+    Unary::Abs,
+    Unary::Square,
+    Unary::Exp,
+    Unary::Log,
+    Unary::Sqrt,
+    Unary::Clamp(-0.5, 0.75),
+    Unary::AddScalar(1.5),
+    Unary::MulScalar(-2.0),
+];
+
+#[test]
+fn unary_forward_and_backward() {
+    on_devices("unary", |g, dev| {
+        let mut r = Rng::new(3);
+        let n = 1000;
+        for &op in UNARY {
+            let mut xs = randn(&mut r, n);
+            xs[0] = 25.0; // softplus's linear branch
+            xs[1] = 0.0;
+            if matches!(op, Unary::Log | Unary::Sqrt) {
+                xs.iter_mut().for_each(|v| *v = v.abs() + 0.1);
+            }
+            let gys = randn(&mut r, n);
+            let (x, y, gy) = (
+                g.upload(&xs).unwrap(),
+                g.alloc_f32(n).unwrap(),
+                g.upload(&gys).unwrap(),
+            );
+            let gx = g.upload(&vec![0.5; n]).unwrap();
+            k::unary_fwd(g, op, &x, &y, n).unwrap();
+            k::unary_bwd(g, op, &x, &y, &gy, &gx, n).unwrap();
+            let tape = Tape::new();
+            let xr = tape.track(&reference(&xs, &[n]));
+            let yr = ops::unary(&xr, op).unwrap();
+            let loss = ops::sum_all(&ops::mul(&yr, &reference(&gys, &[n])).unwrap()).unwrap();
+            let grads = tape.backward(&loss, &[&xr]).unwrap();
+            let want_gx: Vec<f64> = grads
+                .get(&xr)
+                .unwrap()
+                .to_vec_f64()
+                .iter()
+                .map(|v| v + 0.5)
+                .collect();
+            close(
+                &format!("{dev} {op:?}"),
+                &g.download(&y).unwrap(),
+                &yr.to_vec_f64(),
+                1e-6,
+                1e-5,
+            );
+            close(
+                &format!("{dev} {op:?}'"),
+                &g.download(&gx).unwrap(),
+                &want_gx,
+                1e-6,
+                1e-5,
+            );
+        }
+    });
+}
+
+#[test]
+fn binary_ops_broadcast_like_the_reference() {
+    on_devices("binary", |g, dev| {
+        let mut r = Rng::new(4);
+        let shapes: &[(&[usize], &[usize])] = &[
+            (&[2, 3, 5, 7], &[2, 3, 5, 7]),
+            (&[2, 3, 5, 7], &[1, 3, 1, 1]),
+            (&[4, 1, 6], &[5, 1]),
+            (&[1], &[3, 4]),
+        ];
+        type RefOp = fn(&Tensor, &Tensor) -> coin::Result<Tensor>;
+        let table: &[(BinaryOp, RefOp)] = &[
+            (BinaryOp::Add, ops::add),
+            (BinaryOp::Sub, ops::sub),
+            (BinaryOp::Mul, ops::mul),
+            (BinaryOp::Div, ops::div),
+            (BinaryOp::Maximum, ops::maximum),
+            (BinaryOp::Minimum, ops::minimum),
+            (BinaryOp::Gt, ops::gt),
+            (BinaryOp::Ge, ops::ge),
+            (BinaryOp::Lt, ops::lt),
+            (BinaryOp::Le, ops::le),
+            (BinaryOp::Eq, ops::eq),
+        ];
+        for &(da, db) in shapes {
+            let (na, nb) = (da.iter().product(), db.iter().product());
+            let mut av = randn(&mut r, na);
+            let bv = randn(&mut r, nb);
+            av[0] = bv[0]; // ties for the comparisons
+            let (a, b) = (g.upload(&av).unwrap(), g.upload(&bv).unwrap());
+            for &(op, rf) in table {
+                let want = rf(&reference(&av, da), &reference(&bv, db)).unwrap();
+                let y = g.alloc_f32(want.numel()).unwrap();
+                let out = k::binary(g, op, (&a, da), (&b, db), &y).unwrap();
+                assert_eq!(out, want.dims(), "{op:?} {da:?} {db:?}");
+                close(
+                    &format!("{dev} {op:?} {da:?} {db:?}"),
+                    &g.download(&y).unwrap(),
+                    &want.to_vec_f64(),
+                    1e-6,
+                    1e-6,
+                );
+            }
+        }
+        // where, with a broadcast scalar branch.
+        let cv: Vec<f32> = (0..12).map(|i| (i % 3 == 0) as i32 as f32).collect();
+        let av = randn(&mut r, 12);
+        let (c, a, z) = (
+            g.upload(&cv).unwrap(),
+            g.upload(&av).unwrap(),
+            g.upload(&[0.0]).unwrap(),
+        );
+        let y = g.alloc_f32(12).unwrap();
+        k::where_(g, (&c, &[3, 4]), (&a, &[3, 4]), (&z, &[]), &y).unwrap();
+        let mask = Tensor::from_f64_as(
+            &cv.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+            vec![3, 4],
+            coin::DType::U8,
+            Device::Reference,
+        )
+        .unwrap();
+        let want = ops::where_(&mask, &reference(&av, &[3, 4]), &reference(&[0.0], &[])).unwrap();
+        close(
+            &format!("{dev} where"),
+            &g.download(&y).unwrap(),
+            &want.to_vec_f64(),
+            0.0,
+            0.0,
+        );
+    });
+}
