@@ -329,3 +329,188 @@ fn binary_ops_broadcast_like_the_reference() {
         );
     });
 }
+
+#[test]
+fn reductions_over_one_axis() {
+    on_devices("reduce", |g, dev| {
+        let mut r = Rng::new(5);
+        let dims = [3usize, 5, 70, 9];
+        let n: usize = dims.iter().product();
+        let xs = randn(&mut r, n);
+        let x = g.upload(&xs).unwrap();
+        for axis in 0..4 {
+            let outer: usize = dims[..axis].iter().product();
+            let inner: usize = dims[axis + 1..].iter().product();
+            let y = g.alloc_f32(outer * inner).unwrap();
+            k::reduce(g, &x, &y, [outer, dims[axis], inner], 0.5).unwrap();
+            let want = ops::mul_scalar(
+                &ops::sum(&reference(&xs, &dims), &[axis as isize], false).unwrap(),
+                0.5,
+            )
+            .unwrap();
+            close(
+                &format!("{dev} sum axis {axis}"),
+                &g.download(&y).unwrap(),
+                &want.to_vec_f64(),
+                1e-5,
+                1e-5,
+            );
+        }
+        // A long row (block reduction with many strided partials).
+        let ys = randn(&mut r, 3 * 5000);
+        let (x, y) = (g.upload(&ys).unwrap(), g.alloc_f32(3).unwrap());
+        k::reduce(g, &x, &y, [3, 5000, 1], 1.0).unwrap();
+        let want = ops::sum(&reference(&ys, &[3, 5000]), &[1], false).unwrap();
+        close(
+            &format!("{dev} long rows"),
+            &g.download(&y).unwrap(),
+            &want.to_vec_f64(),
+            1e-4,
+            1e-5,
+        );
+    });
+}
+
+#[test]
+fn adam_and_adamw_match_the_optimizer() {
+    use coin::nn::ParamGroup;
+    use coin::optim::{Adam, AdamConfig};
+    on_devices("adam", |g, dev| {
+        for decoupled in [false, true] {
+            let mut r = Rng::new(6);
+            let n = 777;
+            let init = randn(&mut r, n);
+            let mut group = ParamGroup::new("p", Device::Cpu);
+            group.add("w", [n], init.clone()).unwrap();
+            let cfg = AdamConfig {
+                lr: 0.01,
+                beta1: 0.5,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.1,
+                decoupled,
+            };
+            let mut opt = Adam::new(&group, cfg).unwrap();
+            let (p, gr, m, v) = (
+                g.upload(&init).unwrap(),
+                g.alloc_f32(n).unwrap(),
+                g.upload(&vec![0.0; n]).unwrap(),
+                g.upload(&vec![0.0; n]).unwrap(),
+            );
+            for t in 1..=3 {
+                let gs = randn(&mut r, n);
+                group.zero_grad();
+                let tape = Tape::new();
+                let w = tape.track(&group.tensors().remove(0));
+                let loss = ops::sum_all(
+                    &ops::mul(&w, &Tensor::from_f32(gs.clone(), [n], Device::Cpu).unwrap())
+                        .unwrap(),
+                )
+                .unwrap();
+                let grads = tape.backward(&loss, &[&w]).unwrap();
+                group.accumulate(&grads).unwrap();
+                opt.step(&mut group).unwrap();
+                g.write(&gr, &gs).unwrap();
+                let s = k::AdamStep {
+                    lr: 0.01,
+                    beta1: 0.5,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                    weight_decay: 0.1,
+                    decoupled,
+                    t,
+                };
+                k::adam(g, [&p, &gr, &m, &v], n, s).unwrap();
+            }
+            let want: Vec<f64> = group.values().iter().map(|&v| v as f64).collect();
+            close(
+                &format!("{dev} adam decoupled={decoupled}"),
+                &g.download(&p).unwrap(),
+                &want,
+                1e-6,
+                1e-5,
+            );
+        }
+    });
+}
+
+#[test]
+fn batch_norm_forward_and_backward() {
+    on_devices("batch_norm", |g, dev| {
+        let mut r = Rng::new(7);
+        for dims in [[2usize, 3, 5, 7], [4, 2, 16, 16], [1, 5, 1, 3]] {
+            let [n, c, h, w] = dims;
+            let total = n * c * h * w;
+            let (xs, gys) = (randn(&mut r, total), randn(&mut r, total));
+            let (gms, bts) = (randn(&mut r, c), randn(&mut r, c));
+            for affine in [true, false] {
+                let tape = Tape::new();
+                let xr = tape.track(&reference(&xs, &dims));
+                let gr = tape.track(&reference(&gms, &[c]));
+                let br = tape.track(&reference(&bts, &[c]));
+                let (gopt, bopt) = if affine {
+                    (Some(&gr), Some(&br))
+                } else {
+                    (None, None)
+                };
+                let yr = ops::batch_norm(&xr, gopt, bopt, None, true, 0.1, 1e-5).unwrap();
+                let loss = ops::sum_all(&ops::mul(&yr, &reference(&gys, &dims)).unwrap()).unwrap();
+                let wrt: Vec<&Tensor> = if affine {
+                    vec![&xr, &gr, &br]
+                } else {
+                    vec![&xr]
+                };
+                let grads = tape.backward(&loss, &wrt).unwrap();
+
+                let (x, gy) = (g.upload(&xs).unwrap(), g.upload(&gys).unwrap());
+                let (gm, bt) = (g.upload(&gms).unwrap(), g.upload(&bts).unwrap());
+                let st: Vec<_> = (0..5).map(|_| g.alloc_f32(c).unwrap()).collect();
+                let (y, gx) = (
+                    g.alloc_f32(total).unwrap(),
+                    g.upload(&vec![0.0; total]).unwrap(),
+                );
+                k::bn_stats(g, &x, [&st[0], &st[1], &st[2]], dims, 1e-5).unwrap();
+                let (go, bo) = if affine {
+                    (Some(&gm), Some(&bt))
+                } else {
+                    (None, None)
+                };
+                k::bn_apply(g, &x, &st[0], &st[1], go, bo, &y, dims).unwrap();
+                k::bn_backward(g, &x, &gy, &st[0], &st[1], go, [&st[3], &st[4]], &gx, dims)
+                    .unwrap();
+                let tag = format!("{dev} bn {dims:?} affine={affine}");
+                close(
+                    &format!("{tag} y"),
+                    &g.download(&y).unwrap(),
+                    &yr.to_vec_f64(),
+                    1e-5,
+                    1e-4,
+                );
+                let gxr = grads.get(&xr).unwrap().to_vec_f64();
+                close(
+                    &format!("{tag} gx"),
+                    &g.download(&gx).unwrap(),
+                    &gxr,
+                    1e-4,
+                    1e-3,
+                );
+                if affine {
+                    close(
+                        &format!("{tag} gβ"),
+                        &g.download(&st[3]).unwrap(),
+                        &grads.get(&br).unwrap().to_vec_f64(),
+                        1e-4,
+                        1e-4,
+                    );
+                    close(
+                        &format!("{tag} gγ"),
+                        &g.download(&st[4]).unwrap(),
+                        &grads.get(&gr).unwrap().to_vec_f64(),
+                        1e-4,
+                        1e-4,
+                    );
+                }
+            }
+        }
+    });
+}

@@ -12,6 +12,20 @@ fn blocks(n: usize) -> u32 {
     n.div_ceil(THREADS as usize).clamp(1, 4096) as u32
 }
 
+/// Grid (blocks over a plane of `hw` values, `planes`) for per-plane kernels.
+fn plane_grid(planes: usize, hw: usize) -> Result<[u32; 3]> {
+    if planes > 65535 || hw > i32::MAX as usize {
+        return Err(Error::Shape(format!(
+            "{planes} planes of {hw} values exceed the per-plane kernels' grid (65535 planes)"
+        )));
+    }
+    Ok([
+        hw.div_ceil(THREADS as usize).clamp(1, 64) as u32,
+        planes as u32,
+        1,
+    ])
+}
+
 fn need(what: &str, b: &DevBuf, n: usize) -> Result<()> {
     if b.len() < n {
         return Err(Error::Shape(format!(
@@ -233,4 +247,188 @@ pub fn fill(g: &Gpu, y: &DevBuf, n: usize, v: f32) -> Result<()> {
     let mut a = Args::new();
     a.buf(y).i64(n as i64).f32(v);
     g.launch("fill_f32", [blocks(n), 1, 1], [THREADS, 1, 1], 0, &mut a)
+}
+
+/// y[o, i] = scale · Σ_m x[o, m, i]: a sum over the middle axis of x viewed as
+/// [outer, mid, inner]. Deterministic (fixed order per output).
+pub fn reduce(
+    g: &Gpu,
+    x: &DevBuf,
+    y: &DevBuf,
+    [outer, mid, inner]: [usize; 3],
+    scale: f32,
+) -> Result<()> {
+    need("reduce x", x, outer * mid * inner)?;
+    need("reduce y", y, outer * inner)?;
+    let mut a = Args::new();
+    if inner == 1 {
+        a.buf(x).buf(y).i64(outer as i64).i64(mid as i64).f32(scale);
+        let grid = outer.clamp(1, 65535) as u32;
+        g.launch("reduce_rows_f32", [grid, 1, 1], [THREADS, 1, 1], 0, &mut a)
+    } else {
+        a.buf(x)
+            .buf(y)
+            .i64(outer as i64)
+            .i64(mid as i64)
+            .i64(inner as i64)
+            .f32(scale);
+        let n = outer * inner;
+        g.launch(
+            "reduce_mid_f32",
+            [blocks(n), 1, 1],
+            [THREADS, 1, 1],
+            0,
+            &mut a,
+        )
+    }
+}
+
+/// Adam's hyper-parameters for one step (the host computes the bias corrections).
+#[derive(Clone, Copy, Debug)]
+pub struct AdamStep {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub decoupled: bool,
+    /// 1-based step number.
+    pub t: i32,
+}
+
+/// One fused Adam/AdamW step over n parameters.
+pub fn adam(g: &Gpu, [p, grad, m, v]: [&DevBuf; 4], n: usize, s: AdamStep) -> Result<()> {
+    for (w, b) in [("p", p), ("g", grad), ("m", m), ("v", v)] {
+        need(&format!("adam {w}"), b, n)?;
+    }
+    let bc1 = 1.0 - (s.beta1 as f64).powi(s.t);
+    let bc2 = 1.0 - (s.beta2 as f64).powi(s.t);
+    let mut a = Args::new();
+    a.buf(p)
+        .buf(grad)
+        .buf(m)
+        .buf(v)
+        .i64(n as i64)
+        .f32(s.lr)
+        .f32(s.beta1)
+        .f32(s.beta2)
+        .f32(s.eps)
+        .f32(s.weight_decay)
+        .f32((s.lr as f64 / bc1) as f32)
+        .f32(bc2.sqrt() as f32)
+        .i32(s.decoupled as i32);
+    g.launch("adam_f32", [blocks(n), 1, 1], [THREADS, 1, 1], 0, &mut a)
+}
+
+/// Per-channel batch statistics of NCHW `x`: mean, 1/√(var + eps), biased var (each [C]).
+pub fn bn_stats(
+    g: &Gpu,
+    x: &DevBuf,
+    [mean, invstd, var]: [&DevBuf; 3],
+    [n, c, h, w]: [usize; 4],
+    eps: f32,
+) -> Result<()> {
+    need("bn x", x, n * c * h * w)?;
+    for b in [mean, invstd, var] {
+        need("bn statistics", b, c)?;
+    }
+    let mut a = Args::new();
+    a.buf(x)
+        .buf(mean)
+        .buf(invstd)
+        .buf(var)
+        .i64(n as i64)
+        .i64(c as i64)
+        .i64((h * w) as i64)
+        .f32(eps);
+    g.launch("bn_stats_f32", [c as u32, 1, 1], [THREADS, 1, 1], 0, &mut a)
+}
+
+/// y = (x − mean)·invstd·γ + β (γ, β optional).
+#[allow(clippy::too_many_arguments)]
+pub fn bn_apply(
+    g: &Gpu,
+    x: &DevBuf,
+    mean: &DevBuf,
+    invstd: &DevBuf,
+    gamma: Option<&DevBuf>,
+    beta: Option<&DevBuf>,
+    y: &DevBuf,
+    [n, c, h, w]: [usize; 4],
+) -> Result<()> {
+    let total = n * c * h * w;
+    need("bn x", x, total)?;
+    need("bn y", y, total)?;
+    let mut a = Args::new();
+    a.buf(x)
+        .buf(mean)
+        .buf(invstd)
+        .opt(gamma)
+        .opt(beta)
+        .buf(y)
+        .i32(c as i32)
+        .i32((h * w) as i32);
+    g.launch(
+        "bn_apply_f32",
+        plane_grid(n * c, h * w)?,
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// Training-mode backward: Σgy and Σgy·x̂ per channel (the gradients of β and γ), then
+/// gx += γ·invstd·(gy − (Σgy + x̂·Σgy·x̂)/m).
+#[allow(clippy::too_many_arguments)]
+pub fn bn_backward(
+    g: &Gpu,
+    x: &DevBuf,
+    gy: &DevBuf,
+    mean: &DevBuf,
+    invstd: &DevBuf,
+    gamma: Option<&DevBuf>,
+    [sum_gy, sum_gyx]: [&DevBuf; 2],
+    gx: &DevBuf,
+    [n, c, h, w]: [usize; 4],
+) -> Result<()> {
+    let total = n * c * h * w;
+    for b in [x, gy, gx] {
+        need("bn backward", b, total)?;
+    }
+    let mut a = Args::new();
+    a.buf(x)
+        .buf(gy)
+        .buf(mean)
+        .buf(invstd)
+        .buf(sum_gy)
+        .buf(sum_gyx)
+        .i64(n as i64)
+        .i64(c as i64)
+        .i64((h * w) as i64);
+    g.launch(
+        "bn_bwd_reduce_f32",
+        [c as u32, 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )?;
+    let mut a = Args::new();
+    a.buf(x)
+        .buf(gy)
+        .buf(mean)
+        .buf(invstd)
+        .opt(gamma)
+        .buf(sum_gy)
+        .buf(sum_gyx)
+        .buf(gx)
+        .i32(c as i32)
+        .i32((h * w) as i32)
+        .f32(1.0 / (n * h * w) as f32);
+    g.launch(
+        "bn_bwd_data_f32",
+        plane_grid(n * c, h * w)?,
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
 }

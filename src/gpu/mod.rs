@@ -222,6 +222,17 @@ impl Args {
     pub fn buf(&mut self, b: &DevBuf) -> &mut Args {
         self.push_bytes(ParamKind::Ptr, &b.ptr.to_ne_bytes())
     }
+    /// A null device pointer (an absent optional buffer).
+    pub fn null(&mut self) -> &mut Args {
+        self.push_bytes(ParamKind::Ptr, &0u64.to_ne_bytes())
+    }
+    /// An optional buffer: its pointer, or null.
+    pub fn opt(&mut self, b: Option<&DevBuf>) -> &mut Args {
+        match b {
+            Some(b) => self.buf(b),
+            None => self.null(),
+        }
+    }
     pub fn i32(&mut self, v: i32) -> &mut Args {
         self.push_bytes(ParamKind::I32, &v.to_ne_bytes())
     }

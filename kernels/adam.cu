@@ -1,0 +1,21 @@
+// Fused Adam / AdamW over a flat parameter arena (p, g, m, v all n floats). Thread mapping:
+// one element per thread, grid-stride. No shared memory; deterministic. Matches
+// optim::Adam::step: coupled L2 (g += wd·p) or decoupled decay (p *= 1 − lr·wd), then
+// m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g², p −= step_size·m / (√v / √bc2 + eps), with
+// step_size = lr / bc1 computed on the host.
+#include "common.cuh"
+
+extern "C" __global__ void __launch_bounds__(256) adam_f32(float* p, const float* g, float* m, float* v, long long n, float lr, float b1, float b2, float eps, float wd, float step_size, float bc2_sqrt, int decoupled) {
+  COIN_GRID_LOOP(i, n) {
+    float gi = g[i], pi = p[i];
+    if (wd != 0.0f) {
+      if (decoupled) pi *= 1.0f - lr * wd;
+      else gi += wd * pi;
+    }
+    float mi = b1 * m[i] + (1.0f - b1) * gi;
+    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = pi - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
+  }
+}

@@ -1,0 +1,26 @@
+// Deterministic sums over one axis of a tensor viewed as [outer, mid, inner] → [outer, inner].
+// No atomics: each output is summed by one thread (reduce_mid: thread per (o, i), loop over mid
+// in order; coalesced across inner) or one block (reduce_rows, inner = 1: block per row,
+// strided partial sums then coin_block_sum), so results are bitwise stable run to run.
+#include "common.cuh"
+
+extern "C" __global__ void __launch_bounds__(256) reduce_mid_f32(const float* x, float* y, long long outer, long long mid, long long inner, float scale) {
+  COIN_GRID_LOOP(j, outer * inner) {
+    long long o = j / inner, i = j % inner;
+    const float* p = x + o * mid * inner + i;
+    float s = 0.0f;
+    for (long long m = 0; m < mid; ++m) s += p[m * inner];
+    y[j] = s * scale;
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(256) reduce_rows_f32(const float* x, float* y, long long rows, long long cols, float scale) {
+  __shared__ float scratch[32];
+  for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* p = x + r * cols;
+    float s = 0.0f;
+    for (long long c = threadIdx.x; c < cols; c += blockDim.x) s += p[c];
+    s = coin_block_sum(s, scratch);
+    if (threadIdx.x == 0) y[r] = s * scale;
+  }
+}
