@@ -349,6 +349,7 @@ fn write_table(out: &Path, kernels: &[Kernel], real: &Real) {
                         "long long" => "I64",
                         "float" => "F32",
                         "Bcast6" => "Bcast6",
+                        "ConvGeom" => "ConvGeom",
                         other => panic!("kernel {}: unsupported parameter type '{other}'", k.name),
                     }
                 };

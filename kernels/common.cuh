@@ -36,6 +36,11 @@ struct Bcast6 {
   int pad_;
 };
 
+// Geometry of a 2-D convolution (NCHW input, [Cout, Cin, K, K] weights, square kernel).
+struct ConvGeom {
+  int n, cin, h, w, cout, k, stride, pad, ho, wo;
+};
+
 // Sum of `v` over the block (blockDim.x a multiple of 32, at most 1024), in a fixed order:
 // shuffles within warps, then warp 0 over the warps' partials. Every thread gets the result.
 // `scratch` holds 32 floats of shared memory. Deterministic for a given block size.

@@ -514,3 +514,85 @@ fn batch_norm_forward_and_backward() {
         }
     });
 }
+
+#[test]
+fn convolution_forward_and_both_backward_passes() {
+    // (x dims, Cout, K, stride, padding): the direct kernel (1 channel), each GEMM tile shape,
+    // stride 2, 1×1, padding larger than needed, odd sizes.
+    let cases: &[([usize; 4], usize, usize, usize, usize)] = &[
+        ([2, 1, 9, 7], 4, 3, 1, 1),
+        ([2, 3, 9, 7], 5, 3, 1, 1),
+        ([1, 4, 8, 8], 40, 3, 2, 1),
+        ([2, 6, 5, 5], 130, 3, 1, 1),
+        ([1, 5, 17, 15], 3, 1, 1, 0),
+        ([2, 3, 6, 6], 7, 5, 2, 2),
+        ([1, 33, 4, 4], 20, 3, 1, 1),
+    ];
+    on_devices("conv2d", |g, dev| {
+        let mut r = Rng::new(8);
+        for &(xd, cout, kk, s, p) in cases {
+            let wd = [cout, xd[1], kk, kk];
+            let geo = k::conv_geom(xd, wd, s, p).unwrap();
+            let yd = [xd[0], cout, geo.ho as usize, geo.wo as usize];
+            let (nx, nw, ny) = (
+                xd.iter().product(),
+                wd.iter().product(),
+                yd.iter().product::<usize>(),
+            );
+            let (xs, ws, bs, gys) = (
+                randn(&mut r, nx),
+                randn(&mut r, nw),
+                randn(&mut r, cout),
+                randn(&mut r, ny),
+            );
+            let prm = ops::Conv2dParams::new(s, p);
+            let (xr, wr, br, gyr) = (
+                reference(&xs, &xd),
+                reference(&ws, &wd),
+                reference(&bs, &[cout]),
+                reference(&gys, &yd),
+            );
+            let y_want = ops::conv2d(&xr, &wr, Some(&br), prm).unwrap();
+            let gx_want = ops::conv2d_backward_data(&gyr, &wr, xd, prm).unwrap();
+            let gw_want = ops::conv2d_backward_weight(&gyr, &xr, wd, prm).unwrap();
+
+            let (x, w, b, gy) = (
+                g.upload(&xs).unwrap(),
+                g.upload(&ws).unwrap(),
+                g.upload(&bs).unwrap(),
+                g.upload(&gys).unwrap(),
+            );
+            let y = g.alloc_f32(ny).unwrap();
+            let gx = g.upload(&vec![1.0; nx]).unwrap();
+            let gw = g.upload(&vec![-1.0; nw]).unwrap();
+            let wsp = g.alloc_f32(k::conv2d_bwd_weight_workspace(&geo)).unwrap();
+            k::conv2d_fwd(g, &x, &w, Some(&b), &y, &geo).unwrap();
+            k::conv2d_bwd_data(g, &w, &gy, &gx, &geo).unwrap();
+            k::conv2d_bwd_weight(g, &x, &gy, &gw, &wsp, &geo).unwrap();
+            let tag = format!("{dev} conv {xd:?} cout {cout} k{kk} s{s} p{p}");
+            close(
+                &format!("{tag} y"),
+                &g.download(&y).unwrap(),
+                &y_want.to_vec_f64(),
+                1e-4,
+                1e-4,
+            );
+            let plus =
+                |t: &Tensor, c: f64| t.to_vec_f64().iter().map(|v| v + c).collect::<Vec<_>>();
+            close(
+                &format!("{tag} gx (accumulated)"),
+                &g.download(&gx).unwrap(),
+                &plus(&gx_want, 1.0),
+                1e-4,
+                1e-4,
+            );
+            close(
+                &format!("{tag} gw (accumulated)"),
+                &g.download(&gw).unwrap(),
+                &plus(&gw_want, -1.0),
+                1e-4,
+                1e-4,
+            );
+        }
+    });
+}

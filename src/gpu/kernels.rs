@@ -1,7 +1,7 @@
 //! Launch wrappers, one per kernel family: shapes in, launches out. Used by the `Emu` and
 //! `Cuda` devices alike; tested against the reference ops (`tests/gpu.rs`).
 
-use super::{Args, Bcast6, DevBuf, Gpu};
+use super::{Args, Bcast6, ConvGeom, DevBuf, Gpu};
 use crate::ops::Unary;
 use crate::{Error, Result};
 
@@ -431,4 +431,170 @@ pub fn bn_backward(
         0,
         &mut a,
     )
+}
+
+/// Convolution geometry from NCHW input dims, the weight's [Cout, Cin, K, K], stride, padding.
+pub fn conv_geom(x: [usize; 4], w: [usize; 4], stride: usize, pad: usize) -> Result<ConvGeom> {
+    let [n, cin, h, wd] = x;
+    let [cout, cin2, k, k2] = w;
+    if cin != cin2 || k != k2 || stride == 0 || h + 2 * pad < k || wd + 2 * pad < k {
+        return Err(Error::Shape(format!(
+            "conv2d: input {x:?}, weight {w:?}, stride {stride}, padding {pad} do not fit"
+        )));
+    }
+    let i = |v: usize| i32::try_from(v).map_err(|_| Error::Shape(format!("{v} exceeds i32")));
+    Ok(ConvGeom {
+        n: i(n)?,
+        cin: i(cin)?,
+        h: i(h)?,
+        w: i(wd)?,
+        cout: i(cout)?,
+        k: i(k)?,
+        stride: i(stride)?,
+        pad: i(pad)?,
+        ho: i((h + 2 * pad - k) / stride + 1)?,
+        wo: i((wd + 2 * pad - k) / stride + 1)?,
+    })
+}
+
+/// The tile (BM, BN) for a GEMM of M rows and N columns.
+fn tile(m: usize, n: usize) -> (usize, usize) {
+    if m <= 32 {
+        (32, 128)
+    } else if n <= 32 || (m >= 256 && n < 256) {
+        (128, 32)
+    } else {
+        (64, 64)
+    }
+}
+
+fn gemm_grid(m: usize, n: usize, (bm, bn): (usize, usize), z: usize) -> Result<[u32; 3]> {
+    let (gx, gy) = (n.div_ceil(bn), m.div_ceil(bm));
+    if gy > 65535 || z > 65535 || gx > i32::MAX as usize {
+        return Err(Error::Shape(format!(
+            "GEMM of {m}×{n} is too large for one launch"
+        )));
+    }
+    Ok([gx as u32, gy as u32, z as u32])
+}
+
+/// y = conv2d(x, w) + bias: the direct kernel for Cin·K·K ≤ 27 (the 1-channel input), the
+/// tiled implicit GEMM otherwise.
+pub fn conv2d_fwd(
+    g: &Gpu,
+    x: &DevBuf,
+    w: &DevBuf,
+    bias: Option<&DevBuf>,
+    y: &DevBuf,
+    geo: &ConvGeom,
+) -> Result<()> {
+    let c = |v: i32| v as usize;
+    need("conv x", x, c(geo.n * geo.cin * geo.h * geo.w))?;
+    need("conv w", w, c(geo.cout * geo.cin * geo.k * geo.k))?;
+    let out = c(geo.n) * c(geo.cout) * c(geo.ho) * c(geo.wo);
+    need("conv y", y, out)?;
+    let mut a = Args::new();
+    if geo.cin * geo.k * geo.k <= 27 {
+        a.buf(x).buf(w).opt(bias).buf(y).conv(geo);
+        return g.launch(
+            "conv2d_direct_fwd_f32",
+            [blocks(out), 1, 1],
+            [THREADS, 1, 1],
+            0,
+            &mut a,
+        );
+    }
+    let (m, n) = (c(geo.cout), c(geo.n * geo.ho * geo.wo));
+    let t = tile(m, n);
+    a.buf(x).buf(w).opt(bias).buf(y).conv(geo);
+    let name = format!("conv2d_igemm_fwd_{}x{}_f32", t.0, t.1);
+    g.launch(&name, gemm_grid(m, n, t, 1)?, [THREADS, 1, 1], 0, &mut a)
+}
+
+/// gx += conv2d's gradient with respect to its input.
+pub fn conv2d_bwd_data(
+    g: &Gpu,
+    w: &DevBuf,
+    gy: &DevBuf,
+    gx: &DevBuf,
+    geo: &ConvGeom,
+) -> Result<()> {
+    let c = |v: i32| v as usize;
+    need("conv w", w, c(geo.cout * geo.cin * geo.k * geo.k))?;
+    need(
+        "conv gy",
+        gy,
+        c(geo.n) * c(geo.cout) * c(geo.ho) * c(geo.wo),
+    )?;
+    need("conv gx", gx, c(geo.n * geo.cin * geo.h * geo.w))?;
+    let (m, n) = (c(geo.cin), c(geo.n * geo.h * geo.w));
+    let t = tile(m, n);
+    let mut a = Args::new();
+    a.buf(w).buf(gy).buf(gx).conv(geo);
+    let name = format!("conv2d_igemm_bwd_data_{}x{}_f32", t.0, t.1);
+    g.launch(&name, gemm_grid(m, n, t, 1)?, [THREADS, 1, 1], 0, &mut a)
+}
+
+/// gw += conv2d's gradient with respect to its weight. Split-K over the batch·Ho·Wo reduction
+/// into `workspace` (see [`conv2d_bwd_weight_workspace`]), then a fixed-order sum.
+pub fn conv2d_bwd_weight(
+    g: &Gpu,
+    x: &DevBuf,
+    gy: &DevBuf,
+    gw: &DevBuf,
+    workspace: &DevBuf,
+    geo: &ConvGeom,
+) -> Result<()> {
+    let c = |v: i32| v as usize;
+    need("conv x", x, c(geo.n * geo.cin * geo.h * geo.w))?;
+    need(
+        "conv gy",
+        gy,
+        c(geo.n) * c(geo.cout) * c(geo.ho) * c(geo.wo),
+    )?;
+    let (m, n) = (c(geo.cout), c(geo.cin * geo.k * geo.k));
+    need("conv gw", gw, m * n)?;
+    let (splits, chunk) = splitk(geo);
+    need("conv workspace", workspace, splits * m * n)?;
+    let t = tile(m, n);
+    let mut a = Args::new();
+    a.buf(x).buf(gy).buf(workspace).conv(geo).i32(chunk as i32);
+    let name = format!("conv2d_igemm_bwd_weight_{}x{}_f32", t.0, t.1);
+    g.launch(
+        &name,
+        gemm_grid(m, n, t, splits)?,
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )?;
+    let mut a = Args::new();
+    a.buf(workspace)
+        .buf(gw)
+        .i32(splits as i32)
+        .i64((m * n) as i64);
+    g.launch(
+        "conv2d_splitk_sum_f32",
+        [blocks(m * n), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// (splits, K per split) of the weight gradient: enough blocks to fill a large GPU, each split
+/// a multiple of the 16-deep K tile.
+fn splitk(geo: &ConvGeom) -> (usize, usize) {
+    let k = (geo.n * geo.ho * geo.wo) as usize;
+    let (m, n) = (geo.cout as usize, (geo.cin * geo.k * geo.k) as usize);
+    let t = tile(m, n);
+    let tiles = m.div_ceil(t.0) * n.div_ceil(t.1);
+    let want = 512usize.div_ceil(tiles).clamp(1, 64);
+    let chunk = k.div_ceil(want).div_ceil(16) * 16;
+    (k.div_ceil(chunk), chunk)
+}
+
+/// Floats of workspace [`conv2d_bwd_weight`] needs.
+pub fn conv2d_bwd_weight_workspace(geo: &ConvGeom) -> usize {
+    let (splits, _) = splitk(geo);
+    splits * (geo.cout * geo.cin * geo.k * geo.k) as usize
 }

@@ -33,6 +33,22 @@ pub struct Bcast6 {
     pub pad_: i32,
 }
 
+/// Geometry of a convolution, passed by value (matches `ConvGeom` in `kernels/common.cuh`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub n: i32,
+    pub cin: i32,
+    pub h: i32,
+    pub w: i32,
+    pub cout: i32,
+    pub k: i32,
+    pub stride: i32,
+    pub pad: i32,
+    pub ho: i32,
+    pub wo: i32,
+}
+
 enum Inner {
     Emu,
     Cuda(cuda::CudaDevice),
@@ -248,6 +264,13 @@ impl Args {
             std::slice::from_raw_parts(b as *const Bcast6 as *const u8, size_of::<Bcast6>())
         };
         self.push_bytes(ParamKind::Bcast6, bytes)
+    }
+    pub fn conv(&mut self, g: &ConvGeom) -> &mut Args {
+        // SAFETY: ConvGeom is repr(C) plain data of 40 bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(g as *const ConvGeom as *const u8, size_of::<ConvGeom>())
+        };
+        self.push_bytes(ParamKind::ConvGeom, bytes)
     }
     fn pointers(&mut self) -> Vec<*mut c_void> {
         self.slots

@@ -11,6 +11,8 @@ pub enum ParamKind {
     F32,
     /// [`Bcast6`](super::Bcast6), 152 bytes.
     Bcast6,
+    /// [`ConvGeom`](super::ConvGeom), 40 bytes.
+    ConvGeom,
 }
 
 /// One kernel: its name, the `.cu` file (module) that holds it, its parameters.
