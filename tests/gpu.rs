@@ -596,3 +596,328 @@ fn convolution_forward_and_both_backward_passes() {
         }
     });
 }
+
+/// (forward output, gradient of Σ y·gy with respect to x) of a reference op.
+fn ref_grad(
+    xs: &[f32],
+    dims: &[usize],
+    gys: &[f32],
+    f: impl Fn(&Tensor) -> Tensor,
+) -> (Tensor, Vec<f64>) {
+    let tape = Tape::new();
+    let x = tape.track(&reference(xs, dims));
+    let y = f(&x);
+    let loss = ops::sum_all(&ops::mul(&y, &reference(gys, y.dims())).unwrap()).unwrap();
+    let g = tape.backward(&loss, &[&x]).unwrap();
+    (y.detach(), g.get(&x).unwrap().to_vec_f64())
+}
+
+fn plus(v: &[f64], c: f64) -> Vec<f64> {
+    v.iter().map(|x| x + c).collect()
+}
+
+#[test]
+fn pooling_and_resampling() {
+    on_devices("pool/resample", |g, dev| {
+        let mut r = Rng::new(9);
+        let dims = [2usize, 3, 9, 11];
+        let planes = 6;
+        let n: usize = dims.iter().product();
+        let mut xs = randn(&mut r, n);
+        xs[5] = xs[6]; // a tie inside a max window
+        let x = g.upload(&xs).unwrap();
+        let hw = [9, 11];
+        // avg_pool2d(2)
+        let gys = randn(&mut r, planes * 4 * 5);
+        let (yw, gw) = ref_grad(&xs, &dims, &gys, |t| ops::avg_pool2d(t, 2).unwrap());
+        let (y, gy, gx) = (
+            g.alloc_f32(planes * 20).unwrap(),
+            g.upload(&gys).unwrap(),
+            g.upload(&vec![0.25; n]).unwrap(),
+        );
+        k::avg_pool_fwd(g, &x, &y, planes, hw, 2).unwrap();
+        k::avg_pool_bwd(g, &gy, &gx, planes, hw, 2).unwrap();
+        close(
+            &format!("{dev} avg_pool"),
+            &g.download(&y).unwrap(),
+            &yw.to_vec_f64(),
+            1e-6,
+            1e-5,
+        );
+        close(
+            &format!("{dev} avg_pool grad"),
+            &g.download(&gx).unwrap(),
+            &plus(&gw, 0.25),
+            1e-6,
+            1e-5,
+        );
+        // max_pool2d(3, 2, 1)
+        let (ho, wo) = (k::max_pool_out(9, 3, 2, 1), k::max_pool_out(11, 3, 2, 1));
+        let gys = randn(&mut r, planes * ho * wo);
+        let (yw, gw) = ref_grad(&xs, &dims, &gys, |t| ops::max_pool2d(t, 3, 2, 1).unwrap());
+        let (y, arg, gy, gx) = (
+            g.alloc_f32(planes * ho * wo).unwrap(),
+            g.alloc_f32(planes * ho * wo).unwrap(),
+            g.upload(&gys).unwrap(),
+            g.upload(&vec![0.0; n]).unwrap(),
+        );
+        k::max_pool_fwd(g, &x, &y, &arg, planes, hw, [3, 2, 1]).unwrap();
+        k::max_pool_bwd(g, &gy, &arg, &gx, planes, hw, [3, 2, 1]).unwrap();
+        close(
+            &format!("{dev} max_pool"),
+            &g.download(&y).unwrap(),
+            &yw.to_vec_f64(),
+            0.0,
+            0.0,
+        );
+        close(
+            &format!("{dev} max_pool grad"),
+            &g.download(&gx).unwrap(),
+            &gw,
+            1e-6,
+            1e-6,
+        );
+        // nearest ×2
+        let gys = randn(&mut r, n * 4);
+        let (yw, gw) = ref_grad(&xs, &dims, &gys, |t| ops::upsample_nearest(t, 2).unwrap());
+        let (y, gy, gx) = (
+            g.alloc_f32(n * 4).unwrap(),
+            g.upload(&gys).unwrap(),
+            g.upload(&vec![0.0; n]).unwrap(),
+        );
+        k::upsample_nearest_fwd(g, &x, &y, planes, hw, 2).unwrap();
+        k::upsample_nearest_bwd(g, &gy, &gx, planes, hw, 2).unwrap();
+        close(
+            &format!("{dev} nearest"),
+            &g.download(&y).unwrap(),
+            &yw.to_vec_f64(),
+            0.0,
+            0.0,
+        );
+        close(
+            &format!("{dev} nearest grad"),
+            &g.download(&gx).unwrap(),
+            &gw,
+            1e-5,
+            1e-5,
+        );
+        // bilinear, both conventions, up and down, odd sizes
+        for (oh, ow) in [(18, 22), (5, 4), (20, 7), (1, 1)] {
+            for align in [true, false] {
+                let gys = randn(&mut r, planes * oh * ow);
+                let (yw, gw) = ref_grad(&xs, &dims, &gys, |t| {
+                    ops::resize_bilinear(t, oh, ow, align).unwrap()
+                });
+                let (y, gy, gx) = (
+                    g.alloc_f32(planes * oh * ow).unwrap(),
+                    g.upload(&gys).unwrap(),
+                    g.upload(&vec![0.0; n]).unwrap(),
+                );
+                k::bilinear_fwd(g, &x, &y, planes, hw, [oh, ow], align).unwrap();
+                k::bilinear_bwd(g, &gy, &gx, planes, hw, [oh, ow], align).unwrap();
+                let tag = format!("{dev} bilinear {oh}×{ow} align={align}");
+                close(&tag, &g.download(&y).unwrap(), &yw.to_vec_f64(), 1e-5, 1e-5);
+                close(
+                    &format!("{tag} grad"),
+                    &g.download(&gx).unwrap(),
+                    &gw,
+                    1e-5,
+                    1e-5,
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn bce_gemm_embedding_and_copies() {
+    on_devices("bce/gemm/embedding/copy", |g, dev| {
+        let mut r = Rng::new(10);
+        // BCE with logits: value and both gradients (loss scaled by 3).
+        let n = 1000;
+        let zs: Vec<f32> = randn(&mut r, n).iter().map(|v| v * 8.0).collect();
+        let ts: Vec<f32> = (0..n).map(|i| (i % 3) as f32 / 2.0).collect();
+        let tape = Tape::new();
+        let (zr, tr) = (
+            tape.track(&reference(&zs, &[n])),
+            tape.track(&reference(&ts, &[n])),
+        );
+        let l = ops::loss::bce_with_logits(&zr, &tr).unwrap();
+        let grads = tape
+            .backward(&ops::mul_scalar(&l, 3.0).unwrap(), &[&zr, &tr])
+            .unwrap();
+        let (z, t, terms, out) = (
+            g.upload(&zs).unwrap(),
+            g.upload(&ts).unwrap(),
+            g.alloc_f32(n).unwrap(),
+            g.alloc_f32(1).unwrap(),
+        );
+        let (dz, dt) = (
+            g.upload(&vec![0.0; n]).unwrap(),
+            g.upload(&vec![0.0; n]).unwrap(),
+        );
+        k::bce_with_logits(g, &z, &t, &terms, &out, n).unwrap();
+        k::bce_with_logits_bwd(g, &z, &t, Some(&dz), Some(&dt), n, 3.0 / n as f32).unwrap();
+        close(
+            &format!("{dev} bce"),
+            &g.download(&out).unwrap(),
+            &l.to_vec_f64(),
+            1e-5,
+            1e-5,
+        );
+        close(
+            &format!("{dev} bce dz"),
+            &g.download(&dz).unwrap(),
+            &grads.get(&zr).unwrap().to_vec_f64(),
+            1e-6,
+            1e-4,
+        );
+        close(
+            &format!("{dev} bce dy"),
+            &g.download(&dt).unwrap(),
+            &grads.get(&tr).unwrap().to_vec_f64(),
+            1e-6,
+            1e-4,
+        );
+
+        // GEMM in every layout against matmul, accumulating, and linear's bias.
+        let (m, nn, kk) = (70, 33, 90);
+        let (av, bv) = (randn(&mut r, m * kk), randn(&mut r, kk * nn));
+        let want = ops::matmul(&reference(&av, &[m, kk]), &reference(&bv, &[kk, nn]))
+            .unwrap()
+            .to_vec_f64();
+        let transpose = |v: &[f32], rows: usize, cols: usize| -> Vec<f32> {
+            (0..cols)
+                .flat_map(|c| (0..rows).map(move |r| v[r * cols + c]))
+                .collect()
+        };
+        let (at, bt) = (transpose(&av, m, kk), transpose(&bv, kk, nn));
+        for (la, lb) in [
+            (k::Layout::Plain, k::Layout::Plain),
+            (k::Layout::Transposed, k::Layout::Plain),
+            (k::Layout::Plain, k::Layout::Transposed),
+            (k::Layout::Transposed, k::Layout::Transposed),
+        ] {
+            let a = g
+                .upload(if la == k::Layout::Plain { &av } else { &at })
+                .unwrap();
+            let b = g
+                .upload(if lb == k::Layout::Plain { &bv } else { &bt })
+                .unwrap();
+            let c = g.upload(&vec![1.0; m * nn]).unwrap();
+            k::gemm(g, (&a, la), (&b, lb), None, &c, [m, nn, kk], true).unwrap();
+            close(
+                &format!("{dev} gemm {la:?} {lb:?}"),
+                &g.download(&c).unwrap(),
+                &plus(&want, 1.0),
+                1e-4,
+                1e-4,
+            );
+        }
+        let (xs, ws, bs) = (
+            randn(&mut r, 5 * 12),
+            randn(&mut r, 7 * 12),
+            randn(&mut r, 7),
+        );
+        let want = ops::linear(
+            &reference(&xs, &[5, 12]),
+            &reference(&ws, &[7, 12]),
+            Some(&reference(&bs, &[7])),
+        )
+        .unwrap();
+        let (x, w, b, y) = (
+            g.upload(&xs).unwrap(),
+            g.upload(&ws).unwrap(),
+            g.upload(&bs).unwrap(),
+            g.alloc_f32(35).unwrap(),
+        );
+        k::gemm(
+            g,
+            (&x, k::Layout::Plain),
+            (&w, k::Layout::Transposed),
+            Some(&b),
+            &y,
+            [5, 7, 12],
+            false,
+        )
+        .unwrap();
+        close(
+            &format!("{dev} linear"),
+            &g.download(&y).unwrap(),
+            &want.to_vec_f64(),
+            1e-5,
+            1e-5,
+        );
+
+        // Embedding: lookup and the summed gradient of repeated ids.
+        let ids: Vec<i64> = vec![1, 0, 1, 1, 2];
+        let table = randn(&mut r, 3 * 4);
+        let gys = randn(&mut r, 5 * 4);
+        let tape = Tape::new();
+        let tr = tape.track(&reference(&table, &[3, 4]));
+        let idt = Tensor::from_f64_as(
+            &ids.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+            vec![5],
+            coin::DType::I64,
+            Device::Reference,
+        )
+        .unwrap();
+        let yr = ops::embedding(&idt, &tr).unwrap();
+        let loss = ops::sum_all(&ops::mul(&yr, &reference(&gys, &[5, 4])).unwrap()).unwrap();
+        let gt_want = tape
+            .backward(&loss, &[&tr])
+            .unwrap()
+            .get(&tr)
+            .unwrap()
+            .to_vec_f64();
+        let id32: Vec<i32> = ids.iter().map(|&v| v as i32).collect();
+        let (idb, tb, y, gy, gt) = (
+            g.upload_i32(&id32).unwrap(),
+            g.upload(&table).unwrap(),
+            g.alloc_f32(20).unwrap(),
+            g.upload(&gys).unwrap(),
+            g.upload(&[0.0; 12]).unwrap(),
+        );
+        k::embedding_fwd(g, &idb, &tb, &y, 5, 4).unwrap();
+        k::embedding_bwd(g, &idb, &gy, &gt, [5, 3, 4]).unwrap();
+        close(
+            &format!("{dev} embedding"),
+            &g.download(&y).unwrap(),
+            &yr.to_vec_f64(),
+            0.0,
+            0.0,
+        );
+        close(
+            &format!("{dev} embedding grad"),
+            &g.download(&gt).unwrap(),
+            &gt_want,
+            1e-6,
+            1e-6,
+        );
+
+        // narrow and cat along axis 1 of [2, 5, 3] / [2, 4, 3].
+        let (pv, qv) = (randn(&mut r, 30), randn(&mut r, 24));
+        let (pr, qr) = (reference(&pv, &[2, 5, 3]), reference(&qv, &[2, 4, 3]));
+        let (p, q) = (g.upload(&pv).unwrap(), g.upload(&qv).unwrap());
+        let nar = g.alloc_f32(2 * 2 * 3).unwrap();
+        k::copy_block(g, &p, &nar, 2, [5, 1], [2, 0], 2, 3, false).unwrap();
+        close(
+            &format!("{dev} narrow"),
+            &g.download(&nar).unwrap(),
+            &ops::narrow(&pr, 1, 1, 2).unwrap().to_vec_f64(),
+            0.0,
+            0.0,
+        );
+        let cat = g.alloc_f32(54).unwrap();
+        k::copy_block(g, &p, &cat, 2, [5, 0], [9, 0], 5, 3, false).unwrap();
+        k::copy_block(g, &q, &cat, 2, [4, 0], [9, 5], 4, 3, false).unwrap();
+        close(
+            &format!("{dev} cat"),
+            &g.download(&cat).unwrap(),
+            &ops::cat(&[&pr, &qr], 1).unwrap().to_vec_f64(),
+            0.0,
+            0.0,
+        );
+        assert!(k::copy_block(g, &p, &cat, 2, [5, 4], [9, 0], 2, 3, false).is_err());
+    });
+}

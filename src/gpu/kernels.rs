@@ -598,3 +598,389 @@ pub fn conv2d_bwd_weight_workspace(geo: &ConvGeom) -> usize {
     let (splits, _) = splitk(geo);
     splits * (geo.cout * geo.cin * geo.k * geo.k) as usize
 }
+
+/// Plane geometry of pooling and resampling launches.
+fn planes_args(a: &mut Args, planes: usize, dims: &[usize]) -> Result<()> {
+    a.i64(planes as i64);
+    for &d in dims {
+        a.i32(i32::try_from(d).map_err(|_| Error::Shape(format!("{d} exceeds i32")))?);
+    }
+    Ok(())
+}
+
+/// avg_pool2d (window = stride = k) over `planes` h × w planes.
+pub fn avg_pool_fwd(
+    g: &Gpu,
+    x: &DevBuf,
+    y: &DevBuf,
+    planes: usize,
+    [h, w]: [usize; 2],
+    k: usize,
+) -> Result<()> {
+    let (ho, wo) = (h / k, w / k);
+    need("avg_pool x", x, planes * h * w)?;
+    need("avg_pool y", y, planes * ho * wo)?;
+    let mut a = Args::new();
+    a.buf(x).buf(y);
+    planes_args(&mut a, planes, &[h, w, ho, wo, k])?;
+    g.launch(
+        "avg_pool_fwd_f32",
+        [blocks(planes * ho * wo), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// gx += avg_pool2d's input gradient.
+pub fn avg_pool_bwd(
+    g: &Gpu,
+    gy: &DevBuf,
+    gx: &DevBuf,
+    planes: usize,
+    [h, w]: [usize; 2],
+    k: usize,
+) -> Result<()> {
+    let (ho, wo) = (h / k, w / k);
+    need("avg_pool gy", gy, planes * ho * wo)?;
+    need("avg_pool gx", gx, planes * h * w)?;
+    let mut a = Args::new();
+    a.buf(gy).buf(gx);
+    planes_args(&mut a, planes, &[h, w, ho, wo, k])?;
+    g.launch(
+        "avg_pool_bwd_f32",
+        [blocks(planes * h * w), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// Output side of a max pool.
+pub fn max_pool_out(h: usize, k: usize, s: usize, p: usize) -> usize {
+    (h + 2 * p - k) / s + 1
+}
+
+/// max_pool2d: y and the winner's index within its plane (`arg`, int32).
+pub fn max_pool_fwd(
+    g: &Gpu,
+    x: &DevBuf,
+    y: &DevBuf,
+    arg: &DevBuf,
+    planes: usize,
+    [h, w]: [usize; 2],
+    [k, s, p]: [usize; 3],
+) -> Result<()> {
+    let (ho, wo) = (max_pool_out(h, k, s, p), max_pool_out(w, k, s, p));
+    need("max_pool x", x, planes * h * w)?;
+    need("max_pool y", y, planes * ho * wo)?;
+    need("max_pool argmax", arg, planes * ho * wo)?;
+    let mut a = Args::new();
+    a.buf(x).buf(y).buf(arg);
+    planes_args(&mut a, planes, &[h, w, ho, wo, k, s, p])?;
+    g.launch(
+        "max_pool_fwd_f32",
+        [blocks(planes * ho * wo), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// gx += max_pool2d's input gradient (to each window's winner).
+pub fn max_pool_bwd(
+    g: &Gpu,
+    gy: &DevBuf,
+    arg: &DevBuf,
+    gx: &DevBuf,
+    planes: usize,
+    [h, w]: [usize; 2],
+    [k, s, p]: [usize; 3],
+) -> Result<()> {
+    let (ho, wo) = (max_pool_out(h, k, s, p), max_pool_out(w, k, s, p));
+    need("max_pool gy", gy, planes * ho * wo)?;
+    need("max_pool gx", gx, planes * h * w)?;
+    let mut a = Args::new();
+    a.buf(gy).buf(arg).buf(gx);
+    planes_args(&mut a, planes, &[h, w, ho, wo, k, s, p])?;
+    g.launch(
+        "max_pool_bwd_f32",
+        [blocks(planes * h * w), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// Nearest upsampling by an integer factor.
+pub fn upsample_nearest_fwd(
+    g: &Gpu,
+    x: &DevBuf,
+    y: &DevBuf,
+    planes: usize,
+    [h, w]: [usize; 2],
+    s: usize,
+) -> Result<()> {
+    need("upsample x", x, planes * h * w)?;
+    need("upsample y", y, planes * h * w * s * s)?;
+    let mut a = Args::new();
+    a.buf(x).buf(y);
+    planes_args(&mut a, planes, &[h, w, s])?;
+    g.launch(
+        "upsample_nearest_fwd_f32",
+        [blocks(planes * h * w * s * s), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// gx += nearest upsampling's input gradient.
+pub fn upsample_nearest_bwd(
+    g: &Gpu,
+    gy: &DevBuf,
+    gx: &DevBuf,
+    planes: usize,
+    [h, w]: [usize; 2],
+    s: usize,
+) -> Result<()> {
+    need("upsample gy", gy, planes * h * w * s * s)?;
+    need("upsample gx", gx, planes * h * w)?;
+    let mut a = Args::new();
+    a.buf(gy).buf(gx);
+    planes_args(&mut a, planes, &[h, w, s])?;
+    g.launch(
+        "upsample_nearest_bwd_f32",
+        [blocks(planes * h * w), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// Bilinear resize of each plane to ho × wo.
+pub fn bilinear_fwd(
+    g: &Gpu,
+    x: &DevBuf,
+    y: &DevBuf,
+    planes: usize,
+    [h, w]: [usize; 2],
+    [ho, wo]: [usize; 2],
+    align_corners: bool,
+) -> Result<()> {
+    need("bilinear x", x, planes * h * w)?;
+    need("bilinear y", y, planes * ho * wo)?;
+    let mut a = Args::new();
+    a.buf(x).buf(y);
+    planes_args(&mut a, planes, &[h, w, ho, wo, align_corners as usize])?;
+    g.launch(
+        "bilinear_fwd_f32",
+        [blocks(planes * ho * wo), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// gx += the bilinear resize's input gradient.
+pub fn bilinear_bwd(
+    g: &Gpu,
+    gy: &DevBuf,
+    gx: &DevBuf,
+    planes: usize,
+    [h, w]: [usize; 2],
+    [ho, wo]: [usize; 2],
+    align_corners: bool,
+) -> Result<()> {
+    need("bilinear gy", gy, planes * ho * wo)?;
+    need("bilinear gx", gx, planes * h * w)?;
+    let mut a = Args::new();
+    a.buf(gy).buf(gx);
+    planes_args(&mut a, planes, &[h, w, ho, wo, align_corners as usize])?;
+    g.launch(
+        "bilinear_bwd_f32",
+        [blocks(planes * h * w), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// Mean BCE-with-logits of n logits `z` against targets `y` into `out[0]`; `terms` is n floats
+/// of scratch.
+pub fn bce_with_logits(
+    g: &Gpu,
+    z: &DevBuf,
+    y: &DevBuf,
+    terms: &DevBuf,
+    out: &DevBuf,
+    n: usize,
+) -> Result<()> {
+    for (w, b) in [("z", z), ("y", y), ("terms", terms)] {
+        need(&format!("bce {w}"), b, n)?;
+    }
+    let mut a = Args::new();
+    a.buf(z).buf(y).buf(terms).i64(n as i64);
+    g.launch(
+        "bce_terms_f32",
+        [blocks(n), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )?;
+    reduce(g, terms, out, [1, n, 1], 1.0 / n as f32)
+}
+
+/// dz += (σ(z) − y)·scale, dy += −z·scale (either optional); scale = upstream gradient / n.
+pub fn bce_with_logits_bwd(
+    g: &Gpu,
+    z: &DevBuf,
+    y: &DevBuf,
+    dz: Option<&DevBuf>,
+    dy: Option<&DevBuf>,
+    n: usize,
+    scale: f32,
+) -> Result<()> {
+    need("bce z", z, n)?;
+    need("bce y", y, n)?;
+    let mut a = Args::new();
+    a.buf(z).buf(y).opt(dz).opt(dy).i64(n as i64).f32(scale);
+    g.launch("bce_bwd_f32", [blocks(n), 1, 1], [THREADS, 1, 1], 0, &mut a)
+}
+
+/// How a GEMM operand is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// As used: A is M×K, B is K×N.
+    Plain,
+    /// Transposed: A stored K×M, B stored N×K.
+    Transposed,
+}
+
+/// C = (accumulate ? C : 0) + op(A)·op(B) + bias (per column, optional); op(A) is m×k, op(B)
+/// k×n.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    g: &Gpu,
+    (a, la): (&DevBuf, Layout),
+    (b, lb): (&DevBuf, Layout),
+    bias: Option<&DevBuf>,
+    c: &DevBuf,
+    [m, n, k]: [usize; 3],
+    accumulate: bool,
+) -> Result<()> {
+    need("gemm a", a, m * k)?;
+    need("gemm b", b, k * n)?;
+    need("gemm c", c, m * n)?;
+    let i =
+        |v: usize| i32::try_from(v).map_err(|_| Error::Shape(format!("GEMM dim {v} exceeds i32")));
+    let mut args = Args::new();
+    args.buf(a)
+        .buf(b)
+        .opt(bias)
+        .buf(c)
+        .i32(i(m)?)
+        .i32(i(n)?)
+        .i32(i(k)?)
+        .i32((la == Layout::Transposed) as i32)
+        .i32((lb == Layout::Transposed) as i32)
+        .i32(accumulate as i32);
+    g.launch(
+        "gemm_f32",
+        gemm_grid(m, n, (64, 64), 1)?,
+        [THREADS, 1, 1],
+        0,
+        &mut args,
+    )
+}
+
+/// y[i] = table[ids[i]] for `b` ids (int32) into a [V, d] table.
+pub fn embedding_fwd(
+    g: &Gpu,
+    ids: &DevBuf,
+    table: &DevBuf,
+    y: &DevBuf,
+    b: usize,
+    d: usize,
+) -> Result<()> {
+    need("embedding ids", ids, b)?;
+    need("embedding y", y, b * d)?;
+    let mut a = Args::new();
+    a.buf(ids).buf(table).buf(y).i64(b as i64).i64(d as i64);
+    g.launch(
+        "embedding_fwd_f32",
+        [blocks(b * d), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// gt[r] += Σ over the ids equal to r of gy[i].
+pub fn embedding_bwd(
+    g: &Gpu,
+    ids: &DevBuf,
+    gy: &DevBuf,
+    gt: &DevBuf,
+    [b, v, d]: [usize; 3],
+) -> Result<()> {
+    need("embedding ids", ids, b)?;
+    need("embedding gy", gy, b * d)?;
+    need("embedding gt", gt, v * d)?;
+    let mut a = Args::new();
+    a.buf(ids)
+        .buf(gy)
+        .buf(gt)
+        .i64(b as i64)
+        .i64(v as i64)
+        .i64(d as i64);
+    g.launch(
+        "embedding_bwd_f32",
+        [blocks(v * d), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}
+
+/// A block copy between tensors viewed as [outer, mid, inner]: dst[o, dst_off + m, i] (=|+=)
+/// src[o, src_off + m, i] for m < len. Serves narrow, cat, split and their backward.
+#[allow(clippy::too_many_arguments)]
+pub fn copy_block(
+    g: &Gpu,
+    src: &DevBuf,
+    dst: &DevBuf,
+    outer: usize,
+    [src_mid, src_off]: [usize; 2],
+    [dst_mid, dst_off]: [usize; 2],
+    len: usize,
+    inner: usize,
+    accumulate: bool,
+) -> Result<()> {
+    if src_off + len > src_mid || dst_off + len > dst_mid {
+        return Err(Error::Shape(format!(
+            "copy_block: {len} rows from {src_off} of {src_mid} into {dst_off} of {dst_mid}"
+        )));
+    }
+    need("copy src", src, outer * src_mid * inner)?;
+    need("copy dst", dst, outer * dst_mid * inner)?;
+    let mut a = Args::new();
+    a.buf(src)
+        .buf(dst)
+        .i64(outer as i64)
+        .i64(src_mid as i64)
+        .i64(dst_mid as i64)
+        .i64(src_off as i64)
+        .i64(dst_off as i64)
+        .i64(len as i64)
+        .i64(inner as i64)
+        .i32(accumulate as i32);
+    let n = outer * len * inner;
+    g.launch(
+        "copy_block_f32",
+        [blocks(n), 1, 1],
+        [THREADS, 1, 1],
+        0,
+        &mut a,
+    )
+}

@@ -149,6 +149,18 @@ impl Gpu {
         Ok(v)
     }
 
+    /// A buffer holding int32 values (ids, argmax indices): 4-byte elements like f32.
+    pub fn upload_i32(&self, values: &[i32]) -> Result<DevBuf> {
+        let b = self.alloc_f32(values.len())?;
+        self.write(&b, bytemuck::cast_slice(values))?;
+        Ok(b)
+    }
+
+    /// The values of an int32 buffer.
+    pub fn download_i32(&self, b: &DevBuf) -> Result<Vec<i32>> {
+        Ok(bytemuck::cast_slice(&self.download(b)?).to_vec())
+    }
+
     /// Waits for every launch so far (the emulator runs them synchronously).
     pub fn synchronize(&self) -> Result<()> {
         match &*self.inner {

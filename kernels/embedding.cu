@@ -1,0 +1,19 @@
+// Embedding lookup, f32 table [V, D], int32 ids [B]. Forward: y[i, d] = table[ids[i], d], one
+// element per thread. Backward: gt[r, d] += Σ_{i: ids[i] = r} gy[i, d], one table element per
+// thread scanning the ids in order — deterministic, no atomics (V·B work: the class embeddings
+// of COIN have V = 2).
+#include "common.cuh"
+
+extern "C" __global__ void __launch_bounds__(256) embedding_fwd_f32(const int* ids, const float* table, float* y, long long b, long long d) {
+  COIN_GRID_LOOP(i, b * d) { y[i] = table[(long long)ids[i / d] * d + i % d]; }
+}
+
+extern "C" __global__ void __launch_bounds__(256) embedding_bwd_f32(const int* ids, const float* gy, float* gt, long long b, long long v, long long d) {
+  COIN_GRID_LOOP(j, v * d) {
+    long long r = j / d, c = j % d;
+    float acc = 0.0f;
+    for (long long i = 0; i < b; ++i)
+      if (ids[i] == r) acc += gy[i * d + c];
+    gt[j] += acc;
+  }
+}
