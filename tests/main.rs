@@ -10,6 +10,7 @@ mod bad_input;
 mod data_window;
 mod dataset;
 mod gpu;
+mod gpu_train;
 mod gradcheck;
 mod layout;
 mod loader;
