@@ -921,3 +921,29 @@ fn bce_gemm_embedding_and_copies() {
         assert!(k::copy_block(g, &p, &cat, 2, [5, 4], [9, 0], 2, 3, false).is_err());
     });
 }
+
+#[test]
+fn probe_and_device_messages() {
+    let p = gpu::probe();
+    assert_eq!(p.kernels, gpu::has_cuda_kernels());
+    if !p.driver {
+        assert_eq!(p.devices, 0);
+        assert!(p.auto_warning().is_none(), "no GPU, nothing to warn about");
+        let e = Gpu::cuda(0).unwrap_err().to_string();
+        assert!(e.contains("no CUDA driver"), "{e}");
+    }
+    // A GPU machine whose build lacks kernels is told loudly, with the fix.
+    let w = gpu::Probe {
+        driver: true,
+        devices: 1,
+        kernels: false,
+    }
+    .auto_warning()
+    .unwrap();
+    assert!(
+        w.contains("NO CUDA kernels") && w.contains("install-cuda-toolchain"),
+        "{w}"
+    );
+    let e = "cuda:0".parse::<Device>().unwrap_err().to_string();
+    assert!(e.contains("do not dispatch to CUDA yet"), "{e}");
+}

@@ -22,7 +22,16 @@ fn reference(v: &[f32], dims: &[usize]) -> Tensor {
 }
 
 /// Parameter shapes, in order: w1, b1, γ, β, w2, b2, wl, bl.
-const SHAPES: [&[usize]; 8] = [&[4, 1, 3, 3], &[4], &[4], &[4], &[4, 4, 3, 3], &[4], &[1, 4], &[1]];
+const SHAPES: [&[usize]; 8] = [
+    &[4, 1, 3, 3],
+    &[4],
+    &[4],
+    &[4],
+    &[4, 4, 3, 3],
+    &[4],
+    &[1, 4],
+    &[1],
+];
 
 fn init() -> Vec<Vec<f32>> {
     let mut r = Rng::new(11);
@@ -118,7 +127,15 @@ fn gpu_losses(g: &Gpu, steps: u64) -> Vec<f64> {
     let (h, z, terms, loss) = (buf(B * 4), buf(B), buf(B), buf(1));
     let stats: Vec<DevBuf> = (0..5).map(|_| buf(4)).collect();
     let ws = buf(k::conv2d_bwd_weight_workspace(&g1).max(k::conv2d_bwd_weight_workspace(&g2)));
-    let (dz, dh, dr2, dc2, dr1, dbn, dc1) = (buf(B), buf(B * 4), buf(n2), buf(n2), buf(n1), buf(n1), buf(n1));
+    let (dz, dh, dr2, dc2, dr1, dbn, dc1) = (
+        buf(B),
+        buf(B * 4),
+        buf(n2),
+        buf(n2),
+        buf(n1),
+        buf(n1),
+        buf(n1),
+    );
     let ones2 = g.upload(&vec![1.0; n2]).unwrap();
     let tmp = buf(B * 4 * 4);
     let mut losses = Vec::new();
@@ -127,13 +144,39 @@ fn gpu_losses(g: &Gpu, steps: u64) -> Vec<f64> {
         let (x, t) = (g.upload(&xs).unwrap(), g.upload(&ls).unwrap());
         // Forward.
         k::conv2d_fwd(g, &x, &net.p[0], Some(&net.p[1]), &c1, &g1).unwrap();
-        k::bn_stats(g, &c1, [&stats[0], &stats[1], &stats[2]], [B, 4, 8, 8], 1e-5).unwrap();
-        k::bn_apply(g, &c1, &stats[0], &stats[1], Some(&net.p[2]), Some(&net.p[3]), &bn, [B, 4, 8, 8]).unwrap();
+        k::bn_stats(
+            g,
+            &c1,
+            [&stats[0], &stats[1], &stats[2]],
+            [B, 4, 8, 8],
+            1e-5,
+        )
+        .unwrap();
+        k::bn_apply(
+            g,
+            &c1,
+            &stats[0],
+            &stats[1],
+            Some(&net.p[2]),
+            Some(&net.p[3]),
+            &bn,
+            [B, 4, 8, 8],
+        )
+        .unwrap();
         k::unary_fwd(g, Unary::Relu, &bn, &r1, n1).unwrap();
         k::conv2d_fwd(g, &r1, &net.p[4], Some(&net.p[5]), &c2, &g2).unwrap();
         k::unary_fwd(g, Unary::Relu, &c2, &r2, n2).unwrap();
         k::reduce(g, &r2, &h, [B * 4, 16, 1], 1.0 / 16.0).unwrap();
-        k::gemm(g, (&h, Layout::Plain), (&net.p[6], Layout::Transposed), Some(&net.p[7]), &z, [B, 1, 4], false).unwrap();
+        k::gemm(
+            g,
+            (&h, Layout::Plain),
+            (&net.p[6], Layout::Transposed),
+            Some(&net.p[7]),
+            &z,
+            [B, 1, 4],
+            false,
+        )
+        .unwrap();
         k::bce_with_logits(g, &z, &t, &terms, &loss, B).unwrap();
         losses.push(g.download(&loss).unwrap()[0] as f64);
         // Backward (every kernel accumulates: zero the gradients first).
@@ -141,10 +184,35 @@ fn gpu_losses(g: &Gpu, steps: u64) -> Vec<f64> {
             k::fill(g, b, b.len(), 0.0).unwrap();
         }
         k::bce_with_logits_bwd(g, &z, &t, Some(&dz), None, B, 1.0 / B as f32).unwrap();
-        k::gemm(g, (&dz, Layout::Transposed), (&h, Layout::Plain), None, &net.g[6], [1, 4, B], true).unwrap();
+        k::gemm(
+            g,
+            (&dz, Layout::Transposed),
+            (&h, Layout::Plain),
+            None,
+            &net.g[6],
+            [1, 4, B],
+            true,
+        )
+        .unwrap();
         k::reduce(g, &dz, &net.g[7], [1, B, 1], 1.0).unwrap();
-        k::gemm(g, (&dz, Layout::Plain), (&net.p[6], Layout::Plain), None, &dh, [B, 4, 1], true).unwrap();
-        k::binary(g, BinaryOp::Mul, (&dh, &[B, 4, 1, 1]), (&ones2, &[B, 4, 4, 4]), &dr2).unwrap();
+        k::gemm(
+            g,
+            (&dz, Layout::Plain),
+            (&net.p[6], Layout::Plain),
+            None,
+            &dh,
+            [B, 4, 1],
+            true,
+        )
+        .unwrap();
+        k::binary(
+            g,
+            BinaryOp::Mul,
+            (&dh, &[B, 4, 1, 1]),
+            (&ones2, &[B, 4, 4, 4]),
+            &dr2,
+        )
+        .unwrap();
         k::unary_fwd(g, Unary::MulScalar(1.0 / 16.0), &dr2, &dr2, n2).unwrap();
         k::unary_bwd(g, Unary::Relu, &c2, &r2, &dr2, &dc2, n2).unwrap();
         k::conv2d_bwd_weight(g, &r1, &dc2, &net.g[4], &ws, &g2).unwrap();
@@ -152,7 +220,18 @@ fn gpu_losses(g: &Gpu, steps: u64) -> Vec<f64> {
         k::reduce(g, &tmp, &net.g[5], [1, B, 4], 1.0).unwrap();
         k::conv2d_bwd_data(g, &net.p[4], &dc2, &dr1, &g2).unwrap();
         k::unary_bwd(g, Unary::Relu, &bn, &r1, &dr1, &dbn, n1).unwrap();
-        k::bn_backward(g, &c1, &dbn, &stats[0], &stats[1], Some(&net.p[2]), [&net.g[3], &net.g[2]], &dc1, [B, 4, 8, 8]).unwrap();
+        k::bn_backward(
+            g,
+            &c1,
+            &dbn,
+            &stats[0],
+            &stats[1],
+            Some(&net.p[2]),
+            [&net.g[3], &net.g[2]],
+            &dc1,
+            [B, 4, 8, 8],
+        )
+        .unwrap();
         k::conv2d_bwd_weight(g, &x, &dc1, &net.g[0], &ws, &g1).unwrap();
         let t1 = buf(B * 4);
         k::reduce(g, &dc1, &t1, [B * 4, 64, 1], 1.0).unwrap();
@@ -168,7 +247,13 @@ fn gpu_losses(g: &Gpu, steps: u64) -> Vec<f64> {
                 decoupled: false,
                 t: step as i32 + 1,
             };
-            k::adam(g, [&net.p[i], &net.g[i], &net.m[i], &net.v[i]], net.p[i].len(), s).unwrap();
+            k::adam(
+                g,
+                [&net.p[i], &net.g[i], &net.m[i], &net.v[i]],
+                net.p[i].len(),
+                s,
+            )
+            .unwrap();
         }
     }
     losses
@@ -178,11 +263,17 @@ fn gpu_losses(g: &Gpu, steps: u64) -> Vec<f64> {
 fn tiny_conv_net_trains_the_same_on_the_kernels_and_the_reference() {
     let steps = 6;
     let want = reference_losses(steps);
-    assert!(want[steps as usize - 1] < want[0], "the reference net learns: {want:?}");
+    assert!(
+        want[steps as usize - 1] < want[0],
+        "the reference net learns: {want:?}"
+    );
     on_devices("tiny conv net", |g, dev| {
         let got = gpu_losses(g, steps);
         for (s, (a, b)) in got.iter().zip(&want).enumerate() {
-            assert!((a - b).abs() <= 1e-4 + 1e-3 * b.abs(), "{dev} step {s}: {got:?} vs {want:?}");
+            assert!(
+                (a - b).abs() <= 1e-4 + 1e-3 * b.abs(),
+                "{dev} step {s}: {got:?} vs {want:?}"
+            );
         }
     });
 }

@@ -34,7 +34,15 @@ fn parse() -> std::result::Result<Args, String> {
     while let Some(flag) = it.next() {
         let mut val = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
-            "--device" => a.device = val()?.parse().map_err(|e: coin::Error| e.to_string())?,
+            "--device" => {
+                let v = val()?;
+                if v == "auto" {
+                    if let Some(w) = coin::gpu::probe().auto_warning() {
+                        eprintln!("{w}");
+                    }
+                }
+                a.device = v.parse().map_err(|e: coin::Error| e.to_string())?
+            }
             "--steps" => a.steps = val()?.parse().map_err(|e| format!("--steps: {e}"))?,
             "--batch" => a.batch = val()?.parse().map_err(|e| format!("--batch: {e}"))?,
             "--seed" => a.seed = val()?.parse().map_err(|e| format!("--seed: {e}"))?,

@@ -291,3 +291,53 @@ impl Args {
             .collect()
     }
 }
+
+/// What this machine and build offer for CUDA, found without creating a context.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// libcuda could be loaded.
+    pub driver: bool,
+    /// Devices the driver reports (0 when no driver).
+    pub devices: usize,
+    /// This build embeds nvcc-compiled kernels.
+    pub kernels: bool,
+}
+
+/// Probes the driver (dlopen, then cuInit and the device count); never panics.
+pub fn probe() -> Probe {
+    use cudarc::driver::{result, sys};
+    // SAFETY: only tries to dlopen libcuda.
+    let driver = unsafe { sys::is_culib_present() };
+    let devices = if driver && result::init().is_ok() {
+        result::device::get_count().map(|c| c as usize).unwrap_or(0)
+    } else {
+        0
+    };
+    Probe {
+        driver,
+        devices,
+        kernels: has_cuda_kernels(),
+    }
+}
+
+impl Probe {
+    /// A warning to print for `--device auto`, when there is something to warn about: a GPU
+    /// this build cannot use (no kernels), or one the training pipeline does not use yet.
+    pub fn auto_warning(&self) -> Option<String> {
+        match (self.devices > 0, self.kernels) {
+            (false, _) => None,
+            (true, false) => Some(format!(
+                "WARNING: {} CUDA device(s) found, but this build has NO CUDA kernels (nvcc was \
+                 not found when it was compiled), so everything runs on the CPU. Run \
+                 scripts/install-cuda-toolchain.sh (or set NVCC=/path/to/nvcc) and rebuild.",
+                self.devices
+            )),
+            (true, true) => Some(format!(
+                "note: {} CUDA device(s) found and the kernels are built, but the tensor ops do \
+                 not dispatch to them yet (coin::gpu runs them directly): training runs on the \
+                 CPU.",
+                self.devices
+            )),
+        }
+    }
+}

@@ -69,9 +69,17 @@ impl std::str::FromStr for Device {
         match s {
             "cpu" | "auto" => Ok(Device::Cpu),
             "reference" | "ref" => Ok(Device::Reference),
+            "emu" => Err(crate::Error::Device(
+                "device 'emu': the emulated CUDA device runs the kernels through coin::gpu \
+                 (tests and benchmarks); the tensor ops do not dispatch to it yet"
+                    .into(),
+            )),
+            other if other.starts_with("cuda") => Err(crate::Error::Device(format!(
+                "device '{other}': the CUDA kernels run through coin::gpu (scripts/gpu-check.sh); \
+                 the tensor ops do not dispatch to CUDA yet — use 'cpu' or 'auto'"
+            ))),
             other => Err(crate::Error::Device(format!(
-                "unknown device '{other}': this build knows 'cpu', 'reference' and 'auto' \
-                 (CUDA devices arrive with the CUDA backend)"
+                "unknown device '{other}': this build knows 'cpu', 'reference' and 'auto'"
             ))),
         }
     }
