@@ -11,7 +11,16 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::time::Duration;
 
 /// (name, batch, cin, cout, h, k, stride, pad).
-type ConvShape = (&'static str, usize, usize, usize, usize, usize, usize, usize);
+type ConvShape = (
+    &'static str,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+);
 
 /// The generator's and discriminator's convolutions at the paper's scale.
 pub const CONVS: &[ConvShape] = &[

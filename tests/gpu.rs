@@ -530,7 +530,12 @@ fn convolution_forward_and_both_backward_passes() {
     ];
     on_devices("conv2d", |g, dev| {
         let mut r = Rng::new(8);
-        for &(xd, cout, kk, s, p) in cases {
+        // Every case with the per-shape tile, then the GEMM cases with each tile forced.
+        let forced = k::CONV_TILES
+            .iter()
+            .flat_map(|&t| cases[1..4].iter().map(move |c| (Some(t), *c)));
+        for (t, (xd, cout, kk, s, p)) in cases.iter().map(|c| (None, *c)).chain(forced) {
+            k::force_conv_tile(t);
             let wd = [cout, xd[1], kk, kk];
             let geo = k::conv_geom(xd, wd, s, p).unwrap();
             let yd = [xd[0], cout, geo.ho as usize, geo.wo as usize];
@@ -569,7 +574,7 @@ fn convolution_forward_and_both_backward_passes() {
             k::conv2d_fwd(g, &x, &w, Some(&b), &y, &geo).unwrap();
             k::conv2d_bwd_data(g, &w, &gy, &gx, &geo).unwrap();
             k::conv2d_bwd_weight(g, &x, &gy, &gw, &wsp, &geo).unwrap();
-            let tag = format!("{dev} conv {xd:?} cout {cout} k{kk} s{s} p{p}");
+            let tag = format!("{dev} conv {xd:?} cout {cout} k{kk} s{s} p{p} tile {t:?}");
             close(
                 &format!("{tag} y"),
                 &g.download(&y).unwrap(),
@@ -594,6 +599,7 @@ fn convolution_forward_and_both_backward_passes() {
                 1e-4,
             );
         }
+        k::force_conv_tile(None);
     });
 }
 
@@ -946,4 +952,50 @@ fn probe_and_device_messages() {
     );
     let e = "cuda:0".parse::<Device>().unwrap_err().to_string();
     assert!(e.contains("do not dispatch to CUDA yet"), "{e}");
+}
+
+/// Which test runs each kernel (prefixes cover the tile variants). A new kernel must be added
+/// here, with a test, or this fails.
+const COVERAGE: &[(&str, &str)] = &[
+    ("unary_", "unary_forward_and_backward"),
+    ("binary_fwd_f32", "binary_ops_broadcast_like_the_reference"),
+    ("where_f32", "binary_ops_broadcast_like_the_reference"),
+    (
+        "fill_f32",
+        "emulator_checks_launches_and_catches_stray_accesses",
+    ),
+    ("reduce_", "reductions_over_one_axis"),
+    ("adam_f32", "adam_and_adamw_match_the_optimizer"),
+    ("bn_", "batch_norm_forward_and_backward"),
+    ("conv2d_", "convolution_forward_and_both_backward_passes"),
+    ("avg_pool_", "pooling_and_resampling"),
+    ("max_pool_", "pooling_and_resampling"),
+    ("upsample_nearest_", "pooling_and_resampling"),
+    ("bilinear_", "pooling_and_resampling"),
+    ("bce_", "bce_gemm_embedding_and_copies"),
+    ("gemm_f32", "bce_gemm_embedding_and_copies"),
+    ("embedding_", "bce_gemm_embedding_and_copies"),
+    ("copy_block_f32", "bce_gemm_embedding_and_copies"),
+    (
+        "selftest_shift_",
+        "shuffled_schedule_exposes_a_missing_barrier",
+    ),
+    ("selftest_block_sum", "block_sum_with_shuffles"),
+];
+
+#[test]
+fn every_kernel_has_a_test() {
+    for kern in table::KERNELS {
+        assert!(
+            COVERAGE.iter().any(|(p, _)| kern.name.starts_with(p)),
+            "kernel {} ({}.cu) is not covered by a test in tests/gpu.rs",
+            kern.name,
+            kern.module
+        );
+    }
+    println!(
+        "{} kernels in {} modules",
+        table::KERNELS.len(),
+        table::FATBINS.len()
+    );
 }

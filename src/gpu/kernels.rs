@@ -457,8 +457,24 @@ pub fn conv_geom(x: [usize; 4], w: [usize; 4], stride: usize, pad: usize) -> Res
     })
 }
 
+/// The convolution tiles compiled in kernels/conv2d.cu.
+pub const CONV_TILES: [(usize, usize); 3] = [(64, 64), (32, 128), (128, 32)];
+
+thread_local! {
+    static FORCED_TILE: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Forces the convolution tile of launches from this thread (tests cover every tile with it);
+/// `None` restores the per-shape choice.
+pub fn force_conv_tile(t: Option<(usize, usize)>) {
+    FORCED_TILE.with(|f| f.set(t));
+}
+
 /// The tile (BM, BN) for a GEMM of M rows and N columns.
 fn tile(m: usize, n: usize) -> (usize, usize) {
+    if let Some(t) = FORCED_TILE.with(|f| f.get()) {
+        return t;
+    }
     if m <= 32 {
         (32, 128)
     } else if n <= 32 || (m >= 256 && n < 256) {
