@@ -622,112 +622,92 @@ fn plus(v: &[f64], c: f64) -> Vec<f64> {
     v.iter().map(|x| x + c).collect()
 }
 
+/// One plane op checked forward and backward against the reference: `fwd(x, y)` and
+/// `bwd(gy, gx)` launch the kernels (gx starts at 0.25, so accumulation is checked too).
+#[allow(clippy::too_many_arguments)]
+fn check_plane_op(
+    g: &Gpu,
+    tag: &str,
+    r: &mut Rng,
+    (xs, dims): (&[f32], &[usize]),
+    reference_op: impl Fn(&Tensor) -> Tensor,
+    fwd: impl Fn(&gpu::DevBuf, &gpu::DevBuf),
+    bwd: impl Fn(&gpu::DevBuf, &gpu::DevBuf),
+    tol: f64,
+) {
+    let out_len = reference_op(&reference(xs, dims)).numel();
+    let gys = randn(r, out_len);
+    let (yw, gw) = ref_grad(xs, dims, &gys, &reference_op);
+    let (x, y) = (g.upload(xs).unwrap(), g.alloc_f32(out_len).unwrap());
+    let (gy, gx) = (
+        g.upload(&gys).unwrap(),
+        g.upload(&vec![0.25; xs.len()]).unwrap(),
+    );
+    fwd(&x, &y);
+    bwd(&gy, &gx);
+    close(tag, &g.download(&y).unwrap(), &yw.to_vec_f64(), tol, tol);
+    close(
+        &format!("{tag} grad"),
+        &g.download(&gx).unwrap(),
+        &plus(&gw, 0.25),
+        1e-5,
+        1e-5,
+    );
+}
+
 #[test]
 fn pooling_and_resampling() {
     on_devices("pool/resample", |g, dev| {
         let mut r = Rng::new(9);
         let dims = [2usize, 3, 9, 11];
-        let planes = 6;
+        let (planes, hw) = (6, [9, 11]);
         let n: usize = dims.iter().product();
         let mut xs = randn(&mut r, n);
         xs[5] = xs[6]; // a tie inside a max window
-        let x = g.upload(&xs).unwrap();
-        let hw = [9, 11];
-        // avg_pool2d(2)
-        let gys = randn(&mut r, planes * 4 * 5);
-        let (yw, gw) = ref_grad(&xs, &dims, &gys, |t| ops::avg_pool2d(t, 2).unwrap());
-        let (y, gy, gx) = (
-            g.alloc_f32(planes * 20).unwrap(),
-            g.upload(&gys).unwrap(),
-            g.upload(&vec![0.25; n]).unwrap(),
-        );
-        k::avg_pool_fwd(g, &x, &y, planes, hw, 2).unwrap();
-        k::avg_pool_bwd(g, &gy, &gx, planes, hw, 2).unwrap();
-        close(
+        let xin = (&xs[..], &dims[..]);
+        check_plane_op(
+            g,
             &format!("{dev} avg_pool"),
-            &g.download(&y).unwrap(),
-            &yw.to_vec_f64(),
+            &mut r,
+            xin,
+            |t| ops::avg_pool2d(t, 2).unwrap(),
+            |x, y| k::avg_pool_fwd(g, x, y, planes, hw, 2).unwrap(),
+            |gy, gx| k::avg_pool_bwd(g, gy, gx, planes, hw, 2).unwrap(),
             1e-6,
-            1e-5,
         );
-        close(
-            &format!("{dev} avg_pool grad"),
-            &g.download(&gx).unwrap(),
-            &plus(&gw, 0.25),
-            1e-6,
-            1e-5,
-        );
-        // max_pool2d(3, 2, 1)
         let (ho, wo) = (k::max_pool_out(9, 3, 2, 1), k::max_pool_out(11, 3, 2, 1));
-        let gys = randn(&mut r, planes * ho * wo);
-        let (yw, gw) = ref_grad(&xs, &dims, &gys, |t| ops::max_pool2d(t, 3, 2, 1).unwrap());
-        let (y, arg, gy, gx) = (
-            g.alloc_f32(planes * ho * wo).unwrap(),
-            g.alloc_f32(planes * ho * wo).unwrap(),
-            g.upload(&gys).unwrap(),
-            g.upload(&vec![0.0; n]).unwrap(),
-        );
-        k::max_pool_fwd(g, &x, &y, &arg, planes, hw, [3, 2, 1]).unwrap();
-        k::max_pool_bwd(g, &gy, &arg, &gx, planes, hw, [3, 2, 1]).unwrap();
-        close(
+        let arg = g.alloc_f32(planes * ho * wo).unwrap();
+        check_plane_op(
+            g,
             &format!("{dev} max_pool"),
-            &g.download(&y).unwrap(),
-            &yw.to_vec_f64(),
-            0.0,
-            0.0,
-        );
-        close(
-            &format!("{dev} max_pool grad"),
-            &g.download(&gx).unwrap(),
-            &gw,
-            1e-6,
-            1e-6,
-        );
-        // nearest ×2
-        let gys = randn(&mut r, n * 4);
-        let (yw, gw) = ref_grad(&xs, &dims, &gys, |t| ops::upsample_nearest(t, 2).unwrap());
-        let (y, gy, gx) = (
-            g.alloc_f32(n * 4).unwrap(),
-            g.upload(&gys).unwrap(),
-            g.upload(&vec![0.0; n]).unwrap(),
-        );
-        k::upsample_nearest_fwd(g, &x, &y, planes, hw, 2).unwrap();
-        k::upsample_nearest_bwd(g, &gy, &gx, planes, hw, 2).unwrap();
-        close(
-            &format!("{dev} nearest"),
-            &g.download(&y).unwrap(),
-            &yw.to_vec_f64(),
-            0.0,
+            &mut r,
+            xin,
+            |t| ops::max_pool2d(t, 3, 2, 1).unwrap(),
+            |x, y| k::max_pool_fwd(g, x, y, &arg, planes, hw, [3, 2, 1]).unwrap(),
+            |gy, gx| k::max_pool_bwd(g, gy, &arg, gx, planes, hw, [3, 2, 1]).unwrap(),
             0.0,
         );
-        close(
-            &format!("{dev} nearest grad"),
-            &g.download(&gx).unwrap(),
-            &gw,
-            1e-5,
-            1e-5,
+        check_plane_op(
+            g,
+            &format!("{dev} nearest ×2"),
+            &mut r,
+            xin,
+            |t| ops::upsample_nearest(t, 2).unwrap(),
+            |x, y| k::upsample_nearest_fwd(g, x, y, planes, hw, 2).unwrap(),
+            |gy, gx| k::upsample_nearest_bwd(g, gy, gx, planes, hw, 2).unwrap(),
+            0.0,
         );
-        // bilinear, both conventions, up and down, odd sizes
-        for (oh, ow) in [(18, 22), (5, 4), (20, 7), (1, 1)] {
+        // Bilinear, both conventions, up and down, odd sizes.
+        for out in [[18, 22], [5, 4], [20, 7], [1, 1]] {
             for align in [true, false] {
-                let gys = randn(&mut r, planes * oh * ow);
-                let (yw, gw) = ref_grad(&xs, &dims, &gys, |t| {
-                    ops::resize_bilinear(t, oh, ow, align).unwrap()
-                });
-                let (y, gy, gx) = (
-                    g.alloc_f32(planes * oh * ow).unwrap(),
-                    g.upload(&gys).unwrap(),
-                    g.upload(&vec![0.0; n]).unwrap(),
-                );
-                k::bilinear_fwd(g, &x, &y, planes, hw, [oh, ow], align).unwrap();
-                k::bilinear_bwd(g, &gy, &gx, planes, hw, [oh, ow], align).unwrap();
-                let tag = format!("{dev} bilinear {oh}×{ow} align={align}");
-                close(&tag, &g.download(&y).unwrap(), &yw.to_vec_f64(), 1e-5, 1e-5);
-                close(
-                    &format!("{tag} grad"),
-                    &g.download(&gx).unwrap(),
-                    &gw,
-                    1e-5,
+                check_plane_op(
+                    g,
+                    &format!("{dev} bilinear {out:?} align={align}"),
+                    &mut r,
+                    xin,
+                    |t| ops::resize_bilinear(t, out[0], out[1], align).unwrap(),
+                    |x, y| k::bilinear_fwd(g, x, y, planes, hw, out, align).unwrap(),
+                    |gy, gx| k::bilinear_bwd(g, gy, gx, planes, hw, out, align).unwrap(),
                     1e-5,
                 );
             }
