@@ -7,6 +7,34 @@ use coin::{DType, Device};
 
 #[test]
 fn cpu_matches_reference_forward_and_backward() {
+    let failures = matches_reference(Device::Cpu);
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The whole op table on the CUDA kernels (emulated), in order and with a shuffled schedule.
+#[test]
+fn emulated_kernels_match_reference_forward_and_backward() {
+    use coin::gpu::emu::{set_schedule, Schedule};
+    for sched in [Schedule::InOrder, Schedule::Shuffled { seed: 3 }] {
+        set_schedule(sched);
+        let failures = matches_reference(Device::Emu);
+        set_schedule(Schedule::InOrder);
+        assert!(
+            failures.is_empty(),
+            "{sched:?}: {} mismatches:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+}
+
+/// Every case of the table on `dev` against the reference: forward and every input gradient.
+fn matches_reference(dev: Device) -> Vec<String> {
     let mut failures = Vec::new();
     let cases = all_cases();
     for (k, case) in cases.iter().enumerate() {
@@ -21,9 +49,9 @@ fn cpu_matches_reference_forward_and_backward() {
             value_and_grads(&*case.f, &inputs, &grad)
                 .unwrap_or_else(|e| panic!("{}: {e}", case.name))
         };
-        let (yc, gc) = run(Device::Cpu);
+        let (yc, gc) = run(dev);
         let (yr, gr) = run(Device::Reference);
-        if yc.device() != Device::Cpu || yc.dtype() != DType::F32 {
+        if (yc.device() != dev || yc.dtype() != DType::F32) && yc.dtype().is_float() {
             failures.push(format!(
                 "{}: output on {} as {}",
                 case.name,
@@ -45,12 +73,7 @@ fn cpu_matches_reference_forward_and_backward() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    failures
 }
 
 #[test]

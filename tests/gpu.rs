@@ -930,8 +930,16 @@ fn probe_and_device_messages() {
         w.contains("NO CUDA kernels") && w.contains("install-cuda-toolchain"),
         "{w}"
     );
-    let e = "cuda:0".parse::<Device>().unwrap_err().to_string();
-    assert!(e.contains("do not dispatch to CUDA yet"), "{e}");
+    assert_eq!("cuda:1".parse::<Device>().unwrap(), Device::Cuda(1));
+    assert_eq!("emu".parse::<Device>().unwrap(), Device::Emu);
+    assert!("cuda:x".parse::<Device>().is_err());
+    if !p.driver {
+        // A tensor on a CUDA device of a machine without a driver: a clear error, no panic.
+        let e = Tensor::from_f32(vec![1.0], [1], Device::Cuda(0))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no CUDA driver"), "{e}");
+    }
 }
 
 /// Which test runs each kernel (prefixes cover the tile variants). A new kernel must be added

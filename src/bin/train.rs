@@ -3,7 +3,7 @@
 //! The COIN pipeline (classifier stage, counterfactual-inpainting stage) is not built yet. Until
 //! it is, this binary fits the engine's built-in demo task — detecting a bright blob in noisy
 //! 32×32 images with a small CNN — end to end on the engine (conv, batch norm, pooling, BCE,
-//! Adam), and says so. Options: `--device cpu|reference`, `--steps N`, `--batch N`,
+//! Adam), and says so. Options: `--device cpu|reference|emu|cuda[:N]|auto`, `--steps N`, `--batch N`,
 //! `--seed N`, `--out FILE` (a safetensors checkpoint, written atomically).
 
 use coin::demo::blob_batch;
@@ -36,19 +36,22 @@ fn parse() -> std::result::Result<Args, String> {
         match flag.as_str() {
             "--device" => {
                 let v = val()?;
-                if v == "auto" {
-                    if let Some(w) = coin::gpu::probe().auto_warning() {
+                a.device = if v == "auto" {
+                    let p = coin::gpu::probe();
+                    if let Some(w) = p.auto_warning() {
                         eprintln!("{w}");
                     }
+                    p.auto_device()
+                } else {
+                    v.parse().map_err(|e: coin::Error| e.to_string())?
                 }
-                a.device = v.parse().map_err(|e: coin::Error| e.to_string())?
             }
             "--steps" => a.steps = val()?.parse().map_err(|e| format!("--steps: {e}"))?,
             "--batch" => a.batch = val()?.parse().map_err(|e| format!("--batch: {e}"))?,
             "--seed" => a.seed = val()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--out" => a.out = PathBuf::from(val()?),
             "-h" | "--help" => {
-                println!("usage: train [--device cpu|reference] [--steps N] [--batch N] [--seed N] [--out FILE]");
+                println!("usage: train [--device cpu|reference|emu|cuda[:N]|auto] [--steps N] [--batch N] [--seed N] [--out FILE]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown option '{other}' (see --help)")),

@@ -102,9 +102,12 @@ impl Gpu {
             Inner::Cuda(d) => d.alloc(bytes)?,
         };
         Ok(DevBuf {
-            ptr,
+            alloc: Arc::new(Alloc {
+                ptr,
+                gpu: self.clone(),
+            }),
+            offset: 0,
             len: n,
-            gpu: self.clone(),
         })
     }
 
@@ -128,9 +131,9 @@ impl Gpu {
         match &*self.inner {
             // SAFETY: the allocation holds b.len f32 values.
             Inner::Emu => unsafe {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), b.ptr as *mut u8, bytes.len())
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), b.ptr() as *mut u8, bytes.len())
             },
-            Inner::Cuda(d) => d.upload(b.ptr, bytes)?,
+            Inner::Cuda(d) => d.upload(b.ptr(), bytes)?,
         }
         Ok(())
     }
@@ -142,9 +145,9 @@ impl Gpu {
         match &*self.inner {
             // SAFETY: the allocation holds b.len f32 values.
             Inner::Emu => unsafe {
-                std::ptr::copy_nonoverlapping(b.ptr as *const u8, bytes.as_mut_ptr(), bytes.len())
+                std::ptr::copy_nonoverlapping(b.ptr() as *const u8, bytes.as_mut_ptr(), bytes.len())
             },
-            Inner::Cuda(d) => d.download(bytes, b.ptr)?,
+            Inner::Cuda(d) => d.download(bytes, b.ptr())?,
         }
         Ok(v)
     }
@@ -199,11 +202,37 @@ impl Gpu {
     }
 }
 
-/// A device allocation of f32 values, freed on drop.
-pub struct DevBuf {
+/// One device allocation, freed when the last [`DevBuf`] over it goes.
+struct Alloc {
     ptr: u64,
-    len: usize,
     gpu: Gpu,
+}
+
+impl Drop for Alloc {
+    fn drop(&mut self) {
+        match &*self.gpu.inner {
+            Inner::Emu => emu::free(self.ptr),
+            Inner::Cuda(d) => d.free(self.ptr),
+        }
+    }
+}
+
+/// A range of f32 (or other 4-byte) values in a device allocation; clones and slices share it.
+#[derive(Clone)]
+pub struct DevBuf {
+    alloc: Arc<Alloc>,
+    offset: usize,
+    len: usize,
+}
+
+impl std::fmt::Debug for DevBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DevBuf({:?}, {} values at {})",
+            self.alloc.gpu, self.len, self.offset
+        )
+    }
 }
 
 impl DevBuf {
@@ -213,18 +242,28 @@ impl DevBuf {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-    /// The device address (for kernel arguments).
+    /// The device address of the first value (for kernel arguments).
     pub fn ptr(&self) -> u64 {
-        self.ptr
+        self.alloc.ptr + 4 * self.offset as u64
     }
-}
-
-impl Drop for DevBuf {
-    fn drop(&mut self) {
-        match &*self.gpu.inner {
-            Inner::Emu => emu::free(self.ptr),
-            Inner::Cuda(d) => d.free(self.ptr),
+    /// The device that holds it.
+    pub fn gpu(&self) -> &Gpu {
+        &self.alloc.gpu
+    }
+    /// Values `offset..offset + len` of this range, sharing the allocation.
+    pub fn slice(&self, offset: usize, len: usize) -> Result<DevBuf> {
+        if offset + len > self.len {
+            return Err(Error::Shape(format!(
+                "device slice {offset}..{} of {} values",
+                offset + len,
+                self.len
+            )));
         }
+        Ok(DevBuf {
+            alloc: self.alloc.clone(),
+            offset: self.offset + offset,
+            len,
+        })
     }
 }
 
@@ -248,7 +287,7 @@ impl Args {
         self
     }
     pub fn buf(&mut self, b: &DevBuf) -> &mut Args {
-        self.push_bytes(ParamKind::Ptr, &b.ptr.to_ne_bytes())
+        self.push_bytes(ParamKind::Ptr, &b.ptr().to_ne_bytes())
     }
     /// A null device pointer (an absent optional buffer).
     pub fn null(&mut self) -> &mut Args {
@@ -321,23 +360,50 @@ pub fn probe() -> Probe {
 }
 
 impl Probe {
-    /// A warning to print for `--device auto`, when there is something to warn about: a GPU
-    /// this build cannot use (no kernels), or one the training pipeline does not use yet.
+    /// The device `--device auto` picks: the first GPU when there is one and this build has
+    /// kernels, else the CPU.
+    pub fn auto_device(&self) -> crate::Device {
+        if self.devices > 0 && self.kernels {
+            crate::Device::Cuda(0)
+        } else {
+            crate::Device::Cpu
+        }
+    }
+
+    /// A warning to print for `--device auto` when it falls back to the CPU on a machine with a
+    /// GPU (a build without kernels).
     pub fn auto_warning(&self) -> Option<String> {
-        match (self.devices > 0, self.kernels) {
-            (false, _) => None,
-            (true, false) => Some(format!(
+        (self.devices > 0 && !self.kernels).then(|| {
+            format!(
                 "WARNING: {} CUDA device(s) found, but this build has NO CUDA kernels (nvcc was \
                  not found when it was compiled), so everything runs on the CPU. Run \
                  scripts/install-cuda-toolchain.sh (or set NVCC=/path/to/nvcc) and rebuild.",
                 self.devices
-            )),
-            (true, true) => Some(format!(
-                "note: {} CUDA device(s) found and the kernels are built, but the tensor ops do \
-                 not dispatch to them yet (coin::gpu runs them directly): training runs on the \
-                 CPU.",
-                self.devices
-            )),
+            )
+        })
+    }
+}
+
+/// The device handle behind a GPU `Device` tag (opened on first use, then shared).
+pub fn for_device(d: crate::Device) -> Result<Gpu> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static EMU: OnceLock<Gpu> = OnceLock::new();
+    static CUDA: OnceLock<Mutex<HashMap<u8, Gpu>>> = OnceLock::new();
+    match d {
+        crate::Device::Emu => Ok(EMU.get_or_init(Gpu::emu).clone()),
+        crate::Device::Cuda(n) => {
+            let mut m = CUDA
+                .get_or_init(|| Mutex::new(HashMap::new()))
+                .lock()
+                .expect("device table lock");
+            if let Some(g) = m.get(&n) {
+                return Ok(g.clone());
+            }
+            let g = Gpu::cuda(n as usize)?;
+            m.insert(n, g.clone());
+            Ok(g)
         }
+        other => Err(Error::Device(format!("{other} is not a GPU device"))),
     }
 }

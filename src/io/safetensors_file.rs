@@ -23,6 +23,7 @@ fn bytes_of(t: &Tensor) -> Vec<u8> {
         Buffer::F64(v) => bytemuck::cast_slice(v).to_vec(),
         Buffer::I64(v) => bytemuck::cast_slice(v).to_vec(),
         Buffer::U8(v) => v.clone(),
+        Buffer::Gpu(_) => unreachable!("read_buffer returns host values"),
     }
 }
 

@@ -2,8 +2,9 @@
 //! and dtype checks, the dispatch to a backend, the backward rule), `reference.rs` the naive f64
 //! loops (the oracle) and `cpu.rs` the fast f32 path.
 //!
-//! Dispatch: a tensor on `Device::Cpu` with dtype f32 takes the fast path; everything else
-//! (the `Reference` device, f64 on any device) takes the reference loops.
+//! Dispatch: a tensor on `Device::Cpu` with dtype f32 takes the fast path; f32 on `Device::Emu`
+//! or `Device::Cuda` takes the CUDA kernels (`gpu.rs` in a family, where it has one);
+//! everything else (the `Reference` device, f64 and integers anywhere) the reference loops.
 
 pub(crate) mod float;
 
@@ -38,11 +39,15 @@ use crate::{DType, Device, Error, Result, Tensor};
 pub(crate) enum Path {
     Reference,
     Cpu,
+    /// The CUDA kernels (`Device::Emu` / `Device::Cuda`, f32). Ops without a kernel take the
+    /// reference loops, which read the device values back and write their result to the device.
+    Gpu,
 }
 
 pub(crate) fn path_of(t: &Tensor) -> Path {
     match (t.device(), t.dtype()) {
         (Device::Cpu, DType::F32) => Path::Cpu,
+        (d, DType::F32) if d.is_gpu() => Path::Gpu,
         _ => Path::Reference,
     }
 }
@@ -128,7 +133,7 @@ pub(crate) fn map_float(
                 .expect("f32");
             from_f32_like(out, t.shape().clone(), t)
         }
-        Path::Reference => {
+        Path::Reference | Path::Gpu => {
             let out: Vec<f64> = t.to_vec_f64().into_iter().map(f64f).collect();
             from_f64_like(&out, t.shape().clone(), t)
         }

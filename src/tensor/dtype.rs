@@ -39,19 +39,30 @@ impl fmt::Display for DType {
     }
 }
 
-/// Where a tensor's ops run. Storage is host memory for both of today's backends:
+/// Where a tensor's ops run:
 /// - `Reference`: naive loops with f64 accumulation; the oracle every fast path is tested against.
 /// - `Cpu`: the fast CPU path (rayon, GEMM-based convolution) for f32; other dtypes fall back to
 ///   the reference loops.
-///
-/// The CUDA issue adds `Emu` (the CUDA kernels run on the CPU) and `Cuda`, which is why the enum
-/// is non-exhaustive.
+/// - `Emu` / `Cuda(n)`: the CUDA kernels, emulated on the CPU or on GPU n. f32 values live in
+///   device memory; ops without a kernel (and other dtypes) run the reference loops on values
+///   read back from the device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Device {
     Reference,
     #[default]
     Cpu,
+    /// The CUDA kernels on the emulated device (CPU).
+    Emu,
+    /// The CUDA kernels on GPU `n`.
+    Cuda(u8),
+}
+
+impl Device {
+    /// True for the devices that run the CUDA kernels.
+    pub fn is_gpu(self) -> bool {
+        matches!(self, Device::Emu | Device::Cuda(_))
+    }
 }
 
 impl fmt::Display for Device {
@@ -59,6 +70,8 @@ impl fmt::Display for Device {
         match self {
             Device::Reference => f.write_str("reference"),
             Device::Cpu => f.write_str("cpu"),
+            Device::Emu => f.write_str("emu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
         }
     }
 }
@@ -67,19 +80,18 @@ impl std::str::FromStr for Device {
     type Err = crate::Error;
     fn from_str(s: &str) -> crate::Result<Self> {
         match s {
+            // `auto` here is the CPU; the binaries probe for a GPU first (gpu::probe).
             "cpu" | "auto" => Ok(Device::Cpu),
             "reference" | "ref" => Ok(Device::Reference),
-            "emu" => Err(crate::Error::Device(
-                "device 'emu': the emulated CUDA device runs the kernels through coin::gpu \
-                 (tests and benchmarks); the tensor ops do not dispatch to it yet"
-                    .into(),
-            )),
-            other if other.starts_with("cuda") => Err(crate::Error::Device(format!(
-                "device '{other}': the CUDA kernels run through coin::gpu (scripts/gpu-check.sh); \
-                 the tensor ops do not dispatch to CUDA yet — use 'cpu' or 'auto'"
-            ))),
+            "emu" => Ok(Device::Emu),
+            "cuda" => Ok(Device::Cuda(0)),
+            other if other.starts_with("cuda:") => other[5..]
+                .parse::<u8>()
+                .map(Device::Cuda)
+                .map_err(|_| crate::Error::Device(format!("bad CUDA device '{other}' (cuda:N)"))),
             other => Err(crate::Error::Device(format!(
-                "unknown device '{other}': this build knows 'cpu', 'reference' and 'auto'"
+                "unknown device '{other}': this build knows 'cpu', 'reference', 'emu', \
+                 'cuda', 'cuda:N' and 'auto'"
             ))),
         }
     }

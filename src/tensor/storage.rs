@@ -7,13 +7,15 @@
 use super::DType;
 use std::sync::{Arc, RwLock};
 
-/// A typed, contiguous host buffer.
+/// A typed, contiguous buffer: host vectors, or f32 values in a GPU device's memory (tensors on
+/// `Device::Emu` / `Device::Cuda` that ops compute there).
 #[derive(Clone, Debug)]
 pub enum Buffer {
     F32(Vec<f32>),
     F64(Vec<f64>),
     I64(Vec<i64>),
     U8(Vec<u8>),
+    Gpu(crate::gpu::DevBuf),
 }
 
 impl Buffer {
@@ -23,6 +25,7 @@ impl Buffer {
             Buffer::F64(_) => DType::F64,
             Buffer::I64(_) => DType::I64,
             Buffer::U8(_) => DType::U8,
+            Buffer::Gpu(_) => DType::F32,
         }
     }
     pub fn len(&self) -> usize {
@@ -31,6 +34,7 @@ impl Buffer {
             Buffer::F64(v) => v.len(),
             Buffer::I64(v) => v.len(),
             Buffer::U8(v) => v.len(),
+            Buffer::Gpu(b) => b.len(),
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -61,6 +65,13 @@ impl Buffer {
             Buffer::F64(v) => v[r].to_vec(),
             Buffer::I64(v) => v[r].iter().map(|&x| x as f64).collect(),
             Buffer::U8(v) => v[r].iter().map(|&x| x as f64).collect(),
+            Buffer::Gpu(b) => b
+                .slice(offset, n)
+                .and_then(|s| s.gpu().download(&s))
+                .expect("device read (a failed GPU copy cannot be recovered here)")
+                .into_iter()
+                .map(|x| x as f64)
+                .collect(),
         }
     }
 }

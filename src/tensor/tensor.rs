@@ -65,9 +65,15 @@ impl Tensor {
         }))
     }
 
-    /// A tensor owning `buf`, checked against `shape`.
+    /// A tensor owning `buf`, checked against `shape`. f32 values meant for a GPU device are
+    /// copied there; device values meant for a host device are copied back.
     pub fn from_buffer(buf: Buffer, shape: impl Into<Shape>, device: Device) -> Result<Tensor> {
         let shape = shape.into();
+        let buf = match (&buf, device.is_gpu()) {
+            (Buffer::F32(v), true) => Buffer::Gpu(crate::gpu::for_device(device)?.upload(v)?),
+            (Buffer::Gpu(b), false) => Buffer::F32(b.gpu().download(b)?),
+            _ => buf,
+        };
         if buf.len() != shape.numel() {
             return Err(Error::Shape(format!(
                 "buffer of {} elements cannot have shape {shape} ({} elements)",
@@ -203,6 +209,10 @@ impl Tensor {
         let g = self.0.buf.read().expect("storage lock");
         match &*g {
             Buffer::F32(v) => Ok(f(&v[self.0.offset..self.0.offset + self.numel()])),
+            Buffer::Gpu(b) => {
+                let s = b.slice(self.0.offset, self.numel())?;
+                Ok(f(&s.gpu().download(&s)?))
+            }
             other => Err(Error::DType(format!(
                 "expected f32, tensor is {}",
                 other.dtype()
@@ -215,6 +225,13 @@ impl Tensor {
         let (o, n) = (self.0.offset, self.numel());
         match &mut *g {
             Buffer::F32(v) => Ok(f(&mut v[o..o + n])),
+            Buffer::Gpu(b) => {
+                let s = b.slice(o, n)?;
+                let mut host = s.gpu().download(&s)?;
+                let r = f(&mut host);
+                s.gpu().write(&s, &host)?;
+                Ok(r)
+            }
             other => Err(Error::DType(format!(
                 "expected f32, tensor is {}",
                 other.dtype()
@@ -245,6 +262,10 @@ impl Tensor {
         let g = self.0.buf.read().expect("storage lock");
         match &*g {
             Buffer::F32(v) => v[self.0.offset..self.0.offset + self.numel()].to_vec(),
+            Buffer::Gpu(b) => b
+                .slice(self.0.offset, self.numel())
+                .and_then(|s| s.gpu().download(&s))
+                .expect("device read"),
             b => b
                 .range_f64(self.0.offset, self.numel())
                 .iter()
@@ -273,7 +294,36 @@ impl Tensor {
             Buffer::F64(v) => Buffer::F64(v[r].to_vec()),
             Buffer::I64(v) => Buffer::I64(v[r].to_vec()),
             Buffer::U8(v) => Buffer::U8(v[r].to_vec()),
+            Buffer::Gpu(b) => Buffer::F32(
+                b.slice(r.start, r.len())
+                    .and_then(|s| s.gpu().download(&s))
+                    .expect("device read"),
+            ),
         }
+    }
+
+    /// This view's values on its GPU device: a slice of its device buffer, or (for host
+    /// storage tagged with a GPU device, e.g. a parameter arena) a fresh upload.
+    pub(crate) fn dev(&self) -> Result<crate::gpu::DevBuf> {
+        let g = self.0.buf.read().expect("storage lock");
+        match &*g {
+            Buffer::Gpu(b) => b.slice(self.0.offset, self.numel()),
+            Buffer::F32(v) => crate::gpu::for_device(self.device())?
+                .upload(&v[self.0.offset..self.0.offset + self.numel()]),
+            other => Err(Error::DType(format!(
+                "GPU kernels take f32 tensors, this one is {}",
+                other.dtype()
+            ))),
+        }
+    }
+
+    /// A tensor over device values (the output of a kernel).
+    pub(crate) fn from_dev(
+        b: crate::gpu::DevBuf,
+        shape: impl Into<Shape>,
+        device: Device,
+    ) -> Result<Tensor> {
+        Tensor::from_buffer(Buffer::Gpu(b), shape, device)
     }
     /// The single value of a one-element tensor, as f64.
     pub fn to_scalar(&self) -> Result<f64> {

@@ -3,6 +3,7 @@
 
 mod cpu;
 mod direct;
+mod gpu;
 mod phases;
 mod reference;
 mod simd;
@@ -129,6 +130,10 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2dParams) -> Re
     }
     let y = match path_of(x) {
         Path::Cpu => cpu::forward(x, w, b, &g),
+        Path::Gpu => match gpu::forward(x, w, b, &g) {
+            Some(r) => r?,
+            None => reference::forward(x, w, b, &g),
+        },
         Path::Reference => reference::forward(x, w, b, &g),
     };
     let mut inputs = vec![x, w];
@@ -143,21 +148,31 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2dParams) -> Re
         &inputs,
         y,
         Box::new(move |gy, needs| {
-            let cpu = path_of(&xs) == Path::Cpu;
-            let dx = needs[0].then(|| {
-                if cpu {
-                    cpu::backward_data(gy, &ws, &g)
-                } else {
-                    reference::backward_data(gy, &ws, &g)
-                }
-            });
-            let dw = needs[1].then(|| {
-                if cpu {
-                    cpu::backward_weight(gy, &xs, &g)
-                } else {
-                    reference::backward_weight(gy, &xs, &g)
-                }
-            });
+            let path = path_of(&xs);
+            let dx = if needs[0] {
+                Some(match path {
+                    Path::Cpu => cpu::backward_data(gy, &ws, &g),
+                    Path::Gpu => match gpu::backward_data(gy, &ws, &g) {
+                        Some(r) => r?,
+                        None => reference::backward_data(gy, &ws, &g),
+                    },
+                    Path::Reference => reference::backward_data(gy, &ws, &g),
+                })
+            } else {
+                None
+            };
+            let dw = if needs[1] {
+                Some(match path {
+                    Path::Cpu => cpu::backward_weight(gy, &xs, &g),
+                    Path::Gpu => match gpu::backward_weight(gy, &xs, &g) {
+                        Some(r) => r?,
+                        None => reference::backward_weight(gy, &xs, &g),
+                    },
+                    Path::Reference => reference::backward_weight(gy, &xs, &g),
+                })
+            } else {
+                None
+            };
             let mut out = vec![dx, dw];
             if has_bias {
                 out.push(if needs[2] {
@@ -185,6 +200,10 @@ pub fn conv2d_backward_data(
     check_dy(dy, &g)?;
     Ok(match path_of(dy) {
         Path::Cpu => cpu::backward_data(dy, w, &g),
+        Path::Gpu => match gpu::backward_data(dy, w, &g) {
+            Some(r) => r?,
+            None => reference::backward_data(dy, w, &g),
+        },
         Path::Reference => reference::backward_data(dy, w, &g),
     })
 }
@@ -202,6 +221,10 @@ pub fn conv2d_backward_weight(
     check_dy(dy, &g)?;
     Ok(match path_of(dy) {
         Path::Cpu => cpu::backward_weight(dy, x, &g),
+        Path::Gpu => match gpu::backward_weight(dy, x, &g) {
+            Some(r) => r?,
+            None => reference::backward_weight(dy, x, &g),
+        },
         Path::Reference => reference::backward_weight(dy, x, &g),
     })
 }

@@ -5,6 +5,7 @@
 //! differentiable everywhere (CBN's per-sample γ, the discriminator's projection).
 
 mod cpu;
+mod gpu;
 mod reference;
 
 use super::float::Float;
@@ -163,6 +164,7 @@ pub fn unary(x: &Tensor, op: Unary) -> Result<Tensor> {
     }
     let y = match path_of(x) {
         Path::Cpu => cpu::unary_fwd(x, op),
+        Path::Gpu => gpu::unary_fwd(x, op)?,
         Path::Reference => reference::unary_fwd(x, op),
     };
     if !any_tracked(&[x]) {
@@ -176,6 +178,7 @@ pub fn unary(x: &Tensor, op: Unary) -> Result<Tensor> {
         Box::new(move |g, _| {
             let gx = match path_of(&xs) {
                 Path::Cpu => cpu::unary_bwd(&xs, &ys, g, op),
+                Path::Gpu => gpu::unary_bwd(&xs, &ys, g, op)?,
                 Path::Reference => reference::unary_bwd(&xs, &ys, g, op),
             };
             Ok(vec![Some(gx)])
@@ -278,6 +281,7 @@ fn binary(a: &Tensor, b: &Tensor, op: Binary) -> Result<Tensor> {
     let out_shape = a.shape().broadcast(b.shape(), op.name())?;
     let y = match path_of(a) {
         Path::Cpu => cpu::binary_fwd(a, b, &out_shape, op),
+        Path::Gpu => gpu::binary_fwd(a, b, &out_shape, op)?,
         Path::Reference => reference::binary_fwd(a, b, &out_shape, op),
     };
     if !any_tracked(&[a, b]) {

@@ -10,12 +10,28 @@ use crate::autograd::record;
 use crate::{Error, Result, Tensor};
 
 /// `op(a) · op(b)` where `op` transposes when asked; untracked.
-pub(crate) fn mm(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Tensor {
+pub(crate) fn mm(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Result<Tensor> {
     let (ar, ac) = (a.dims()[0], a.dims()[1]);
     let (br, bc) = (b.dims()[0], b.dims()[1]);
     let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
     let n = if tb { br } else { bc };
-    match path_of(a) {
+    Ok(match path_of(a) {
+        Path::Gpu => {
+            use crate::gpu::kernels::{gemm, Layout};
+            let (ab, bb) = (a.dev()?, b.dev()?);
+            let c = ab.gpu().alloc_f32(m * n)?;
+            let lay = |t| if t { Layout::Transposed } else { Layout::Plain };
+            gemm(
+                ab.gpu(),
+                (&ab, lay(ta)),
+                (&bb, lay(tb)),
+                None,
+                &c,
+                [m, n, k],
+                false,
+            )?;
+            Tensor::from_dev(c, vec![m, n], a.device())?
+        }
         Path::Cpu => {
             let mut out = crate::tensor::pool::zeroed(m * n);
             a.with_f32(|av| {
@@ -48,7 +64,7 @@ pub(crate) fn mm(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Tensor {
             }
             from_f64_like(&out, [m, n], a)
         }
-    }
+    })
 }
 
 /// `a · b` for matrices a: M×K, b: K×N.
@@ -65,7 +81,7 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             b.shape()
         )));
     }
-    let y = mm(a, false, b, false);
+    let y = mm(a, false, b, false)?;
     if !any_tracked(&[a, b]) {
         return Ok(y);
     }
@@ -76,8 +92,8 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         y,
         Box::new(move |g, needs| {
             Ok(vec![
-                needs[0].then(|| mm(g, false, &bd, true)),
-                needs[1].then(|| mm(&ad, true, g, false)),
+                needs[0].then(|| mm(g, false, &bd, true)).transpose()?,
+                needs[1].then(|| mm(&ad, true, g, false)).transpose()?,
             ])
         }),
     )
@@ -97,7 +113,7 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
             w.shape()
         )));
     }
-    let y = mm(x, false, w, true);
+    let y = mm(x, false, w, true)?;
     let y = match b {
         Some(b) => {
             require_same("linear", x, b)?;
@@ -124,8 +140,8 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
         y,
         Box::new(move |g, needs| {
             let mut out = vec![
-                needs[0].then(|| mm(g, false, &wd, false)),
-                needs[1].then(|| mm(g, true, &xd, false)),
+                needs[0].then(|| mm(g, false, &wd, false)).transpose()?,
+                needs[1].then(|| mm(g, true, &xd, false)).transpose()?,
             ];
             if has_bias {
                 out.push(if needs[2] {

@@ -7,6 +7,7 @@
 //! per-sample γ/β itself).
 
 mod cpu;
+mod gpu;
 mod reference;
 
 use super::{any_tracked, path_of, require_float, require_same, Path};
@@ -66,6 +67,7 @@ pub fn batch_norm(
         }
         let (mean, var) = match path_of(x) {
             Path::Cpu => cpu::moments(x, c),
+            Path::Gpu => gpu::moments(x, c)?,
             Path::Reference => reference::moments(x, c),
         };
         let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
@@ -92,6 +94,7 @@ pub fn batch_norm(
     let bv = beta.map(|b| b.to_vec_f64());
     let y = match path_of(x) {
         Path::Cpu => cpu::normalize(x, &stats, gv.as_deref(), bv.as_deref()),
+        Path::Gpu => gpu::normalize(x, &stats, gv.as_deref(), bv.as_deref())?,
         Path::Reference => reference::normalize(x, &stats, gv.as_deref(), bv.as_deref()),
     };
     let mut inputs = vec![x];
@@ -109,7 +112,10 @@ pub fn batch_norm(
         Box::new(move |g, needs| {
             let (dx, dgamma, dbeta) = match path_of(&xd) {
                 Path::Cpu => cpu::backward(&xd, g, &stats, gv.as_deref(), training),
-                Path::Reference => reference::backward(&xd, g, &stats, gv.as_deref(), training),
+                Path::Gpu if training => gpu::backward(&xd, g, &stats, gv.as_deref())?,
+                Path::Reference | Path::Gpu => {
+                    reference::backward(&xd, g, &stats, gv.as_deref(), training)
+                }
             };
             let mut out = vec![needs[0].then_some(dx)];
             let mut k = 1;

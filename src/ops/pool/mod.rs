@@ -3,6 +3,7 @@
 //! pools are `ops::sum` / `ops::mean` over axes [2, 3].
 
 mod cpu;
+mod gpu;
 mod reference;
 
 use super::{any_tracked, path_of, require_float, Path};
@@ -23,6 +24,7 @@ pub fn avg_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
     let (ho, wo) = (h / k, w / k);
     let y = match path_of(x) {
         Path::Cpu => cpu::avg_fwd(x, k, ho, wo),
+        Path::Gpu => gpu::avg_fwd(x, k, ho, wo)?,
         Path::Reference => reference::avg_fwd(x, k, ho, wo),
     };
     if !any_tracked(&[x]) {
@@ -36,6 +38,7 @@ pub fn avg_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
         Box::new(move |g, _| {
             Ok(vec![Some(match path_of(g) {
                 Path::Cpu => cpu::avg_bwd(g, k, in_dims),
+                Path::Gpu => gpu::avg_bwd(g, k, in_dims)?,
                 Path::Reference => reference::avg_bwd(g, k, in_dims),
             })])
         }),
@@ -77,7 +80,7 @@ pub fn max_pool2d(x: &Tensor, k: usize, s: usize, p: usize) -> Result<Tensor> {
     };
     let (y, argmax) = match path_of(x) {
         Path::Cpu => cpu::max_fwd(x, &geo),
-        Path::Reference => reference::max_fwd(x, &geo),
+        Path::Reference | Path::Gpu => reference::max_fwd(x, &geo),
     };
     if !any_tracked(&[x]) {
         return Ok(y);
@@ -90,7 +93,7 @@ pub fn max_pool2d(x: &Tensor, k: usize, s: usize, p: usize) -> Result<Tensor> {
         Box::new(move |g, _| {
             Ok(vec![Some(match path_of(g) {
                 Path::Cpu => cpu::max_bwd(g, &argmax, &geo, in_dims),
-                Path::Reference => reference::max_bwd(g, &argmax, &geo, in_dims),
+                Path::Reference | Path::Gpu => reference::max_bwd(g, &argmax, &geo, in_dims),
             })])
         }),
     )

@@ -6,6 +6,7 @@
 //! results do not depend on the thread count.
 
 mod cpu;
+mod gpu;
 mod reference;
 
 use super::{any_tracked, path_of, require_float, Path};
@@ -63,6 +64,7 @@ pub fn sum(t: &Tensor, axes: &[isize], keepdim: bool) -> Result<Tensor> {
     let kept = plan.kept_shape();
     let y = match path_of(t) {
         Path::Cpu => cpu::sum(t, &plan),
+        Path::Gpu => gpu::sum(t, &plan)?,
         Path::Reference => reference::sum(t, &plan),
     };
     let out_shape = if keepdim {
@@ -127,6 +129,7 @@ pub fn broadcast_to(t: &Tensor, shape: &Shape) -> Result<Tensor> {
     }
     let y = match path_of(t) {
         Path::Cpu => cpu::broadcast_to(t, shape),
+        Path::Gpu => gpu::broadcast_to(t, shape)?,
         Path::Reference => reference::broadcast_to(t, shape),
     };
     if !any_tracked(&[t]) {

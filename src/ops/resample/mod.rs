@@ -5,6 +5,7 @@
 //! outputs it fed.
 
 mod cpu;
+mod gpu;
 mod reference;
 
 use super::{any_tracked, path_of, require_float, Path};
@@ -22,6 +23,7 @@ pub fn upsample_nearest(x: &Tensor, scale: usize) -> Result<Tensor> {
     }
     let y = match path_of(x) {
         Path::Cpu => cpu::nearest_fwd(x, scale),
+        Path::Gpu => gpu::nearest_fwd(x, scale)?,
         Path::Reference => reference::nearest_fwd(x, scale),
     };
     if !any_tracked(&[x]) {
@@ -34,6 +36,7 @@ pub fn upsample_nearest(x: &Tensor, scale: usize) -> Result<Tensor> {
         Box::new(move |g, _| {
             Ok(vec![Some(match path_of(g) {
                 Path::Cpu => cpu::nearest_bwd(g, scale, [n, c, h, w]),
+                Path::Gpu => gpu::nearest_bwd(g, scale, [n, c, h, w])?,
                 Path::Reference => reference::nearest_bwd(g, scale, [n, c, h, w]),
             })])
         }),
@@ -79,6 +82,7 @@ pub fn resize_bilinear(
     }
     let y = match path_of(x) {
         Path::Cpu => cpu::bilinear_fwd(x, out_h, out_w, align_corners),
+        Path::Gpu => gpu::bilinear_fwd(x, out_h, out_w, align_corners)?,
         Path::Reference => reference::bilinear_fwd(x, out_h, out_w, align_corners),
     };
     if !any_tracked(&[x]) {
@@ -91,6 +95,7 @@ pub fn resize_bilinear(
         Box::new(move |g, _| {
             Ok(vec![Some(match path_of(g) {
                 Path::Cpu => cpu::bilinear_bwd(g, [n, c, h, w], align_corners),
+                Path::Gpu => gpu::bilinear_bwd(g, [n, c, h, w], align_corners)?,
                 Path::Reference => reference::bilinear_bwd(g, [n, c, h, w], align_corners),
             })])
         }),

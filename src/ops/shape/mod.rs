@@ -3,6 +3,7 @@
 //! scatters into zeros; cat narrows the gradient per input.
 
 mod cpu;
+mod gpu;
 mod reference;
 
 use super::{any_tracked, path_of, Path};
@@ -79,6 +80,7 @@ pub fn narrow(t: &Tensor, axis: isize, start: usize, len: usize) -> Result<Tenso
     } else {
         match path_of(t) {
             Path::Cpu => cpu::narrow(t, a, start, len, &out_shape),
+            Path::Gpu => gpu::narrow(t, a, start, len, &out_shape)?,
             Path::Reference => reference::narrow(t, a, start, len, &out_shape),
         }
     };
@@ -93,6 +95,7 @@ pub fn narrow(t: &Tensor, axis: isize, start: usize, len: usize) -> Result<Tenso
         Box::new(move |g, _| {
             let gx = match path_of(g) {
                 Path::Cpu => cpu::unnarrow(g, a, start, &in_shape),
+                Path::Gpu => gpu::unnarrow(g, a, start, &in_shape)?,
                 Path::Reference => reference::unnarrow(g, a, start, &in_shape),
             };
             Ok(vec![Some(gx)])
@@ -127,6 +130,7 @@ pub fn cat(ts: &[&Tensor], axis: isize) -> Result<Tensor> {
     let out_shape = Shape(dims);
     let y = match path_of(first) {
         Path::Cpu => cpu::cat(ts, a, &out_shape),
+        Path::Gpu => gpu::cat(ts, a, &out_shape)?,
         Path::Reference => reference::cat(ts, a, &out_shape),
     };
     if !any_tracked(ts) {
