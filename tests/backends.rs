@@ -33,6 +33,26 @@ fn emulated_kernels_match_reference_forward_and_backward() {
     }
 }
 
+/// The whole op table on a real GPU when there is one (`COIN_REQUIRE_GPU=1`: must be).
+#[test]
+fn cuda_gpu_ops_match_reference_forward_and_backward() {
+    if let Err(e) = coin::gpu::for_device(Device::Cuda(0)) {
+        assert!(
+            std::env::var("COIN_REQUIRE_GPU").as_deref() != Ok("1"),
+            "COIN_REQUIRE_GPU=1 but no GPU: {e}"
+        );
+        println!("SKIPPED on cuda: the op table: {e}");
+        return;
+    }
+    let failures = matches_reference(Device::Cuda(0));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// Every case of the table on `dev` against the reference: forward and every input gradient.
 fn matches_reference(dev: Device) -> Vec<String> {
     let mut failures = Vec::new();
