@@ -80,6 +80,31 @@ fn tiny_network_training_agrees_across_backends() {
     assert!(lc[2] < lc[0] + 0.5, "loss should not blow up: {lc:?}");
 }
 
+/// The same three steps with every op on the CUDA kernels (emulated), the parameters in device
+/// memory and the fused Adam kernel, against the reference.
+#[test]
+fn tiny_network_training_on_the_emulated_gpu_agrees_with_the_reference() {
+    let (le, ge, pe) = train_steps(Device::Emu);
+    let (lr, gr, pr) = train_steps(Device::Reference);
+    let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+    let loose = Tol {
+        atol: 1e-5,
+        rtol: 1e-3,
+    };
+    check_close(
+        "losses",
+        &le,
+        &lr,
+        Tol {
+            atol: 1e-5,
+            rtol: 1e-4,
+        },
+    )
+    .unwrap();
+    check_close("first-step gradients", &f(&ge), &f(&gr), loose).unwrap();
+    check_close("parameters after 3 steps", &f(&pe), &f(&pr), loose).unwrap();
+}
+
 #[test]
 fn training_is_reproducible_bit_for_bit() {
     assert_eq!(train_steps(Device::Cpu).2, train_steps(Device::Cpu).2);

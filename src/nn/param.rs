@@ -26,6 +26,7 @@ pub struct Param {
 impl Param {
     /// The parameter as an (untracked) tensor sharing the arena's storage.
     pub fn value(&self) -> Tensor {
+        to_device_memory(&self.arena, self.device);
         Tensor::from_parts(
             self.arena.clone(),
             self.slot.offset,
@@ -58,6 +59,29 @@ impl Param {
             )));
         }
         self.value().with_f32_mut(|d| d.copy_from_slice(values))
+    }
+}
+
+/// Moves a GPU group's arena into device memory in place (every view shares it), once; if the
+/// upload fails the arena stays on the host and ops report the device error themselves.
+fn to_device_memory(arena: &SharedBuffer, device: Device) {
+    if !device.is_gpu() || !matches!(&*arena.read().expect("arena lock"), Buffer::F32(_)) {
+        return;
+    }
+    let mut g = arena.write().expect("arena lock");
+    if let Buffer::F32(v) = &*g {
+        if let Ok(b) = crate::gpu::for_device(device).and_then(|d| d.upload(v)) {
+            *g = Buffer::Gpu(b);
+        }
+    }
+}
+
+/// The arena's values on the host (a copy for device arenas).
+fn host_values(b: &Buffer) -> Vec<f32> {
+    match b {
+        Buffer::F32(v) => v.clone(),
+        Buffer::Gpu(d) => d.gpu().download(d).expect("device read"),
+        _ => unreachable!("arenas are f32"),
     }
 }
 
@@ -104,6 +128,10 @@ impl ParamGroup {
         }
         let offset = {
             let mut g = self.arena.write().expect("arena lock");
+            if let Buffer::Gpu(_) = &*g {
+                // Added after the arena moved to the device: grow it on the host, move again.
+                *g = Buffer::F32(host_values(&g));
+            }
             let Buffer::F32(v) = &mut *g else {
                 unreachable!("arenas are f32")
             };
@@ -188,17 +216,28 @@ impl ParamGroup {
         f: impl FnOnce(&mut [f32], &[f32], &[ParamSlot]) -> R,
     ) -> R {
         let mut g = self.arena.write().expect("arena lock");
-        let Buffer::F32(v) = &mut *g else {
-            unreachable!("arenas are f32")
-        };
-        f(v, &self.grad, &self.slots)
+        match &mut *g {
+            Buffer::F32(v) => f(v, &self.grad, &self.slots),
+            Buffer::Gpu(d) => {
+                let mut host = d.gpu().download(d).expect("device read");
+                let r = f(&mut host, &self.grad, &self.slots);
+                d.gpu().write(d, &host).expect("device write");
+                r
+            }
+            _ => unreachable!("arenas are f32"),
+        }
+    }
+
+    /// The arena in device memory (moving it there first), for GPU groups.
+    pub(crate) fn device_arena(&self) -> Option<crate::gpu::DevBuf> {
+        to_device_memory(&self.arena, self.device);
+        match &*self.arena.read().expect("arena lock") {
+            Buffer::Gpu(d) => Some(d.clone()),
+            _ => None,
+        }
     }
     /// A copy of every parameter's values, flat.
     pub fn values(&self) -> Vec<f32> {
-        let g = self.arena.read().expect("arena lock");
-        let Buffer::F32(v) = &*g else {
-            unreachable!("arenas are f32")
-        };
-        v.clone()
+        host_values(&self.arena.read().expect("arena lock"))
     }
 }

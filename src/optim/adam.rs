@@ -34,12 +34,15 @@ impl Default for AdamConfig {
     }
 }
 
-/// Adam(W) state for one parameter group.
+/// Adam(W) state for one parameter group. For a group on a GPU device the moments live in
+/// device memory and the update is one fused kernel launch (kernels/adam.cu).
 pub struct Adam {
     pub config: AdamConfig,
     pub step: u64,
     m: Vec<f32>,
     v: Vec<f32>,
+    /// Device moments (GPU groups), created at the first step from `m`, `v`.
+    device_moments: Option<(crate::gpu::DevBuf, crate::gpu::DevBuf)>,
 }
 
 impl Adam {
@@ -61,12 +64,16 @@ impl Adam {
             step: 0,
             m: vec![0.0; group.numel()],
             v: vec![0.0; group.numel()],
+            device_moments: None,
         })
     }
 
-    /// The moments, for checkpoints.
-    pub fn moments(&self) -> (&[f32], &[f32]) {
-        (&self.m, &self.v)
+    /// The moments, for checkpoints (read back from the device for GPU groups).
+    pub fn moments(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        match &self.device_moments {
+            Some((m, v)) => Ok((m.gpu().download(m)?, m.gpu().download(v)?)),
+            None => Ok((self.m.clone(), self.v.clone())),
+        }
     }
     /// Restores moments and step count from a checkpoint.
     pub fn restore(&mut self, step: u64, m: Vec<f32>, v: Vec<f32>) -> Result<()> {
@@ -79,6 +86,7 @@ impl Adam {
             )));
         }
         (self.step, self.m, self.v) = (step, m, v);
+        self.device_moments = None;
         Ok(())
     }
 
@@ -116,6 +124,24 @@ impl Adam {
             c.weight_decay as f32,
             c.lr as f32,
         );
+        if let Some(arena) = group.device_arena() {
+            let gpu = arena.gpu().clone();
+            if self.device_moments.is_none() {
+                self.device_moments = Some((gpu.upload(&self.m)?, gpu.upload(&self.v)?));
+            }
+            let (m, v) = self.device_moments.as_ref().expect("just set");
+            let grad = gpu.upload(group.grad())?;
+            let s = crate::gpu::kernels::AdamStep {
+                lr,
+                beta1: b1,
+                beta2: b2,
+                eps,
+                weight_decay: wd,
+                decoupled: c.decoupled,
+                t,
+            };
+            return crate::gpu::kernels::adam(&gpu, [&arena, &grad, m, v], arena.len(), s);
+        }
         let (m, v) = (&mut self.m, &mut self.v);
         group.with_arena(|p, g, _| {
             p.par_iter_mut()
