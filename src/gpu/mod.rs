@@ -90,9 +90,6 @@ impl Gpu {
         })
     }
 
-    pub fn is_emu(&self) -> bool {
-        matches!(&*self.inner, Inner::Emu)
-    }
 
     /// An uninitialised buffer of `n` f32 values.
     pub fn alloc_f32(&self, n: usize) -> Result<DevBuf> {

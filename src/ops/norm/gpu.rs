@@ -19,6 +19,8 @@ pub(super) fn moments(x: &Tensor, c: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     let xb = x.dev()?;
     let g = xb.gpu();
     let (mean, invstd, var) = (g.alloc_f32(c)?, g.alloc_f32(c)?, g.alloc_f32(c)?);
+    // The op turns the variance into 1/√(var + eps) itself (with its own eps), so the kernel's
+    // invstd output is not used here; any positive eps will do.
     k::bn_stats(g, &xb, [&mean, &invstd, &var], dims(x), 1.0)?;
     let f = |b: &DevBuf| -> Result<Vec<f64>> {
         Ok(g.download(b)?.into_iter().map(|v| v as f64).collect())
