@@ -90,7 +90,6 @@ impl Gpu {
         })
     }
 
-
     /// An uninitialised buffer of `n` f32 values.
     pub fn alloc_f32(&self, n: usize) -> Result<DevBuf> {
         let bytes = n * 4;
