@@ -29,6 +29,9 @@ fn same_shape(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
 /// Mean binary cross-entropy of `logits` against `targets` in [0, 1].
 pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     same_shape("bce_with_logits", logits, targets)?;
+    if super::path_of(logits) == super::Path::Gpu {
+        return gpu_bce_with_logits(logits, targets);
+    }
     let (z, y) = (logits.to_vec_f64(), targets.to_vec_f64());
     let n = z.len() as f64;
     let total: f64 = z
@@ -119,4 +122,44 @@ pub fn coin_tv(x: &Tensor, x_cf: &Tensor) -> Result<Tensor> {
     same_shape("coin_tv", x, x_cf)?;
     let diff = ops::mul_scalar(&ops::abs(&ops::sub(x, x_cf)?)?, 255.0 / 2.0)?;
     tv_squared(&diff)
+}
+
+/// BCE with logits on the CUDA kernels (kernels/loss.cu): per-element terms, a deterministic
+/// mean, and a backward that reads the upstream gradient (one value) to scale the kernel.
+fn gpu_bce_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    use crate::gpu::kernels as k;
+    let (zb, yb) = (logits.dev()?, targets.dev()?);
+    let gpu = zb.gpu().clone();
+    let n = logits.numel();
+    let (terms, out) = (gpu.alloc_f32(n)?, gpu.alloc_f32(1)?);
+    k::bce_with_logits(&gpu, &zb, &yb, &terms, &out, n)?;
+    let dev = logits.device();
+    let out = Tensor::from_dev(out, Vec::<usize>::new(), dev)?;
+    if !any_tracked(&[logits, targets]) {
+        return Ok(out);
+    }
+    let shape = logits.shape().clone();
+    record(
+        "bce_with_logits",
+        &[logits, targets],
+        out,
+        Box::new(move |g, needs| {
+            let s = (g.to_scalar()? / n as f64) as f32;
+            let zero = |b: bool| -> Result<Option<crate::gpu::DevBuf>> {
+                b.then(|| {
+                    let d = gpu.alloc_f32(n)?;
+                    k::fill(&gpu, &d, n, 0.0)?;
+                    Ok(d)
+                })
+                .transpose()
+            };
+            let (dz, dy) = (zero(needs[0])?, zero(needs[1])?);
+            k::bce_with_logits_bwd(&gpu, &zb, &yb, dz.as_ref(), dy.as_ref(), n, s)?;
+            let wrap = |d: Option<crate::gpu::DevBuf>| {
+                d.map(|d| Tensor::from_dev(d, shape.clone(), dev))
+                    .transpose()
+            };
+            Ok(vec![wrap(dz)?, wrap(dy)?])
+        }),
+    )
 }

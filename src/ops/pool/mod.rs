@@ -78,6 +78,9 @@ pub fn max_pool2d(x: &Tensor, k: usize, s: usize, p: usize) -> Result<Tensor> {
         ho: (h + 2 * p - k) / s + 1,
         wo: (w + 2 * p - k) / s + 1,
     };
+    if path_of(x) == Path::Gpu {
+        return gpu::max_pool(x, &geo);
+    }
     let (y, argmax) = match path_of(x) {
         Path::Cpu => cpu::max_fwd(x, &geo),
         Path::Reference | Path::Gpu => reference::max_fwd(x, &geo),
