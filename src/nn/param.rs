@@ -91,6 +91,9 @@ pub struct ParamGroup {
     device: Device,
     arena: SharedBuffer,
     grad: Vec<f32>,
+    /// GPU groups: the gradient arena in device memory (created by the first `accumulate`);
+    /// `grad` is then unused.
+    dev_grad: Option<crate::gpu::DevBuf>,
     slots: Vec<ParamSlot>,
 }
 
@@ -101,6 +104,7 @@ impl ParamGroup {
             device,
             arena: Arc::new(RwLock::new(Buffer::F32(Vec::new()))),
             grad: Vec::new(),
+            dev_grad: None,
             slots: Vec::new(),
         }
     }
@@ -140,6 +144,12 @@ impl ParamGroup {
             o
         };
         self.grad.resize(offset + init.len(), 0.0);
+        if let Some(d) = self.dev_grad.take() {
+            // Grown after gradients moved to the device: keep them on the host until the next
+            // accumulate moves them again.
+            let old = d.gpu().download(&d)?;
+            self.grad[..old.len()].copy_from_slice(&old);
+        }
         let slot = ParamSlot {
             name: name.to_string(),
             offset,
@@ -180,6 +190,9 @@ impl ParamGroup {
     /// Adds each parameter's gradient from `grads` into the gradient arena; parameters the loss
     /// did not reach get nothing. Returns how many parameters received a gradient.
     pub fn accumulate(&mut self, grads: &Gradients) -> Result<usize> {
+        if self.device.is_gpu() && self.dev_grad.is_none() {
+            self.dev_grad = Some(crate::gpu::for_device(self.device)?.upload(&self.grad)?);
+        }
         let mut n = 0;
         for s in &self.slots {
             if let Some(g) = grads.get_id(s.id) {
@@ -190,6 +203,25 @@ impl ParamGroup {
                         g.shape(),
                         s.shape
                     )));
+                }
+                if let Some(d) = &self.dev_grad {
+                    // dst += src on the device (a one-row block copy that accumulates).
+                    let len = s.shape.numel();
+                    let dst = d.slice(s.offset, len)?;
+                    let src = g.dev()?;
+                    crate::gpu::kernels::copy_block(
+                        d.gpu(),
+                        &src,
+                        &dst,
+                        1,
+                        [len, 0],
+                        [len, 0],
+                        len,
+                        1,
+                        true,
+                    )?;
+                    n += 1;
+                    continue;
                 }
                 let gv = g.to_vec_f32();
                 for (d, v) in self.grad[s.offset..s.offset + gv.len()].iter_mut().zip(gv) {
@@ -202,13 +234,24 @@ impl ParamGroup {
     }
     pub fn zero_grad(&mut self) {
         self.grad.fill(0.0);
+        if let Some(d) = &self.dev_grad {
+            crate::gpu::kernels::fill(d.gpu(), d, d.len(), 0.0).expect("device fill");
+        }
     }
-    pub fn grad(&self) -> &[f32] {
-        &self.grad
+    /// The gradient arena (read back from the device for GPU groups).
+    pub fn grad(&self) -> std::borrow::Cow<'_, [f32]> {
+        match &self.dev_grad {
+            Some(d) => std::borrow::Cow::Owned(d.gpu().download(d).expect("device read")),
+            None => std::borrow::Cow::Borrowed(&self.grad),
+        }
+    }
+    /// The gradient arena in device memory (GPU groups after their first `accumulate`).
+    pub(crate) fn device_grad(&self) -> Option<&crate::gpu::DevBuf> {
+        self.dev_grad.as_ref()
     }
     /// The gradient of one parameter.
-    pub fn grad_of(&self, p: &Param) -> &[f32] {
-        &self.grad[p.slot.offset..p.slot.offset + p.slot.shape.numel()]
+    pub fn grad_of(&self, p: &Param) -> Vec<f32> {
+        self.grad()[p.slot.offset..p.slot.offset + p.slot.shape.numel()].to_vec()
     }
     /// Runs `f` with the whole parameter arena and gradient arena (for optimizers).
     pub(crate) fn with_arena<R>(

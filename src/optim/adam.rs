@@ -100,8 +100,23 @@ impl Adam {
                 group.numel()
             )));
         }
-        for s in group.slots() {
-            let g = &group.grad()[s.offset..s.offset + s.shape.numel()];
+        // Device gradients: one summed value says whether a NaN/inf may be there; only then are
+        // they read back to name the parameter.
+        let suspect = match group.device_grad() {
+            Some(d) => {
+                let one = d.gpu().alloc_f32(1)?;
+                crate::gpu::kernels::reduce(d.gpu(), d, &one, [1, d.len(), 1], 1.0)?;
+                !d.gpu().download(&one)?[0].is_finite()
+            }
+            None => true,
+        };
+        let grad = if suspect {
+            group.grad()
+        } else {
+            std::borrow::Cow::Borrowed(&[][..])
+        };
+        for s in group.slots().iter().filter(|_| suspect) {
+            let g = &grad[s.offset..s.offset + s.shape.numel()];
             if let Some(bad) = g.iter().find(|v| !v.is_finite()) {
                 return Err(Error::NonFinite(format!(
                     "gradient of parameter {} (group {}) contains {bad}",
@@ -130,7 +145,14 @@ impl Adam {
                 self.device_moments = Some((gpu.upload(&self.m)?, gpu.upload(&self.v)?));
             }
             let (m, v) = self.device_moments.as_ref().expect("just set");
-            let grad = gpu.upload(group.grad())?;
+            let uploaded;
+            let grad = match group.device_grad() {
+                Some(g) => g,
+                None => {
+                    uploaded = gpu.upload(&group.grad())?;
+                    &uploaded
+                }
+            };
             let s = crate::gpu::kernels::AdamStep {
                 lr,
                 beta1: b1,
@@ -140,7 +162,7 @@ impl Adam {
                 decoupled: c.decoupled,
                 t,
             };
-            return crate::gpu::kernels::adam(&gpu, [&arena, &grad, m, v], arena.len(), s);
+            return crate::gpu::kernels::adam(&gpu, [&arena, grad, m, v], arena.len(), s);
         }
         let (m, v) = (&mut self.m, &mut self.v);
         group.with_arena(|p, g, _| {
