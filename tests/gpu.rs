@@ -987,3 +987,51 @@ fn every_kernel_has_a_test() {
         table::FATBINS.len()
     );
 }
+
+#[test]
+fn batch_norm_running_statistics_update_on_the_device() {
+    let mut r = Rng::new(14);
+    let xs = randn(&mut r, 3 * 4 * 5 * 5);
+    let run = |dev: Device| {
+        let mut st = ops::BatchNormState {
+            running_mean: Tensor::zeros([4], coin::DType::F32, dev),
+            running_var: Tensor::ones([4], coin::DType::F32, dev),
+            num_batches_tracked: 0,
+        };
+        let x = Tensor::from_f32(xs.clone(), [3, 4, 5, 5], dev).unwrap();
+        for _ in 0..2 {
+            ops::batch_norm(&x, None, None, Some(&mut st), true, 0.1, 1e-5).unwrap();
+        }
+        let y = ops::batch_norm(&x, None, None, Some(&mut st), false, 0.1, 1e-5).unwrap();
+        (
+            st.running_mean.to_vec_f64(),
+            st.running_var.to_vec_f64(),
+            y.to_vec_f64(),
+            st.num_batches_tracked,
+        )
+    };
+    let (me, ve, ye, ne) = run(Device::Emu);
+    let (mr, vr, yr, nr) = run(Device::Reference);
+    assert_eq!(ne, nr);
+    close(
+        "running mean",
+        &me.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        &mr,
+        1e-6,
+        1e-5,
+    );
+    close(
+        "running var",
+        &ve.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        &vr,
+        1e-6,
+        1e-5,
+    );
+    close(
+        "eval output",
+        &ye.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        &yr,
+        1e-5,
+        1e-4,
+    );
+}

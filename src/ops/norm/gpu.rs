@@ -1,10 +1,11 @@
-//! Batch normalisation on the CUDA kernels (kernels/norm.cu). The per-channel statistics come
-//! back to the host (C values) because the op keeps them there for the running statistics and
-//! for backward; evaluation-mode backward runs on the reference loops.
+//! Batch normalisation on the CUDA kernels (kernels/norm.cu). In training the per-channel
+//! statistics stay on the device (running statistics are updated there too, when they live on
+//! the device); evaluation-mode backward runs on the reference loops.
 
-use super::Stats;
+use super::{BatchNormState, Stats};
 use crate::gpu::{kernels as k, DevBuf, Gpu};
-use crate::{Result, Tensor};
+use crate::ops::Unary;
+use crate::{Error, Result, Tensor};
 
 fn dims(x: &Tensor) -> [usize; 4] {
     let d = x.dims();
@@ -28,17 +29,69 @@ pub(super) fn moments(x: &Tensor, c: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     Ok((f(&mean)?, f(&var)?))
 }
 
+/// Training statistics kept on the device: (mean, 1/√(var + eps), biased var).
+pub(super) fn moments_on_device(
+    x: &Tensor,
+    c: usize,
+    eps: f64,
+) -> Result<(DevBuf, DevBuf, DevBuf)> {
+    let xb = x.dev()?;
+    let g = xb.gpu();
+    let (mean, invstd, var) = (g.alloc_f32(c)?, g.alloc_f32(c)?, g.alloc_f32(c)?);
+    k::bn_stats(g, &xb, [&mean, &invstd, &var], dims(x), eps as f32)?;
+    Ok((mean, invstd, var))
+}
+
+/// r ← (1 − m)·r + m·batch on the device, with the unbiased variance for the running variance.
+pub(super) fn update_running(
+    s: &mut BatchNormState,
+    mean: &DevBuf,
+    var: &DevBuf,
+    m: f64,
+    count: usize,
+) -> Result<()> {
+    let c = mean.len();
+    if s.running_mean.numel() != c || s.running_var.numel() != c {
+        return Err(Error::Shape(format!(
+            "batch_norm: running statistics have {} entries, input has {c} channels",
+            s.running_mean.numel()
+        )));
+    }
+    let g = mean.gpu();
+    let blend = |r: &Tensor, b: &DevBuf, scale: f64| -> Result<Tensor> {
+        let (rb, kept, new) = (r.dev()?, g.alloc_f32(c)?, g.alloc_f32(c)?);
+        let out = g.alloc_f32(c)?;
+        k::unary_fwd(g, Unary::MulScalar(1.0 - m), &rb, &kept, c)?;
+        k::unary_fwd(g, Unary::MulScalar(m * scale), b, &new, c)?;
+        k::binary(g, k::BinaryOp::Add, (&kept, &[c]), (&new, &[c]), &out)?;
+        Tensor::from_dev(out, vec![c], r.device())
+    };
+    let unbias = count as f64 / (count as f64 - 1.0);
+    s.running_mean = blend(&s.running_mean, mean, 1.0)?;
+    s.running_var = blend(&s.running_var, var, unbias)?;
+    s.num_batches_tracked += 1;
+    Ok(())
+}
+
+/// The statistics' device buffers (uploading host ones).
+fn stats_on(g: &Gpu, s: &Stats) -> Result<(DevBuf, DevBuf)> {
+    match &s.dev {
+        Some((m, i)) => Ok((m.clone(), i.clone())),
+        None => Ok((upload(g, &s.mean)?, upload(g, &s.invstd)?)),
+    }
+}
+
 pub(super) fn normalize(
     x: &Tensor,
     s: &Stats,
-    gamma: Option<&[f64]>,
-    beta: Option<&[f64]>,
+    gamma: Option<&Tensor>,
+    beta: Option<&Tensor>,
 ) -> Result<Tensor> {
     let xb = x.dev()?;
     let g = xb.gpu();
-    let (mean, invstd) = (upload(g, &s.mean)?, upload(g, &s.invstd)?);
-    let gm = gamma.map(|v| upload(g, v)).transpose()?;
-    let bt = beta.map(|v| upload(g, v)).transpose()?;
+    let (mean, invstd) = stats_on(g, s)?;
+    let gm = gamma.map(|t| t.dev()).transpose()?;
+    let bt = beta.map(|t| t.dev()).transpose()?;
     let y = g.alloc_f32(x.numel())?;
     k::bn_apply(
         g,
@@ -58,13 +111,13 @@ pub(super) fn backward(
     x: &Tensor,
     gy: &Tensor,
     s: &Stats,
-    gamma: Option<&[f64]>,
+    gamma: Option<&Tensor>,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     let (xb, gb) = (x.dev()?, gy.dev()?);
     let g = xb.gpu();
     let c = x.dims()[1];
-    let (mean, invstd) = (upload(g, &s.mean)?, upload(g, &s.invstd)?);
-    let gm = gamma.map(|v| upload(g, v)).transpose()?;
+    let (mean, invstd) = stats_on(g, s)?;
+    let gm = gamma.map(|t| t.dev()).transpose()?;
     let (sum_gy, sum_gyx) = (g.alloc_f32(c)?, g.alloc_f32(c)?);
     let dx = g.alloc_f32(x.numel())?;
     k::fill(g, &dx, x.numel(), 0.0)?;

@@ -27,6 +27,9 @@ pub struct BatchNormState {
 pub(crate) struct Stats {
     pub mean: Vec<f64>,
     pub invstd: Vec<f64>,
+    /// Training on a GPU device: mean and invstd stay in device memory (the host vectors are
+    /// then empty), so a step makes no host round trip for them.
+    pub dev: Option<(crate::gpu::DevBuf, crate::gpu::DevBuf)>,
 }
 
 /// Batch normalisation. `gamma`/`beta` are [C] or absent; `state` holds running statistics.
@@ -65,16 +68,35 @@ pub fn batch_norm(
                 x.shape()
             )));
         }
-        let (mean, var) = match path_of(x) {
-            Path::Cpu => cpu::moments(x, c),
-            Path::Gpu => gpu::moments(x, c)?,
-            Path::Reference => reference::moments(x, c),
-        };
-        let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-        if let Some(s) = state {
-            update_running(s, &mean, &var, momentum, m)?;
+        let device_state = state
+            .as_ref()
+            .is_none_or(|s| s.running_mean.device().is_gpu());
+        if path_of(x) == Path::Gpu && device_state {
+            let (mean, invstd, var) = gpu::moments_on_device(x, c, eps)?;
+            if let Some(s) = state {
+                gpu::update_running(s, &mean, &var, momentum, m)?;
+            }
+            Stats {
+                mean: Vec::new(),
+                invstd: Vec::new(),
+                dev: Some((mean, invstd)),
+            }
+        } else {
+            let (mean, var) = match path_of(x) {
+                Path::Cpu => cpu::moments(x, c),
+                Path::Gpu => gpu::moments(x, c)?,
+                Path::Reference => reference::moments(x, c),
+            };
+            let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+            if let Some(s) = state {
+                update_running(s, &mean, &var, momentum, m)?;
+            }
+            Stats {
+                mean,
+                invstd,
+                dev: None,
+            }
         }
-        Stats { mean, invstd }
     } else {
         let s = state.ok_or_else(|| {
             Error::Invalid("batch_norm: evaluation mode needs running statistics".into())
@@ -88,13 +110,26 @@ pub fn batch_norm(
             )));
         }
         let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-        Stats { mean, invstd }
+        Stats {
+            mean,
+            invstd,
+            dev: None,
+        }
     };
-    let gv = gamma.map(|g| g.to_vec_f64());
-    let bv = beta.map(|b| b.to_vec_f64());
+    // γ/β as host values for the host paths; the GPU path reads them on the device.
+    let on_gpu = path_of(x) == Path::Gpu;
+    let host = |t: Option<&Tensor>| {
+        if on_gpu {
+            None
+        } else {
+            t.map(|t| t.to_vec_f64())
+        }
+    };
+    let (gv, bv) = (host(gamma), host(beta));
+    let gamma_t = gamma.map(|t| t.detach());
     let y = match path_of(x) {
         Path::Cpu => cpu::normalize(x, &stats, gv.as_deref(), bv.as_deref()),
-        Path::Gpu => gpu::normalize(x, &stats, gv.as_deref(), bv.as_deref())?,
+        Path::Gpu => gpu::normalize(x, &stats, gamma, beta)?,
         Path::Reference => reference::normalize(x, &stats, gv.as_deref(), bv.as_deref()),
     };
     let mut inputs = vec![x];
@@ -112,10 +147,12 @@ pub fn batch_norm(
         Box::new(move |g, needs| {
             let (dx, dgamma, dbeta) = match path_of(&xd) {
                 Path::Cpu => cpu::backward(&xd, g, &stats, gv.as_deref(), training),
-                Path::Gpu if training => gpu::backward(&xd, g, &stats, gv.as_deref())?,
-                Path::Reference | Path::Gpu => {
+                Path::Gpu if training => gpu::backward(&xd, g, &stats, gamma_t.as_ref())?,
+                Path::Gpu => {
+                    let gv = gamma_t.as_ref().map(|t| t.to_vec_f64());
                     reference::backward(&xd, g, &stats, gv.as_deref(), training)
                 }
+                Path::Reference => reference::backward(&xd, g, &stats, gv.as_deref(), training),
             };
             let mut out = vec![needs[0].then_some(dx)];
             let mut k = 1;
