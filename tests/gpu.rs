@@ -743,7 +743,8 @@ fn bce_gemm_embedding_and_copies() {
             g.upload(&vec![0.0; n]).unwrap(),
         );
         k::bce_with_logits(g, &z, &t, &terms, &out, n).unwrap();
-        k::bce_with_logits_bwd(g, &z, &t, Some(&dz), Some(&dt), n, 3.0 / n as f32).unwrap();
+        let three = g.upload(&[3.0]).unwrap();
+        k::bce_with_logits_bwd(g, &z, &t, Some(&dz), Some(&dt), Some(&three), n).unwrap();
         close(
             &format!("{dev} bce"),
             &g.download(&out).unwrap(),

@@ -183,7 +183,7 @@ fn gpu_losses(g: &Gpu, steps: u64) -> Vec<f64> {
         for b in net.g.iter().chain([&dz, &dh, &dc2, &dr1, &dbn, &dc1]) {
             k::fill(g, b, b.len(), 0.0).unwrap();
         }
-        k::bce_with_logits_bwd(g, &z, &t, Some(&dz), None, B, 1.0 / B as f32).unwrap();
+        k::bce_with_logits_bwd(g, &z, &t, Some(&dz), None, None, B).unwrap();
         k::gemm(
             g,
             (&dz, Layout::Transposed),

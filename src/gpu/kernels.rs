@@ -847,20 +847,28 @@ pub fn bce_with_logits(
     reduce(g, terms, out, [1, n, 1], 1.0 / n as f32)
 }
 
-/// dz += (σ(z) − y)·scale, dy += −z·scale (either optional); scale = upstream gradient / n.
+/// dz += (σ(z) − y)·u/n, dy += −z·u/n (either optional), where u is the upstream gradient read
+/// on the device from `upstream` (one value; 1 when None).
+#[allow(clippy::too_many_arguments)]
 pub fn bce_with_logits_bwd(
     g: &Gpu,
     z: &DevBuf,
     y: &DevBuf,
     dz: Option<&DevBuf>,
     dy: Option<&DevBuf>,
+    upstream: Option<&DevBuf>,
     n: usize,
-    scale: f32,
 ) -> Result<()> {
     need("bce z", z, n)?;
     need("bce y", y, n)?;
     let mut a = Args::new();
-    a.buf(z).buf(y).opt(dz).opt(dy).i64(n as i64).f32(scale);
+    a.buf(z)
+        .buf(y)
+        .opt(dz)
+        .opt(dy)
+        .opt(upstream)
+        .i64(n as i64)
+        .f32(1.0 / n as f32);
     g.launch("bce_bwd_f32", [blocks(n), 1, 1], [THREADS, 1, 1], 0, &mut a)
 }
 

@@ -125,7 +125,7 @@ pub fn coin_tv(x: &Tensor, x_cf: &Tensor) -> Result<Tensor> {
 }
 
 /// BCE with logits on the CUDA kernels (kernels/loss.cu): per-element terms, a deterministic
-/// mean, and a backward that reads the upstream gradient (one value) to scale the kernel.
+/// mean, and a backward that reads the upstream gradient on the device.
 fn gpu_bce_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     use crate::gpu::kernels as k;
     let (zb, yb) = (logits.dev()?, targets.dev()?);
@@ -144,7 +144,8 @@ fn gpu_bce_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
         &[logits, targets],
         out,
         Box::new(move |g, needs| {
-            let s = (g.to_scalar()? / n as f64) as f32;
+            // The upstream gradient stays on the device: the kernel reads it there.
+            let up = g.dev()?;
             let zero = |b: bool| -> Result<Option<crate::gpu::DevBuf>> {
                 b.then(|| {
                     let d = gpu.alloc_f32(n)?;
@@ -154,7 +155,7 @@ fn gpu_bce_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
                 .transpose()
             };
             let (dz, dy) = (zero(needs[0])?, zero(needs[1])?);
-            k::bce_with_logits_bwd(&gpu, &zb, &yb, dz.as_ref(), dy.as_ref(), n, s)?;
+            k::bce_with_logits_bwd(&gpu, &zb, &yb, dz.as_ref(), dy.as_ref(), Some(&up), n)?;
             let wrap = |d: Option<crate::gpu::DevBuf>| {
                 d.map(|d| Tensor::from_dev(d, shape.clone(), dev))
                     .transpose()
