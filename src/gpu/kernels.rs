@@ -377,22 +377,18 @@ pub fn bn_apply(
     )
 }
 
-/// Training-mode backward: Σgy and Σgy·x̂ per channel (the gradients of β and γ), then
-/// gx += γ·invstd·(gy − (Σgy + x̂·Σgy·x̂)/m).
-#[allow(clippy::too_many_arguments)]
-pub fn bn_backward(
+/// Per channel: Σgy and Σgy·x̂ (the gradients of β and γ).
+pub fn bn_bwd_sums(
     g: &Gpu,
     x: &DevBuf,
     gy: &DevBuf,
     mean: &DevBuf,
     invstd: &DevBuf,
-    gamma: Option<&DevBuf>,
     [sum_gy, sum_gyx]: [&DevBuf; 2],
-    gx: &DevBuf,
     [n, c, h, w]: [usize; 4],
 ) -> Result<()> {
     let total = n * c * h * w;
-    for b in [x, gy, gx] {
+    for b in [x, gy] {
         need("bn backward", b, total)?;
     }
     let mut a = Args::new();
@@ -411,7 +407,25 @@ pub fn bn_backward(
         [THREADS, 1, 1],
         0,
         &mut a,
-    )?;
+    )
+}
+
+/// Training-mode backward: the sums of [`bn_bwd_sums`], then
+/// gx += γ·invstd·(gy − (Σgy + x̂·Σgy·x̂)/m).
+#[allow(clippy::too_many_arguments)]
+pub fn bn_backward(
+    g: &Gpu,
+    x: &DevBuf,
+    gy: &DevBuf,
+    mean: &DevBuf,
+    invstd: &DevBuf,
+    gamma: Option<&DevBuf>,
+    [sum_gy, sum_gyx]: [&DevBuf; 2],
+    gx: &DevBuf,
+    [n, c, h, w]: [usize; 4],
+) -> Result<()> {
+    need("bn backward gx", gx, n * c * h * w)?;
+    bn_bwd_sums(g, x, gy, mean, invstd, [sum_gy, sum_gyx], [n, c, h, w])?;
     let mut a = Args::new();
     a.buf(x)
         .buf(gy)

@@ -139,3 +139,30 @@ pub(super) fn backward(
         Tensor::from_dev(sum_gy, vec![c], dev)?,
     ))
 }
+
+/// Evaluation-mode backward (statistics are constants): dx = gy·γ·invstd — the normalising kernel
+/// applied to gy with a zero mean — and dγ = Σ gy·x̂, dβ = Σ gy from the reduction kernel.
+pub(super) fn backward_eval(
+    x: &Tensor,
+    gy: &Tensor,
+    s: &Stats,
+    gamma: Option<&Tensor>,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let (xb, gb) = (x.dev()?, gy.dev()?);
+    let g = xb.gpu();
+    let c = x.dims()[1];
+    let (mean, invstd) = stats_on(g, s)?;
+    let gm = gamma.map(|t| t.dev()).transpose()?;
+    let zero = g.alloc_f32(c)?;
+    k::fill(g, &zero, c, 0.0)?;
+    let dx = g.alloc_f32(x.numel())?;
+    k::bn_apply(g, &gb, &zero, &invstd, gm.as_ref(), None, &dx, dims(x))?;
+    let (sum_gy, sum_gyx) = (g.alloc_f32(c)?, g.alloc_f32(c)?);
+    k::bn_bwd_sums(g, &xb, &gb, &mean, &invstd, [&sum_gy, &sum_gyx], dims(x))?;
+    let dev = x.device();
+    Ok((
+        Tensor::from_dev(dx, x.shape().clone(), dev)?,
+        Tensor::from_dev(sum_gyx, vec![c], dev)?,
+        Tensor::from_dev(sum_gy, vec![c], dev)?,
+    ))
+}

@@ -148,10 +148,7 @@ pub fn batch_norm(
             let (dx, dgamma, dbeta) = match path_of(&xd) {
                 Path::Cpu => cpu::backward(&xd, g, &stats, gv.as_deref(), training),
                 Path::Gpu if training => gpu::backward(&xd, g, &stats, gamma_t.as_ref())?,
-                Path::Gpu => {
-                    let gv = gamma_t.as_ref().map(|t| t.to_vec_f64());
-                    reference::backward(&xd, g, &stats, gv.as_deref(), training)
-                }
+                Path::Gpu => gpu::backward_eval(&xd, g, &stats, gamma_t.as_ref())?,
                 Path::Reference => reference::backward(&xd, g, &stats, gv.as_deref(), training),
             };
             let mut out = vec![needs[0].then_some(dx)];
