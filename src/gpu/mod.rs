@@ -155,11 +155,6 @@ impl Gpu {
         Ok(b)
     }
 
-    /// The values of an int32 buffer.
-    pub fn download_i32(&self, b: &DevBuf) -> Result<Vec<i32>> {
-        Ok(bytemuck::cast_slice(&self.download(b)?).to_vec())
-    }
-
     /// Waits for every launch so far (the emulator runs them synchronously).
     pub fn synchronize(&self) -> Result<()> {
         match &*self.inner {
