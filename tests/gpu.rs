@@ -918,6 +918,10 @@ fn probe_and_device_messages() {
         assert!(p.auto_warning().is_none(), "no GPU, nothing to warn about");
         let e = Gpu::cuda(0).unwrap_err().to_string();
         assert!(e.contains("no CUDA driver"), "{e}");
+        // The infallible constructors do not panic; the first op reports the device's error.
+        let z = Tensor::zeros([2], coin::DType::F32, Device::Cuda(0));
+        let e = ops::relu(&z).unwrap_err().to_string();
+        assert!(e.contains("no CUDA driver"), "{e}");
     }
     // A GPU machine whose build lacks kernels is told loudly, with the fix.
     let w = gpu::Probe {

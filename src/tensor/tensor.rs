@@ -113,12 +113,31 @@ impl Tensor {
     }
     pub fn zeros(shape: impl Into<Shape>, dtype: DType, device: Device) -> Tensor {
         let shape = shape.into();
-        Self::from_buffer(Buffer::zeros(dtype, shape.numel()), shape, device).expect("sized")
+        Self::infallible(Buffer::zeros(dtype, shape.numel()), shape, device)
     }
     pub fn full(value: f64, shape: impl Into<Shape>, dtype: DType, device: Device) -> Tensor {
         let shape = shape.into();
         let v = vec![value; shape.numel()];
-        Self::from_f64_as(&v, shape, dtype, device).expect("sized")
+        Self::infallible(Buffer::from_f64(&v, dtype), shape, device)
+    }
+    /// For the constructors that cannot fail: when a GPU device cannot take the values (no
+    /// driver, out of memory), they stay on the host with the device's tag, and the first op on
+    /// them reports the device's error instead of this constructor panicking.
+    fn infallible(buf: Buffer, shape: Shape, device: Device) -> Tensor {
+        debug_assert_eq!(buf.len(), shape.numel());
+        if !device.is_gpu() {
+            return Self::from_buffer(buf, shape, device).expect("sized");
+        }
+        let host = Buffer::clone(&buf);
+        Self::from_buffer(buf, shape.clone(), device).unwrap_or_else(|_| {
+            Self::from_parts(
+                Arc::new(RwLock::new(host)),
+                0,
+                shape,
+                device,
+                TensorId::fresh(),
+            )
+        })
     }
     pub fn ones(shape: impl Into<Shape>, dtype: DType, device: Device) -> Tensor {
         Self::full(1.0, shape, dtype, device)
