@@ -5,7 +5,7 @@
 use super::{BatchNormState, Stats};
 use crate::gpu::{kernels as k, DevBuf, Gpu};
 use crate::ops::Unary;
-use crate::{Error, Result, Tensor};
+use crate::{Result, Tensor};
 
 fn dims(x: &Tensor) -> [usize; 4] {
     let d = x.dims();
@@ -51,12 +51,7 @@ pub(super) fn update_running(
     count: usize,
 ) -> Result<()> {
     let c = mean.len();
-    if s.running_mean.numel() != c || s.running_var.numel() != c {
-        return Err(Error::Shape(format!(
-            "batch_norm: running statistics have {} entries, input has {c} channels",
-            s.running_mean.numel()
-        )));
-    }
+    super::check_running(s, c)?;
     let g = mean.gpu();
     let blend = |r: &Tensor, b: &DevBuf, scale: f64| -> Result<Tensor> {
         let (rb, kept, new) = (r.dev()?, g.alloc_f32(c)?, g.alloc_f32(c)?);
@@ -106,12 +101,15 @@ pub(super) fn normalize(
     Tensor::from_dev(y, x.shape().clone(), x.device())
 }
 
-/// Training-mode backward: (dx, dγ, dβ).
+/// Backward: (dx, dγ, dβ). The sums Σgy·x̂ (dγ) and Σgy (dβ) come from one reduction launch;
+/// dx in training mode goes through the batch statistics, in evaluation mode (statistics are
+/// constants) it is gy·γ·invstd — the normalising kernel applied to gy with a zero mean.
 pub(super) fn backward(
     x: &Tensor,
     gy: &Tensor,
     s: &Stats,
     gamma: Option<&Tensor>,
+    training: bool,
 ) -> Result<(Tensor, Tensor, Tensor)> {
     let (xb, gb) = (x.dev()?, gy.dev()?);
     let g = xb.gpu();
@@ -120,45 +118,25 @@ pub(super) fn backward(
     let gm = gamma.map(|t| t.dev()).transpose()?;
     let (sum_gy, sum_gyx) = (g.alloc_f32(c)?, g.alloc_f32(c)?);
     let dx = g.alloc_f32(x.numel())?;
-    k::fill(g, &dx, x.numel(), 0.0)?;
-    k::bn_backward(
-        g,
-        &xb,
-        &gb,
-        &mean,
-        &invstd,
-        gm.as_ref(),
-        [&sum_gy, &sum_gyx],
-        &dx,
-        dims(x),
-    )?;
-    let dev = x.device();
-    Ok((
-        Tensor::from_dev(dx, x.shape().clone(), dev)?,
-        Tensor::from_dev(sum_gyx, vec![c], dev)?,
-        Tensor::from_dev(sum_gy, vec![c], dev)?,
-    ))
-}
-
-/// Evaluation-mode backward (statistics are constants): dx = gy·γ·invstd — the normalising kernel
-/// applied to gy with a zero mean — and dγ = Σ gy·x̂, dβ = Σ gy from the reduction kernel.
-pub(super) fn backward_eval(
-    x: &Tensor,
-    gy: &Tensor,
-    s: &Stats,
-    gamma: Option<&Tensor>,
-) -> Result<(Tensor, Tensor, Tensor)> {
-    let (xb, gb) = (x.dev()?, gy.dev()?);
-    let g = xb.gpu();
-    let c = x.dims()[1];
-    let (mean, invstd) = stats_on(g, s)?;
-    let gm = gamma.map(|t| t.dev()).transpose()?;
-    let zero = g.alloc_f32(c)?;
-    k::fill(g, &zero, c, 0.0)?;
-    let dx = g.alloc_f32(x.numel())?;
-    k::bn_apply(g, &gb, &zero, &invstd, gm.as_ref(), None, &dx, dims(x))?;
-    let (sum_gy, sum_gyx) = (g.alloc_f32(c)?, g.alloc_f32(c)?);
-    k::bn_bwd_sums(g, &xb, &gb, &mean, &invstd, [&sum_gy, &sum_gyx], dims(x))?;
+    if training {
+        k::fill(g, &dx, x.numel(), 0.0)?;
+        k::bn_backward(
+            g,
+            &xb,
+            &gb,
+            &mean,
+            &invstd,
+            gm.as_ref(),
+            [&sum_gy, &sum_gyx],
+            &dx,
+            dims(x),
+        )?;
+    } else {
+        k::bn_bwd_sums(g, &xb, &gb, &mean, &invstd, [&sum_gy, &sum_gyx], dims(x))?;
+        let zero = g.alloc_f32(c)?;
+        k::fill(g, &zero, c, 0.0)?;
+        k::bn_apply(g, &gb, &zero, &invstd, gm.as_ref(), None, &dx, dims(x))?;
+    }
     let dev = x.device();
     Ok((
         Tensor::from_dev(dx, x.shape().clone(), dev)?,

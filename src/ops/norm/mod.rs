@@ -147,8 +147,7 @@ pub fn batch_norm(
         Box::new(move |g, needs| {
             let (dx, dgamma, dbeta) = match path_of(&xd) {
                 Path::Cpu => cpu::backward(&xd, g, &stats, gv.as_deref(), training),
-                Path::Gpu if training => gpu::backward(&xd, g, &stats, gamma_t.as_ref())?,
-                Path::Gpu => gpu::backward_eval(&xd, g, &stats, gamma_t.as_ref())?,
+                Path::Gpu => gpu::backward(&xd, g, &stats, gamma_t.as_ref(), training)?,
                 Path::Reference => reference::backward(&xd, g, &stats, gv.as_deref(), training),
             };
             let mut out = vec![needs[0].then_some(dx)];
@@ -165,6 +164,17 @@ pub fn batch_norm(
     )
 }
 
+/// Errors unless the running statistics have `c` entries.
+fn check_running(s: &BatchNormState, c: usize) -> Result<()> {
+    if s.running_mean.numel() != c || s.running_var.numel() != c {
+        return Err(Error::Shape(format!(
+            "batch_norm: running statistics have {} entries, input has {c} channels",
+            s.running_mean.numel()
+        )));
+    }
+    Ok(())
+}
+
 fn update_running(
     s: &mut BatchNormState,
     mean: &[f64],
@@ -173,12 +183,7 @@ fn update_running(
     count: usize,
 ) -> Result<()> {
     let c = mean.len();
-    if s.running_mean.numel() != c || s.running_var.numel() != c {
-        return Err(Error::Shape(format!(
-            "batch_norm: running statistics have {} entries, input has {c} channels",
-            s.running_mean.numel()
-        )));
-    }
+    check_running(s, c)?;
     let unbias = count as f64 / (count as f64 - 1.0);
     let rm: Vec<f64> = s
         .running_mean
