@@ -148,31 +148,12 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2dParams) -> Re
         &inputs,
         y,
         Box::new(move |gy, needs| {
-            let path = path_of(&xs);
-            let dx = if needs[0] {
-                Some(match path {
-                    Path::Cpu => cpu::backward_data(gy, &ws, &g),
-                    Path::Gpu => match gpu::backward_data(gy, &ws, &g) {
-                        Some(r) => r?,
-                        None => reference::backward_data(gy, &ws, &g),
-                    },
-                    Path::Reference => reference::backward_data(gy, &ws, &g),
-                })
-            } else {
-                None
-            };
-            let dw = if needs[1] {
-                Some(match path {
-                    Path::Cpu => cpu::backward_weight(gy, &xs, &g),
-                    Path::Gpu => match gpu::backward_weight(gy, &xs, &g) {
-                        Some(r) => r?,
-                        None => reference::backward_weight(gy, &xs, &g),
-                    },
-                    Path::Reference => reference::backward_weight(gy, &xs, &g),
-                })
-            } else {
-                None
-            };
+            let dx = needs[0]
+                .then(|| backward_data_on(gy, &ws, &g))
+                .transpose()?;
+            let dw = needs[1]
+                .then(|| backward_weight_on(gy, &xs, &g))
+                .transpose()?;
             let mut out = vec![dx, dw];
             if has_bias {
                 out.push(if needs[2] {
@@ -198,13 +179,18 @@ pub fn conv2d_backward_data(
     require_same("conv2d_backward_data", dy, w)?;
     let g = ConvGeom::new(&x_dims, w.dims(), p)?;
     check_dy(dy, &g)?;
+    backward_data_on(dy, w, &g)
+}
+
+/// The input gradient on `dy`'s backend (GPU geometries the kernels lack: the reference).
+fn backward_data_on(dy: &Tensor, w: &Tensor, g: &ConvGeom) -> Result<Tensor> {
     Ok(match path_of(dy) {
-        Path::Cpu => cpu::backward_data(dy, w, &g),
-        Path::Gpu => match gpu::backward_data(dy, w, &g) {
+        Path::Cpu => cpu::backward_data(dy, w, g),
+        Path::Gpu => match gpu::backward_data(dy, w, g) {
             Some(r) => r?,
-            None => reference::backward_data(dy, w, &g),
+            None => reference::backward_data(dy, w, g),
         },
-        Path::Reference => reference::backward_data(dy, w, &g),
+        Path::Reference => reference::backward_data(dy, w, g),
     })
 }
 
@@ -219,13 +205,18 @@ pub fn conv2d_backward_weight(
     require_same("conv2d_backward_weight", dy, x)?;
     let g = ConvGeom::new(x.dims(), &w_dims, p)?;
     check_dy(dy, &g)?;
+    backward_weight_on(dy, x, &g)
+}
+
+/// The weight gradient on `dy`'s backend (GPU geometries the kernels lack: the reference).
+fn backward_weight_on(dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
     Ok(match path_of(dy) {
-        Path::Cpu => cpu::backward_weight(dy, x, &g),
-        Path::Gpu => match gpu::backward_weight(dy, x, &g) {
+        Path::Cpu => cpu::backward_weight(dy, x, g),
+        Path::Gpu => match gpu::backward_weight(dy, x, g) {
             Some(r) => r?,
-            None => reference::backward_weight(dy, x, &g),
+            None => reference::backward_weight(dy, x, g),
         },
-        Path::Reference => reference::backward_weight(dy, x, &g),
+        Path::Reference => reference::backward_weight(dy, x, g),
     })
 }
 
