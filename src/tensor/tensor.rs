@@ -68,12 +68,25 @@ impl Tensor {
     /// A tensor owning `buf`, checked against `shape`. f32 values meant for a GPU device are
     /// copied there; device values meant for a host device are copied back.
     pub fn from_buffer(buf: Buffer, shape: impl Into<Shape>, device: Device) -> Result<Tensor> {
-        let shape = shape.into();
-        let buf = match (&buf, device.is_gpu()) {
-            (Buffer::F32(v), true) => Buffer::Gpu(crate::gpu::for_device(device)?.upload(v)?),
-            (Buffer::Gpu(b), false) => Buffer::F32(b.gpu().download(b)?),
-            _ => buf,
+        let buf = Self::placed(buf, device).map_err(|(_, e)| e)?;
+        Self::sized(buf, shape.into(), device)
+    }
+
+    /// `buf` in the memory `device` uses (f32 on a GPU device in device memory, device values
+    /// for a host device copied back); on failure the original buffer and the error.
+    fn placed(buf: Buffer, device: Device) -> std::result::Result<Buffer, (Buffer, Error)> {
+        let moved = match (&buf, device.is_gpu()) {
+            (Buffer::F32(v), true) => crate::gpu::for_device(device)
+                .and_then(|g| g.upload(v))
+                .map(Buffer::Gpu),
+            (Buffer::Gpu(b), false) => b.gpu().download(b).map(Buffer::F32),
+            _ => return Ok(buf),
         };
+        moved.map_err(|e| (buf, e))
+    }
+
+    /// A tensor owning `buf` (already placed), checked against `shape`.
+    fn sized(buf: Buffer, shape: Shape, device: Device) -> Result<Tensor> {
         if buf.len() != shape.numel() {
             return Err(Error::Shape(format!(
                 "buffer of {} elements cannot have shape {shape} ({} elements)",
@@ -124,20 +137,8 @@ impl Tensor {
     /// driver, out of memory), they stay on the host with the device's tag, and the first op on
     /// them reports the device's error instead of this constructor panicking.
     fn infallible(buf: Buffer, shape: Shape, device: Device) -> Tensor {
-        debug_assert_eq!(buf.len(), shape.numel());
-        if !device.is_gpu() {
-            return Self::from_buffer(buf, shape, device).expect("sized");
-        }
-        let host = Buffer::clone(&buf);
-        Self::from_buffer(buf, shape.clone(), device).unwrap_or_else(|_| {
-            Self::from_parts(
-                Arc::new(RwLock::new(host)),
-                0,
-                shape,
-                device,
-                TensorId::fresh(),
-            )
-        })
+        let buf = Self::placed(buf, device).unwrap_or_else(|(host, _)| host);
+        Self::sized(buf, shape, device).expect("constructors size their buffers")
     }
     pub fn ones(shape: impl Into<Shape>, dtype: DType, device: Device) -> Tensor {
         Self::full(1.0, shape, dtype, device)
