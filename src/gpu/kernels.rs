@@ -3,7 +3,7 @@
 
 use super::{Args, Bcast6, ConvGeom, DevBuf, Gpu};
 use crate::ops::Unary;
-use crate::{Error, Result};
+use crate::{Error, Result, Shape};
 
 const THREADS: u32 = 256;
 
@@ -119,50 +119,31 @@ pub enum BinaryOp {
     Eq,
 }
 
-/// Broadcast geometry of `a` (dims `da`) and `b` (dims `db`) onto their common shape.
-pub fn broadcast(da: &[usize], db: &[usize]) -> Result<(Vec<usize>, Bcast6)> {
-    let rank = da.len().max(db.len());
-    if rank > 6 {
+/// The kernels' view of reading `a` and `b` (dims `da`, `db`) as `out` (their common
+/// broadcast shape, as `Shape::broadcast`): dims and per-input strides, 0 on broadcast axes.
+fn bcast6(da: &[usize], db: &[usize], out: &Shape) -> Result<Bcast6> {
+    if out.rank() > 6 {
         return Err(Error::Shape(format!(
             "GPU broadcasting supports up to 6 dims, got {da:?} and {db:?}"
         )));
     }
-    let pad = |d: &[usize]| -> Vec<usize> {
-        let mut v = vec![1; rank - d.len()];
-        v.extend_from_slice(d);
-        v
-    };
-    let (pa, pb) = (pad(da), pad(db));
-    let mut out = Vec::with_capacity(rank);
-    for k in 0..rank {
-        let (x, y) = (pa[k], pb[k]);
-        out.push(if x == y || y == 1 {
-            x
-        } else if x == 1 {
-            y
-        } else {
-            return Err(Error::Shape(format!("cannot broadcast {da:?} with {db:?}")));
-        });
-    }
-    let strides = |p: &[usize]| -> [i64; 6] {
-        let mut s = [0i64; 6];
-        let mut acc = 1i64;
-        for k in (0..rank).rev() {
-            s[k] = if p[k] == 1 && out[k] != 1 { 0 } else { acc };
-            acc *= p[k] as i64;
-        }
-        s
-    };
     let mut bc = Bcast6 {
-        rank: rank as i32,
+        rank: out.rank() as i32,
         ..Default::default()
     };
-    for (d, &o) in bc.dims.iter_mut().zip(&out) {
-        *d = o as i64;
-    }
-    bc.sa = strides(&pa);
-    bc.sb = strides(&pb);
-    Ok((out, bc))
+    let fill = |dst: &mut [i64; 6], src: Vec<usize>| {
+        dst.iter_mut().zip(src).for_each(|(d, s)| *d = s as i64)
+    };
+    fill(&mut bc.dims, out.dims().to_vec());
+    fill(&mut bc.sa, Shape(da.to_vec()).broadcast_strides(out));
+    fill(&mut bc.sb, Shape(db.to_vec()).broadcast_strides(out));
+    Ok(bc)
+}
+
+/// The broadcast shape of `da` and `db` and the kernels' geometry for it.
+pub fn broadcast(da: &[usize], db: &[usize]) -> Result<(Vec<usize>, Bcast6)> {
+    let out = Shape(da.to_vec()).broadcast(&Shape(db.to_vec()), "GPU broadcast")?;
+    Ok((out.dims().to_vec(), bcast6(da, db, &out)?))
 }
 
 /// y = a ∘ b with broadcasting; `y` holds the broadcast shape.
@@ -203,25 +184,15 @@ pub fn where_(
     b: (&DevBuf, &[usize]),
     y: &DevBuf,
 ) -> Result<()> {
-    let (out, bc) = broadcast(a.1, b.1)?;
-    let (out2, _) = broadcast(&out, cond.1)?;
-    if out2 != cond.1 {
+    let out = Shape(cond.1.to_vec());
+    let ab = Shape(a.1.to_vec()).broadcast(&Shape(b.1.to_vec()), "where")?;
+    if ab.broadcast(&out, "where")? != out {
         return Err(Error::Shape(format!(
-            "where: condition {:?} must have the output shape {out2:?}",
-            cond.1
+            "where: condition {:?} must have the output shape of {:?} and {:?}",
+            cond.1, a.1, b.1
         )));
     }
-    let (_, bc) = if out == cond.1 {
-        (out, bc)
-    } else {
-        // Re-derive a's and b's strides against the condition's (larger) shape.
-        let (_, ba) = broadcast(cond.1, a.1)?;
-        let (_, bb) = broadcast(cond.1, b.1)?;
-        let mut bc = ba;
-        bc.sa = ba.sb;
-        bc.sb = bb.sb;
-        (cond.1.to_vec(), bc)
-    };
+    let bc = bcast6(a.1, b.1, &out)?;
     let n: usize = cond.1.iter().product();
     need("where cond", cond.0, n)?;
     need("where y", y, n)?;
