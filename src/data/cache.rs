@@ -14,7 +14,7 @@
 
 use super::layout::Case;
 use super::nifti::{read_volume, Volume};
-use super::slices::{cut, kidney_slices, Provenance};
+use super::slices::{cut, in_plane_axes, kidney_slices, Provenance};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
@@ -174,14 +174,6 @@ fn build_records(
         (rows, cols) = (s.rows, s.cols);
     }
     Ok((keep, rows, cols, bytes))
-}
-
-fn in_plane_axes(axis: usize) -> (usize, usize) {
-    match axis {
-        0 => (1, 2),
-        1 => (0, 2),
-        _ => (0, 1),
-    }
 }
 
 fn read_header(path: &Path) -> Result<(CacheHeader, u64, std::fs::File)> {

@@ -43,6 +43,15 @@ fn strides(v: &Volume) -> [usize; 3] {
     [1, v.dims[0], v.dims[0] * v.dims[1]]
 }
 
+/// The volume axes a slice along `axis` keeps, as (rows, columns).
+pub fn in_plane_axes(axis: usize) -> (usize, usize) {
+    match axis {
+        0 => (1, 2),
+        1 => (0, 2),
+        _ => (0, 1),
+    }
+}
+
 /// Index in the volume of slice pixel (r, c) under `p` (inverse of the fix-ups).
 fn source_index(v: &Volume, p: &Provenance, r: usize, c: usize) -> usize {
     let r = if p.flip_rows { p.rows - 1 - r } else { r };
@@ -68,11 +77,7 @@ pub fn cut(
             v.dims
         )));
     }
-    let (ra, ca) = match axis {
-        0 => (1, 2),
-        1 => (0, 2),
-        _ => (0, 1),
-    };
+    let (ra, ca) = in_plane_axes(axis);
     let (rows, cols) = if transpose {
         (v.dims[ca], v.dims[ra])
     } else {
@@ -133,11 +138,7 @@ pub fn write_back(mask: &[f32], p: &Provenance, target: &mut Volume) -> Result<(
 /// Number of label voxels of slice `index` along `axis` whose id is in `ids`.
 pub fn count_in_slice(labels: &Volume, axis: usize, index: usize, ids: &[u32]) -> usize {
     let s = strides(labels);
-    let (ra, ca) = match axis {
-        0 => (1, 2),
-        1 => (0, 2),
-        _ => (0, 1),
-    };
+    let (ra, ca) = in_plane_axes(axis);
     let mut n = 0;
     for a in 0..labels.dims[ra] {
         for b in 0..labels.dims[ca] {
