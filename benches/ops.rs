@@ -62,7 +62,19 @@ fn memory_bound(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("memcpy", name), |b| b.iter(|| src.clone()));
         g.bench_function(BenchmarkId::new("batch_norm_train_fwd", name), |b| {
             b.iter(|| {
-                ops::batch_norm(&x, Some(&gamma), Some(&beta), None, true, 0.1, 1e-5).unwrap()
+                ops::batch_norm(
+                    &x,
+                    ops::Affine {
+                        gamma: Some(&gamma),
+                        beta: Some(&beta),
+                    },
+                    ops::BnMode::Train {
+                        state: None,
+                        momentum: 0.1,
+                    },
+                    1e-5,
+                )
+                .unwrap()
             })
         });
         g.bench_function(BenchmarkId::new("relu", name), |b| {
@@ -73,8 +85,19 @@ fn memory_bound(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("batch_norm_train_fwd_bwd", name), |b| {
             b.iter(|| {
                 let xt = tape.track(&x);
-                let y =
-                    ops::batch_norm(&xt, Some(&gamma), Some(&beta), None, true, 0.1, 1e-5).unwrap();
+                let y = ops::batch_norm(
+                    &xt,
+                    ops::Affine {
+                        gamma: Some(&gamma),
+                        beta: Some(&beta),
+                    },
+                    ops::BnMode::Train {
+                        state: None,
+                        momentum: 0.1,
+                    },
+                    1e-5,
+                )
+                .unwrap();
                 let l = ops::sum_all(&y).unwrap();
                 tape.backward(&l, &[&xt]).unwrap()
             })

@@ -116,13 +116,17 @@ fn backward_needs_a_scalar_loss() {
 
 #[test]
 fn parameter_group_restriction_in_a_gan_like_step() {
-    use coin::nn::init::Init;
-    use coin::nn::{Ctx, Linear, ParamGroup};
+    use coin::nn::{Ctx, Linear, LinearCfg, ParamGroup};
     let mut rng = coin::rng::Rng::new(3);
     let mut gen = ParamGroup::new("gen", Device::Reference);
     let mut disc = ParamGroup::new("disc", Device::Reference);
-    let g = Linear::new(&mut gen, "g", 3, 3, true, Init::Default, &mut rng).unwrap();
-    let d = Linear::new(&mut disc, "d", 3, 1, true, Init::Default, &mut rng).unwrap();
+    let cfg = |fin, fout| LinearCfg {
+        fin,
+        fout,
+        ..Default::default()
+    };
+    let g = Linear::new(&mut gen.scope("g"), cfg(3, 3), &mut rng).unwrap();
+    let d = Linear::new(&mut disc.scope("d"), cfg(3, 1), &mut rng).unwrap();
     let tape = Tape::new();
     let ctx = Ctx::train(&tape);
     let x = Tensor::from_f32(

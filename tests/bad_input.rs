@@ -67,21 +67,43 @@ fn shape_errors_name_both_shapes() {
     err_contains(
         ops::batch_norm(
             &z(&[2, 3, 4, 4]),
-            Some(&z(&[4])),
-            None,
-            None,
-            true,
-            0.1,
+            ops::Affine {
+                gamma: Some(&z(&[4])),
+                beta: None,
+            },
+            ops::BnMode::Train {
+                state: None,
+                momentum: 0.1,
+            },
             1e-5,
         ),
         "[3]",
     );
     err_contains(
-        ops::batch_norm(&z(&[1, 3, 1, 1]), None, None, None, true, 0.1, 1e-5),
+        ops::batch_norm(
+            &z(&[1, 3, 1, 1]),
+            ops::Affine::NONE,
+            ops::BnMode::Train {
+                state: None,
+                momentum: 0.1,
+            },
+            1e-5,
+        ),
         "more than one value",
     );
+    // Evaluation mode takes its running statistics by type; mis-sized ones are refused.
+    let short = ops::BatchNormState {
+        running_mean: z(&[2]),
+        running_var: z(&[2]),
+        num_batches_tracked: 0,
+    };
     err_contains(
-        ops::batch_norm(&z(&[2, 3, 4, 4]), None, None, None, false, 0.1, 1e-5),
+        ops::batch_norm(
+            &z(&[2, 3, 4, 4]),
+            ops::Affine::NONE,
+            ops::BnMode::Eval { state: &short },
+            1e-5,
+        ),
         "running statistics",
     );
     err_contains(ops::avg_pool2d(&z(&[1, 1, 1, 1]), 2), "does not fit");
@@ -128,11 +150,16 @@ fn optimizer_reports_the_parameter_with_a_bad_gradient() {
 }
 
 fn bad_gradient_is_refused(dev: Device) {
-    use coin::nn::{init::Init, Ctx, Linear, ParamGroup};
+    use coin::nn::{Ctx, Linear, LinearCfg, ParamGroup};
     use coin::optim::{Adam, AdamConfig};
     let mut rng = coin::rng::Rng::new(1);
     let mut g = ParamGroup::new("gen", dev);
-    let lin = Linear::new(&mut g, "head", 2, 1, true, Init::Default, &mut rng).unwrap();
+    let cfg = LinearCfg {
+        fin: 2,
+        fout: 1,
+        ..Default::default()
+    };
+    let lin = Linear::new(&mut g.scope("head"), cfg, &mut rng).unwrap();
     let mut adam = Adam::new(&g, AdamConfig::default()).unwrap();
     let tape = coin::Tape::new();
     let ctx = Ctx::train(&tape);

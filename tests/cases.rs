@@ -319,11 +319,14 @@ pub fn all_cases() -> Vec<Case> {
             let mut st = bn_state(&x[0], 4);
             ops::batch_norm(
                 &x[0],
-                Some(&x[1]),
-                Some(&x[2]),
-                Some(&mut st),
-                true,
-                0.1,
+                ops::Affine {
+                    gamma: Some(&x[1]),
+                    beta: Some(&x[2]),
+                },
+                ops::BnMode::Train {
+                    state: Some(&mut st),
+                    momentum: 0.1,
+                },
                 1e-5,
             )
         },
@@ -332,7 +335,17 @@ pub fn all_cases() -> Vec<Case> {
         "batch_norm train plain",
         vec![inp(&[2, 3, 4, 4])],
         true,
-        |x| ops::batch_norm(&x[0], None, None, None, true, 0.1, 1e-5),
+        |x| {
+            ops::batch_norm(
+                &x[0],
+                ops::Affine::NONE,
+                ops::BnMode::Train {
+                    state: None,
+                    momentum: 0.1,
+                },
+                1e-5,
+            )
+        },
     ));
     c.push(case(
         "batch_norm eval affine",
@@ -346,11 +359,11 @@ pub fn all_cases() -> Vec<Case> {
                 Tensor::from_f64_as(&[0.5, 1.5, 2.0], [3], x[0].dtype(), x[0].device())?;
             ops::batch_norm(
                 &x[0],
-                Some(&x[1]),
-                Some(&x[2]),
-                Some(&mut st),
-                false,
-                0.1,
+                ops::Affine {
+                    gamma: Some(&x[1]),
+                    beta: Some(&x[2]),
+                },
+                ops::BnMode::Eval { state: &st },
                 1e-3,
             )
         },

@@ -399,7 +399,7 @@ fn adam_and_adamw_match_the_optimizer() {
             );
             for t in 1..=3 {
                 let gs = randn(&mut r, n);
-                group.zero_grad();
+                group.zero_grad().unwrap();
                 let tape = Tape::new();
                 let w = tape.track(&group.tensors().remove(0));
                 let loss = ops::sum_all(
@@ -453,7 +453,19 @@ fn batch_norm_forward_and_backward() {
                 } else {
                     (None, None)
                 };
-                let yr = ops::batch_norm(&xr, gopt, bopt, None, true, 0.1, 1e-5).unwrap();
+                let yr = ops::batch_norm(
+                    &xr,
+                    ops::Affine {
+                        gamma: gopt,
+                        beta: bopt,
+                    },
+                    ops::BnMode::Train {
+                        state: None,
+                        momentum: 0.1,
+                    },
+                    1e-5,
+                )
+                .unwrap();
                 let loss = ops::sum_all(&ops::mul(&yr, &reference(&gys, &dims)).unwrap()).unwrap();
                 let wrt: Vec<&Tensor> = if affine {
                     vec![&xr, &gr, &br]
@@ -1005,9 +1017,24 @@ fn batch_norm_running_statistics_update_on_the_device() {
         };
         let x = Tensor::from_f32(xs.clone(), [3, 4, 5, 5], dev).unwrap();
         for _ in 0..2 {
-            ops::batch_norm(&x, None, None, Some(&mut st), true, 0.1, 1e-5).unwrap();
+            ops::batch_norm(
+                &x,
+                ops::Affine::NONE,
+                ops::BnMode::Train {
+                    state: Some(&mut st),
+                    momentum: 0.1,
+                },
+                1e-5,
+            )
+            .unwrap();
         }
-        let y = ops::batch_norm(&x, None, None, Some(&mut st), false, 0.1, 1e-5).unwrap();
+        let y = ops::batch_norm(
+            &x,
+            ops::Affine::NONE,
+            ops::BnMode::Eval { state: &st },
+            1e-5,
+        )
+        .unwrap();
         (
             st.running_mean.to_vec_f64(),
             st.running_var.to_vec_f64(),

@@ -87,7 +87,19 @@ fn reference_losses(steps: u64) -> Vec<f64> {
         let p: Vec<Tensor> = params.iter().map(|p| tape.track(&p.value())).collect();
         let x = reference(&xs, &[B, 1, 8, 8]);
         let c1 = ops::conv2d(&x, &p[0], Some(&p[1]), Conv2dParams::new(1, 1)).unwrap();
-        let bn = ops::batch_norm(&c1, Some(&p[2]), Some(&p[3]), None, true, 0.1, 1e-5).unwrap();
+        let bn = ops::batch_norm(
+            &c1,
+            ops::Affine {
+                gamma: Some(&p[2]),
+                beta: Some(&p[3]),
+            },
+            ops::BnMode::Train {
+                state: None,
+                momentum: 0.1,
+            },
+            1e-5,
+        )
+        .unwrap();
         let r1 = ops::relu(&bn).unwrap();
         let c2 = ops::conv2d(&r1, &p[4], Some(&p[5]), Conv2dParams::new(2, 1)).unwrap();
         let r2 = ops::relu(&c2).unwrap();
@@ -96,7 +108,7 @@ fn reference_losses(steps: u64) -> Vec<f64> {
         let loss = ops::loss::bce_with_logits(&z, &reference(&ls, &[B, 1])).unwrap();
         losses.push(loss.to_scalar().unwrap());
         let grads = tape.backward(&loss, &p.iter().collect::<Vec<_>>()).unwrap();
-        group.zero_grad();
+        group.zero_grad().unwrap();
         group.accumulate(&grads).unwrap();
         opt.step(&mut group).unwrap();
     }

@@ -14,6 +14,7 @@ mod gpu_train;
 mod gradcheck;
 mod layout;
 mod loader;
+mod model_api;
 mod nifti;
 mod nn;
 mod phantom;

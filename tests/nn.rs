@@ -5,7 +5,9 @@ use crate::common::{check_close, Tol};
 use coin::demo::blob_batch;
 use coin::models::TinyCnn;
 use coin::nn::init::Init;
-use coin::nn::{ConditionalBatchNorm2d, Conv2d, Ctx, Linear, ParamGroup};
+use coin::nn::{
+    CbnCfg, ConditionalBatchNorm2d, Conv2d, Conv2dCfg, Ctx, Linear, LinearCfg, ParamGroup,
+};
 use coin::optim::{Adam, AdamConfig};
 use coin::rng::Rng;
 use coin::{ops, DType, Device, Tape, Tensor};
@@ -33,7 +35,7 @@ fn train_steps(dev: Device) -> (Vec<f64>, Vec<f32>, Vec<f32>) {
         let g = tape
             .backward(&loss, &wrt.iter().collect::<Vec<_>>())
             .unwrap();
-        m.params.zero_grad();
+        m.params.zero_grad().unwrap();
         assert_eq!(
             m.params.accumulate(&g).unwrap(),
             wrt.len(),
@@ -129,7 +131,12 @@ fn parameter_names_follow_pytorch_state_dict() {
             "fc.bias"
         ]
     );
-    let bufs: Vec<String> = m.buffers().into_iter().map(|b| b.name).collect();
+    let bufs: Vec<String> = m
+        .params
+        .buffers()
+        .iter()
+        .map(|b| b.name().to_string())
+        .collect();
     assert!(
         bufs.contains(&"bn1.running_var".to_string())
             && bufs.contains(&"bn2.num_batches_tracked".to_string())
@@ -140,20 +147,27 @@ fn parameter_names_follow_pytorch_state_dict() {
 fn initialisations_have_pytorch_ranges() {
     let mut rng = Rng::new(2);
     let mut g = ParamGroup::new("g", Device::Cpu);
-    let c = Conv2d::new(&mut g, "c", 16, 32, 3, 1, 1, true, Init::Default, &mut rng).unwrap();
+    let conv = |cin, cout, bias, init| Conv2dCfg {
+        cin,
+        cout,
+        k: 3,
+        padding: 1,
+        bias,
+        init,
+        ..Default::default()
+    };
+    let c = Conv2d::new(
+        &mut g.scope("c"),
+        conv(16, 32, true, Init::Default),
+        &mut rng,
+    )
+    .unwrap();
     let bound = 1.0 / (16.0f32 * 9.0).sqrt();
     let w = c.weight.value().to_vec_f32();
     assert!(w.iter().all(|v| v.abs() <= bound) && w.iter().any(|v| v.abs() > 0.9 * bound));
     let x = Conv2d::new(
-        &mut g,
-        "x",
-        64,
-        64,
-        3,
-        1,
-        1,
-        false,
-        Init::XavierUniform(2f64.sqrt()),
+        &mut g.scope("x"),
+        conv(64, 64, false, Init::XavierUniform(2f64.sqrt())),
         &mut rng,
     )
     .unwrap();
@@ -161,12 +175,13 @@ fn initialisations_have_pytorch_ranges() {
     let xv = x.weight.value().to_vec_f32();
     assert!(xv.iter().all(|v| v.abs() <= xb) && xv.iter().any(|v| v.abs() > 0.95 * xb));
     let n = Linear::new(
-        &mut g,
-        "n",
-        400,
-        300,
-        false,
-        Init::XavierNormal(1.0),
+        &mut g.scope("n"),
+        LinearCfg {
+            fin: 400,
+            fout: 300,
+            bias: false,
+            init: Init::XavierNormal(1.0),
+        },
         &mut rng,
     )
     .unwrap();
@@ -183,7 +198,11 @@ fn initialisations_have_pytorch_ranges() {
 fn conditional_batch_norm_picks_rows_and_scatters_gradients() {
     let mut rng = Rng::new(4);
     let mut g = ParamGroup::new("g", Device::Cpu);
-    let mut cbn = ConditionalBatchNorm2d::new(&mut g, "cbn", 3, 2, &mut rng).unwrap();
+    let cfg = CbnCfg {
+        channels: 3,
+        ..Default::default()
+    };
+    let cbn = ConditionalBatchNorm2d::new(&mut g.scope("cbn"), cfg, &mut rng).unwrap();
     let emb = cbn.embed.weight.value().to_vec_f32();
     assert!(
         emb[..3].iter().all(|v| (v - 1.0).abs() < 0.1) && emb[3..6].iter().all(|&v| v == 0.0),

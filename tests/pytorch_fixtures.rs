@@ -61,11 +61,14 @@ fn table() -> Vec<(&'static str, bool, OpFn)> {
                 let mut st = bn_state(fx, 4, x[0].dtype(), x[0].device());
                 let y = ops::batch_norm(
                     &x[0],
-                    Some(&x[1]),
-                    Some(&x[2]),
-                    Some(&mut st),
-                    true,
-                    0.1,
+                    ops::Affine {
+                        gamma: Some(&x[1]),
+                        beta: Some(&x[2]),
+                    },
+                    ops::BnMode::Train {
+                        state: Some(&mut st),
+                        momentum: 0.1,
+                    },
                     1e-5,
                 )?;
                 let tol = Tol {
@@ -93,18 +96,18 @@ fn table() -> Vec<(&'static str, bool, OpFn)> {
             "batch_norm_eval",
             true,
             Box::new(|x, fx| {
-                let mut st = ops::BatchNormState {
+                let st = ops::BatchNormState {
                     running_mean: on(&fx["running_mean"], x[0].dtype(), x[0].device()),
                     running_var: on(&fx["running_var"], x[0].dtype(), x[0].device()),
                     num_batches_tracked: 0,
                 };
                 ops::batch_norm(
                     &x[0],
-                    Some(&x[1]),
-                    Some(&x[2]),
-                    Some(&mut st),
-                    false,
-                    0.1,
+                    ops::Affine {
+                        gamma: Some(&x[1]),
+                        beta: Some(&x[2]),
+                    },
+                    ops::BnMode::Eval { state: &st },
                     1e-3,
                 )
             }),
@@ -332,7 +335,7 @@ fn adam_and_adamw_match_pytorch() {
         let p = g.add("p", [17], fx["p0"].to_vec_f32()).unwrap();
         let mut adam = Adam::new(&g, cfg).unwrap();
         for k in 0..3 {
-            g.zero_grad();
+            g.zero_grad().unwrap();
             let gk =
                 Tensor::from_f32(fx[&format!("g{k}")].to_vec_f32(), [17], Device::Cpu).unwrap();
             // Feed the fixture gradient through the tape: d(sum(p·g))/dp = g.
@@ -355,27 +358,30 @@ fn spectral_norm_power_iteration_matches_the_papers_layer() {
     let fx = load("spectral_norm");
     let mut g = ParamGroup::new("d", Device::Cpu);
     let mut rng = coin::rng::Rng::new(0);
-    let mut sn = SNConv2d::new(
-        &mut g,
-        "conv",
-        3,
-        4,
-        3,
-        1,
-        1,
-        false,
-        coin::nn::init::Init::Default,
-        &mut rng,
-    )
-    .unwrap();
+    let cfg = coin::nn::Conv2dCfg {
+        cin: 3,
+        cout: 4,
+        k: 3,
+        padding: 1,
+        bias: false,
+        ..Default::default()
+    };
+    let sn = SNConv2d::new(&mut g.scope("conv"), cfg, &mut rng).unwrap();
     sn.conv.weight.set(&fx["w"].to_vec_f32()).unwrap();
-    sn.u = fx["u"].to_vec_f64();
+    sn.u.set(Tensor::from_f64_as(&fx["u"].to_vec_f64(), [1, 4], DType::F32, Device::Cpu).unwrap())
+        .unwrap();
     let x = Tensor::zeros([1, 3, 4, 4], DType::F32, Device::Cpu);
     sn.forward(&x, &coin::nn::Ctx::eval()).unwrap();
     let tol = Tol {
         atol: 1e-6,
         rtol: 1e-5,
     };
-    check_close("sigma", &[sn.sigma], &fx["sigma"].to_vec_f64(), tol).unwrap();
-    check_close("u", &sn.u, &fx["u_next"].to_vec_f64(), tol).unwrap();
+    check_close("sigma", &[sn.sigma()], &fx["sigma"].to_vec_f64(), tol).unwrap();
+    check_close(
+        "u",
+        &sn.u.get().to_vec_f64(),
+        &fx["u_next"].to_vec_f64(),
+        tol,
+    )
+    .unwrap();
 }

@@ -76,7 +76,16 @@ fn batch_norm_by_hand() {
     // One channel, values 1..4: mean 2.5, biased var 1.25, unbiased var 5/3.
     let x = t(&[1., 2., 3., 4.], &[1, 1, 2, 2]);
     let mut st = crate::cases::bn_state(&x, 1);
-    let y = ops::batch_norm(&x, None, None, Some(&mut st), true, 0.1, 0.0001).unwrap();
+    let y = ops::batch_norm(
+        &x,
+        ops::Affine::NONE,
+        ops::BnMode::Train {
+            state: Some(&mut st),
+            momentum: 0.1,
+        },
+        0.0001,
+    )
+    .unwrap();
     let s = (1.25f64 + 1e-4).sqrt();
     assert_close(
         "bn",

@@ -104,7 +104,7 @@ fn run(a: &Args) -> Result<()> {
         let value = loss.finite_scalar("classifier BCE loss")?;
         let wrt = model.params.tensors();
         let grads = tape.backward(&loss, &wrt.iter().collect::<Vec<_>>())?;
-        model.params.zero_grad();
+        model.params.zero_grad()?;
         model.params.accumulate(&grads)?;
         adam.step(&mut model.params)?;
         avg = if step == 0 {
@@ -133,14 +133,7 @@ fn run(a: &Args) -> Result<()> {
         "held-out accuracy: {:.1}% on {total} images",
         100.0 * correct as f64 / total as f64
     );
-    let mut tensors: Vec<(String, coin::Tensor)> = model
-        .params
-        .params()
-        .iter()
-        .map(|p| (p.name().to_string(), p.value()))
-        .collect();
-    tensors.extend(model.buffers().into_iter().map(|b| (b.name, b.tensor)));
-    coin::io::save_tensors(&a.out, &tensors)?;
+    coin::io::save_groups(&a.out, &[&model.params])?;
     println!("checkpoint written to {}", a.out.display());
     Ok(())
 }

@@ -17,22 +17,22 @@ fn st_dtype(d: DType) -> StDtype {
     }
 }
 
-fn bytes_of(t: &Tensor) -> Vec<u8> {
-    match &t.read_buffer() {
+fn bytes_of(t: &Tensor) -> Result<Vec<u8>> {
+    Ok(match &t.try_read_buffer()? {
         Buffer::F32(v) => bytemuck::cast_slice(v).to_vec(),
         Buffer::F64(v) => bytemuck::cast_slice(v).to_vec(),
         Buffer::I64(v) => bytemuck::cast_slice(v).to_vec(),
         Buffer::U8(v) => v.clone(),
         Buffer::Gpu(_) => unreachable!("read_buffer returns host values"),
-    }
+    })
 }
 
 /// Writes `tensors` to `path` atomically.
 pub fn save_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
     let data: Vec<(String, Vec<u8>, DType, Vec<usize>)> = tensors
         .iter()
-        .map(|(n, t)| (n.clone(), bytes_of(t), t.dtype(), t.dims().to_vec()))
-        .collect();
+        .map(|(n, t)| Ok((n.clone(), bytes_of(t)?, t.dtype(), t.dims().to_vec())))
+        .collect::<Result<_>>()?;
     let views: Vec<(String, TensorView)> = data
         .iter()
         .map(|(n, b, d, s)| {

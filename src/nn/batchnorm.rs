@@ -1,90 +1,121 @@
-//! `BatchNorm2d`: affine `{name}.weight`/`{name}.bias` (γ = 1, β = 0) optional; buffers
-//! `{name}.running_mean` (0), `{name}.running_var` (1), `{name}.num_batches_tracked`.
+//! `BatchNorm2d`: affine `{scope}.weight`/`{scope}.bias` (γ = 1, β = 0) optional; buffers
+//! `{scope}.running_mean` (0), `{scope}.running_var` (1), `{scope}.num_batches_tracked` (i64
+//! scalar), registered in the group and updated by training-mode forward passes.
 
-use super::{Ctx, NamedBuffer, Param, ParamGroup};
-use crate::ops::{batch_norm, BatchNormState};
-use crate::{DType, Result, Tensor};
+use super::{BufferHandle, Ctx, Param, Scope};
+use crate::ops::{batch_norm, Affine, BatchNormState, BnMode};
+use crate::{DType, Error, Result, Tensor};
+
+/// A batch norm's configuration; the defaults are PyTorch's (affine, eps 1e-5, momentum 0.1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormCfg {
+    pub channels: usize,
+    pub affine: bool,
+    pub eps: f64,
+    pub momentum: f64,
+}
+
+impl Default for BatchNormCfg {
+    fn default() -> Self {
+        BatchNormCfg {
+            channels: 0,
+            affine: true,
+            eps: 1e-5,
+            momentum: 0.1,
+        }
+    }
+}
+
+impl BatchNormCfg {
+    /// PyTorch's defaults for `c` channels.
+    pub fn new(c: usize) -> BatchNormCfg {
+        BatchNormCfg {
+            channels: c,
+            ..Default::default()
+        }
+    }
+}
 
 pub struct BatchNorm2d {
-    pub name: String,
     pub weight: Option<Param>,
     pub bias: Option<Param>,
-    pub state: BatchNormState,
+    pub running_mean: BufferHandle,
+    pub running_var: BufferHandle,
+    pub num_batches_tracked: BufferHandle,
     pub momentum: f64,
     pub eps: f64,
 }
 
 impl BatchNorm2d {
-    /// PyTorch's defaults: momentum 0.1, eps 1e-5.
-    pub fn new(group: &mut ParamGroup, name: &str, c: usize, affine: bool) -> Result<BatchNorm2d> {
-        Self::with_eps(group, name, c, affine, 1e-5)
-    }
-    pub fn with_eps(
-        group: &mut ParamGroup,
-        name: &str,
-        c: usize,
-        affine: bool,
-        eps: f64,
-    ) -> Result<BatchNorm2d> {
-        let (weight, bias) = if affine {
+    pub fn new(s: &mut Scope, cfg: BatchNormCfg) -> Result<BatchNorm2d> {
+        let c = cfg.channels;
+        if c == 0 || cfg.eps.is_nan() || cfg.eps <= 0.0 || !(0.0..=1.0).contains(&cfg.momentum) {
+            return Err(Error::Invalid(format!(
+                "batch norm {}: need channels > 0, eps > 0, momentum in [0, 1], got {cfg:?}",
+                s.prefix()
+            )));
+        }
+        let (weight, bias) = if cfg.affine {
             (
-                Some(group.add(&format!("{name}.weight"), [c], vec![1.0; c])?),
-                Some(group.add(&format!("{name}.bias"), [c], vec![0.0; c])?),
+                Some(s.param("weight", [c], vec![1.0; c])?),
+                Some(s.param("bias", [c], vec![0.0; c])?),
             )
         } else {
             (None, None)
         };
-        let dev = group.device();
-        let state = BatchNormState {
-            running_mean: Tensor::zeros([c], DType::F32, dev),
-            running_var: Tensor::ones([c], DType::F32, dev),
-            num_batches_tracked: 0,
-        };
+        let dev = s.device();
+        let running_mean = s.buffer("running_mean", Tensor::zeros([c], DType::F32, dev))?;
+        let running_var = s.buffer("running_var", Tensor::ones([c], DType::F32, dev))?;
+        let num_batches_tracked = s.buffer(
+            "num_batches_tracked",
+            Tensor::from_i64(vec![0], Vec::<usize>::new(), dev)?,
+        )?;
         Ok(BatchNorm2d {
-            name: name.to_string(),
             weight,
             bias,
-            state,
-            momentum: 0.1,
-            eps,
+            running_mean,
+            running_var,
+            num_batches_tracked,
+            momentum: cfg.momentum,
+            eps: cfg.eps,
         })
     }
 
-    /// Batch statistics (and a running-statistics update) when `ctx.training`, else running ones.
-    pub fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
-        let g = self.weight.as_ref().map(|p| p.get(ctx));
-        let b = self.bias.as_ref().map(|p| p.get(ctx));
-        batch_norm(
-            x,
-            g.as_ref(),
-            b.as_ref(),
-            Some(&mut self.state),
-            ctx.training,
-            self.momentum,
-            self.eps,
-        )
+    /// The running statistics as the op takes them.
+    pub fn state(&self) -> Result<BatchNormState> {
+        Ok(BatchNormState {
+            running_mean: self.running_mean.get(),
+            running_var: self.running_var.get(),
+            num_batches_tracked: self.num_batches_tracked.get().to_scalar()? as i64,
+        })
     }
 
-    pub fn buffers(&self) -> Vec<NamedBuffer> {
-        let dev = self.state.running_mean.device();
-        vec![
-            NamedBuffer {
-                name: format!("{}.running_mean", self.name),
-                tensor: self.state.running_mean.clone(),
-            },
-            NamedBuffer {
-                name: format!("{}.running_var", self.name),
-                tensor: self.state.running_var.clone(),
-            },
-            NamedBuffer {
-                name: format!("{}.num_batches_tracked", self.name),
-                tensor: Tensor::from_i64(
-                    vec![self.state.num_batches_tracked],
-                    Vec::<usize>::new(),
-                    dev,
-                )
-                .expect("scalar"),
-            },
-        ]
+    /// Batch statistics (and a running-statistics update) when `ctx` is in training mode,
+    /// running ones otherwise.
+    pub fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
+        let g = self.weight.as_ref().map(|p| p.get(ctx));
+        let b = self.bias.as_ref().map(|p| p.get(ctx));
+        let affine = Affine {
+            gamma: g.as_ref(),
+            beta: b.as_ref(),
+        };
+        let mut state = self.state()?;
+        if !ctx.training() {
+            return batch_norm(x, affine, BnMode::Eval { state: &state }, self.eps);
+        }
+        let mode = BnMode::Train {
+            state: Some(&mut state),
+            momentum: self.momentum,
+        };
+        let y = batch_norm(x, affine, mode, self.eps)?;
+        self.running_mean.set(state.running_mean)?;
+        self.running_var.set(state.running_var)?;
+        let n = Tensor::from_i64(
+            vec![state.num_batches_tracked],
+            Vec::<usize>::new(),
+            x.device(),
+        )?;
+        self.num_batches_tracked.set(n)?;
+        Ok(y)
     }
 }

@@ -1,50 +1,96 @@
-//! Neural-network modules on the engine's ops, with PyTorch-compatible parameter names and
+//! Neural-network modules on the engine's ops, with PyTorch-compatible names and
 //! initialisations.
 //!
 //! Parameters live in a [`ParamGroup`]'s flat arena (one per optimizer: E+G, D, the classifier);
-//! a module holds [`Param`] handles into it. Forward passes take a [`Ctx`]: with a tape the
-//! parameters are tracked on it, without one the pass records nothing (inference). Non-trainable
-//! buffers (BatchNorm running statistics, spectral-norm `u`) are updated in place by the
-//! forward pass, outside the tape.
+//! a module holds [`Param`] handles into it. Constructors take a [`Scope`] (a dotted prefix over
+//! a group, `g.scope("layer1.0.conv1")`) and a config struct with PyTorch's defaults, and
+//! register every parameter and buffer they own, so a group's [`ParamGroup::named_tensors`] is
+//! its complete `state_dict`. Forward passes take a [`Ctx`] (tape or not, batch or running
+//! statistics). Non-trainable buffers (BatchNorm running statistics, spectral-norm `u`) are
+//! updated by the forward pass, outside the tape.
 
 mod batchnorm;
+mod buffer;
 mod cbn;
 mod conv;
 pub mod init;
 mod linear;
 mod param;
+mod scope;
 mod spectral;
+mod state;
 
-pub use batchnorm::BatchNorm2d;
-pub use cbn::ConditionalBatchNorm2d;
-pub use conv::Conv2d;
-pub use linear::{Embedding, Linear};
+pub use batchnorm::{BatchNorm2d, BatchNormCfg};
+pub use buffer::BufferHandle;
+pub use cbn::{CbnCfg, ConditionalBatchNorm2d};
+pub use conv::{Conv2d, Conv2dCfg};
+pub use linear::{Embedding, EmbeddingCfg, Linear, LinearCfg};
 pub use param::{Param, ParamGroup, ParamSlot};
+pub use scope::Scope;
 pub use spectral::{SNConv2d, SNLinear};
+pub use state::{load_named, named_tensors};
 
 use crate::{Tape, Tensor};
 
-/// How a forward pass runs: with a tape (training, gradients wanted) or without, and whether
-/// BatchNorm uses batch statistics (`training`) or running ones.
-#[derive(Clone, Default)]
+/// How a forward pass runs: with a tape or without, with batch statistics (training) or
+/// running ones, and whether the module's own parameters are recorded.
+#[derive(Clone)]
 pub struct Ctx {
-    pub tape: Option<Tape>,
-    pub training: bool,
+    tape: Option<Tape>,
+    training: bool,
+    track_params: bool,
 }
 
 impl Ctx {
-    /// Training mode, recording on `tape`.
+    /// Training: batch statistics (running statistics updated), parameters and activations
+    /// recorded on `tape`.
     pub fn train(tape: &Tape) -> Ctx {
         Ctx {
             tape: Some(tape.clone()),
             training: true,
+            track_params: true,
         }
     }
-    /// Evaluation mode without a tape.
+    /// Training statistics without a tape: BatchNorm normalises with (and updates its running
+    /// statistics from) the batch, nothing is recorded (the authors' E/G forward on D-only
+    /// steps).
+    pub fn train_no_tape() -> Ctx {
+        Ctx {
+            tape: None,
+            training: true,
+            track_params: false,
+        }
+    }
+    /// Evaluation: running statistics, no tape (inference).
     pub fn eval() -> Ctx {
         Ctx {
             tape: None,
             training: false,
+            track_params: false,
+        }
+    }
+    /// A frozen network inside a training step: running statistics, activations recorded on
+    /// `tape` so gradients flow through to the input, parameters not recorded (no gradient can
+    /// land on them).
+    pub fn frozen(tape: &Tape) -> Ctx {
+        Ctx {
+            tape: Some(tape.clone()),
+            training: false,
+            track_params: false,
+        }
+    }
+    /// Whether BatchNorm uses batch statistics.
+    pub fn training(&self) -> bool {
+        self.training
+    }
+    pub fn tape(&self) -> Option<&Tape> {
+        self.tape.as_ref()
+    }
+    /// A parameter's tensor as this context uses it (tracked when parameters are recorded).
+    pub(crate) fn param(&self, t: &Tensor) -> Tensor {
+        match (&self.tape, self.track_params) {
+            (Some(tape), true) => tape.track(t),
+            _ => t.clone(),
         }
     }
     /// Tracks `t` on the tape if there is one.
@@ -54,10 +100,4 @@ impl Ctx {
             None => t.clone(),
         }
     }
-}
-
-/// A named non-trainable tensor (BatchNorm statistics, spectral-norm `u`), for checkpoints.
-pub struct NamedBuffer {
-    pub name: String,
-    pub tensor: Tensor,
 }

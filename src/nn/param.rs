@@ -2,6 +2,7 @@
 //! into a second, and an optimizer keeps its moments in arenas of the same length — one fused
 //! update per group (one kernel launch on a GPU).
 
+use super::{BufferHandle, Scope};
 use crate::tensor::{Buffer, SharedBuffer, TensorId};
 use crate::{Device, Error, Gradients, Result, Shape, Tensor};
 use std::sync::{Arc, RwLock};
@@ -35,9 +36,9 @@ impl Param {
             self.slot.id,
         )
     }
-    /// The parameter, tracked on the context's tape if it has one.
+    /// The parameter, tracked on the context's tape when the context records parameters.
     pub fn get(&self, ctx: &super::Ctx) -> Tensor {
-        ctx.track(&self.value())
+        ctx.param(&self.value())
     }
     pub fn name(&self) -> &str {
         &self.slot.name
@@ -77,10 +78,10 @@ fn to_device_memory(arena: &SharedBuffer, device: Device) {
 }
 
 /// The arena's values on the host (a copy for device arenas).
-fn host_values(b: &Buffer) -> Vec<f32> {
+fn host_values(b: &Buffer) -> Result<Vec<f32>> {
     match b {
-        Buffer::F32(v) => v.clone(),
-        Buffer::Gpu(d) => d.gpu().download(d).expect("device read"),
+        Buffer::F32(v) => Ok(v.clone()),
+        Buffer::Gpu(d) => d.gpu().download(d),
         _ => unreachable!("arenas are f32"),
     }
 }
@@ -95,6 +96,7 @@ pub struct ParamGroup {
     /// `grad` is then unused.
     dev_grad: Option<crate::gpu::DevBuf>,
     slots: Vec<ParamSlot>,
+    buffers: Vec<BufferHandle>,
 }
 
 impl ParamGroup {
@@ -106,7 +108,61 @@ impl ParamGroup {
             grad: Vec::new(),
             dev_grad: None,
             slots: Vec::new(),
+            buffers: Vec::new(),
         }
+    }
+    /// A named scope over this group (`""` is the root): module constructors register their
+    /// parameters and buffers through it.
+    pub fn scope(&mut self, prefix: &str) -> Scope<'_> {
+        Scope::new(self, prefix)
+    }
+    fn check_new_name(&self, name: &str) -> Result<()> {
+        if name.is_empty() {
+            return Err(Error::Invalid(format!(
+                "an empty tensor name in group {}",
+                self.name
+            )));
+        }
+        if self.slots.iter().any(|s| s.name == name)
+            || self.buffers.iter().any(|b| b.name() == name)
+        {
+            return Err(Error::Invalid(format!(
+                "tensor {name} registered twice in group {}",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+    /// Registers a non-trainable buffer with its initial value (moved to the group's device;
+    /// integer buffers stay on the host).
+    pub fn add_buffer(&mut self, name: &str, value: Tensor) -> Result<BufferHandle> {
+        self.check_new_name(name)?;
+        let value = if value.dtype() == crate::DType::F32 {
+            value.to_device(self.device)
+        } else {
+            value
+        };
+        let h = BufferHandle::new(name, value);
+        self.buffers.push(h.clone());
+        Ok(h)
+    }
+    /// Every registered buffer, in registration order.
+    pub fn buffers(&self) -> &[BufferHandle] {
+        &self.buffers
+    }
+    /// Every parameter and buffer by its full name: the group's part of a `state_dict`.
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out: Vec<(String, Tensor)> = self
+            .params()
+            .iter()
+            .map(|p| (p.name().to_string(), p.value()))
+            .collect();
+        out.extend(self.buffers.iter().map(|b| (b.name().to_string(), b.get())));
+        out
+    }
+    /// Number of trainable scalars (buffers excluded), as PyTorch's parameter counts.
+    pub fn num_parameters(&self) -> usize {
+        self.numel()
     }
     pub fn name(&self) -> &str {
         &self.name
@@ -124,17 +180,12 @@ impl ParamGroup {
                 init.len()
             )));
         }
-        if self.slots.iter().any(|s| s.name == name) {
-            return Err(Error::Invalid(format!(
-                "parameter {name} registered twice in group {}",
-                self.name
-            )));
-        }
+        self.check_new_name(name)?;
         let offset = {
             let mut g = self.arena.write().expect("arena lock");
             if let Buffer::Gpu(_) = &*g {
                 // Added after the arena moved to the device: grow it on the host, move again.
-                *g = Buffer::F32(host_values(&g));
+                *g = Buffer::F32(host_values(&g)?);
             }
             let Buffer::F32(v) = &mut *g else {
                 unreachable!("arenas are f32")
@@ -223,7 +274,7 @@ impl ParamGroup {
                     n += 1;
                     continue;
                 }
-                let gv = g.to_vec_f32();
+                let gv = g.try_to_vec_f32()?;
                 for (d, v) in self.grad[s.offset..s.offset + gv.len()].iter_mut().zip(gv) {
                     *d += v;
                 }
@@ -232,24 +283,30 @@ impl ParamGroup {
         }
         Ok(n)
     }
-    pub fn zero_grad(&mut self) {
+    pub fn zero_grad(&mut self) -> Result<()> {
         self.grad.fill(0.0);
         if let Some(d) = &self.dev_grad {
-            crate::gpu::kernels::fill(d.gpu(), d, d.len(), 0.0).expect("device fill");
+            crate::gpu::kernels::fill(d.gpu(), d, d.len(), 0.0)?;
         }
+        Ok(())
     }
-    /// The gradient arena (read back from the device for GPU groups).
+    /// The gradient arena (read back from the device for GPU groups). Panics if a device read
+    /// fails; library code uses [`ParamGroup::try_grad`].
     pub fn grad(&self) -> std::borrow::Cow<'_, [f32]> {
-        match &self.dev_grad {
-            Some(d) => std::borrow::Cow::Owned(d.gpu().download(d).expect("device read")),
+        self.try_grad().expect("device read")
+    }
+    /// The gradient arena; a failed device read is an error.
+    pub fn try_grad(&self) -> Result<std::borrow::Cow<'_, [f32]>> {
+        Ok(match &self.dev_grad {
+            Some(d) => std::borrow::Cow::Owned(d.gpu().download(d)?),
             None => std::borrow::Cow::Borrowed(&self.grad),
-        }
+        })
     }
     /// The gradient arena in device memory (GPU groups after their first `accumulate`).
     pub(crate) fn device_grad(&self) -> Option<&crate::gpu::DevBuf> {
         self.dev_grad.as_ref()
     }
-    /// The gradient of one parameter.
+    /// The gradient of one parameter (panics on a failed device read; for tests and tools).
     pub fn grad_of(&self, p: &Param) -> Vec<f32> {
         self.grad()[p.slot.offset..p.slot.offset + p.slot.shape.numel()].to_vec()
     }
@@ -257,15 +314,15 @@ impl ParamGroup {
     pub(crate) fn with_arena<R>(
         &mut self,
         f: impl FnOnce(&mut [f32], &[f32], &[ParamSlot]) -> R,
-    ) -> R {
+    ) -> Result<R> {
         let mut g = self.arena.write().expect("arena lock");
         match &mut *g {
-            Buffer::F32(v) => f(v, &self.grad, &self.slots),
+            Buffer::F32(v) => Ok(f(v, &self.grad, &self.slots)),
             Buffer::Gpu(d) => {
-                let mut host = d.gpu().download(d).expect("device read");
+                let mut host = d.gpu().download(d)?;
                 let r = f(&mut host, &self.grad, &self.slots);
-                d.gpu().write(d, &host).expect("device write");
-                r
+                d.gpu().write(d, &host)?;
+                Ok(r)
             }
             _ => unreachable!("arenas are f32"),
         }
@@ -279,8 +336,13 @@ impl ParamGroup {
             _ => None,
         }
     }
-    /// A copy of every parameter's values, flat.
+    /// A copy of every parameter's values, flat. Panics if a device read fails; library code
+    /// uses [`ParamGroup::try_values`].
     pub fn values(&self) -> Vec<f32> {
+        self.try_values().expect("device read")
+    }
+    /// A copy of every parameter's values, flat; a failed device read is an error.
+    pub fn try_values(&self) -> Result<Vec<f32>> {
         host_values(&self.arena.read().expect("arena lock"))
     }
 }

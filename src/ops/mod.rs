@@ -26,7 +26,7 @@ pub use elementwise::{
 };
 pub use embedding::embedding;
 pub use linear::{linear, matmul};
-pub use norm::{batch_norm, BatchNormState};
+pub use norm::{batch_norm, Affine, BatchNormState, BnMode};
 pub use pool::{avg_pool2d, max_pool2d};
 pub use reduce::{broadcast_to, mean, mean_all, sum, sum_all, sum_to_shape};
 pub use resample::{resize_bilinear, upsample_nearest};

@@ -111,7 +111,7 @@ impl Adam {
             None => true,
         };
         let grad = if suspect {
-            group.grad()
+            group.try_grad()?
         } else {
             std::borrow::Cow::Borrowed(&[][..])
         };
@@ -149,7 +149,7 @@ impl Adam {
             let grad = match group.device_grad() {
                 Some(g) => g,
                 None => {
-                    uploaded = gpu.upload(&group.grad())?;
+                    uploaded = gpu.upload(&group.try_grad()?)?;
                     &uploaded
                 }
             };
@@ -184,7 +184,6 @@ impl Adam {
                     let denom = v.sqrt() / bc2_sqrt + eps;
                     *p -= step_size * *m / denom;
                 });
-        });
-        Ok(())
+        })
     }
 }

@@ -59,20 +59,26 @@ impl Buffer {
     }
     /// The elements `[offset, offset + n)` widened to f64.
     pub fn range_f64(&self, offset: usize, n: usize) -> Vec<f64> {
+        self.try_range_f64(offset, n)
+            .expect("device read (a failed GPU copy cannot be recovered here)")
+    }
+    /// The elements `[offset, offset + n)` widened to f64; a failed device read is an error.
+    pub fn try_range_f64(&self, offset: usize, n: usize) -> crate::Result<Vec<f64>> {
         let r = offset..offset + n;
-        match self {
+        Ok(match self {
             Buffer::F32(v) => v[r].iter().map(|&x| x as f64).collect(),
             Buffer::F64(v) => v[r].to_vec(),
             Buffer::I64(v) => v[r].iter().map(|&x| x as f64).collect(),
             Buffer::U8(v) => v[r].iter().map(|&x| x as f64).collect(),
-            Buffer::Gpu(b) => b
-                .slice(offset, n)
-                .and_then(|s| s.gpu().download(&s))
-                .expect("device read (a failed GPU copy cannot be recovered here)")
-                .into_iter()
-                .map(|x| x as f64)
-                .collect(),
-        }
+            Buffer::Gpu(b) => {
+                let s = b.slice(offset, n)?;
+                s.gpu()
+                    .download(&s)?
+                    .into_iter()
+                    .map(|x| x as f64)
+                    .collect()
+            }
+        })
     }
 }
 

@@ -269,29 +269,39 @@ impl Tensor {
             ))),
         }
     }
-    /// The elements widened to f64 (any dtype).
+    /// The elements widened to f64 (any dtype). Panics if a device read fails; library code
+    /// uses [`Tensor::try_to_vec_f64`].
     pub fn to_vec_f64(&self) -> Vec<f64> {
+        self.try_to_vec_f64().expect("device read")
+    }
+    /// The elements widened to f64 (any dtype); a failed device read is an error.
+    pub fn try_to_vec_f64(&self) -> Result<Vec<f64>> {
         self.0
             .buf
             .read()
             .expect("storage lock")
-            .range_f64(self.0.offset, self.numel())
+            .try_range_f64(self.0.offset, self.numel())
     }
-    /// The elements as f32 (any dtype; f64 is rounded).
+    /// The elements as f32 (any dtype; f64 is rounded). Panics if a device read fails; library
+    /// code uses [`Tensor::try_to_vec_f32`].
     pub fn to_vec_f32(&self) -> Vec<f32> {
+        self.try_to_vec_f32().expect("device read")
+    }
+    /// The elements as f32 (any dtype; f64 is rounded); a failed device read is an error.
+    pub fn try_to_vec_f32(&self) -> Result<Vec<f32>> {
         let g = self.0.buf.read().expect("storage lock");
-        match &*g {
+        Ok(match &*g {
             Buffer::F32(v) => v[self.0.offset..self.0.offset + self.numel()].to_vec(),
-            Buffer::Gpu(b) => b
-                .slice(self.0.offset, self.numel())
-                .and_then(|s| s.gpu().download(&s))
-                .expect("device read"),
+            Buffer::Gpu(b) => {
+                let s = b.slice(self.0.offset, self.numel())?;
+                s.gpu().download(&s)?
+            }
             b => b
-                .range_f64(self.0.offset, self.numel())
+                .try_range_f64(self.0.offset, self.numel())?
                 .iter()
                 .map(|&x| x as f32)
                 .collect(),
-        }
+        })
     }
     /// The elements as i64 (any dtype; floats truncated).
     pub fn to_vec_i64(&self) -> Vec<i64> {
@@ -307,19 +317,22 @@ impl Tensor {
     }
     /// A standalone copy of this view's elements.
     pub(crate) fn read_buffer(&self) -> Buffer {
+        self.try_read_buffer().expect("device read")
+    }
+    /// A standalone copy of this view's elements; a failed device read is an error.
+    pub(crate) fn try_read_buffer(&self) -> Result<Buffer> {
         let g = self.0.buf.read().expect("storage lock");
         let r = self.0.offset..self.0.offset + self.numel();
-        match &*g {
+        Ok(match &*g {
             Buffer::F32(v) => Buffer::F32(v[r].to_vec()),
             Buffer::F64(v) => Buffer::F64(v[r].to_vec()),
             Buffer::I64(v) => Buffer::I64(v[r].to_vec()),
             Buffer::U8(v) => Buffer::U8(v[r].to_vec()),
-            Buffer::Gpu(b) => Buffer::F32(
-                b.slice(r.start, r.len())
-                    .and_then(|s| s.gpu().download(&s))
-                    .expect("device read"),
-            ),
-        }
+            Buffer::Gpu(b) => {
+                let s = b.slice(r.start, r.len())?;
+                Buffer::F32(s.gpu().download(&s)?)
+            }
+        })
     }
 
     /// This view's values on its GPU device: a slice of its device buffer, or (for host
@@ -353,7 +366,7 @@ impl Tensor {
                 self.shape()
             )));
         }
-        Ok(self.to_vec_f64()[0])
+        Ok(self.try_to_vec_f64()?[0])
     }
     /// The value of a one-element loss, or `Error::NonFinite` naming `what` if it is NaN or
     /// infinite. This is the one host read a training step makes.

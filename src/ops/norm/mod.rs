@@ -32,17 +32,58 @@ pub(crate) struct Stats {
     pub dev: Option<(crate::gpu::DevBuf, crate::gpu::DevBuf)>,
 }
 
-/// Batch normalisation. `gamma`/`beta` are [C] or absent; `state` holds running statistics.
-/// In eval mode `state` is required.
-pub fn batch_norm(
-    x: &Tensor,
-    gamma: Option<&Tensor>,
-    beta: Option<&Tensor>,
-    state: Option<&mut BatchNormState>,
-    training: bool,
-    momentum: f64,
-    eps: f64,
-) -> Result<Tensor> {
+/// The optional per-channel affine parameters of a batch norm, each [C].
+#[derive(Clone, Copy, Default)]
+pub struct Affine<'a> {
+    pub gamma: Option<&'a Tensor>,
+    pub beta: Option<&'a Tensor>,
+}
+
+impl<'a> Affine<'a> {
+    /// No affine parameters (CBN's inner batch norm).
+    pub const NONE: Affine<'static> = Affine {
+        gamma: None,
+        beta: None,
+    };
+    /// Both γ and β.
+    pub fn new(gamma: &'a Tensor, beta: &'a Tensor) -> Affine<'a> {
+        Affine {
+            gamma: Some(gamma),
+            beta: Some(beta),
+        }
+    }
+}
+
+/// Which statistics a batch norm normalises with.
+pub enum BnMode<'a> {
+    /// The batch's own (biased-variance) statistics; `state`, when given, gets its running
+    /// statistics updated with `momentum` (PyTorch's convention, unbiased running variance).
+    Train {
+        state: Option<&'a mut BatchNormState>,
+        momentum: f64,
+    },
+    /// The running statistics in `state`.
+    Eval { state: &'a BatchNormState },
+}
+
+impl BnMode<'_> {
+    /// Training statistics, no running-statistics update.
+    pub fn train_stateless() -> BnMode<'static> {
+        BnMode::Train {
+            state: None,
+            momentum: 0.1,
+        }
+    }
+}
+
+/// Batch normalisation of N×C×H×W `x` with optional affine parameters, in `mode`, with `eps`
+/// added to the variance.
+pub fn batch_norm(x: &Tensor, affine: Affine, mode: BnMode, eps: f64) -> Result<Tensor> {
+    let Affine { gamma, beta } = affine;
+    let (training, momentum, state, eval_state) = match mode {
+        BnMode::Train { state, momentum } => (true, momentum, state, None),
+        BnMode::Eval { state } => (false, 0.0, None, Some(state)),
+    };
     require_float("batch_norm", x)?;
     let (n, c, h, w) = x.shape().dims4("batch_norm")?;
     for p in [gamma, beta].into_iter().flatten() {
@@ -98,11 +139,9 @@ pub fn batch_norm(
             }
         }
     } else {
-        let s = state.ok_or_else(|| {
-            Error::Invalid("batch_norm: evaluation mode needs running statistics".into())
-        })?;
-        let mean = s.running_mean.to_vec_f64();
-        let var = s.running_var.to_vec_f64();
+        let s = eval_state.expect("evaluation mode carries its statistics");
+        let mean = s.running_mean.try_to_vec_f64()?;
+        let var = s.running_var.try_to_vec_f64()?;
         if mean.len() != c || var.len() != c {
             return Err(Error::Shape(format!(
                 "batch_norm: running statistics have {} entries, input has {c} channels",
@@ -120,12 +159,12 @@ pub fn batch_norm(
     let on_gpu = path_of(x) == Path::Gpu;
     let host = |t: Option<&Tensor>| {
         if on_gpu {
-            None
+            Ok(None)
         } else {
-            t.map(|t| t.to_vec_f64())
+            t.map(|t| t.try_to_vec_f64()).transpose()
         }
     };
-    let (gv, bv) = (host(gamma), host(beta));
+    let (gv, bv) = (host(gamma)?, host(beta)?);
     let gamma_t = gamma.map(|t| t.detach());
     let y = match path_of(x) {
         Path::Cpu => cpu::normalize(x, &stats, gv.as_deref(), bv.as_deref()),
@@ -187,14 +226,14 @@ fn update_running(
     let unbias = count as f64 / (count as f64 - 1.0);
     let rm: Vec<f64> = s
         .running_mean
-        .to_vec_f64()
+        .try_to_vec_f64()?
         .iter()
         .zip(mean)
         .map(|(r, b)| (1.0 - m) * r + m * b)
         .collect();
     let rv: Vec<f64> = s
         .running_var
-        .to_vec_f64()
+        .try_to_vec_f64()?
         .iter()
         .zip(var)
         .map(|(r, b)| (1.0 - m) * r + m * b * unbias)
