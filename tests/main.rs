@@ -1,6 +1,7 @@
 //! The engine's test suite: one binary (fast to build), one module per testing layer.
 
 mod cases;
+mod coin_nets;
 mod common;
 
 mod augment;

@@ -1,7 +1,20 @@
-//! Networks built from `nn` modules. Today: a small CNN classifier used by the built-in demo
-//! task and the model-level tests; the COIN networks (ResNet-18 classifier, encoder,
-//! generator, discriminator) come with the training issue.
+//! Networks built from `nn` modules and `ops` only: COIN's classifier (ResNet-18), encoder,
+//! generator and discriminator with the authors' parameter names, and the small demo CNN.
 
+pub mod blocks;
+mod coin_nets;
+pub mod discriminator;
+pub mod encoder;
+pub mod generator;
+pub mod resnet;
 mod tiny_cnn;
+mod width;
 
+pub use blocks::Upsample;
+pub use coin_nets::{Classifier, CoinNets, CoinNetsCfg, Dataset};
+pub use discriminator::Discriminator;
+pub use encoder::Encoder;
+pub use generator::{Generator, GeneratorCfg, OutputHead};
+pub use resnet::{ClassifierOutput, ResNet18};
 pub use tiny_cnn::TinyCnn;
+pub use width::scaled;

@@ -46,6 +46,9 @@ pub enum Init {
     XavierUniform(f64),
     XavierNormal(f64),
     Normal(f64, f64),
+    /// `kaiming_normal_(mode='fan_out', nonlinearity='relu')`: N(0, √(2/fan_out)) — torchvision's
+    /// ResNet convolutions.
+    KaimingNormalFanOut,
 }
 
 impl Init {
@@ -55,6 +58,7 @@ impl Init {
             Init::XavierUniform(g) => xavier_uniform(rng, n, fan_in, fan_out, g),
             Init::XavierNormal(g) => xavier_normal(rng, n, fan_in, fan_out, g),
             Init::Normal(m, s) => normal(rng, n, m, s),
+            Init::KaimingNormalFanOut => normal(rng, n, 0.0, (2.0 / fan_out as f64).sqrt()),
         }
     }
 }

@@ -1,0 +1,79 @@
+//! COIN's networks: the authors' 320 tensor names and shapes (tests/fixtures/coin_state_dict.txt,
+//! copied from shared/docs/coin-state-dict.md, exported from the authors' PyTorch modules) and
+//! the parameter counts of that document's table, at widths ×1 and ×0.25 and for TUH.
+
+use coin::models::{Classifier, CoinNets, CoinNetsCfg, Dataset};
+use coin::nn::{named_tensors, ParamGroup};
+use coin::Device;
+use std::collections::BTreeMap;
+
+fn count(groups: &[&ParamGroup], prefix: &str) -> usize {
+    groups
+        .iter()
+        .flat_map(|g| g.slots().iter())
+        .filter(|s| s.name.starts_with(prefix))
+        .map(|s| s.shape.numel())
+        .sum()
+}
+
+fn build(dataset: Dataset, width: f64) -> (CoinNets, Classifier) {
+    let cfg = CoinNetsCfg {
+        dataset,
+        width,
+        ..Default::default()
+    };
+    let nets = CoinNets::new(&cfg, Device::Cpu, 1).unwrap();
+    (nets, Classifier::new(64, Device::Cpu, 2).unwrap())
+}
+
+#[test]
+fn names_and_shapes_equal_the_authors_state_dict() {
+    let (n, f) = build(Dataset::Synthetic, 1.0);
+    let ours: BTreeMap<String, Vec<usize>> = named_tensors(&[&n.eg, &n.d, &f.group])
+        .into_iter()
+        .map(|(k, t)| (k, t.dims().to_vec()))
+        .collect();
+    let text = include_str!("fixtures/coin_state_dict.txt");
+    let theirs: BTreeMap<String, Vec<usize>> = text
+        .lines()
+        .map(|l| {
+            let (name, shape) = l.split_once(' ').unwrap();
+            let dims = shape
+                .trim_matches(|c| c == '[' || c == ']')
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| s.trim().parse().unwrap())
+                .collect();
+            (name.to_string(), dims)
+        })
+        .collect();
+    assert_eq!(theirs.len(), 320);
+    let missing: Vec<_> = theirs.keys().filter(|k| !ours.contains_key(*k)).collect();
+    let extra: Vec<_> = ours.keys().filter(|k| !theirs.contains_key(*k)).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    for (k, s) in &theirs {
+        assert_eq!(&ours[k], s, "{k}");
+    }
+    let all = [&n.eg, &n.d, &f.group];
+    assert_eq!(count(&all, "enc."), 19_581_504);
+    assert_eq!(count(&all, "gen."), 33_525_441);
+    assert_eq!(count(&all, "disc."), 38_419_905);
+    assert_eq!(count(&all, "classifier_f."), 11_170_753);
+}
+
+#[test]
+fn parameter_counts_at_quarter_width_and_for_tuh() {
+    let (n, f) = build(Dataset::Synthetic, 0.25);
+    let all = [&n.eg, &n.d, &f.group];
+    assert_eq!(count(&all, "enc."), 1_233_408);
+    assert_eq!(count(&all, "gen."), 2_099_889);
+    assert_eq!(count(&all, "disc."), 2_403_441);
+    assert_eq!(count(&all, "classifier_f."), 11_170_753);
+    let (t, _) = build(Dataset::Tuh, 1.0);
+    let all = [&t.eg, &t.d, &f.group];
+    assert_eq!(count(&all, "disc."), 19_543_489);
+    // The document's table gives 314 keys for TUH: its export kept the spectrally normalised
+    // 1×1 shortcuts of E and G (10 `u` buffers). The authors' TUH config sets
+    // `use_snconv: false` (coin-method.md §3.2), so ours are plain convs: 304 keys.
+    assert_eq!(named_tensors(&all).len(), 314 - 10);
+}
