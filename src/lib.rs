@@ -27,6 +27,7 @@ pub mod ops;
 pub mod optim;
 pub mod rng;
 pub mod tensor;
+pub mod train;
 
 pub use autograd::{no_grad, Gradients, Tape};
 pub use error::{Error, Result};

@@ -50,7 +50,10 @@ fn names_and_shapes_equal_the_authors_state_dict() {
     assert_eq!(theirs.len(), 320);
     let missing: Vec<_> = theirs.keys().filter(|k| !ours.contains_key(*k)).collect();
     let extra: Vec<_> = ours.keys().filter(|k| !theirs.contains_key(*k)).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
     for (k, s) in &theirs {
         assert_eq!(&ours[k], s, "{k}");
     }
@@ -76,4 +79,30 @@ fn parameter_counts_at_quarter_width_and_for_tuh() {
     // 1×1 shortcuts of E and G (10 `u` buffers). The authors' TUH config sets
     // `use_snconv: false` (coin-method.md §3.2), so ours are plain convs: 304 keys.
     assert_eq!(named_tensors(&all).len(), 314 - 10);
+}
+
+/// `scripts/convert_state_dict.py selftest` converted a torchvision-layout ResNet-18 (base width
+/// 4, RGB stem summed, 1-logit head) to our names and saved its eval-mode logits on a ramp.
+#[test]
+fn a_converted_torchvision_resnet_loads_by_name_and_gives_its_logits() {
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/resnet18_tiny.safetensors"
+    );
+    let all = coin::io::load_tensors(p.as_ref(), Device::Cpu).unwrap();
+    let (check, weights): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|(k, _)| k.starts_with("check/"));
+    for dev in [Device::Cpu, Device::Reference] {
+        let f = Classifier::new(4, dev, 0).unwrap();
+        coin::nn::load_named(&[&f.group], weights.clone()).unwrap();
+        let get = |n: &str| check.iter().find(|(k, _)| k == n).unwrap().1.clone();
+        let logits = f
+            .net
+            .forward(&get("check/x").to_device(dev), &coin::nn::Ctx::eval())
+            .unwrap();
+        let (a, b) = (logits.to_vec_f64(), get("check/logits").to_vec_f64());
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-5, "{dev}: {a:?} vs {b:?}");
+        }
+    }
 }

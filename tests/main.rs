@@ -2,6 +2,7 @@
 
 mod cases;
 mod coin_nets;
+mod coin_step;
 mod common;
 
 mod augment;

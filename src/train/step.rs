@@ -1,0 +1,185 @@
+//! One COIN training step, in the authors' order (coin-method.md §4.1):
+//!
+//! 1. the frozen classifier's verdict on `x` (no tape);
+//! 2. `x_cf = G(E(x), 0, x)` — E and G in training mode (batch statistics, running statistics
+//!    updated) on every step, recorded on a tape only when the generator updates;
+//! 3. on generator steps (`step % gen_update_freq == 0`): `D(x_cf, 0)` → adversarial term, the
+//!    classifier on `x_cf` in eval mode with gradients flowing through it → clamped KL toward
+//!    the target, the cyclic pass `G(E(x_cf), 0, x_cf)` without detaching, minc and TV; backward
+//!    into E+G only, Adam on E+G;
+//! 4. every step: `D(x, bin f(x))` and `D(x_cf.detach(), 0)` on the pre-update `x_cf`, backward
+//!    into D only, Adam on D.
+//!
+//! The classifier and D never receive a gradient from the G step (they run in `Ctx::frozen`),
+//! and E+G none from the D step.
+
+use super::config::StepCfg;
+use super::losses::{d_loss, g_adv_loss, DLosses, GLosses};
+use super::posterior::{posterior, Posterior};
+use crate::models::{CoinNets, ResNet18};
+use crate::nn::{Ctx, ParamGroup};
+use crate::ops::loss::{coin_tv, kl_bernoulli, l1};
+use crate::optim::Adam;
+use crate::{ops, Result, Tape, Tensor};
+
+/// The logged values of one step: the generator's terms on generator steps, the
+/// discriminator's always.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepLosses {
+    pub step: u64,
+    pub generator: Option<Vec<(&'static str, f64)>>,
+    pub discriminator: Vec<(&'static str, f64)>,
+}
+
+/// The optimizers and step counter of a COIN run.
+pub struct CoinStep {
+    pub cfg: StepCfg,
+    pub opt_g: Adam,
+    pub opt_d: Adam,
+    /// The global step (`batches_done` of the authors' trainer).
+    pub step: u64,
+}
+
+fn values<const K: usize>(named: [(&'static str, &Tensor); K]) -> Result<Vec<(&'static str, f64)>> {
+    named
+        .iter()
+        .map(|(n, t)| Ok((*n, t.finite_scalar(n)?)))
+        .collect()
+}
+
+fn apply(group: &mut ParamGroup, opt: &mut Adam, tape: &Tape, loss: &Tensor) -> Result<()> {
+    let wrt = group.tensors();
+    let grads = tape.backward(loss, &wrt.iter().collect::<Vec<_>>())?;
+    group.zero_grad()?;
+    group.accumulate(&grads)?;
+    opt.step(group)
+}
+
+impl CoinStep {
+    pub fn new(nets: &CoinNets, cfg: StepCfg) -> Result<CoinStep> {
+        Ok(CoinStep {
+            opt_g: Adam::new(&nets.eg, cfg.adam())?,
+            opt_d: Adam::new(&nets.d, cfg.adam())?,
+            cfg,
+            step: 0,
+        })
+    }
+
+    /// Whether the current step updates the generator.
+    pub fn updates_generator(&self) -> bool {
+        self.step.is_multiple_of(self.cfg.gen_update_freq.max(1))
+    }
+
+    /// The generator's terms for `x` and its counterfactual, recorded on `tape` (E and G in
+    /// training mode, D and the classifier frozen).
+    pub fn g_losses(
+        &self,
+        nets: &CoinNets,
+        f: &ResNet18,
+        x: &Tensor,
+        x_cf: &Tensor,
+        post: &Posterior,
+        tape: &Tape,
+    ) -> Result<GLosses> {
+        let w = self.cfg.weights;
+        let frozen = Ctx::frozen(tape);
+        let adv = g_adv_loss(
+            self.cfg.adv_loss,
+            &nets.disc.forward(x_cf, &post.normal, &frozen)?,
+        )?;
+        let q = ops::sigmoid(&f.forward(x_cf, &frozen)?)?;
+        let kl = kl_bernoulli(&post.desired, &q)?;
+        let forward_term = l1(x, x_cf)?;
+        let rec = if self.cfg.cyclic_rec {
+            let train = Ctx::train(tape);
+            let x_cf2 =
+                nets.gen
+                    .forward(&nets.enc.forward(x_cf, &train)?, &post.normal, x_cf, &train)?;
+            ops::add(&forward_term, &l1(x, &x_cf2)?)?
+        } else {
+            forward_term.clone()
+        };
+        let tv = coin_tv(x, x_cf)?;
+        let terms = [
+            ops::mul_scalar(&adv, w.adv)?,
+            ops::mul_scalar(&kl, w.kl)?,
+            ops::mul_scalar(&rec, w.rec)?,
+            ops::mul_scalar(&forward_term, w.minc)?,
+            ops::mul_scalar(&tv, w.tv)?,
+        ];
+        let mut total = terms[0].clone();
+        for t in &terms[1..] {
+            total = ops::add(&total, t)?;
+        }
+        let [adv, kl, rec, minc, tv] = terms;
+        Ok(GLosses {
+            adv,
+            kl,
+            rec,
+            minc,
+            tv,
+            total,
+        })
+    }
+
+    /// The discriminator's terms on real `x` (conditioned on the classifier's bin) and the
+    /// detached `x_cf` (conditioned on 0), recorded on `tape`.
+    pub fn d_losses(
+        &self,
+        nets: &CoinNets,
+        x: &Tensor,
+        x_cf: &Tensor,
+        post: &Posterior,
+        tape: &Tape,
+    ) -> Result<DLosses> {
+        let ctx = Ctx::train(tape);
+        let real = nets.disc.forward(x, &post.bin, &ctx)?;
+        let fake = nets.disc.forward(&x_cf.detach(), &post.normal, &ctx)?;
+        d_loss(self.cfg.adv_loss, &real, &fake)
+    }
+
+    /// One training step on the batch `x` (N×1×H×W in [−1, 1]).
+    pub fn train_step(
+        &mut self,
+        nets: &mut CoinNets,
+        f: &ResNet18,
+        x: &Tensor,
+    ) -> Result<StepLosses> {
+        let post = posterior(f, x)?;
+        let mut out = StepLosses {
+            step: self.step,
+            ..Default::default()
+        };
+        let x_cf = if self.updates_generator() {
+            let tape = Tape::new();
+            let ctx = Ctx::train(&tape);
+            let x_cf = nets
+                .gen
+                .forward(&nets.enc.forward(x, &ctx)?, &post.normal, x, &ctx)?;
+            let g = self.g_losses(nets, f, x, &x_cf, &post, &tape)?;
+            out.generator = Some(values(g.named())?);
+            apply(&mut nets.eg, &mut self.opt_g, &tape, &g.total)?;
+            x_cf.detach()
+        } else {
+            let ctx = Ctx::train_no_tape();
+            nets.gen
+                .forward(&nets.enc.forward(x, &ctx)?, &post.normal, x, &ctx)?
+        };
+        let tape = Tape::new();
+        let d = self.d_losses(nets, x, &x_cf, &post, &tape)?;
+        out.discriminator = values(d.named())?;
+        apply(&mut nets.d, &mut self.opt_d, &tape, &d.total)?;
+        self.step += 1;
+        Ok(out)
+    }
+}
+
+/// The counterfactual of `x` in evaluation mode (running statistics, no tape), conditioned on
+/// "normal".
+pub fn counterfactual(nets: &CoinNets, x: &Tensor) -> Result<Tensor> {
+    let n = x.dims()[0];
+    let normal = Tensor::from_i64(vec![0; n], [n], x.device())?;
+    let ctx = Ctx::eval();
+    nets.gen
+        .forward(&nets.enc.forward(x, &ctx)?, &normal, x, &ctx)
+}
