@@ -19,6 +19,7 @@ pub mod autograd;
 pub mod data;
 pub mod demo;
 pub mod error;
+pub mod eval;
 pub mod gpu;
 pub mod io;
 pub mod models;

@@ -25,4 +25,5 @@ mod reference_values;
 mod sample_data;
 mod slices;
 mod storage;
+mod train_pipeline;
 mod tumour;

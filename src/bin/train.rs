@@ -1,139 +1,243 @@
-//! `cargo run --release --bin train` — the project's main job.
-//!
-//! The COIN pipeline (classifier stage, counterfactual-inpainting stage) is not built yet. Until
-//! it is, this binary fits the engine's built-in demo task — detecting a bright blob in noisy
-//! 32×32 images with a small CNN — end to end on the engine (conv, batch norm, pooling, BCE,
-//! Adam), and says so. Options: `--device cpu|reference|emu|cuda[:N]|auto`, `--steps N`, `--batch N`,
-//! `--seed N`, `--out FILE` (a safetensors checkpoint, written atomically).
+//! `cargo run --release --bin train` — the whole COIN pipeline: data (the built-in phantom or
+//! your scans), the classifier stage, the counterfactual-inpainting stage, evaluation on the
+//! test split, `summary.json`. See `--help` and `presets/cpu-default.toml`.
 
-use coin::demo::blob_batch;
-use coin::models::TinyCnn;
-use coin::nn::Ctx;
-use coin::optim::{Adam, AdamConfig};
-use coin::{no_grad, ops, Device, Result, Tape};
+use clap::{Parser, ValueEnum};
+use coin::data::layout::{LabelIds, LayoutKind};
+use coin::train::{run, DataSource, RunConfig, RunOptions, Stages};
+use coin::Device;
 use std::path::PathBuf;
-use std::time::Instant;
 
-struct Args {
-    device: Device,
-    steps: u64,
-    batch: usize,
-    seed: u64,
-    out: PathBuf,
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Layout {
+    Totalsegmentator,
+    Kits,
+    Nnunet,
 }
 
-fn parse() -> std::result::Result<Args, String> {
-    let mut a = Args {
-        device: Device::Cpu,
-        steps: 300,
-        batch: 32,
-        seed: 777,
-        out: PathBuf::from("runs/demo/model.safetensors"),
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Stage {
+    All,
+    Classifier,
+    Counterfactual,
+}
+
+/// Train COIN (counterfactual inpainting) for weakly supervised tumour segmentation.
+///
+/// With no arguments: the built-in phantom (written once under data/), the `cpu-default`
+/// preset (about 15 minutes on 2 cores), output in runs/cpu-default-<UTC time>/.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Args {
+    /// A data folder (default: the built-in phantom).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The layout of --data.
+    #[arg(long, value_enum, default_value = "totalsegmentator")]
+    layout: Layout,
+    /// Label ids as kidney[,kidney…]:tumour[,…]:cyst[,…] (default 1:2:3, the paper's maps;
+    /// TotalSegmentator's multilabel maps are 2,3::).
+    #[arg(long)]
+    labels: Option<String>,
+    /// A folder with train_scans.csv and test_scans.csv (layouts without split folders).
+    #[arg(long)]
+    splits: Option<PathBuf>,
+    /// A named preset: cpu-default, smoke, paper-synthetic, paper-tuh.
+    #[arg(long, default_value = "cpu-default", conflicts_with = "config")]
+    preset: String,
+    /// A TOML configuration with the presets' fields (see presets/cpu-default.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The run folder (default runs/<preset>-<UTC time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// cpu, reference, emu, cuda[:N] or auto (a GPU when one and the kernels are present).
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Worker threads for the tensor ops (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Overrides the configuration's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Continue the run in --out from its latest checkpoint.
+    #[arg(long, requires = "out")]
+    resume: bool,
+    /// Start over in a non-empty --out.
+    #[arg(long)]
+    force: bool,
+    /// Run only one stage; `counterfactual` needs --classifier.
+    #[arg(long, value_enum, default_value = "all")]
+    stage: Stage,
+    /// The frozen classifier for --stage counterfactual: a run folder or a .safetensors file.
+    #[arg(long)]
+    classifier: Option<PathBuf>,
+    /// Initial classifier weights (e.g. a torchvision ResNet-18 converted by
+    /// scripts/convert_state_dict.py); the default trains from scratch.
+    #[arg(long)]
+    classifier_init: Option<PathBuf>,
+    /// Print the resolved configuration as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+fn parse_labels(s: &str) -> Result<LabelIds, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 3 {
+        return Err(format!("--labels: expected kidney:tumour:cyst, got '{s}'"));
+    }
+    let ids = |p: &str| -> Result<Vec<u32>, String> {
+        p.split(',')
+            .filter(|x| !x.is_empty())
+            .map(|x| x.trim().parse().map_err(|e| format!("--labels '{x}': {e}")))
+            .collect()
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut val = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--device" => {
-                let v = val()?;
-                a.device = if v == "auto" {
-                    let p = coin::gpu::probe();
-                    if let Some(w) = p.auto_warning() {
-                        eprintln!("{w}");
-                    }
-                    p.auto_device()
-                } else {
-                    v.parse().map_err(|e: coin::Error| e.to_string())?
-                }
-            }
-            "--steps" => a.steps = val()?.parse().map_err(|e| format!("--steps: {e}"))?,
-            "--batch" => a.batch = val()?.parse().map_err(|e| format!("--batch: {e}"))?,
-            "--seed" => a.seed = val()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--out" => a.out = PathBuf::from(val()?),
-            "-h" | "--help" => {
-                println!("usage: train [--device cpu|reference|emu|cuda[:N]|auto] [--steps N] [--batch N] [--seed N] [--out FILE]");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown option '{other}' (see --help)")),
-        }
+    let l = LabelIds {
+        kidney: ids(parts[0])?,
+        tumour: ids(parts[1])?,
+        cyst: ids(parts[2])?,
+    };
+    if l.kidney.is_empty() {
+        return Err("--labels: at least one kidney label id is needed".into());
     }
-    if a.batch < 2 {
-        return Err("--batch must be at least 2 (batch norm needs more than one sample)".into());
-    }
-    Ok(a)
+    Ok(l)
 }
 
 fn main() {
-    let args = match parse() {
-        Ok(a) => a,
+    let a = Args::parse();
+    match real_main(a) {
+        Ok(()) => {}
         Err(e) => {
             eprintln!("train: {e}");
-            std::process::exit(2);
+            std::process::exit(1);
         }
-    };
-    if let Err(e) = run(&args) {
-        eprintln!("train: {e}");
-        std::process::exit(1);
     }
 }
 
-fn run(a: &Args) -> Result<()> {
-    println!("coin train: the COIN pipeline is not implemented yet; fitting the engine's built-in");
-    println!("demo task instead (blob / no blob in noisy 32×32 images, small CNN, BCE, Adam).");
-    println!(
-        "device {}, {} steps of batch {}, seed {}",
-        a.device, a.steps, a.batch, a.seed
-    );
-    let size = 32;
-    let mut model = TinyCnn::new(8, a.device, a.seed)?;
-    let mut adam = Adam::new(
-        &model.params,
-        AdamConfig {
-            lr: 3e-3,
-            ..Default::default()
+fn real_main(a: Args) -> Result<(), String> {
+    let mut cfg = match &a.config {
+        Some(p) => RunConfig::from_file(p),
+        None => RunConfig::preset(&a.preset),
+    }
+    .map_err(|e| e.to_string())?;
+    if let Some(s) = a.seed {
+        cfg.seed = s;
+    }
+    if a.print_config {
+        print!("{}", cfg.to_toml());
+        return Ok(());
+    }
+    if let Some(t) = a.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t.max(1))
+            .build_global()
+            .map_err(|e| e.to_string())?;
+    }
+    let device = if a.device == "auto" {
+        let p = coin::gpu::probe();
+        if let Some(w) = p.auto_warning() {
+            eprintln!("{w}");
+        }
+        p.auto_device()
+    } else {
+        a.device.parse::<Device>().map_err(|e| e.to_string())?
+    };
+    let layout = match a.layout {
+        Layout::Totalsegmentator => LayoutKind::TotalSegmentator,
+        Layout::Kits => LayoutKind::Kits,
+        Layout::Nnunet => LayoutKind::NnUnet,
+    };
+    let data = match &a.data {
+        None => DataSource::phantom(),
+        Some(root) => DataSource {
+            root: Some(root.clone()),
+            layout,
+            labels: a
+                .labels
+                .as_deref()
+                .map(parse_labels)
+                .transpose()?
+                .unwrap_or_else(LabelIds::paper),
+            labels_dir: None,
+            splits: a.splits.clone(),
         },
-    )?;
-    let t0 = Instant::now();
-    let mut avg = 0.0;
-    for step in 0..a.steps {
-        let b = blob_batch(a.seed, step, a.batch, size, a.device)?;
-        let tape = Tape::new();
-        let ctx = Ctx::train(&tape);
-        let logits = model.forward(&b.images, &ctx)?;
-        let loss = ops::loss::bce_with_logits(&logits, &b.labels)?;
-        let value = loss.finite_scalar("classifier BCE loss")?;
-        let wrt = model.params.tensors();
-        let grads = tape.backward(&loss, &wrt.iter().collect::<Vec<_>>())?;
-        model.params.zero_grad()?;
-        model.params.accumulate(&grads)?;
-        adam.step(&mut model.params)?;
-        avg = if step == 0 {
-            value
-        } else {
-            0.95 * avg + 0.05 * value
-        };
-        if step % 50 == 0 || step + 1 == a.steps {
-            println!(
-                "step {step:5}  loss {value:.4}  (running {avg:.4})  {:.1}s",
-                t0.elapsed().as_secs_f64()
-            );
-        }
-    }
-    // Held-out evaluation with running BN statistics, no tape.
-    let (mut correct, mut total) = (0usize, 0usize);
-    for k in 0..8 {
-        let b = blob_batch(a.seed ^ 0xe7a1, k, 64, size, a.device)?;
-        let logits = no_grad(|| model.forward(&b.images, &Ctx::eval()))?;
-        for (z, y) in logits.to_vec_f32().iter().zip(b.labels.to_vec_f32()) {
-            correct += ((*z > 0.0) == (y > 0.5)) as usize;
-            total += 1;
-        }
-    }
+    };
+    let out = a.out.clone().unwrap_or_else(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        PathBuf::from(format!("runs/{}-{}", cfg.name, utc_stamp(t)))
+    });
+    let stages = match a.stage {
+        Stage::All => Stages::All,
+        Stage::Classifier => Stages::Classifier,
+        Stage::Counterfactual => Stages::Counterfactual,
+    };
     println!(
-        "held-out accuracy: {:.1}% on {total} images",
-        100.0 * correct as f64 / total as f64
+        "coin train: preset {}, device {device}, {} threads, seed {}, output {}",
+        cfg.name,
+        rayon::current_num_threads(),
+        cfg.seed,
+        out.display()
     );
-    coin::io::save_groups(&a.out, &[&model.params])?;
-    println!("checkpoint written to {}", a.out.display());
+    let o = RunOptions {
+        cfg,
+        data,
+        out: out.clone(),
+        device,
+        threads: rayon::current_num_threads(),
+        resume: a.resume,
+        force: a.force,
+        stages,
+        classifier: a.classifier,
+        classifier_init: a.classifier_init,
+    };
+    let s = run(&o).map_err(|e| e.to_string())?;
+    let f = |k: &str| {
+        s[k].as_f64()
+            .map_or("n/a".to_string(), |v| format!("{v:.4}"))
+    };
+    println!("\n== summary ({}/summary.json)", out.display());
+    println!(
+        "test IoU {} | Dice {} | perfect-inpainter ceiling IoU {}",
+        f("test_iou"),
+        f("test_dice"),
+        f("ceiling_iou")
+    );
+    println!("counterfactual validity {} | classifier test accuracy {} | changed pixels on normal slices {}", f("counterfactual_validity"), f("classifier_accuracy"), f("changed_pixels_normal"));
+    println!(
+        "seconds {} | {} | simd {} | {} threads | commit {}",
+        s["seconds"],
+        s["cpu"].as_str().unwrap_or(""),
+        s["simd"].as_str().unwrap_or(""),
+        s["threads"],
+        s["git_commit"].as_str().unwrap_or("?")
+    );
     Ok(())
+}
+
+/// `YYYYMMDDTHHMMSSZ` for seconds since the epoch.
+fn utc_stamp(t: u64) -> String {
+    let (days, rem) = (t / 86400, t % 86400);
+    let (y, m, d) = civil(days as i64);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn civil(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
 }

@@ -13,7 +13,8 @@
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LayoutKind {
     Kits,
     NnUnet,
@@ -27,7 +28,7 @@ pub enum Split {
 }
 
 /// Label ids (sets) of the structures the method uses.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LabelIds {
     pub kidney: Vec<u32>,
     pub tumour: Vec<u32>,

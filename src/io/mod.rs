@@ -1,6 +1,8 @@
 //! Files: named tensors in safetensors format, written atomically; a set of parameter groups
-//! saved and strictly loaded by name.
+//! saved and strictly loaded by name; checkpoint folders; figures.
 
+pub mod checkpoint;
+pub mod figures;
 mod safetensors_file;
 
 pub use safetensors_file::{load_tensors, save_tensors};

@@ -1,12 +1,25 @@
 //! Training: the COIN losses and the two alternating steps (generator, discriminator) as
-//! library functions over the networks of [`crate::models`].
+//! library functions, and the whole `train` pipeline (data, classifier stage, counterfactual
+//! stage, evaluation, checkpoints, resume) driven by presets.
 
+mod classifier_stage;
+mod coin_stage;
 mod config;
+pub mod data_setup;
 mod losses;
+mod memory;
+pub mod pipeline;
 mod posterior;
+pub mod preset;
+mod progress;
+mod run_dir;
 mod step;
 
 pub use config::{AdvLoss, LossWeights, StepCfg};
+pub use data_setup::{DataSource, Preprocessing};
 pub use losses::{d_loss, g_adv_loss, DLosses, GLosses};
+pub use memory::{check_memory, coin_step_bytes};
+pub use pipeline::{run, RunOptions, Stages};
 pub use posterior::{posterior, Posterior};
+pub use preset::{RunConfig, PRESETS};
 pub use step::{counterfactual, CoinStep, StepLosses};

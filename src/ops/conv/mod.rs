@@ -230,3 +230,13 @@ fn check_dy(dy: &Tensor, g: &ConvGeom) -> Result<()> {
     }
     Ok(())
 }
+
+/// The instruction set the CPU convolution kernels run with on this host: `"avx512"`,
+/// `"avx2"` or `"portable"`.
+pub fn simd_path() -> &'static str {
+    match simd::simd() {
+        simd::Simd::Avx512 => "avx512",
+        simd::Simd::Avx2 => "avx2",
+        simd::Simd::Portable => "portable",
+    }
+}

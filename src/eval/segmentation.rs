@@ -1,0 +1,193 @@
+//! Running the frozen classifier and the counterfactual generator over a split and scoring them.
+
+use super::metrics::{roc_auc, BinaryCounts, Confusion};
+use crate::data::loader::Loader;
+use crate::models::{CoinNets, ResNet18};
+use crate::nn::Ctx;
+use crate::train::counterfactual;
+use crate::{no_grad, ops, Result, Tensor};
+use serde::Serialize;
+
+/// The segmentation rule and the validity threshold.
+#[derive(Clone, Copy, Debug)]
+pub struct EvalCfg {
+    /// `|x − x_cf|` in [0, 1] units above this is tumour (0.25 in the paper).
+    pub threshold: f64,
+    /// Counterfactual validity counts slices with p(x) above this (0.8).
+    pub validity_tau: f64,
+    /// How many abnormal slices to keep as sample panels.
+    pub keep_samples: usize,
+}
+
+impl Default for EvalCfg {
+    fn default() -> Self {
+        EvalCfg {
+            threshold: 0.25,
+            validity_tau: 0.8,
+            keep_samples: 4,
+        }
+    }
+}
+
+/// The classifier's image-level scores on a split.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ClassifierReport {
+    pub n: usize,
+    pub accuracy: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub roc_auc: Option<f64>,
+    pub counts: BinaryCounts,
+}
+
+impl ClassifierReport {
+    fn from(scores: &[f64], labels: &[u8]) -> ClassifierReport {
+        let c = BinaryCounts::from_scores(scores, labels, 0.5);
+        ClassifierReport {
+            n: scores.len(),
+            accuracy: c.accuracy(),
+            precision: c.precision(),
+            recall: c.recall(),
+            f1: c.f1(),
+            roc_auc: roc_auc(scores, labels),
+            counts: c,
+        }
+    }
+}
+
+/// One slice for a sample panel: input, counterfactual, ground truth (rows × cols).
+#[derive(Clone, Debug)]
+pub struct Panel {
+    pub rows: usize,
+    pub cols: usize,
+    pub x: Vec<f32>,
+    pub x_cf: Vec<f32>,
+    pub truth: Vec<u8>,
+}
+
+/// COIN's scores on a split.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CoinReport {
+    pub slices: usize,
+    pub abnormal_slices: usize,
+    /// Pooled IoU and Dice of `|x − x_cf| > threshold` on ground-truth-abnormal slices.
+    pub iou: f64,
+    pub dice: f64,
+    pub confusion: Confusion,
+    /// The same with the clean slice in place of `x_cf` (a perfect inpainter).
+    pub ceiling_iou: Option<f64>,
+    /// Among slices with p(x) > τ, the fraction with |p(x) − p(x_cf)| > τ.
+    pub validity: Option<f64>,
+    /// The fraction of all slices the classifier calls normal after inpainting.
+    pub flip_rate: f64,
+    /// The fraction of pixels changed (above the threshold) on ground-truth-normal slices.
+    pub changed_pixels_normal: f64,
+    pub classifier: ClassifierReport,
+    #[serde(skip)]
+    pub panels: Vec<Panel>,
+}
+
+fn probabilities(f: &ResNet18, x: &Tensor) -> Result<Vec<f64>> {
+    no_grad(|| ops::sigmoid(&f.forward(x, &Ctx::eval())?))?.try_to_vec_f64()
+}
+
+/// The classifier on every sample of `loader`'s epoch 0.
+pub fn evaluate_classifier(f: &ResNet18, loader: &Loader) -> Result<ClassifierReport> {
+    let (mut scores, mut labels) = (Vec::new(), Vec::new());
+    for b in loader.epoch(0) {
+        let b = b?;
+        scores.extend(probabilities(f, &b.images)?);
+        labels.extend(b.labels.try_to_vec_f64()?.iter().map(|&l| (l > 0.5) as u8));
+    }
+    Ok(ClassifierReport::from(&scores, &labels))
+}
+
+/// COIN (and the classifier) on every sample of `loader`'s epoch 0. The ground-truth mask is
+/// each sample's last mask (the synthetic tumour, or the tumour for real data).
+pub fn evaluate_coin(
+    nets: &CoinNets,
+    f: &ResNet18,
+    loader: &Loader,
+    cfg: &EvalCfg,
+) -> Result<CoinReport> {
+    let mut r = CoinReport::default();
+    let (mut ceiling, mut has_ceiling) = (Confusion::default(), true);
+    let (mut scores, mut labels) = (Vec::new(), Vec::new());
+    let (mut confident, mut valid, mut flipped) = (0usize, 0usize, 0usize);
+    let (mut normal_px, mut normal_changed) = (0u64, 0u64);
+    let thr = cfg.threshold as f32;
+    for b in loader.epoch(0) {
+        let b = b?;
+        let (n, _, rows, cols) = b.images.shape().dims4("evaluate")?;
+        let x_cf = no_grad(|| counterfactual(nets, &b.images))?;
+        let p = probabilities(f, &b.images)?;
+        let p_cf = probabilities(f, &x_cf)?;
+        let xv = b.images.try_to_vec_f32()?;
+        let cv = x_cf.try_to_vec_f32()?;
+        let clean = b.clean.as_ref().map(|c| c.try_to_vec_f32()).transpose()?;
+        let lab = b.labels.try_to_vec_f64()?;
+        let hw = rows * cols;
+        for i in 0..n {
+            let (xs, cs) = (&xv[i * hw..(i + 1) * hw], &cv[i * hw..(i + 1) * hw]);
+            let pred = xs.iter().zip(cs).map(|(a, c)| (a - c).abs() / 2.0 > thr);
+            let abnormal = lab[i] > 0.5;
+            r.slices += 1;
+            scores.push(p[i]);
+            labels.push(abnormal as u8);
+            if p[i] > cfg.validity_tau {
+                confident += 1;
+                valid += ((p[i] - p_cf[i]).abs() > cfg.validity_tau) as usize;
+            }
+            flipped += (p_cf[i] < 0.5) as usize;
+            if abnormal {
+                r.abnormal_slices += 1;
+                let truth = b.masks[i].last().map(|m| m.as_slice()).unwrap_or(&[]);
+                if truth.len() != hw {
+                    return Err(crate::Error::Shape(format!(
+                        "evaluate: sample {} has no {rows}×{cols} ground-truth mask",
+                        b.indices[i]
+                    )));
+                }
+                r.confusion.add(pred, truth.iter().map(|&t| t > 0));
+                match &clean {
+                    Some(cl) => ceiling.add(
+                        xs.iter()
+                            .zip(&cl[i * hw..(i + 1) * hw])
+                            .map(|(a, c)| (a - c).abs() / 2.0 > thr),
+                        truth.iter().map(|&t| t > 0),
+                    ),
+                    None => has_ceiling = false,
+                }
+                if r.panels.len() < cfg.keep_samples {
+                    r.panels.push(Panel {
+                        rows,
+                        cols,
+                        x: xs.to_vec(),
+                        x_cf: cs.to_vec(),
+                        truth: truth.to_vec(),
+                    });
+                }
+            } else {
+                normal_px += hw as u64;
+                normal_changed += pred.filter(|&c| c).count() as u64;
+            }
+        }
+    }
+    r.iou = r.confusion.iou();
+    r.dice = r.confusion.dice();
+    r.ceiling_iou = (has_ceiling && r.abnormal_slices > 0).then(|| ceiling.iou());
+    r.validity = (confident > 0).then(|| valid as f64 / confident as f64);
+    r.flip_rate = if r.slices > 0 {
+        flipped as f64 / r.slices as f64
+    } else {
+        0.0
+    };
+    r.changed_pixels_normal = if normal_px > 0 {
+        normal_changed as f64 / normal_px as f64
+    } else {
+        0.0
+    };
+    r.classifier = ClassifierReport::from(&scores, &labels);
+    Ok(r)
+}

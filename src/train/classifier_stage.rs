@@ -1,0 +1,170 @@
+//! The classifier stage: ResNet-18 on image-level labels with BCE-with-logits and Adam, the
+//! paper's augmentations, optional class-balanced sampling; validation accuracy every
+//! `eval_every` steps picks the best weights (saved as `classifier.safetensors`), each
+//! evaluation is also a checkpoint; a wall-clock budget ends the stage at the next evaluation.
+
+use super::preset::RunConfig;
+use super::progress::Progress;
+use super::run_dir::RunDir;
+use crate::data::dataset::SliceDataset;
+use crate::data::loader::{Loader, LoaderConfig};
+use crate::eval::{evaluate_classifier, ClassifierReport};
+use crate::io::checkpoint::save_checkpoint;
+use crate::io::{load_groups, save_groups};
+use crate::models::Classifier;
+use crate::nn::Ctx;
+use crate::optim::{Adam, AdamConfig};
+use crate::{ops, Device, Error, Result, Tape};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Where a (possibly resumed) classifier stage stands.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct ClassifierState {
+    pub step: u64,
+    pub best_accuracy: f64,
+    pub best_step: u64,
+    pub seconds: f64,
+}
+
+pub struct ClassifierStage<'a> {
+    pub cfg: &'a RunConfig,
+    pub run: &'a RunDir,
+    pub device: Device,
+    pub train: Arc<SliceDataset>,
+    pub val: Arc<SliceDataset>,
+}
+
+pub(super) fn loader(
+    src: Arc<SliceDataset>,
+    batch: usize,
+    seed: u64,
+    balanced: bool,
+    drop_last: bool,
+    cfg: &RunConfig,
+    device: Device,
+) -> Result<Loader> {
+    Loader::new(
+        src,
+        LoaderConfig {
+            batch,
+            seed,
+            balanced,
+            drop_last,
+            workers: cfg.data.workers.max(1),
+            prefetch: 4,
+            device,
+        },
+    )
+}
+
+impl ClassifierStage<'_> {
+    pub fn adam(&self, f: &Classifier) -> Result<Adam> {
+        let c = &self.cfg.classifier;
+        Adam::new(
+            &f.group,
+            AdamConfig {
+                lr: c.lr,
+                weight_decay: c.weight_decay,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Trains `f` from `state` on, leaving the best validation weights in it.
+    pub fn run(
+        &self,
+        f: &mut Classifier,
+        adam: &mut Adam,
+        mut state: ClassifierState,
+        state_json: impl Fn(&ClassifierState) -> serde_json::Value,
+    ) -> Result<(ClassifierState, ClassifierReport)> {
+        let c = &self.cfg.classifier;
+        let train = loader(
+            self.train.clone(),
+            c.batch,
+            self.cfg.seed ^ 0xc1a5,
+            c.balanced,
+            true,
+            self.cfg,
+            self.device,
+        )?;
+        let val = loader(self.val.clone(), 64, 0, false, false, self.cfg, self.device)?;
+        let per_epoch = (self.train.len() / c.batch) as u64;
+        if per_epoch == 0 {
+            return Err(Error::Invalid(format!(
+                "the training split has {} slices, fewer than one classifier batch of {}",
+                self.train.len(),
+                c.batch
+            )));
+        }
+        let best_path = self.run.path.join("classifier.safetensors");
+        let t0 = Instant::now() - std::time::Duration::from_secs_f64(state.seconds);
+        let bar = Progress::new("classifier", c.max_steps, c.budget_s, state.step);
+        'outer: loop {
+            let epoch = state.step / per_epoch;
+            for batch in train.epoch(epoch).skip((state.step % per_epoch) as usize) {
+                let b = batch?;
+                let tape = Tape::new();
+                let logits = f.net.forward(&b.images, &Ctx::train(&tape))?;
+                let loss = ops::loss::bce_with_logits(&logits, &b.labels)?;
+                let v = loss
+                    .finite_scalar("classifier BCE loss")
+                    .map_err(|e| at_step(e, "classifier", state.step))?;
+                let wrt = f.group.tensors();
+                let grads = tape.backward(&loss, &wrt.iter().collect::<Vec<_>>())?;
+                f.group.zero_grad()?;
+                f.group.accumulate(&grads)?;
+                adam.step(&mut f.group)
+                    .map_err(|e| at_step(e, "classifier", state.step))?;
+                state.step += 1;
+                state.seconds = t0.elapsed().as_secs_f64();
+                self.run.log(json!({"stage": "classifier", "step": state.step, "loss": v, "t": state.seconds}))?;
+                bar.step(state.step, state.seconds, &format!("BCE {v:.4}"));
+                let done_steps = c.max_steps > 0 && state.step >= c.max_steps;
+                let done_time = c.budget_s > 0.0 && state.seconds >= c.budget_s;
+                if state.step.is_multiple_of(c.eval_every) || done_steps {
+                    let r = evaluate_classifier(&f.net, &val)?;
+                    if r.accuracy > state.best_accuracy || state.best_step == 0 {
+                        state.best_accuracy = r.accuracy;
+                        state.best_step = state.step;
+                        save_groups(&best_path, &[&f.group])?;
+                    }
+                    self.run.log(json!({"stage": "classifier", "step": state.step, "event": "validation", "val": r, "t": state.seconds}))?;
+                    bar.note(&format!(
+                        "step {}: validation accuracy {:.3} (best {:.3} at {})",
+                        state.step, r.accuracy, state.best_accuracy, state.best_step
+                    ));
+                    let name = format!("classifier-{:08}", state.step);
+                    save_checkpoint(
+                        &self.run.checkpoints(),
+                        &name,
+                        &[(&f.group, Some(adam))],
+                        &state_json(&state),
+                        2,
+                    )?;
+                    self.run.log(json!({"stage": "classifier", "step": state.step, "event": "checkpoint", "name": name}))?;
+                    if done_steps || done_time {
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        bar.finish();
+        load_groups(&best_path, &[&f.group])?;
+        let best = evaluate_classifier(&f.net, &val)?;
+        Ok((state, best))
+    }
+}
+
+/// Names the stage and step in a training error.
+pub(super) fn at_step(e: Error, stage: &str, step: u64) -> Error {
+    match e {
+        Error::NonFinite(m) => Error::NonFinite(format!(
+            "{stage} step {}: {m}; training stopped, the last checkpoint is kept",
+            step + 1
+        )),
+        other => other,
+    }
+}

@@ -1,0 +1,139 @@
+//! The counterfactual stage: COIN's alternating steps ([`CoinStep`]) against the frozen
+//! classifier; validation IoU and sample panels every `eval_every` steps, a checkpoint every
+//! `checkpoint_every`; a wall-clock budget ends the stage at the next checkpoint. The final
+//! model is the last checkpoint.
+
+use super::classifier_stage::{at_step, loader};
+use super::preset::RunConfig;
+use super::progress::Progress;
+use super::run_dir::RunDir;
+use super::step::CoinStep;
+use crate::data::dataset::SliceDataset;
+use crate::eval::{evaluate_coin, EvalCfg};
+use crate::io::checkpoint::save_checkpoint;
+use crate::io::figures::save_panels;
+use crate::models::{Classifier, CoinNets};
+use crate::{Device, Error, Result};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct CoinState {
+    pub step: u64,
+    pub seconds: f64,
+}
+
+pub struct CoinStage<'a> {
+    pub cfg: &'a RunConfig,
+    pub run: &'a RunDir,
+    pub device: Device,
+    pub train: Arc<SliceDataset>,
+    pub val: Arc<SliceDataset>,
+}
+
+impl CoinStage<'_> {
+    pub fn eval_cfg(&self) -> EvalCfg {
+        EvalCfg {
+            threshold: self.cfg.eval.threshold,
+            validity_tau: self.cfg.eval.validity_tau,
+            keep_samples: self.cfg.eval.samples,
+        }
+    }
+
+    pub fn run(
+        &self,
+        nets: &mut CoinNets,
+        step: &mut CoinStep,
+        f: &Classifier,
+        mut state: CoinState,
+        state_json: impl Fn(&CoinState) -> serde_json::Value,
+    ) -> Result<CoinState> {
+        let c = &self.cfg.coin;
+        let train = loader(
+            self.train.clone(),
+            c.batch,
+            self.cfg.seed ^ 0xc014,
+            false,
+            true,
+            self.cfg,
+            self.device,
+        )?;
+        let val = loader(self.val.clone(), 32, 0, false, false, self.cfg, self.device)?;
+        let per_epoch = (self.train.len() / c.batch) as u64;
+        if per_epoch == 0 {
+            return Err(Error::Invalid(format!(
+                "the training split has {} slices, fewer than one COIN batch of {}",
+                self.train.len(),
+                c.batch
+            )));
+        }
+        let t0 = Instant::now() - std::time::Duration::from_secs_f64(state.seconds);
+        let bar = Progress::new("counterfactual", c.max_steps, c.budget_s, state.step);
+        step.step = state.step;
+        'outer: loop {
+            let epoch = state.step / per_epoch;
+            for batch in train.epoch(epoch).skip((state.step % per_epoch) as usize) {
+                let b = batch?;
+                let l = step
+                    .train_step(nets, &f.net, &b.images)
+                    .map_err(|e| at_step(e, "counterfactual", state.step))?;
+                state.step += 1;
+                state.seconds = t0.elapsed().as_secs_f64();
+                let mut line =
+                    json!({"stage": "counterfactual", "step": state.step, "t": state.seconds});
+                let mut msg = String::new();
+                for (n, v) in l.generator.iter().flatten().chain(&l.discriminator) {
+                    line[*n] = json!(v);
+                    if matches!(*n, "g_loss" | "d_loss") {
+                        msg += &format!("{n} {v:.3} ");
+                    }
+                }
+                self.run.log(line)?;
+                bar.step(state.step, state.seconds, &msg);
+                let done_steps = c.max_steps > 0 && state.step >= c.max_steps;
+                let done_time = c.budget_s > 0.0 && state.seconds >= c.budget_s;
+                let ckpt_due = state.step.is_multiple_of(c.checkpoint_every) || done_steps;
+                if state.step.is_multiple_of(c.eval_every)
+                    || (ckpt_due && (done_steps || done_time))
+                {
+                    let r = evaluate_coin(nets, &f.net, &val, &self.eval_cfg())?;
+                    save_panels(
+                        &self
+                            .run
+                            .path
+                            .join("samples")
+                            .join(format!("val-step-{:08}.png", state.step)),
+                        &r.panels,
+                    )?;
+                    self.run.log(json!({"stage": "counterfactual", "step": state.step, "event": "validation", "t": state.seconds,
+                        "val_iou": r.iou, "val_dice": r.dice, "val_validity": r.validity, "val_ceiling_iou": r.ceiling_iou,
+                        "val_changed_pixels_normal": r.changed_pixels_normal}))?;
+                    bar.note(&format!(
+                        "step {}: validation IoU {:.4} (ceiling {}), validity {}",
+                        state.step,
+                        r.iou,
+                        r.ceiling_iou.map_or("n/a".into(), |v| format!("{v:.3}")),
+                        r.validity.map_or("n/a".into(), |v| format!("{v:.3}"))
+                    ));
+                }
+                if ckpt_due {
+                    let name = format!("counterfactual-{:08}", state.step);
+                    save_checkpoint(
+                        &self.run.checkpoints(),
+                        &name,
+                        &[(&nets.eg, Some(&step.opt_g)), (&nets.d, Some(&step.opt_d))],
+                        &state_json(&state),
+                        c.keep_checkpoints,
+                    )?;
+                    self.run.log(json!({"stage": "counterfactual", "step": state.step, "event": "checkpoint", "name": name}))?;
+                    if done_steps || done_time {
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        bar.finish();
+        Ok(state)
+    }
+}

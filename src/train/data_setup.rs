@@ -1,0 +1,248 @@
+//! From a configuration to the three splits: the built-in phantom (written once to
+//! `data/phantom-…` and reused) or a user's folder in a supported layout; a validation split
+//! carved from the training patients (seeded, at patient level); the HU window (fixed, or the
+//! fingerprint of the training split only); slice datasets for training, validation and test.
+
+use super::preset::{RunConfig, TaskKind};
+use crate::data::cache::Slicing;
+use crate::data::dataset::{DatasetConfig, SliceDataset, Task, Tumours};
+use crate::data::layout::{discover, Case, LabelIds, LayoutKind, Split};
+use crate::data::phantom::{write_dataset, PhantomSpec};
+use crate::data::tumour::TumourParams;
+use crate::data::window::{fingerprint, Fingerprint};
+use crate::data::{read_volume, Window};
+use crate::rng::Rng;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the data come from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DataSource {
+    /// `None`: the built-in phantom.
+    pub root: Option<PathBuf>,
+    pub layout: LayoutKind,
+    pub labels: LabelIds,
+    /// A folder of label maps other than the layout's default (TotalSegmentator layout).
+    pub labels_dir: Option<String>,
+    /// `train_scans.csv` / `test_scans.csv` folder for layouts without split folders.
+    pub splits: Option<PathBuf>,
+}
+
+impl DataSource {
+    pub fn phantom() -> DataSource {
+        DataSource {
+            root: None,
+            layout: LayoutKind::TotalSegmentator,
+            labels: LabelIds::paper(),
+            labels_dir: None,
+            splits: None,
+        }
+    }
+}
+
+/// The preprocessing `segment` must repeat: recorded in every checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Preprocessing {
+    pub window_hu: [f32; 2],
+    pub fingerprint: Option<Fingerprint>,
+    pub size: usize,
+    pub axis: usize,
+    pub kidney_labels: Vec<u32>,
+    pub data_root: PathBuf,
+}
+
+pub struct Splits {
+    pub train: Arc<SliceDataset>,
+    pub train_plain: Arc<SliceDataset>,
+    pub val: Arc<SliceDataset>,
+    pub test: Arc<SliceDataset>,
+    pub prep: Preprocessing,
+    pub counts: [usize; 3],
+}
+
+fn slicing(axis: usize, kidney: &[u32]) -> Slicing {
+    Slicing {
+        axis,
+        transpose: false,
+        flip_rows: false,
+        flip_cols: false,
+        kidney: kidney.to_vec(),
+        threshold_at_1_5mm: 32,
+    }
+}
+
+/// The cases of the run (phantom written first if needed) and its data root.
+pub fn cases(cfg: &RunConfig, src: &DataSource) -> Result<(PathBuf, Vec<Case>)> {
+    let root = match &src.root {
+        Some(r) => r.clone(),
+        None => {
+            let d = &cfg.data;
+            let root = PathBuf::from(format!(
+                "data/phantom-{}x{}x{}-s{}",
+                d.phantom_train, d.phantom_test, d.phantom_slices, cfg.seed
+            ));
+            let spec = PhantomSpec {
+                nz: d.phantom_slices,
+                seed: cfg.seed,
+                ..PhantomSpec::default()
+            };
+            write_dataset(&root, &spec, d.phantom_train, d.phantom_test)?;
+            root
+        }
+    };
+    let mut cases = discover(src.layout, &root, src.labels_dir.as_deref())?;
+    if let Some(dir) = &src.splits {
+        crate::data::layout::apply_split_lists(
+            &mut cases,
+            &dir.join("train_scans.csv"),
+            &dir.join("test_scans.csv"),
+        )?;
+    }
+    if cases.is_empty() {
+        return Err(Error::Invalid(format!(
+            "no scans found under {} ({:?} layout)",
+            root.display(),
+            src.layout
+        )));
+    }
+    Ok((root, cases))
+}
+
+/// Splits the training cases into train and validation at patient level (seeded).
+fn carve_validation(
+    cases: &[Case],
+    fraction: f64,
+    seed: u64,
+) -> Result<(Vec<Case>, Vec<Case>, Vec<Case>)> {
+    let mut train: Vec<Case> = cases
+        .iter()
+        .filter(|c| c.split == Some(Split::Train))
+        .cloned()
+        .collect();
+    let test: Vec<Case> = cases
+        .iter()
+        .filter(|c| c.split == Some(Split::Test))
+        .cloned()
+        .collect();
+    if train.is_empty() || test.is_empty() {
+        return Err(Error::Invalid(format!(
+            "the data need training and test scans: found {} and {} (split folders or --splits lists)",
+            train.len(),
+            test.len()
+        )));
+    }
+    train.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut rng = Rng::keyed(seed, &[0x7a1]);
+    for i in (1..train.len()).rev() {
+        train.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let n_val = ((train.len() as f64 * fraction).round() as usize)
+        .clamp(usize::from(fraction > 0.0), train.len().saturating_sub(1));
+    if fraction > 0.0 && n_val == 0 {
+        return Err(Error::Invalid(
+            "a validation split needs at least two training scans".into(),
+        ));
+    }
+    let val = train.split_off(train.len() - n_val);
+    Ok((train, val, test))
+}
+
+/// Everything the stages need from the data.
+/// The slice cache lives in `<data root>/.coin-cache`, shared by every run on those data.
+pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>) -> Result<Splits> {
+    let (root, all) = cases(cfg, src)?;
+    let cache_dir = root.join(".coin-cache");
+    let (train_cases, val_cases, test_cases) =
+        carve_validation(&all, cfg.data.val_fraction, cfg.seed)?;
+    let axis = src.layout.axial_axis();
+    let kidney = src.labels.kidney.clone();
+    let (window, fp) = match (saved, cfg.data.window.as_slice()) {
+        (Some(p), _) => (
+            Window::hu(p.window_hu[0], p.window_hu[1])?,
+            p.fingerprint.clone(),
+        ),
+        (None, [lo, hi]) => (Window::hu(*lo, *hi)?, None),
+        (None, _) => {
+            let mut vols = Vec::new();
+            for c in &train_cases {
+                let (img, lab) = (read_volume(&c.image)?, read_volume(&c.labels)?);
+                if img.dims != lab.dims {
+                    return Err(Error::Shape(format!(
+                        "{}: label map {} is on another grid ({:?} vs {:?})",
+                        c.id,
+                        c.labels.display(),
+                        lab.dims,
+                        img.dims
+                    )));
+                }
+                vols.push((img, lab));
+            }
+            let refs: Vec<(&_, &_)> = vols.iter().map(|(a, b)| (a, b)).collect();
+            let per_scan = (1_000_000 / refs.len().max(1)).max(1000);
+            let fp = fingerprint(&refs, &kidney, per_scan, 1234)?;
+            (Window::from_fingerprint(&fp)?, Some(fp))
+        }
+    };
+    let task = match cfg.data.task {
+        TaskKind::Synthetic => Task::Synthetic(TumourParams::default()),
+        TaskKind::Real => Task::RealTumour {
+            threshold: cfg.data.real_threshold,
+        },
+    };
+    let base = DatasetConfig {
+        labels: src.labels.clone(),
+        slicing: slicing(axis, &kidney),
+        window,
+        size: (cfg.data.size, cfg.data.size),
+        task,
+        tumours: Tumours::Fresh,
+        augment: None,
+        cache_dir,
+    };
+    let open = |cases: &[Case], tumours: Tumours, augment: bool| -> Result<Arc<SliceDataset>> {
+        let c = DatasetConfig {
+            tumours,
+            augment: augment.then(Default::default),
+            ..base.clone()
+        };
+        Ok(Arc::new(SliceDataset::open(cases, None, c)?))
+    };
+    let train = open(&train_cases, Tumours::Fresh, cfg.classifier.augment)?;
+    let train_plain = open(&train_cases, Tumours::Fresh, false)?;
+    let val = open(
+        if val_cases.is_empty() {
+            &test_cases
+        } else {
+            &val_cases
+        },
+        Tumours::Fixed {
+            seed: cfg.seed ^ 0x5a1,
+        },
+        false,
+    )?;
+    let test = open(
+        &test_cases,
+        Tumours::Fixed {
+            seed: cfg.seed ^ 0x7e57,
+        },
+        false,
+    )?;
+    let counts = [train.len(), val.len(), test.len()];
+    Ok(Splits {
+        train,
+        train_plain,
+        val,
+        test,
+        counts,
+        prep: Preprocessing {
+            window_hu: [window.lo, window.hi],
+            fingerprint: fp,
+            size: cfg.data.size,
+            axis,
+            kidney_labels: kidney,
+            data_root: root,
+        },
+    })
+}

@@ -1,0 +1,351 @@
+//! The whole run: data → classifier stage → counterfactual stage → evaluation on the test
+//! split → `summary.json`. Resumable from the run folder's latest checkpoint.
+
+use super::classifier_stage::{ClassifierStage, ClassifierState};
+use super::coin_stage::{CoinStage, CoinState};
+use super::data_setup::{prepare, DataSource, Preprocessing};
+use super::memory::check_memory;
+use super::preset::RunConfig;
+use super::run_dir::RunDir;
+use super::step::CoinStep;
+use crate::eval::{evaluate_coin, ClassifierReport, CoinReport};
+use crate::io::checkpoint::{latest_checkpoint, load_checkpoint};
+use crate::io::figures::{save_line_plot, save_panels};
+use crate::io::load_groups;
+use crate::models::{Classifier, CoinNets, CoinNetsCfg};
+use crate::{Device, Error, Result};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Which stages to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stages {
+    All,
+    Classifier,
+    Counterfactual,
+}
+
+/// Everything the `train` binary passes in.
+pub struct RunOptions {
+    pub cfg: RunConfig,
+    pub data: DataSource,
+    pub out: PathBuf,
+    pub device: Device,
+    pub threads: usize,
+    pub resume: bool,
+    pub force: bool,
+    pub stages: Stages,
+    /// The classifier for `--stage counterfactual`: a run folder or a safetensors file.
+    pub classifier: Option<PathBuf>,
+    /// Initial classifier weights (converted torchvision weights).
+    pub classifier_init: Option<PathBuf>,
+}
+
+/// The final numbers (also written as `summary.json`).
+pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
+    let t_all = Instant::now();
+    let cfg = &o.cfg;
+    let run = RunDir::open(&o.out, o.resume, o.force)?;
+    let resumed = if o.resume {
+        latest_checkpoint(&run.checkpoints())?
+    } else {
+        None
+    };
+    let saved_state: Option<serde_json::Value> = match &resumed {
+        Some(folder) => Some(
+            serde_json::from_slice(&std::fs::read(folder.join("state.json"))?).map_err(|e| {
+                Error::Format(format!("{}: {e}", folder.join("state.json").display()))
+            })?,
+        ),
+        None => None,
+    };
+    if let Some(s) = &saved_state {
+        let was: RunConfig = serde_json::from_value(s["config"].clone())
+            .map_err(|e| Error::Format(format!("checkpoint config: {e}")))?;
+        if &was != cfg {
+            return Err(Error::Invalid("--resume: the configuration differs from the checkpoint's (resume with the same preset or config file)".into()));
+        }
+    }
+    std::fs::write(run.path.join("config.toml"), cfg.to_toml())?;
+    let saved_prep: Option<Preprocessing> = saved_state
+        .as_ref()
+        .and_then(|s| serde_json::from_value(s["preprocessing"].clone()).ok());
+    println!(
+        "data: preparing ({})",
+        o.data
+            .root
+            .as_ref()
+            .map_or("built-in phantom".to_string(), |r| r.display().to_string())
+    );
+    let splits = prepare(cfg, &o.data, saved_prep.as_ref())?;
+    let prep = splits.prep.clone();
+    println!(
+        "data: {} / {} / {} slices (train / validation / test) from {}, window [{:.0}, {:.0}] HU, {}²",
+        splits.counts[0], splits.counts[1], splits.counts[2], prep.data_root.display(), prep.window_hu[0], prep.window_hu[1], cfg.data.size
+    );
+    check_memory(cfg)?;
+    let stage_of = |s: &Option<serde_json::Value>| {
+        s.as_ref()
+            .and_then(|v| v["stage"].as_str().map(String::from))
+    };
+    let base_state =
+        |stage: &str| json!({"stage": stage, "config": cfg, "preprocessing": prep, "data": o.data});
+
+    // ---- classifier
+    let mut f = Classifier::new(cfg.classifier.base, o.device, cfg.seed ^ 0xf)?;
+    let mut seconds = json!({});
+    let mut classifier_report: Option<ClassifierReport> = None;
+    let cstage = ClassifierStage {
+        cfg,
+        run: &run,
+        device: o.device,
+        train: splits.train.clone(),
+        val: splits.val.clone(),
+    };
+    let resume_stage = stage_of(&saved_state);
+    let classifier_done = resume_stage.as_deref().is_some_and(|s| s != "classifier");
+    if o.stages == Stages::Counterfactual || classifier_done {
+        let path = match (&o.classifier, classifier_done) {
+            (_, true) => run.path.join("classifier.safetensors"),
+            (Some(p), _) if p.is_dir() => p.join("classifier.safetensors"),
+            (Some(p), _) => p.clone(),
+            (None, _) => {
+                return Err(Error::Invalid(
+                    "--stage counterfactual needs --classifier RUN_DIR|FILE".into(),
+                ))
+            }
+        };
+        load_groups(&path, &[&f.group])?;
+        println!("classifier: loaded {}", path.display());
+    } else {
+        if let Some(init) = &o.classifier_init {
+            load_groups(init, &[&f.group])?;
+            println!("classifier: initialised from {}", init.display());
+        }
+        let mut adam = cstage.adam(&f)?;
+        let mut st = ClassifierState::default();
+        if let (Some(folder), Some("classifier")) = (&resumed, resume_stage.as_deref()) {
+            let s = load_checkpoint(folder, &mut [(&f.group, Some(&mut adam))])?;
+            st = serde_json::from_value(s["classifier"].clone())
+                .map_err(|e| Error::Format(e.to_string()))?;
+            println!("classifier: resuming at step {}", st.step);
+        }
+        let t = Instant::now();
+        let (st, best) = cstage.run(&mut f, &mut adam, st, |s| {
+            let mut v = base_state("classifier");
+            v["classifier"] = json!(s);
+            v
+        })?;
+        seconds["classifier"] = json!(st.seconds);
+        println!(
+            "classifier: {} steps in {:.0} s; best validation accuracy {:.3} at step {} (F1 {:.3}, AUC {})",
+            st.step, t.elapsed().as_secs_f64(), best.accuracy, st.best_step, best.f1, best.roc_auc.map_or("n/a".into(), |v| format!("{v:.3}"))
+        );
+        if best.accuracy < cfg.classifier.warn_below_accuracy {
+            eprintln!(
+                "WARNING: the classifier's validation accuracy is {:.3}, below {:.2}: COIN learns from its verdicts, so \
+                 counterfactuals and masks will be poor. Give the classifier stage more time (classifier.budget_s) first.",
+                best.accuracy, cfg.classifier.warn_below_accuracy
+            );
+        }
+        classifier_report = Some(best);
+        let mut v = base_state("counterfactual");
+        v["coin"] = json!(CoinState::default());
+        // The hand-over point: a resume from here goes straight to the counterfactual stage.
+        let nets0 = CoinNets::new(&coin_nets_cfg(cfg), o.device, cfg.seed)?;
+        let step0 = CoinStep::new(&nets0, cfg.coin.step.clone())?;
+        crate::io::checkpoint::save_checkpoint(
+            &run.checkpoints(),
+            "counterfactual-00000000",
+            &[
+                (&nets0.eg, Some(&step0.opt_g)),
+                (&nets0.d, Some(&step0.opt_d)),
+            ],
+            &v,
+            cfg.coin.keep_checkpoints,
+        )?;
+        if o.stages == Stages::Classifier {
+            return finish(&run, cfg, o, &prep, seconds, classifier_report, None, t_all);
+        }
+    }
+
+    // ---- counterfactual
+    let mut nets = CoinNets::new(&coin_nets_cfg(cfg), o.device, cfg.seed)?;
+    let mut step = CoinStep::new(&nets, cfg.coin.step.clone())?;
+    let mut st = CoinState::default();
+    if let Some(folder) = latest_checkpoint(&run.checkpoints())?
+        .filter(|_| classifier_done || o.stages != Stages::Counterfactual || o.resume)
+    {
+        let s: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(folder.join("state.json"))?)
+                .map_err(|e| Error::Format(e.to_string()))?;
+        if s["stage"] == "counterfactual" {
+            load_checkpoint(
+                &folder,
+                &mut [
+                    (&nets.eg, Some(&mut step.opt_g)),
+                    (&nets.d, Some(&mut step.opt_d)),
+                ],
+            )?;
+            st = serde_json::from_value(s["coin"].clone())
+                .map_err(|e| Error::Format(e.to_string()))?;
+            if st.step > 0 {
+                println!("counterfactual: resuming at step {}", st.step);
+            }
+        }
+    }
+    let stage = CoinStage {
+        cfg,
+        run: &run,
+        device: o.device,
+        train: splits.train_plain.clone(),
+        val: splits.val.clone(),
+    };
+    let st = stage.run(&mut nets, &mut step, &f, st, |s| {
+        let mut v = base_state("counterfactual");
+        v["coin"] = json!(s);
+        v
+    })?;
+    seconds["counterfactual"] = json!(st.seconds);
+    println!("counterfactual: {} steps in {:.0} s", st.step, st.seconds);
+
+    // ---- evaluation on the test split
+    let t = Instant::now();
+    let test =
+        super::classifier_stage::loader(splits.test.clone(), 32, 0, false, false, cfg, o.device)?;
+    let report = evaluate_coin(&nets, &f.net, &test, &stage.eval_cfg())?;
+    save_panels(&run.path.join("samples").join("test.png"), &report.panels)?;
+    seconds["evaluation"] = json!(t.elapsed().as_secs_f64());
+    finish(
+        &run,
+        cfg,
+        o,
+        &prep,
+        seconds,
+        classifier_report,
+        Some(report),
+        t_all,
+    )
+}
+
+fn coin_nets_cfg(cfg: &RunConfig) -> CoinNetsCfg {
+    CoinNetsCfg {
+        dataset: cfg.coin.dataset,
+        width: cfg.coin.width,
+        ..Default::default()
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    run: &RunDir,
+    cfg: &RunConfig,
+    o: &RunOptions,
+    prep: &Preprocessing,
+    mut seconds: serde_json::Value,
+    classifier_val: Option<ClassifierReport>,
+    test: Option<CoinReport>,
+    t_all: Instant,
+) -> Result<serde_json::Value> {
+    plot_curves(run)?;
+    seconds["total_this_session"] = json!(t_all.elapsed().as_secs_f64());
+    let s = json!({
+        "test_iou": test.as_ref().map(|r| r.iou),
+        "test_dice": test.as_ref().map(|r| r.dice),
+        "counterfactual_validity": test.as_ref().and_then(|r| r.validity),
+        "flip_rate": test.as_ref().map(|r| r.flip_rate),
+        "classifier_accuracy": test.as_ref().map(|r| r.classifier.accuracy),
+        "classifier_test": test.as_ref().map(|r| &r.classifier),
+        "classifier_validation": classifier_val,
+        "ceiling_iou": test.as_ref().and_then(|r| r.ceiling_iou),
+        "changed_pixels_normal": test.as_ref().map(|r| r.changed_pixels_normal),
+        "test_slices": test.as_ref().map(|r| r.slices),
+        "test_abnormal_slices": test.as_ref().map(|r| r.abnormal_slices),
+        "threshold": cfg.eval.threshold,
+        "seconds": seconds,
+        "preset": cfg.name,
+        "device": o.device.to_string(),
+        "cpu": cpu_model(),
+        "simd": crate::ops::conv::simd_path(),
+        "threads": rayon::current_num_threads(),
+        "git_commit": git_commit(),
+        "data_root": prep.data_root,
+        "window_hu": prep.window_hu,
+        "fingerprint": prep.fingerprint,
+        "size": cfg.data.size,
+    });
+    crate::io::checkpoint::write_atomic(
+        &run.path.join("summary.json"),
+        serde_json::to_string_pretty(&s)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    Ok(s)
+}
+
+fn plot_curves(run: &RunDir) -> Result<()> {
+    let log = run.read_log();
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut push = |name: &str, x: f64, y: f64| match series.iter_mut().find(|s| s.0 == name) {
+        Some(s) => s.1.push((x, y)),
+        None => series.push((name.to_string(), vec![(x, y)])),
+    };
+    for l in &log {
+        let (Some(stage), Some(step)) = (l["stage"].as_str(), l["step"].as_f64()) else {
+            continue;
+        };
+        if l.get("event").is_some() {
+            continue;
+        }
+        if stage == "classifier" {
+            if let Some(v) = l["loss"].as_f64() {
+                push("classifier BCE", step, v);
+            }
+        } else {
+            for k in ["d_loss", "g_adv", "g_kl", "g_rec_loss"] {
+                if let Some(v) = l[k].as_f64() {
+                    push(k, step, v);
+                }
+            }
+        }
+    }
+    save_line_plot(
+        &run.path.join("loss.svg"),
+        "training losses",
+        "step (per stage)",
+        &series,
+    )?;
+    let val: Vec<(f64, f64)> = log
+        .iter()
+        .filter(|l| l["event"] == "validation" && l["stage"] == "counterfactual")
+        .filter_map(|l| Some((l["t"].as_f64()?, l["val_iou"].as_f64()?)))
+        .collect();
+    save_line_plot(
+        &run.path.join("val_iou.svg"),
+        "validation IoU",
+        "seconds of the counterfactual stage",
+        &[("IoU".to_string(), val)],
+    )
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+fn git_commit() -> Option<String> {
+    let o = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}

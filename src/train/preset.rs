@@ -1,0 +1,164 @@
+//! Run configurations: the named presets (`presets/*.toml`, documented field by field there)
+//! or a user's TOML file with the same fields. Unknown keys are errors.
+
+use super::config::StepCfg;
+use crate::models::Dataset;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// The presets shipped with the binary: (name, TOML text).
+pub const PRESETS: [(&str, &str); 4] = [
+    (
+        "cpu-default",
+        include_str!("../../presets/cpu-default.toml"),
+    ),
+    ("smoke", include_str!("../../presets/smoke.toml")),
+    (
+        "paper-synthetic",
+        include_str!("../../presets/paper-synthetic.toml"),
+    ),
+    ("paper-tuh", include_str!("../../presets/paper-tuh.toml")),
+];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub name: String,
+    pub seed: u64,
+    pub data: DataCfg,
+    pub classifier: ClassifierCfg,
+    pub coin: CoinCfg,
+    pub eval: EvalSection,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// The paper's synthetic tumours in the kidneys.
+    Synthetic,
+    /// Real tumour labels: a slice is abnormal with more than `real_threshold` tumour pixels.
+    Real,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataCfg {
+    pub size: usize,
+    pub task: TaskKind,
+    pub real_threshold: usize,
+    pub phantom_train: u64,
+    pub phantom_test: u64,
+    pub phantom_slices: usize,
+    pub val_fraction: f64,
+    /// A fixed HU window `[lo, hi]`; empty: the fingerprint of the training split.
+    pub window: Vec<f32>,
+    pub workers: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierCfg {
+    pub base: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub augment: bool,
+    pub balanced: bool,
+    pub budget_s: f64,
+    pub max_steps: u64,
+    pub eval_every: u64,
+    pub warn_below_accuracy: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoinCfg {
+    pub dataset: Dataset,
+    pub width: f64,
+    pub batch: usize,
+    pub budget_s: f64,
+    pub max_steps: u64,
+    pub eval_every: u64,
+    pub checkpoint_every: u64,
+    pub keep_checkpoints: usize,
+    pub step: StepCfg,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSection {
+    pub threshold: f64,
+    pub validity_tau: f64,
+    pub samples: usize,
+}
+
+impl RunConfig {
+    pub fn preset(name: &str) -> Result<RunConfig> {
+        let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+            let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+            Error::Invalid(format!(
+                "unknown preset '{name}' (presets: {})",
+                names.join(", ")
+            ))
+        })?;
+        Self::parse(text, &format!("preset {name}"))
+    }
+    pub fn from_file(path: &std::path::Path) -> Result<RunConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", path.display()),
+            ))
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+    pub fn parse(text: &str, what: &str) -> Result<RunConfig> {
+        let c: RunConfig =
+            toml::from_str(text).map_err(|e| Error::Format(format!("{what}: {e}")))?;
+        c.validate()
+            .map_err(|e| Error::Invalid(format!("{what}: {e}")))?;
+        Ok(c)
+    }
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a config serialises")
+    }
+    fn validate(&self) -> std::result::Result<(), String> {
+        let d = &self.data;
+        if d.size == 0 || !d.size.is_multiple_of(32) {
+            return Err(format!("data.size must be a positive multiple of 32 (the encoder halves it five times), got {}", d.size));
+        }
+        if !(0.0..0.9).contains(&d.val_fraction) {
+            return Err(format!(
+                "data.val_fraction must be in [0, 0.9), got {}",
+                d.val_fraction
+            ));
+        }
+        if !(d.window.is_empty() || d.window.len() == 2 && d.window[0] < d.window[1]) {
+            return Err(format!(
+                "data.window must be empty or [lo, hi] with lo < hi, got {:?}",
+                d.window
+            ));
+        }
+        let c = &self.classifier;
+        if c.batch < 2 || self.coin.batch < 2 {
+            return Err(
+                "batch sizes must be at least 2 (batch norm needs more than one sample)".into(),
+            );
+        }
+        if c.budget_s <= 0.0 && c.max_steps == 0
+            || self.coin.budget_s <= 0.0 && self.coin.max_steps == 0
+        {
+            return Err(
+                "each stage needs a time budget (budget_s > 0) or a step count (max_steps > 0)"
+                    .into(),
+            );
+        }
+        if c.eval_every == 0 || self.coin.eval_every == 0 || self.coin.checkpoint_every == 0 {
+            return Err("eval_every and checkpoint_every must be positive".into());
+        }
+        if self.coin.width <= 0.0 || c.base == 0 {
+            return Err("widths must be positive".into());
+        }
+        Ok(())
+    }
+}

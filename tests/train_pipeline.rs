@@ -1,0 +1,290 @@
+//! The `train` binary end to end on the `smoke` preset: the files a run writes, resuming after
+//! SIGKILL with bit-identical logged losses, and clear failures.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_train");
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("coin-train-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn train(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .args(["--device", "cpu", "--threads", "2"])
+        .output()
+        .unwrap()
+}
+
+/// The smoke preset with more counterfactual steps, so a kill lands mid-stage.
+fn long_smoke(d: &Path) -> PathBuf {
+    let out = train(&["--preset", "smoke", "--print-config"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let text = text.replacen("max_steps = 16", "max_steps = 48", 1);
+    assert!(text.contains("max_steps = 48"), "{text}");
+    std::fs::create_dir_all(d).unwrap();
+    let p = d.join("long-smoke.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn log(run: &Path) -> Vec<Value> {
+    std::fs::read_to_string(run.join("log.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Logged training lines by (stage, step), the last occurrence winning (a resumed run repeats
+/// the steps after its checkpoint).
+fn steps(run: &Path) -> std::collections::BTreeMap<(String, u64), Value> {
+    log(run)
+        .into_iter()
+        .filter(|l| l.get("event").is_none())
+        .map(|mut l| {
+            let key = (
+                l["stage"].as_str().unwrap().to_string(),
+                l["step"].as_u64().unwrap(),
+            );
+            l.as_object_mut().unwrap().remove("t");
+            (key, l)
+        })
+        .collect()
+}
+
+#[test]
+fn smoke_run_writes_a_complete_run_folder() {
+    let d = dir("smoke");
+    let run = d.join("run");
+    let out = train(&["--preset", "smoke", "--out", run.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    for k in [
+        "test_iou",
+        "test_dice",
+        "classifier_accuracy",
+        "ceiling_iou",
+        "changed_pixels_normal",
+        "seconds",
+        "preset",
+        "device",
+        "cpu",
+        "simd",
+        "threads",
+        "window_hu",
+    ] {
+        assert!(
+            s.get(k).is_some_and(|v| !v.is_null()),
+            "summary.json lacks {k}: {s}"
+        );
+    }
+    let (iou, ceiling) = (
+        s["test_iou"].as_f64().unwrap(),
+        s["ceiling_iou"].as_f64().unwrap(),
+    );
+    assert!((0.0..=1.0).contains(&iou) && (0.0..=1.0).contains(&ceiling));
+    for f in [
+        "config.toml",
+        "log.jsonl",
+        "loss.svg",
+        "val_iou.svg",
+        "classifier.safetensors",
+        "samples/test.png",
+        "checkpoints/latest",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let latest = std::fs::read_to_string(run.join("checkpoints/latest")).unwrap();
+    let ck = run.join("checkpoints").join(latest.trim());
+    for f in ["weights.safetensors", "optim.safetensors", "state.json"] {
+        assert!(ck.join(f).is_file(), "{f} missing in {}", ck.display());
+    }
+    // The checkpoint's weights carry the authors' names.
+    let w = coin::io::load_tensors(&ck.join("weights.safetensors"), coin::Device::Cpu).unwrap();
+    assert!(
+        w.iter().any(|(n, _)| n == "gen.last_block.2.weight")
+            && w.iter().any(|(n, _)| n == "disc.embd.weight")
+    );
+    // A non-empty --out without --resume is refused; --force starts over.
+    let again = train(&["--preset", "smoke", "--out", run.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn a_killed_run_resumes_with_identical_losses() {
+    let d = dir("resume");
+    let cfg = long_smoke(&d);
+    let whole = d.join("whole");
+    let out = train(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        whole.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let killed = d.join("killed");
+    let mut child = Command::new(BIN)
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            killed.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--threads",
+            "2",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let k = 12;
+    loop {
+        let seen = log(&killed).iter().any(|l| {
+            l["event"] == "checkpoint"
+                && l["stage"] == "counterfactual"
+                && l["step"].as_u64() >= Some(k)
+        });
+        if seen || t0.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let last_logged = steps(&killed)
+        .keys()
+        .filter(|(s, _)| s == "counterfactual")
+        .map(|k| k.1)
+        .max()
+        .unwrap();
+    let latest = std::fs::read_to_string(killed.join("checkpoints/latest")).unwrap();
+    let ck_step: u64 = latest.trim().rsplit('-').next().unwrap().parse().unwrap();
+    assert!(
+        ck_step >= k,
+        "checkpoint {ck_step} was written before the kill"
+    );
+    assert!(
+        last_logged < ck_step + 4,
+        "nothing past one checkpoint interval is lost ({last_logged} logged, checkpoint {ck_step})"
+    );
+    assert!(
+        last_logged < 48,
+        "the kill landed before the end (step {last_logged})"
+    );
+
+    let out = train(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        killed.to_str().unwrap(),
+        "--resume",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (a, b) = (steps(&whole), steps(&killed));
+    assert_eq!(a.len(), b.len());
+    for (key, v) in &a {
+        assert_eq!(
+            Some(v),
+            b.get(key),
+            "{key:?}: the resumed run's logged losses differ"
+        );
+    }
+    let sa: Value =
+        serde_json::from_str(&std::fs::read_to_string(whole.join("summary.json")).unwrap())
+            .unwrap();
+    let sb: Value =
+        serde_json::from_str(&std::fs::read_to_string(killed.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(sa["test_iou"], sb["test_iou"]);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn bad_configurations_and_data_fail_clearly() {
+    let d = dir("bad");
+    std::fs::create_dir_all(&d).unwrap();
+    let out_dir = d.join("o");
+    let o = out_dir.to_str().unwrap();
+    // An unknown key in a config file.
+    let cfg = String::from_utf8(train(&["--preset", "smoke", "--print-config"]).stdout).unwrap();
+    let bad = d.join("bad.toml");
+    std::fs::write(&bad, cfg.replacen("[data]", "[data]\nsizee = 3", 1)).unwrap();
+    let r = train(&["--config", bad.to_str().unwrap(), "--out", o]);
+    assert!(
+        !r.status.success() && String::from_utf8_lossy(&r.stderr).contains("sizee"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    // An unknown preset.
+    let r = train(&["--preset", "nope", "--out", o]);
+    assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("cpu-default"));
+    // A data folder without scans.
+    let empty = d.join("empty");
+    std::fs::create_dir_all(empty.join("train")).unwrap();
+    let r = train(&[
+        "--preset",
+        "smoke",
+        "--data",
+        empty.to_str().unwrap(),
+        "--out",
+        o,
+        "--force",
+    ]);
+    assert!(!r.status.success(), "an empty data folder is refused");
+    assert!(!String::from_utf8_lossy(&r.stderr).contains("panicked"));
+    // A diverging run stops naming the term and the step.
+    let nan = d.join("nan.toml");
+    let text = cfg
+        .replace("lr = 2e-4", "lr = 1e30")
+        .replace("lr = 0.0002", "lr = 1e30");
+    assert!(text.contains("1e30"), "{text}");
+    std::fs::write(&nan, text).unwrap();
+    let r = train(&["--config", nan.to_str().unwrap(), "--out", o, "--force"]);
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && e.contains("counterfactual step") && e.contains("non-finite"),
+        "{e}"
+    );
+    // A corrupt checkpoint is reported on --resume.
+    let latest = std::fs::read_to_string(out_dir.join("checkpoints/latest")).unwrap();
+    std::fs::write(
+        out_dir
+            .join("checkpoints")
+            .join(latest.trim())
+            .join("weights.safetensors"),
+        b"garbage",
+    )
+    .unwrap();
+    let r = train(&["--config", nan.to_str().unwrap(), "--out", o, "--resume"]);
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && e.contains("weights.safetensors"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
