@@ -37,6 +37,16 @@ def l2n(a, eps=1e-12):
     return a / (a.norm() + eps)
 
 
+@torch.no_grad()
+def power_iteration(weight, u):
+    """One step on W.view(Cout, -1): v = l2n(uW), u = l2n(vW^T) (stored), sigma = u W v^T."""
+    w = weight.data.view(weight.shape[0], -1)
+    v = l2n(u @ w)
+    u_new = l2n(v @ w.t())
+    u.copy_(u_new)
+    return (u_new @ w @ v.t()).squeeze()
+
+
 class SNConv2d(nn.Conv2d):
     """One power iteration per forward on W.view(Cout, -1), sigma detached, u stored."""
 
@@ -45,12 +55,7 @@ class SNConv2d(nn.Conv2d):
         self.register_buffer("u", torch.randn(1, self.out_channels))
 
     def forward(self, x):
-        with torch.no_grad():
-            w = self.weight.data.view(self.out_channels, -1)
-            v = l2n(self.u @ w)
-            u = l2n(v @ w.t())
-            self.u.copy_(u)
-            sigma = (u @ w @ v.t()).squeeze()
+        sigma = power_iteration(self.weight, self.u)
         return F.conv2d(x, self.weight / sigma, self.bias, self.stride, self.padding)
 
 
@@ -60,13 +65,7 @@ class SNLinear(nn.Linear):
         self.register_buffer("u", torch.randn(1, self.out_features))
 
     def forward(self, x):
-        with torch.no_grad():
-            w = self.weight.data
-            v = l2n(self.u @ w)
-            u = l2n(v @ w.t())
-            self.u.copy_(u)
-            sigma = (u @ w @ v.t()).squeeze()
-        return F.linear(x, self.weight / sigma, self.bias)
+        return F.linear(x, self.weight / power_iteration(self.weight, self.u), self.bias)
 
 
 class CBN(nn.Module):

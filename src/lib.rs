@@ -7,12 +7,17 @@
 //! - [`ops`]: every op, one folder per family: `mod.rs` (API, checks, backward rule),
 //!   `reference.rs` (naive, f64 accumulation: the oracle) and `cpu.rs` (fast f32).
 //! - [`nn`]: modules (Conv2d, BatchNorm2d, ConditionalBatchNorm2d, spectral norm, Linear,
-//!   Embedding), parameter groups with flat arenas, initialisers.
+//!   Embedding) with config structs and named scopes, parameter groups with flat arenas and
+//!   registered buffers, initialisers.
 //! - [`optim`]: Adam and AdamW over a parameter group's arena.
 //! - [`data`]: NIfTI volumes, layouts, windowing, slicing, the phantom, synthetic tumours, the
 //!   slice cache, the slice dataset and the loader.
-//! - [`models`]: networks built from modules (today a small CNN for the demo task).
-//! - [`demo`]: the built-in task `train` fits until the COIN pipeline exists.
+//! - [`models`]: COIN's networks (ResNet-18 classifier, encoder, generator, discriminator) with
+//!   the authors' parameter names, and a small CNN for the model-level tests.
+//! - [`train`]: COIN's losses and steps, and the `train` pipeline (presets, stages, resume).
+//! - [`eval`]: segmentation from counterfactuals and the metrics.
+//! - [`io`]: safetensors files, strict loading by name, checkpoint folders, figures.
+//! - [`demo`]: a tiny blob-detection task for the model-level tests.
 //! - [`rng`]: a small counter-based random generator (reproducible across runs and threads).
 
 pub mod autograd;

@@ -81,24 +81,14 @@ impl ClassifierStage<'_> {
         state_json: impl Fn(&ClassifierState) -> serde_json::Value,
     ) -> Result<(ClassifierState, ClassifierReport)> {
         let c = &self.cfg.classifier;
-        let train = loader(
-            self.train.clone(),
-            c.batch,
-            self.cfg.seed ^ 0xc1a5,
-            c.balanced,
-            true,
-            self.cfg,
-            self.device,
-        )?;
-        let val = loader(self.val.clone(), 64, 0, false, false, self.cfg, self.device)?;
-        let per_epoch = (self.train.len() / c.batch) as u64;
-        if per_epoch == 0 {
-            return Err(Error::Invalid(format!(
-                "the training split has {} slices, fewer than one classifier batch of {}",
-                self.train.len(),
-                c.batch
-            )));
-        }
+        let spec = LoaderSpec {
+            batch: c.batch,
+            salt: 0xc1a5,
+            balanced: c.balanced,
+            what: "classifier",
+        };
+        let (train, val, per_epoch) =
+            stage_loaders(self.cfg, [&self.train, &self.val], spec, self.device)?;
         let best_path = self.run.path.join("classifier.safetensors");
         let t0 = Instant::now() - std::time::Duration::from_secs_f64(state.seconds);
         let bar = Progress::new("classifier", c.max_steps, c.budget_s, state.step);
@@ -156,6 +146,45 @@ impl ClassifierStage<'_> {
         let best = evaluate_classifier(&f.net, &val)?;
         Ok((state, best))
     }
+}
+
+/// How a stage batches its training split.
+pub(super) struct LoaderSpec<'a> {
+    pub batch: usize,
+    pub salt: u64,
+    pub balanced: bool,
+    pub what: &'a str,
+}
+
+/// A stage's training loader (whole batches only), its validation loader and the batches per
+/// epoch; an error when the training split cannot fill one batch.
+pub(super) fn stage_loaders(
+    cfg: &RunConfig,
+    data: [&Arc<SliceDataset>; 2],
+    spec: LoaderSpec,
+    device: Device,
+) -> Result<(Loader, Loader, u64)> {
+    let [train, val] = data;
+    let batch = spec.batch;
+    let per_epoch = (train.len() / batch) as u64;
+    if per_epoch == 0 {
+        return Err(Error::Invalid(format!(
+            "the training split has {} slices, fewer than one {} batch of {batch}",
+            train.len(),
+            spec.what
+        )));
+    }
+    let t = loader(
+        train.clone(),
+        batch,
+        cfg.seed ^ spec.salt,
+        spec.balanced,
+        true,
+        cfg,
+        device,
+    )?;
+    let v = loader(val.clone(), 32, 0, false, false, cfg, device)?;
+    Ok((t, v, per_epoch))
 }
 
 /// Names the stage and step in a training error.

@@ -3,7 +3,7 @@
 //! `checkpoint_every`; a wall-clock budget ends the stage at the next checkpoint. The final
 //! model is the last checkpoint.
 
-use super::classifier_stage::{at_step, loader};
+use super::classifier_stage::{at_step, stage_loaders, LoaderSpec};
 use super::preset::RunConfig;
 use super::progress::Progress;
 use super::run_dir::RunDir;
@@ -13,7 +13,7 @@ use crate::eval::{evaluate_coin, EvalCfg};
 use crate::io::checkpoint::save_checkpoint;
 use crate::io::figures::save_panels;
 use crate::models::{Classifier, CoinNets};
-use crate::{Device, Error, Result};
+use crate::{Device, Result};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,24 +50,14 @@ impl CoinStage<'_> {
         state_json: impl Fn(&CoinState) -> serde_json::Value,
     ) -> Result<CoinState> {
         let c = &self.cfg.coin;
-        let train = loader(
-            self.train.clone(),
-            c.batch,
-            self.cfg.seed ^ 0xc014,
-            false,
-            true,
-            self.cfg,
-            self.device,
-        )?;
-        let val = loader(self.val.clone(), 32, 0, false, false, self.cfg, self.device)?;
-        let per_epoch = (self.train.len() / c.batch) as u64;
-        if per_epoch == 0 {
-            return Err(Error::Invalid(format!(
-                "the training split has {} slices, fewer than one COIN batch of {}",
-                self.train.len(),
-                c.batch
-            )));
-        }
+        let spec = LoaderSpec {
+            batch: c.batch,
+            salt: 0xc014,
+            balanced: false,
+            what: "COIN",
+        };
+        let (train, val, per_epoch) =
+            stage_loaders(self.cfg, [&self.train, &self.val], spec, self.device)?;
         let t0 = Instant::now() - std::time::Duration::from_secs_f64(state.seconds);
         let bar = Progress::new("counterfactual", c.max_steps, c.budget_s, state.step);
         step.step = state.step;

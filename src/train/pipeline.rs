@@ -166,7 +166,17 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
             cfg.coin.keep_checkpoints,
         )?;
         if o.stages == Stages::Classifier {
-            return finish(&run, cfg, o, &prep, seconds, classifier_report, None, t_all);
+            return finish(
+                &run,
+                o,
+                &prep,
+                Outcome {
+                    seconds,
+                    classifier_val: classifier_report,
+                    test: None,
+                },
+                t_all,
+            );
         }
     }
 
@@ -219,12 +229,13 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
     seconds["evaluation"] = json!(t.elapsed().as_secs_f64());
     finish(
         &run,
-        cfg,
         o,
         &prep,
-        seconds,
-        classifier_report,
-        Some(report),
+        Outcome {
+            seconds,
+            classifier_val: classifier_report,
+            test: Some(report),
+        },
         t_all,
     )
 }
@@ -237,17 +248,26 @@ fn coin_nets_cfg(cfg: &RunConfig) -> CoinNetsCfg {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    run: &RunDir,
-    cfg: &RunConfig,
-    o: &RunOptions,
-    prep: &Preprocessing,
-    mut seconds: serde_json::Value,
+/// What the stages produced, for the summary.
+struct Outcome {
+    seconds: serde_json::Value,
     classifier_val: Option<ClassifierReport>,
     test: Option<CoinReport>,
+}
+
+fn finish(
+    run: &RunDir,
+    o: &RunOptions,
+    prep: &Preprocessing,
+    out: Outcome,
     t_all: Instant,
 ) -> Result<serde_json::Value> {
+    let cfg = &o.cfg;
+    let Outcome {
+        mut seconds,
+        classifier_val,
+        test,
+    } = out;
     plot_curves(run)?;
     seconds["total_this_session"] = json!(t_all.elapsed().as_secs_f64());
     let s = json!({
