@@ -159,12 +159,30 @@ fn against_pytorch(dev: Device) {
                 "{dev} it{k} {name}: {a} vs {b}"
             );
         }
-        // Gradients, relative to each tensor's largest; atol 1e-5 because
+        // Gradients of the first iteration, relative to each tensor's largest; atol 1e-5 because
         // `enc.first_block.2.bias` feeds only training-mode batch norms, so its gradient is
         // analytically zero and numerically noise (|g| ≤ 4e-6 in PyTorch).
+        // After the first update the weights differ by ±lr wherever a near-zero gradient's sign
+        // differed (Adam's β1 = 0), so later gradients are compared by direction: cosine
+        // similarity per tensor.
         for (name, g) in &it.grads {
             let want = fx[&format!("{pre}grad/{name}")].to_vec_f64();
-            close(&format!("{dev} it{k} grad {name}"), g, &want, 2e-3, 1e-5);
+            if k == 0 {
+                close(&format!("{dev} it{k} grad {name}"), g, &want, 2e-3, 1e-5);
+                continue;
+            }
+            let dot: f64 = g.iter().zip(&want).map(|(a, b)| a * b).sum();
+            let (na, nb) = (
+                g.iter().map(|a| a * a).sum::<f64>().sqrt(),
+                want.iter().map(|b| b * b).sum::<f64>().sqrt(),
+            );
+            if nb > 1e-4 {
+                let cos = dot / (na * nb);
+                assert!(
+                    cos > 0.95,
+                    "{dev} it{k} grad {name}: cosine {cos} with PyTorch's"
+                );
+            }
         }
         // State: parameters where PyTorch's gradient was clearly non-zero must agree closely;
         // elsewhere Adam's β1 = 0 first step is ±lr for any |g| ≫ eps, so allow 2·lr per update.
@@ -198,10 +216,19 @@ fn against_pytorch(dev: Device) {
                 None if name.ends_with("num_batches_tracked") => {
                     assert_eq!(v, &want, "{dev} {name}")
                 }
+                None if fx.contains_key(&format!("it0/grad/{name}")) => {
+                    // E+G parameters on the D-only step: unchanged since the last G update,
+                    // so the same ±lr-per-update allowance.
+                    let tol = 2.0 * LR * (k + 1) as f64 + 1e-5;
+                    close(&format!("{dev} it{k} {name}"), v, &want, 0.0, tol);
+                }
                 None => {
-                    // Buffers (running statistics, u) and parameters without a gradient this
-                    // iteration (E+G on the D-only step).
-                    close(&format!("{dev} it{k} {name}"), v, &want, 1e-4, 1e-6);
+                    // Buffers (running statistics, u): tight before any update; afterwards the
+                    // BN inputs move with parameters that took a ±lr step on a noise gradient
+                    // (`enc.first_block.2.bias`, whose gradient is analytically zero), which
+                    // shifts downstream running means by up to ~1 % of their largest.
+                    let (rtol, atol) = if k == 0 { (1e-4, 1e-6) } else { (2e-2, LR * k as f64) };
+                    close(&format!("{dev} it{k} {name}"), v, &want, rtol, atol);
                 }
             }
         }
