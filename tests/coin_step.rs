@@ -227,7 +227,11 @@ fn against_pytorch(dev: Device) {
                     // BN inputs move with parameters that took a ±lr step on a noise gradient
                     // (`enc.first_block.2.bias`, whose gradient is analytically zero), which
                     // shifts downstream running means by up to ~1 % of their largest.
-                    let (rtol, atol) = if k == 0 { (1e-4, 1e-6) } else { (2e-2, LR * k as f64) };
+                    let (rtol, atol) = if k == 0 {
+                        (1e-4, 1e-6)
+                    } else {
+                        (2e-2, LR * k as f64)
+                    };
                     close(&format!("{dev} it{k} {name}"), v, &want, rtol, atol);
                 }
             }

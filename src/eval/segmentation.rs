@@ -33,6 +33,8 @@ impl Default for EvalCfg {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ClassifierReport {
     pub n: usize,
+    /// Mean binary cross-entropy of the probabilities (clamped to [1e-7, 1 − 1e-7]).
+    pub loss: f64,
     pub accuracy: f64,
     pub precision: f64,
     pub recall: f64,
@@ -44,8 +46,19 @@ pub struct ClassifierReport {
 impl ClassifierReport {
     fn from(scores: &[f64], labels: &[u8]) -> ClassifierReport {
         let c = BinaryCounts::from_scores(scores, labels, 0.5);
+        let bce = |p: f64, y: u8| {
+            let p = p.clamp(1e-7, 1.0 - 1e-7);
+            -(if y == 1 { p.ln() } else { (1.0 - p).ln() })
+        };
+        let loss = scores
+            .iter()
+            .zip(labels)
+            .map(|(&p, &y)| bce(p, y))
+            .sum::<f64>()
+            / scores.len().max(1) as f64;
         ClassifierReport {
             n: scores.len(),
+            loss,
             accuracy: c.accuracy(),
             precision: c.precision(),
             recall: c.recall(),

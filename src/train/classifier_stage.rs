@@ -1,6 +1,7 @@
 //! The classifier stage: ResNet-18 on image-level labels with BCE-with-logits and Adam, the
-//! paper's augmentations, optional class-balanced sampling; validation accuracy every
-//! `eval_every` steps picks the best weights (saved as `classifier.safetensors`), each
+//! paper's augmentations, optional class-balanced sampling; the validation loss (BCE) every
+//! `eval_every` steps picks the best weights (saved as `classifier.safetensors`; the loss
+//! keeps discriminating after accuracy saturates on a small validation split), each
 //! evaluation is also a checkpoint; a wall-clock budget ends the stage at the next evaluation.
 
 use super::preset::RunConfig;
@@ -23,6 +24,8 @@ use std::time::Instant;
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClassifierState {
     pub step: u64,
+    /// The lowest validation BCE so far, and that checkpoint's accuracy.
+    pub best_loss: f64,
     pub best_accuracy: f64,
     pub best_step: u64,
     pub seconds: f64,
@@ -116,15 +119,16 @@ impl ClassifierStage<'_> {
                 let done_time = c.budget_s > 0.0 && state.seconds >= c.budget_s;
                 if state.step.is_multiple_of(c.eval_every) || done_steps {
                     let r = evaluate_classifier(&f.net, &val)?;
-                    if r.accuracy > state.best_accuracy || state.best_step == 0 {
+                    if r.loss < state.best_loss || state.best_step == 0 {
+                        state.best_loss = r.loss;
                         state.best_accuracy = r.accuracy;
                         state.best_step = state.step;
                         save_groups(&best_path, &[&f.group])?;
                     }
                     self.run.log(json!({"stage": "classifier", "step": state.step, "event": "validation", "val": r, "t": state.seconds}))?;
                     bar.note(&format!(
-                        "step {}: validation accuracy {:.3} (best {:.3} at {})",
-                        state.step, r.accuracy, state.best_accuracy, state.best_step
+                        "step {}: validation loss {:.4}, accuracy {:.3} (best: loss {:.4} at {})",
+                        state.step, r.loss, r.accuracy, state.best_loss, state.best_step
                     ));
                     let name = format!("classifier-{:08}", state.step);
                     save_checkpoint(

@@ -117,6 +117,8 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
             }
         };
         load_groups(&path, &[&f.group])?;
+        // The run folder keeps the classifier it used, so --resume and `segment` find it.
+        crate::io::save_groups(&run.path.join("classifier.safetensors"), &[&f.group])?;
         println!("classifier: loaded {}", path.display());
     } else {
         if let Some(init) = &o.classifier_init {
@@ -139,8 +141,8 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
         })?;
         seconds["classifier"] = json!(st.seconds);
         println!(
-            "classifier: {} steps in {:.0} s; best validation accuracy {:.3} at step {} (F1 {:.3}, AUC {})",
-            st.step, t.elapsed().as_secs_f64(), best.accuracy, st.best_step, best.f1, best.roc_auc.map_or("n/a".into(), |v| format!("{v:.3}"))
+            "classifier: {} steps in {:.0} s; chose step {} (lowest validation loss): accuracy {:.3}, F1 {:.3}, AUC {}",
+            st.step, t.elapsed().as_secs_f64(), st.best_step, best.accuracy, best.f1, best.roc_auc.map_or("n/a".into(), |v| format!("{v:.3}"))
         );
         if best.accuracy < cfg.classifier.warn_below_accuracy {
             eprintln!(
