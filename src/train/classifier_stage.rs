@@ -4,20 +4,16 @@
 //! keeps discriminating after accuracy saturates on a small validation split), each
 //! evaluation is also a checkpoint; a wall-clock budget ends the stage at the next evaluation.
 
-use super::preset::RunConfig;
 use super::progress::Progress;
-use super::run_dir::RunDir;
-use crate::data::dataset::SliceDataset;
-use crate::data::loader::{Loader, LoaderConfig};
+use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
 use crate::eval::{evaluate_classifier, ClassifierReport};
 use crate::io::checkpoint::save_checkpoint;
 use crate::io::{load_groups, save_groups};
 use crate::models::Classifier;
 use crate::nn::Ctx;
 use crate::optim::{Adam, AdamConfig};
-use crate::{ops, Device, Error, Result, Tape};
+use crate::{ops, Result, Tape};
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Where a (possibly resumed) classifier stage stands.
@@ -31,39 +27,8 @@ pub struct ClassifierState {
     pub seconds: f64,
 }
 
-pub struct ClassifierStage<'a> {
-    pub cfg: &'a RunConfig,
-    pub run: &'a RunDir,
-    pub device: Device,
-    pub train: Arc<SliceDataset>,
-    pub val: Arc<SliceDataset>,
-}
-
-pub(super) fn loader(
-    src: Arc<SliceDataset>,
-    batch: usize,
-    seed: u64,
-    balanced: bool,
-    drop_last: bool,
-    cfg: &RunConfig,
-    device: Device,
-) -> Result<Loader> {
-    Loader::new(
-        src,
-        LoaderConfig {
-            batch,
-            seed,
-            balanced,
-            drop_last,
-            workers: cfg.data.workers.max(1),
-            prefetch: 4,
-            device,
-        },
-    )
-}
-
-impl ClassifierStage<'_> {
-    pub fn adam(&self, f: &Classifier) -> Result<Adam> {
+impl Stage<'_> {
+    pub fn classifier_adam(&self, f: &Classifier) -> Result<Adam> {
         let c = &self.cfg.classifier;
         Adam::new(
             &f.group,
@@ -76,7 +41,7 @@ impl ClassifierStage<'_> {
     }
 
     /// Trains `f` from `state` on, leaving the best validation weights in it.
-    pub fn run(
+    pub fn run_classifier(
         &self,
         f: &mut Classifier,
         adam: &mut Adam,
@@ -149,55 +114,5 @@ impl ClassifierStage<'_> {
         load_groups(&best_path, &[&f.group])?;
         let best = evaluate_classifier(&f.net, &val)?;
         Ok((state, best))
-    }
-}
-
-/// How a stage batches its training split.
-pub(super) struct LoaderSpec<'a> {
-    pub batch: usize,
-    pub salt: u64,
-    pub balanced: bool,
-    pub what: &'a str,
-}
-
-/// A stage's training loader (whole batches only), its validation loader and the batches per
-/// epoch; an error when the training split cannot fill one batch.
-pub(super) fn stage_loaders(
-    cfg: &RunConfig,
-    data: [&Arc<SliceDataset>; 2],
-    spec: LoaderSpec,
-    device: Device,
-) -> Result<(Loader, Loader, u64)> {
-    let [train, val] = data;
-    let batch = spec.batch;
-    let per_epoch = (train.len() / batch) as u64;
-    if per_epoch == 0 {
-        return Err(Error::Invalid(format!(
-            "the training split has {} slices, fewer than one {} batch of {batch}",
-            train.len(),
-            spec.what
-        )));
-    }
-    let t = loader(
-        train.clone(),
-        batch,
-        cfg.seed ^ spec.salt,
-        spec.balanced,
-        true,
-        cfg,
-        device,
-    )?;
-    let v = loader(val.clone(), 32, 0, false, false, cfg, device)?;
-    Ok((t, v, per_epoch))
-}
-
-/// Names the stage and step in a training error.
-pub(super) fn at_step(e: Error, stage: &str, step: u64) -> Error {
-    match e {
-        Error::NonFinite(m) => Error::NonFinite(format!(
-            "{stage} step {}: {m}; training stopped, the last checkpoint is kept",
-            step + 1
-        )),
-        other => other,
     }
 }

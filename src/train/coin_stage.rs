@@ -3,19 +3,15 @@
 //! `checkpoint_every`; a wall-clock budget ends the stage at the next checkpoint. The final
 //! model is the last checkpoint.
 
-use super::classifier_stage::{at_step, stage_loaders, LoaderSpec};
-use super::preset::RunConfig;
 use super::progress::Progress;
-use super::run_dir::RunDir;
+use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
 use super::step::CoinStep;
-use crate::data::dataset::SliceDataset;
 use crate::eval::{evaluate_coin, EvalCfg};
 use crate::io::checkpoint::save_checkpoint;
 use crate::io::figures::save_panels;
 use crate::models::{Classifier, CoinNets};
-use crate::{Device, Result};
+use crate::Result;
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -24,15 +20,7 @@ pub struct CoinState {
     pub seconds: f64,
 }
 
-pub struct CoinStage<'a> {
-    pub cfg: &'a RunConfig,
-    pub run: &'a RunDir,
-    pub device: Device,
-    pub train: Arc<SliceDataset>,
-    pub val: Arc<SliceDataset>,
-}
-
-impl CoinStage<'_> {
+impl Stage<'_> {
     pub fn eval_cfg(&self) -> EvalCfg {
         EvalCfg {
             threshold: self.cfg.eval.threshold,
@@ -41,7 +29,7 @@ impl CoinStage<'_> {
         }
     }
 
-    pub fn run(
+    pub fn run_coin(
         &self,
         nets: &mut CoinNets,
         step: &mut CoinStep,

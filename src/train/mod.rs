@@ -13,6 +13,7 @@ mod posterior;
 pub mod preset;
 mod progress;
 mod run_dir;
+mod stage;
 mod step;
 
 pub use config::{AdvLoss, LossWeights, StepCfg};

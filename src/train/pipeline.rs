@@ -1,12 +1,13 @@
 //! The whole run: data → classifier stage → counterfactual stage → evaluation on the test
 //! split → `summary.json`. Resumable from the run folder's latest checkpoint.
 
-use super::classifier_stage::{ClassifierStage, ClassifierState};
-use super::coin_stage::{CoinStage, CoinState};
+use super::classifier_stage::ClassifierState;
+use super::coin_stage::CoinState;
 use super::data_setup::{prepare, DataSource, Preprocessing};
 use super::memory::check_memory;
 use super::preset::RunConfig;
 use super::run_dir::RunDir;
+use super::stage::{loader, Stage};
 use super::step::CoinStep;
 use crate::eval::{evaluate_coin, ClassifierReport, CoinReport};
 use crate::io::checkpoint::{latest_checkpoint, load_checkpoint};
@@ -96,7 +97,7 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
     let mut f = Classifier::new(cfg.classifier.base, o.device, cfg.seed ^ 0xf)?;
     let mut seconds = json!({});
     let mut classifier_report: Option<ClassifierReport> = None;
-    let cstage = ClassifierStage {
+    let cstage = Stage {
         cfg,
         run: &run,
         device: o.device,
@@ -125,7 +126,7 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
             load_groups(init, &[&f.group])?;
             println!("classifier: initialised from {}", init.display());
         }
-        let mut adam = cstage.adam(&f)?;
+        let mut adam = cstage.classifier_adam(&f)?;
         let mut st = ClassifierState::default();
         if let (Some(folder), Some("classifier")) = (&resumed, resume_stage.as_deref()) {
             let s = load_checkpoint(folder, &mut [(&f.group, Some(&mut adam))])?;
@@ -134,7 +135,7 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
             println!("classifier: resuming at step {}", st.step);
         }
         let t = Instant::now();
-        let (st, best) = cstage.run(&mut f, &mut adam, st, |s| {
+        let (st, best) = cstage.run_classifier(&mut f, &mut adam, st, |s| {
             let mut v = base_state("classifier");
             v["classifier"] = json!(s);
             v
@@ -207,14 +208,14 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
             }
         }
     }
-    let stage = CoinStage {
+    let stage = Stage {
         cfg,
         run: &run,
         device: o.device,
         train: splits.train_plain.clone(),
         val: splits.val.clone(),
     };
-    let st = stage.run(&mut nets, &mut step, &f, st, |s| {
+    let st = stage.run_coin(&mut nets, &mut step, &f, st, |s| {
         let mut v = base_state("counterfactual");
         v["coin"] = json!(s);
         v
@@ -224,8 +225,7 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
 
     // ---- evaluation on the test split
     let t = Instant::now();
-    let test =
-        super::classifier_stage::loader(splits.test.clone(), 32, 0, false, false, cfg, o.device)?;
+    let test = loader(splits.test.clone(), 32, 0, false, false, cfg, o.device)?;
     let report = evaluate_coin(&nets, &f.net, &test, &stage.eval_cfg())?;
     save_panels(&run.path.join("samples").join("test.png"), &report.panels)?;
     seconds["evaluation"] = json!(t.elapsed().as_secs_f64());
