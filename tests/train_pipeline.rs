@@ -288,3 +288,16 @@ fn bad_configurations_and_data_fail_clearly() {
     );
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn every_shipped_preset_parses_and_validates() {
+    for (name, _) in coin::train::PRESETS {
+        let c = coin::train::RunConfig::preset(name).unwrap();
+        assert_eq!(c.name, name);
+        assert_eq!(
+            coin::train::RunConfig::parse(&c.to_toml(), name).unwrap(),
+            c,
+            "{name} round-trips"
+        );
+    }
+}
