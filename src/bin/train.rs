@@ -186,7 +186,6 @@ fn real_main(a: Args) -> Result<(), String> {
         data,
         out: out.clone(),
         device,
-        threads: rayon::current_num_threads(),
         resume: a.resume,
         force: a.force,
         stages,

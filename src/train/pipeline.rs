@@ -33,7 +33,6 @@ pub struct RunOptions {
     pub data: DataSource,
     pub out: PathBuf,
     pub device: Device,
-    pub threads: usize,
     pub resume: bool,
     pub force: bool,
     pub stages: Stages,
@@ -92,6 +91,10 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
     };
     let base_state =
         |stage: &str| json!({"stage": stage, "config": cfg, "preprocessing": prep, "data": o.data});
+
+    // The networks are built once: their initial state is the hand-over checkpoint below.
+    let mut nets = CoinNets::new(&coin_nets_cfg(cfg), o.device, cfg.seed)?;
+    let mut step = CoinStep::new(&nets, cfg.coin.step.clone())?;
 
     // ---- classifier
     let mut f = Classifier::new(cfg.classifier.base, o.device, cfg.seed ^ 0xf)?;
@@ -156,15 +159,10 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
         let mut v = base_state("counterfactual");
         v["coin"] = json!(CoinState::default());
         // The hand-over point: a resume from here goes straight to the counterfactual stage.
-        let nets0 = CoinNets::new(&coin_nets_cfg(cfg), o.device, cfg.seed)?;
-        let step0 = CoinStep::new(&nets0, cfg.coin.step.clone())?;
         crate::io::checkpoint::save_checkpoint(
             &run.checkpoints(),
             "counterfactual-00000000",
-            &[
-                (&nets0.eg, Some(&step0.opt_g)),
-                (&nets0.d, Some(&step0.opt_d)),
-            ],
+            &[(&nets.eg, Some(&step.opt_g)), (&nets.d, Some(&step.opt_d))],
             &v,
             cfg.coin.keep_checkpoints,
         )?;
@@ -183,29 +181,19 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
         }
     }
 
-    // ---- counterfactual
-    let mut nets = CoinNets::new(&coin_nets_cfg(cfg), o.device, cfg.seed)?;
-    let mut step = CoinStep::new(&nets, cfg.coin.step.clone())?;
+    // ---- counterfactual (a resumed run continues from its checkpoint)
     let mut st = CoinState::default();
-    if let Some(folder) = latest_checkpoint(&run.checkpoints())?
-        .filter(|_| classifier_done || o.stages != Stages::Counterfactual || o.resume)
-    {
-        let s: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(folder.join("state.json"))?)
-                .map_err(|e| Error::Format(e.to_string()))?;
-        if s["stage"] == "counterfactual" {
-            load_checkpoint(
-                &folder,
-                &mut [
-                    (&nets.eg, Some(&mut step.opt_g)),
-                    (&nets.d, Some(&mut step.opt_d)),
-                ],
-            )?;
-            st = serde_json::from_value(s["coin"].clone())
-                .map_err(|e| Error::Format(e.to_string()))?;
-            if st.step > 0 {
-                println!("counterfactual: resuming at step {}", st.step);
-            }
+    if let (Some(folder), Some("counterfactual")) = (&resumed, resume_stage.as_deref()) {
+        let s = load_checkpoint(
+            folder,
+            &mut [
+                (&nets.eg, Some(&mut step.opt_g)),
+                (&nets.d, Some(&mut step.opt_d)),
+            ],
+        )?;
+        st = serde_json::from_value(s["coin"].clone()).map_err(|e| Error::Format(e.to_string()))?;
+        if st.step > 0 {
+            println!("counterfactual: resuming at step {}", st.step);
         }
     }
     let stage = Stage {
