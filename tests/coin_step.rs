@@ -49,17 +49,13 @@ fn input(fx: &BTreeMap<String, Tensor>, k: usize, small: bool, dev: Device) -> T
     Tensor::from_f32(crop, [n, 1, s, s], dev).unwrap()
 }
 
-fn run(
-    dev: Device,
-    fx: &BTreeMap<String, Tensor>,
-    small: bool,
-    iterations: usize,
-) -> Vec<Iteration> {
+/// The fixture's networks, classifier and step (gen_update_freq 2), loaded strictly by name.
+fn setup(dev: Device, fx: &BTreeMap<String, Tensor>) -> (CoinNets, Classifier, CoinStep) {
     let cfg = CoinNetsCfg {
         width: 1.0 / 32.0,
         ..Default::default()
     };
-    let mut nets = CoinNets::new(&cfg, dev, 0).unwrap();
+    let nets = CoinNets::new(&cfg, dev, 0).unwrap();
     let f = Classifier::new(8, dev, 0).unwrap();
     let init: Vec<(String, Tensor)> = fx
         .iter()
@@ -70,7 +66,17 @@ fn run(
         gen_update_freq: 2,
         ..Default::default()
     };
-    let mut step = CoinStep::new(&nets, step_cfg).unwrap();
+    let step = CoinStep::new(&nets, step_cfg).unwrap();
+    (nets, f, step)
+}
+
+fn run(
+    dev: Device,
+    fx: &BTreeMap<String, Tensor>,
+    small: bool,
+    iterations: usize,
+) -> Vec<Iteration> {
+    let (mut nets, f, mut step) = setup(dev, fx);
     let mut out = Vec::new();
     for k in 0..iterations {
         let x = input(fx, k, small, dev);
@@ -267,5 +273,43 @@ fn coin_step_on_the_emulated_gpu_matches_cpu() {
         for (n, g) in &c.grads {
             close(&format!("emu it{k} grad {n}"), &e.grads[n], g, 2e-3, 1e-5);
         }
+    }
+}
+
+/// The generator step's loss reaches every E+G parameter and none of D's or the classifier's
+/// (they run in `Ctx::frozen`, so their parameters are not even on the tape).
+#[test]
+fn the_generator_loss_reaches_only_the_encoder_and_generator() {
+    let fx = fixture();
+    let (nets, f, step) = setup(Device::Cpu, &fx);
+    let x = input(&fx, 0, true, Device::Cpu);
+    let post = coin::train::posterior(&f.net, &x).unwrap();
+    let tape = coin::Tape::new();
+    let ctx = coin::nn::Ctx::train(&tape);
+    let x_cf = nets
+        .gen
+        .forward(&nets.enc.forward(&x, &ctx).unwrap(), &post.normal, &x, &ctx)
+        .unwrap();
+    let g = step
+        .g_losses(&nets, &f.net, &x, &x_cf, &post, &tape)
+        .unwrap();
+    let groups = [&nets.eg, &nets.d, &f.group];
+    let wrt: Vec<Tensor> = groups.iter().flat_map(|g| g.tensors()).collect();
+    let grads = tape
+        .backward(&g.total, &wrt.iter().collect::<Vec<_>>())
+        .unwrap();
+    for p in nets.eg.params() {
+        assert!(
+            grads.get_id(p.id()).is_some(),
+            "{} gets no gradient",
+            p.name()
+        );
+    }
+    for p in nets.d.params().into_iter().chain(f.group.params()) {
+        assert!(
+            grads.get_id(p.id()).is_none(),
+            "{} gets a gradient",
+            p.name()
+        );
     }
 }

@@ -86,18 +86,14 @@ impl Ctx {
     pub fn tape(&self) -> Option<&Tape> {
         self.tape.as_ref()
     }
-    /// A parameter's tensor as this context uses it (tracked when parameters are recorded).
+    /// A parameter's tensor as this context uses it: tracked when parameters are recorded; in a
+    /// frozen context detached (a fresh id), so ops recorded on the tape never name the
+    /// parameter and no backward can reach it.
     pub(crate) fn param(&self, t: &Tensor) -> Tensor {
         match (&self.tape, self.track_params) {
             (Some(tape), true) => tape.track(t),
-            _ => t.clone(),
-        }
-    }
-    /// Tracks `t` on the tape if there is one.
-    pub fn track(&self, t: &Tensor) -> Tensor {
-        match &self.tape {
-            Some(tape) => tape.track(t),
-            None => t.clone(),
+            (Some(_), false) => t.detach(),
+            (None, _) => t.clone(),
         }
     }
 }
