@@ -23,6 +23,7 @@ mod phantom;
 mod pytorch_fixtures;
 mod reference_values;
 mod sample_data;
+mod segment;
 mod slices;
 mod storage;
 mod train_pipeline;

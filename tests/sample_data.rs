@@ -6,27 +6,8 @@ use coin::data::slices::{cut, kidney_slices};
 use coin::data::tumour::{insert, Outcome, TumourParams};
 use coin::data::{read_volume, Window};
 use coin::rng::Rng;
-use std::path::PathBuf;
 
-fn sample(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(".sample-data")
-        .join(rel);
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var("COIN_REQUIRE_SAMPLE_DATA").as_deref() == Ok("1") {
-        panic!(
-            "{} is missing and COIN_REQUIRE_SAMPLE_DATA=1: run scripts/fetch-sample-data.sh",
-            p.display()
-        );
-    }
-    println!(
-        "SKIPPED: {} not fetched (scripts/fetch-sample-data.sh)",
-        p.display()
-    );
-    None
-}
+use crate::common::files::sample;
 
 #[test]
 fn totalsegmentator_example_ct() {

@@ -5,7 +5,6 @@
 use clap::{Parser, ValueEnum};
 use coin::data::layout::{LabelIds, LayoutKind};
 use coin::train::{run, DataSource, RunConfig, RunOptions, Stages};
-use coin::Device;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -133,15 +132,7 @@ fn real_main(a: Args) -> Result<(), String> {
             .build_global()
             .map_err(|e| e.to_string())?;
     }
-    let device = if a.device == "auto" {
-        let p = coin::gpu::probe();
-        if let Some(w) = p.auto_warning() {
-            eprintln!("{w}");
-        }
-        p.auto_device()
-    } else {
-        a.device.parse::<Device>().map_err(|e| e.to_string())?
-    };
+    let device = coin::gpu::device_from_arg(&a.device).map_err(|e| e.to_string())?;
     let layout = match a.layout {
         Layout::Totalsegmentator => LayoutKind::TotalSegmentator,
         Layout::Kits => LayoutKind::Kits,

@@ -110,7 +110,8 @@ fn cache_file(dir: &Path, case: &Case, slicing: &Slicing) -> Result<PathBuf> {
     Ok(dir.join(format!("{stem}-{:016x}.coinslc", fnv1a(key.as_bytes()))))
 }
 
-fn to_i16(hu: f32) -> i16 {
+/// A HU value as the cache stores it (and so as training saw it).
+pub fn to_i16(hu: f32) -> i16 {
     // NumPy's astype(int16) truncates toward zero; saturate instead of wrapping.
     hu.trunc().clamp(i16::MIN as f32, i16::MAX as f32) as i16
 }

@@ -1,5 +1,5 @@
 //! Data: NIfTI volumes in and out (`nifti`), dataset layouts (`layout`), CT windowing
-//! (`window`), slicing with provenance (`slices`), resizing (`resize`), the built-in phantom
+//! (`window`), slicing with provenance (`slices`), world orientation of voxel axes (`orientation`), resizing (`resize`), the built-in phantom
 //! (`phantom`), the paper's synthetic tumours (`tumour`), the preprocessed-slice cache (`cache`),
 //! the slice dataset that chains them (`dataset`), augmentations and epoch orders (`augment`),
 //! and the batching loader (`loader`).
@@ -10,13 +10,16 @@ pub mod dataset;
 pub mod layout;
 pub mod loader;
 pub mod nifti;
+pub mod orientation;
 pub mod phantom;
 pub mod resize;
 pub mod slices;
 pub mod tumour;
 pub mod window;
 
-pub use self::nifti::{read_volume, write_hu, write_labels, Geometry, ReadLimits, Volume};
+pub use self::nifti::{
+    read_volume, write_f32, write_hu, write_labels, Geometry, ReadLimits, Volume,
+};
 pub use phantom::{patient, Patient, PhantomSpec, Phase};
 pub use resize::{resize_linear, resize_nearest};
 pub use window::{fingerprint, Fingerprint, Window};

@@ -392,6 +392,20 @@ pub fn write_labels(path: &Path, labels: &[u8], like: &Volume) -> Result<()> {
     write_nifti(path, like.dims, &like.geometry, 2, labels)
 }
 
+/// Writes float32 values (e.g. a counterfactual in HU or a difference map) on `like`'s grid.
+pub fn write_f32(path: &Path, values: &[f32], like: &Volume) -> Result<()> {
+    if values.len() != like.numel() {
+        return Err(Error::Shape(format!(
+            "write_f32: {} values for a volume of {:?} = {} voxels",
+            values.len(),
+            like.dims,
+            like.numel()
+        )));
+    }
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_nifti(path, like.dims, &like.geometry, 16, &bytes)
+}
+
 /// Writes HU values rounded to int16 (CT's usual storage) with `geometry`.
 pub fn write_hu(path: &Path, hu: &[f32], dims: [usize; 3], geometry: &Geometry) -> Result<()> {
     if hu.len() != dims.iter().product::<usize>() {
@@ -408,7 +422,7 @@ pub fn write_hu(path: &Path, hu: &[f32], dims: [usize; 3], geometry: &Geometry) 
 }
 
 /// Writes a little-endian NIfTI-1 file: header for `dims`, `geometry` and data type `code`
-/// (2 = uint8, 4 = int16), then `data`; gzip for `.gz` paths; atomically.
+/// (2 = uint8, 4 = int16, 16 = float32), then `data`; gzip for `.gz` paths; atomically.
 fn write_nifti(path: &Path, dims3: [usize; 3], g: &Geometry, code: i16, data: &[u8]) -> Result<()> {
     let bpv = bytes_per_voxel(code).expect("a type this module writes");
     if data.len() != dims3.iter().product::<usize>() * bpv {

@@ -2,12 +2,18 @@
 //! threshold, coin-method.md §5.1) and the metrics — the paper's pooled (micro) IoU and Dice
 //! over ground-truth-abnormal slices, counterfactual validity, the classifier's accuracy,
 //! precision, recall, F1 and ROC AUC, the changed-pixel fraction on normal slices and the
-//! perfect-inpainter ceiling.
+//! perfect-inpainter ceiling. A trained run opened for inference (`trained`), whole volumes
+//! segmented on their own grid (`volume`), and the paper's mask post-processing (`morphology`).
 
 mod metrics;
+pub mod morphology;
 mod segmentation;
+mod trained;
+mod volume;
 
 pub use metrics::{roc_auc, BinaryCounts, Confusion};
 pub use segmentation::{
-    evaluate_classifier, evaluate_coin, ClassifierReport, CoinReport, EvalCfg, Panel,
+    evaluate_classifier, evaluate_coin, probabilities, ClassifierReport, CoinReport, EvalCfg, Panel,
 };
+pub use trained::TrainedModel;
+pub use volume::{segment_volume, OrganMask, SegmentOptions, SliceRecord, VolumeSegmentation};

@@ -101,7 +101,8 @@ pub struct CoinReport {
     pub panels: Vec<Panel>,
 }
 
-fn probabilities(f: &ResNet18, x: &Tensor) -> Result<Vec<f64>> {
+/// The classifier's probabilities p(abnormal) for a batch, in evaluation mode, without a tape.
+pub fn probabilities(f: &ResNet18, x: &Tensor) -> Result<Vec<f64>> {
     no_grad(|| ops::sigmoid(&f.forward(x, &Ctx::eval())?))?.try_to_vec_f64()
 }
 

@@ -7,6 +7,7 @@ use super::preset::{RunConfig, TaskKind};
 use crate::data::cache::Slicing;
 use crate::data::dataset::{DatasetConfig, SliceDataset, Task, Tumours};
 use crate::data::layout::{discover, Case, LabelIds, LayoutKind, Split};
+use crate::data::orientation::{slice_orientation, SliceOrientation};
 use crate::data::phantom::{write_dataset, PhantomSpec};
 use crate::data::tumour::TumourParams;
 use crate::data::window::{fingerprint, Fingerprint};
@@ -51,6 +52,10 @@ pub struct Preprocessing {
     pub axis: usize,
     pub kidney_labels: Vec<u32>,
     pub data_root: PathBuf,
+    /// World directions of the training slices' rows and columns (from the first training
+    /// scan's affine); `segment` turns other scans' slices to match. Absent in older runs.
+    #[serde(default)]
+    pub orientation: Option<SliceOrientation>,
 }
 
 pub struct Splits {
@@ -230,6 +235,10 @@ pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>)
         false,
     )?;
     let counts = [train.len(), val.len(), test.len()];
+    let orientation = match saved.and_then(|p| p.orientation) {
+        Some(o) => o,
+        None => slice_orientation(&read_volume(&train_cases[0].image)?, axis),
+    };
     Ok(Splits {
         train,
         train_plain,
@@ -243,6 +252,7 @@ pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>)
             axis,
             kidney_labels: kidney,
             data_root: root,
+            orientation: Some(orientation),
         },
     })
 }

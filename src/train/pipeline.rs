@@ -230,7 +230,8 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
     )
 }
 
-fn coin_nets_cfg(cfg: &RunConfig) -> CoinNetsCfg {
+/// The COIN networks a configuration trains.
+pub fn coin_nets_cfg(cfg: &RunConfig) -> CoinNetsCfg {
     CoinNetsCfg {
         dataset: cfg.coin.dataset,
         width: cfg.coin.width,

@@ -1,7 +1,9 @@
 //! Test helpers: random tensors, closeness with a worst-element report, finite-difference
-//! gradient checks.
+//! gradient checks; real sample files; a `smoke`-preset model trained once per test run.
 
 #![allow(dead_code)]
+
+pub mod files;
 
 use coin::rng::Rng;
 use coin::{ops, DType, Device, Result, Tape, Tensor};

@@ -1,0 +1,325 @@
+//! `cargo run --release --bin segment -- --model RUN_DIR --input CT.nii.gz --output MASK.nii.gz`
+//! — a tumour mask for a CT volume (or a folder of them) from a run of `train`, on the input's
+//! exact grid and affine, preprocessed as the run was trained. See `--help`.
+
+use clap::Parser;
+use coin::data::nifti::{read_volume, write_f32, write_labels};
+use coin::eval::{segment_volume, OrganMask, SegmentOptions, TrainedModel};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Segment tumours in CT volumes with a trained COIN model.
+///
+/// Slices (all, or those the organ mask covers as in training) are cut along the axial axis,
+/// turned to the training orientation, windowed and resized as in training, healed by the
+/// generator; |x − x_cf| is resampled to the native slice size and thresholded. With a folder as
+/// --input, every .nii/.nii.gz in it is segmented into the --output folder under the same name
+/// (--organ-mask, --save-* and --csv then name folders too).
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Args {
+    /// A run folder written by `train`.
+    #[arg(long)]
+    model: PathBuf,
+    /// A CT volume (.nii/.nii.gz, HU) or a folder of them.
+    #[arg(long)]
+    input: PathBuf,
+    /// The mask to write (uint8, 1 = tumour), or a folder in folder mode.
+    #[arg(long)]
+    output: PathBuf,
+    /// An organ label map on the input's grid (e.g. TotalSegmentator's): only slices with enough
+    /// organ voxels (training's filter) are segmented.
+    #[arg(long)]
+    organ_mask: Option<PathBuf>,
+    /// Organ label ids in --organ-mask, comma-separated (default: the run's kidney labels;
+    /// TotalSegmentator's kidneys are 2,3).
+    #[arg(long)]
+    organ_labels: Option<String>,
+    /// |x − x_cf| in [0, 1] units above this is tumour (default: the run's, 0.25 as the paper).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// The paper's post-processing per slice: 3×3 opening, closing, largest 8-connected component.
+    #[arg(long)]
+    postprocess: bool,
+    /// `last` (the run's latest checkpoint) or a checkpoint folder / its weights.safetensors.
+    #[arg(long, default_value = "last")]
+    checkpoint: String,
+    /// Also write the counterfactual (float32 HU: the input plus the generator's change).
+    #[arg(long)]
+    save_counterfactual: Option<PathBuf>,
+    /// Also write the difference map |x − x_cf| (float32, [0, 1] units, native resolution).
+    #[arg(long)]
+    save_difference: Option<PathBuf>,
+    /// Also write a per-slice CSV (axis, index, organ pixels, p before/after, changed pixels).
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// The slicing axis 0, 1 or 2 (default: the voxel axis nearest superior–inferior).
+    #[arg(long)]
+    axis: Option<usize>,
+    /// Slices per forward pass.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// cpu, reference, emu, cuda[:N] or auto.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Overwrite existing outputs.
+    #[arg(long)]
+    force: bool,
+}
+
+/// One volume's input and output paths.
+struct Job {
+    input: PathBuf,
+    organ: Option<PathBuf>,
+    mask: PathBuf,
+    counterfactual: Option<PathBuf>,
+    difference: Option<PathBuf>,
+    csv: Option<PathBuf>,
+}
+
+fn is_nifti(p: &Path) -> bool {
+    let s = p.to_string_lossy().to_ascii_lowercase();
+    s.ends_with(".nii") || s.ends_with(".nii.gz")
+}
+
+fn stem(name: &str) -> &str {
+    name.strip_suffix(".gz")
+        .unwrap_or(name)
+        .strip_suffix(".nii")
+        .unwrap_or(name)
+}
+
+fn jobs(a: &Args) -> Result<Vec<Job>, String> {
+    if !a.input.exists() {
+        return Err(format!(
+            "--input {}: no such file or folder",
+            a.input.display()
+        ));
+    }
+    if !a.input.is_dir() {
+        if a.output.is_dir() {
+            return Err(format!(
+                "--output {} is a folder; give a file name for a single volume",
+                a.output.display()
+            ));
+        }
+        if !is_nifti(&a.output) {
+            return Err(format!(
+                "--output {}: name it .nii or .nii.gz",
+                a.output.display()
+            ));
+        }
+        return Ok(vec![Job {
+            input: a.input.clone(),
+            organ: a.organ_mask.clone(),
+            mask: a.output.clone(),
+            counterfactual: a.save_counterfactual.clone(),
+            difference: a.save_difference.clone(),
+            csv: a.csv.clone(),
+        }]);
+    }
+    if a.output.is_file() {
+        return Err(format!(
+            "--input is a folder, so --output must be one too ({} is a file)",
+            a.output.display()
+        ));
+    }
+    if let Some(o) = a.organ_mask.as_ref().filter(|o| !o.is_dir()) {
+        return Err(format!(
+            "--input is a folder, so --organ-mask must be a folder of label maps named as the inputs ({} is not)",
+            o.display()
+        ));
+    }
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&a.input)
+        .map_err(|e| format!("{}: {e}", a.input.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_nifti(p))
+        .collect();
+    inputs.sort();
+    if inputs.is_empty() {
+        return Err(format!(
+            "{} holds no .nii or .nii.gz files",
+            a.input.display()
+        ));
+    }
+    Ok(inputs
+        .into_iter()
+        .map(|input| {
+            let name = input.file_name().unwrap().to_string_lossy().to_string();
+            let organ = a.organ_mask.as_ref().map(|d| d.join(&name));
+            Job {
+                organ,
+                mask: a.output.join(&name),
+                counterfactual: a.save_counterfactual.as_ref().map(|d| d.join(&name)),
+                difference: a.save_difference.as_ref().map(|d| d.join(&name)),
+                csv: a
+                    .csv
+                    .as_ref()
+                    .map(|d| d.join(format!("{}.csv", stem(&name)))),
+                input,
+            }
+        })
+        .collect())
+}
+
+fn check_outputs(jobs: &[Job], force: bool) -> Result<(), String> {
+    let mut clash = Vec::new();
+    for j in jobs {
+        let outs = [
+            Some(&j.mask),
+            j.counterfactual.as_ref(),
+            j.difference.as_ref(),
+            j.csv.as_ref(),
+        ];
+        for o in outs.into_iter().flatten() {
+            if o == &j.input || Some(o) == j.organ.as_ref() {
+                return Err(format!("{} is both an input and an output", o.display()));
+            }
+            if o.exists() && !force {
+                clash.push(o.display().to_string());
+            }
+        }
+    }
+    if clash.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "these outputs exist (pass --force to overwrite): {}",
+            clash.join(", ")
+        ))
+    }
+}
+
+fn parse_ids(s: &str) -> Result<Vec<u32>, String> {
+    let ids: Vec<u32> = s
+        .split(',')
+        .filter(|x| !x.trim().is_empty())
+        .map(|x| {
+            x.trim()
+                .parse()
+                .map_err(|e| format!("--organ-labels '{x}': {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Err("--organ-labels: give at least one label id".into());
+    }
+    Ok(ids)
+}
+
+fn main() {
+    let a = Args::parse();
+    if let Err(e) = real_main(&a) {
+        eprintln!("segment: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main(a: &Args) -> Result<(), String> {
+    if let Some(t) = a.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t.max(1))
+            .build_global()
+            .map_err(|e| e.to_string())?;
+    }
+    let jobs = jobs(a)?;
+    check_outputs(&jobs, a.force)?;
+    let device = coin::gpu::device_from_arg(&a.device).map_err(|e| e.to_string())?;
+    let checkpoint = (a.checkpoint != "last").then(|| PathBuf::from(&a.checkpoint));
+    let model =
+        TrainedModel::open(&a.model, checkpoint.as_deref(), device).map_err(|e| e.to_string())?;
+    let ids = match &a.organ_labels {
+        Some(s) => parse_ids(s)?,
+        None => model.prep.kidney_labels.clone(),
+    };
+    let threshold = a.threshold.unwrap_or(model.config.eval.threshold);
+    println!(
+        "coin segment: model {} (checkpoint {}, step {}), {}² slices, window [{:.0}, {:.0}] HU, threshold {threshold}, device {device}",
+        a.model.display(),
+        model.checkpoint.display(),
+        model.step,
+        model.prep.size,
+        model.prep.window_hu[0],
+        model.prep.window_hu[1],
+    );
+    for job in &jobs {
+        segment_one(a, &model, job, &ids, threshold)?;
+    }
+    Ok(())
+}
+
+fn segment_one(
+    a: &Args,
+    model: &TrainedModel,
+    job: &Job,
+    ids: &[u32],
+    threshold: f64,
+) -> Result<(), String> {
+    let t = Instant::now();
+    let v = read_volume(&job.input).map_err(|e| e.to_string())?;
+    let labels = match &job.organ {
+        Some(p) => Some(read_volume(p).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let opts = SegmentOptions {
+        threshold,
+        postprocess: a.postprocess,
+        axis: a.axis,
+        organ: labels.as_ref().map(|l| OrganMask {
+            labels: l,
+            ids: ids.to_vec(),
+        }),
+        batch: a.batch,
+        counterfactual: job.counterfactual.is_some(),
+        difference: job.difference.is_some(),
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} slices ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let name = job.input.display().to_string();
+    bar.set_message(name.clone());
+    let seg = segment_volume(model, &v, &opts, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    if let Some(w) = &seg.orientation_warning {
+        eprintln!("WARNING: {name}: {w}");
+    }
+    // Everything is computed; each file is written to a temporary name and renamed.
+    let err = |e: coin::Error| e.to_string();
+    write_labels(&job.mask, &seg.mask, &v).map_err(err)?;
+    if let (Some(p), Some(c)) = (&job.counterfactual, &seg.counterfactual_hu) {
+        write_f32(p, c, &v).map_err(err)?;
+    }
+    if let (Some(p), Some(d)) = (&job.difference, &seg.difference) {
+        write_f32(p, d, &v).map_err(err)?;
+    }
+    if let Some(p) = &job.csv {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        coin::io::checkpoint::write_atomic(p, seg.csv().as_bytes()).map_err(err)?;
+    }
+    let voxels = seg.mask.iter().filter(|&&m| m > 0).count();
+    let ml = voxels as f64 * v.spacing.iter().map(|&s| s as f64).product::<f64>() / 1000.0;
+    let r = seg.reorientation;
+    println!(
+        "{name}: {} of {} slices along axis {} (transpose {}, flip rows {}, flip columns {}); {voxels} mask voxels ({ml:.1} mL) → {} in {:.1} s",
+        seg.slices.len(),
+        v.dims[seg.axis],
+        seg.axis,
+        r.transpose,
+        r.flip_rows,
+        r.flip_cols,
+        job.mask.display(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! A trained run, opened for inference: the counterfactual networks from a checkpoint of the
+//! counterfactual stage, the frozen classifier the run used, and the configuration and
+//! preprocessing recorded beside them (`segment` and `evaluate` start here).
+
+use crate::io::load_groups;
+use crate::models::{Classifier, CoinNets};
+use crate::train::{coin_nets_cfg, Preprocessing, RunConfig};
+use crate::{Device, Error, Result};
+use std::path::{Path, PathBuf};
+
+/// A run's trained model and what it was trained with.
+pub struct TrainedModel {
+    pub nets: CoinNets,
+    pub classifier: Classifier,
+    pub config: RunConfig,
+    pub prep: Preprocessing,
+    /// The checkpoint folder the networks came from, and its counterfactual step.
+    pub checkpoint: PathBuf,
+    pub step: u64,
+}
+
+fn not_trained(run: &Path, why: impl std::fmt::Display) -> Error {
+    Error::Invalid(format!(
+        "{} holds no trained COIN model: {why} (train one with `cargo run --release --bin train -- --out {}`)",
+        run.display(),
+        run.display()
+    ))
+}
+
+/// The checkpoint folder `checkpoint` names: `None` for the run's latest, else a checkpoint
+/// folder or the `weights.safetensors` inside one.
+fn checkpoint_folder(run: &Path, checkpoint: Option<&Path>) -> Result<PathBuf> {
+    match checkpoint {
+        Some(p) if p.is_dir() => Ok(p.to_path_buf()),
+        Some(p) if p.is_file() => Ok(p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()),
+        Some(p) => Err(Error::Invalid(format!(
+            "--checkpoint {}: no such file or folder",
+            p.display()
+        ))),
+        None => {
+            if !run.is_dir() {
+                return Err(Error::Invalid(format!(
+                    "--model {}: no such folder (give a run folder written by `train`)",
+                    run.display()
+                )));
+            }
+            crate::io::checkpoint::latest_checkpoint(&run.join("checkpoints"))?
+                .ok_or_else(|| not_trained(run, "it has no checkpoints/latest"))
+        }
+    }
+}
+
+impl TrainedModel {
+    /// Opens run folder `run` at its latest checkpoint, or at `checkpoint` (a checkpoint folder
+    /// or its `weights.safetensors`), with the networks on `device`.
+    pub fn open(run: &Path, checkpoint: Option<&Path>, device: Device) -> Result<TrainedModel> {
+        let folder = checkpoint_folder(run, checkpoint)?;
+        let state_path = folder.join("state.json");
+        let text = std::fs::read(&state_path).map_err(|e| {
+            Error::Invalid(format!(
+                "{}: {e}: not a checkpoint folder of `train`",
+                state_path.display()
+            ))
+        })?;
+        let state: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| Error::Format(format!("{}: {e}", state_path.display())))?;
+        let stage = state["stage"].as_str().unwrap_or("");
+        let step = state["coin"]["step"].as_u64().unwrap_or(0);
+        if stage != "counterfactual" || step == 0 {
+            return Err(not_trained(
+                run,
+                format!(
+                    "checkpoint {} is from before the counterfactual stage's first step (stage '{stage}', step {step})",
+                    folder.display()
+                ),
+            ));
+        }
+        let bad = |k: &str, e: serde_json::Error| {
+            Error::Format(format!("{}: '{k}': {e}", state_path.display()))
+        };
+        let config: RunConfig =
+            serde_json::from_value(state["config"].clone()).map_err(|e| bad("config", e))?;
+        let prep: Preprocessing = serde_json::from_value(state["preprocessing"].clone())
+            .map_err(|e| bad("preprocessing", e))?;
+        let nets = CoinNets::new(&coin_nets_cfg(&config), device, config.seed)?;
+        load_groups(&folder.join("weights.safetensors"), &[&nets.eg, &nets.d])?;
+        let classifier = Classifier::new(config.classifier.base, device, config.seed ^ 0xf)?;
+        let cpath = run.join("classifier.safetensors");
+        if !cpath.is_file() {
+            return Err(not_trained(run, "classifier.safetensors is missing"));
+        }
+        load_groups(&cpath, &[&classifier.group])?;
+        Ok(TrainedModel {
+            nets,
+            classifier,
+            config,
+            prep,
+            checkpoint: folder,
+            step,
+        })
+    }
+}

@@ -1,0 +1,252 @@
+//! COIN on a whole CT volume: each chosen slice is cut in the training orientation,
+//! preprocessed exactly as training (int16 HU, the run's window, bilinear resize to the model's
+//! size), healed by the generator, and its difference `|x − x_cf|` (in [0, 1] units) resampled
+//! back to the slice's native size (bilinear, half-pixel) and thresholded there, so masks follow
+//! the scan's own resolution. The mask is written back through the slice's provenance onto the
+//! input's exact grid.
+
+use super::morphology::postprocess;
+use super::segmentation::probabilities;
+use super::trained::TrainedModel;
+use crate::data::cache::to_i16;
+use crate::data::orientation::{axial_axis, plan, Reorientation};
+use crate::data::slices::{count_in_slice, cut, in_plane_axes, scaled_threshold, write_back};
+use crate::data::{resize_linear, Volume, Window};
+use crate::train::counterfactual;
+use crate::{no_grad, Error, Result, Tensor};
+
+/// An organ label map on the input's grid and the label ids that count as the organ.
+pub struct OrganMask<'a> {
+    pub labels: &'a Volume,
+    pub ids: Vec<u32>,
+}
+
+/// How to segment.
+pub struct SegmentOptions<'a> {
+    /// `|x − x_cf|` in [0, 1] units above this is tumour.
+    pub threshold: f64,
+    /// The paper's 3×3 opening, closing and largest component, per slice, at native size.
+    pub postprocess: bool,
+    /// The slicing axis; `None`: the voxel axis nearest the world superior–inferior axis.
+    pub axis: Option<usize>,
+    /// Slices whose organ area passes training's filter; `None`: every slice.
+    pub organ: Option<OrganMask<'a>>,
+    /// Slices per forward pass.
+    pub batch: usize,
+    /// Also return the counterfactual (HU) and the difference map on the input's grid.
+    pub counterfactual: bool,
+    pub difference: bool,
+}
+
+/// One processed slice, for the per-slice CSV.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SliceRecord {
+    pub index: usize,
+    /// Organ voxels in the slice (when an organ mask was given).
+    pub organ_pixels: Option<usize>,
+    /// The classifier's p(abnormal) of the slice and of its counterfactual.
+    pub p_before: f64,
+    pub p_after: f64,
+    /// Mask voxels of the slice (after post-processing, when asked).
+    pub changed_pixels: usize,
+}
+
+/// The outputs on the input's grid (NIfTI order).
+pub struct VolumeSegmentation {
+    pub mask: Vec<u8>,
+    /// The input plus the generator's change, in HU (unprocessed slices: the input).
+    pub counterfactual_hu: Option<Vec<f32>>,
+    /// `|x − x_cf|` in [0, 1] units at native resolution (unprocessed slices: 0).
+    pub difference: Option<Vec<f32>>,
+    pub slices: Vec<SliceRecord>,
+    pub axis: usize,
+    pub reorientation: Reorientation,
+    /// Set when the training orientation could not be matched (slices used as stored).
+    pub orientation_warning: Option<String>,
+}
+
+impl VolumeSegmentation {
+    /// The per-slice table as CSV (a header line, then one line per processed slice).
+    pub fn csv(&self) -> String {
+        let mut s = String::from("axis,index,organ_pixels,p_before,p_after,changed_pixels\n");
+        for r in &self.slices {
+            s += &format!(
+                "{},{},{},{:.6},{:.6},{}\n",
+                self.axis,
+                r.index,
+                r.organ_pixels.map_or(String::new(), |n| n.to_string()),
+                r.p_before,
+                r.p_after,
+                r.changed_pixels
+            );
+        }
+        s
+    }
+}
+
+fn same_grid(a: &Volume, b: &Volume) -> bool {
+    let close = a
+        .affine
+        .iter()
+        .flatten()
+        .zip(b.affine.iter().flatten())
+        .all(|(x, y)| (x - y).abs() <= 1e-3 * (1.0 + x.abs().max(y.abs())));
+    a.dims == b.dims && close
+}
+
+/// The slices to process along `axis`, with their organ voxel counts.
+fn chosen_slices(
+    v: &Volume,
+    axis: usize,
+    organ: &Option<OrganMask>,
+    kidney_threshold_at_1_5mm: usize,
+) -> Result<Vec<(usize, Option<usize>)>> {
+    let Some(o) = organ else {
+        return Ok((0..v.dims[axis]).map(|k| (k, None)).collect());
+    };
+    if !same_grid(v, o.labels) {
+        return Err(Error::Invalid(format!(
+            "organ mask {} is on another grid than {} (dims {:?} vs {:?}, or another affine): resample it onto the scan first",
+            o.labels.source.display(),
+            v.source.display(),
+            o.labels.dims,
+            v.dims
+        )));
+    }
+    let (ra, ca) = in_plane_axes(axis);
+    let spacing = v.spacing[ra].min(v.spacing[ca]) as f64;
+    let threshold = scaled_threshold(kidney_threshold_at_1_5mm, spacing);
+    Ok((0..v.dims[axis])
+        .filter_map(|k| {
+            let n = count_in_slice(o.labels, axis, k, &o.ids);
+            (n > threshold).then_some((k, Some(n)))
+        })
+        .collect())
+}
+
+/// Segments `v` with `model`; `progress(done, total)` is called after each batch.
+pub fn segment_volume(
+    model: &TrainedModel,
+    v: &Volume,
+    opts: &SegmentOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<VolumeSegmentation> {
+    let axis = opts.axis.unwrap_or_else(|| axial_axis(&v.affine));
+    if axis > 2 {
+        return Err(Error::Invalid(format!("--axis {axis}: must be 0, 1 or 2")));
+    }
+    if !(opts.threshold > 0.0 && opts.threshold < 1.0) {
+        return Err(Error::Invalid(format!(
+            "threshold {} must lie in (0, 1) ([0, 1] difference units)",
+            opts.threshold
+        )));
+    }
+    let prep = &model.prep;
+    let (reorientation, orientation_warning) = match prep.orientation {
+        None => (
+            Reorientation::NONE,
+            Some("the run records no training orientation (an older run): slices are used as stored".to_string()),
+        ),
+        Some(t) => match plan(v, axis, &t) {
+            Some(r) => (r, None),
+            None => (
+                Reorientation::NONE,
+                Some(format!(
+                    "the in-plane axes of slices along axis {axis} do not match the training orientation \
+                     ({}{} rows/columns): slices are used as stored",
+                    t.rows.code(),
+                    t.cols.code()
+                )),
+            ),
+        },
+    };
+    let chosen = chosen_slices(v, axis, &opts.organ, 32)?;
+    let window = Window::hu(prep.window_hu[0], prep.window_hu[1])?;
+    let size = prep.size;
+    let device = model.nets.eg.device();
+    let mut mask_vol = Volume {
+        data: vec![0.0; v.numel()],
+        ..v.clone()
+    };
+    let mut cf_vol = opts.counterfactual.then(|| v.clone());
+    let mut diff_vol = opts.difference.then(|| Volume {
+        data: vec![0.0; v.numel()],
+        ..v.clone()
+    });
+    let mut records = Vec::with_capacity(chosen.len());
+    let batch = opts.batch.max(1);
+    let thr = opts.threshold as f32;
+    let hu_per_unit = (window.hi - window.lo) / 2.0;
+    for (done, group) in chosen.chunks(batch).enumerate() {
+        let mut slices = Vec::with_capacity(group.len());
+        let mut x = Vec::with_capacity(group.len() * size * size);
+        for &(k, _) in group {
+            let s = cut(
+                v,
+                axis,
+                k,
+                reorientation.transpose,
+                reorientation.flip_rows,
+                reorientation.flip_cols,
+            )?;
+            let mut w: Vec<f32> = s.data.iter().map(|&h| to_i16(h) as f32).collect();
+            window.apply_all(&mut w);
+            x.extend(resize_linear(&w, s.rows, s.cols, size, size)?);
+            slices.push(s);
+        }
+        let n = group.len();
+        let xt = Tensor::from_f32(x.clone(), [n, 1, size, size], device)?;
+        let x_cf = no_grad(|| counterfactual(&model.nets, &xt))?;
+        let p = probabilities(&model.classifier.net, &xt)?;
+        let p_cf = probabilities(&model.classifier.net, &x_cf)?;
+        let cf = x_cf.try_to_vec_f32()?;
+        let hw = size * size;
+        for (i, s) in slices.iter().enumerate() {
+            let (xs, cs) = (&x[i * hw..(i + 1) * hw], &cf[i * hw..(i + 1) * hw]);
+            let diff: Vec<f32> = xs
+                .iter()
+                .zip(cs)
+                .map(|(a, c)| (a - c).abs() / 2.0)
+                .collect();
+            let native = resize_linear(&diff, size, size, s.rows, s.cols)?;
+            let mut m: Vec<bool> = native.iter().map(|&d| d > thr).collect();
+            if opts.postprocess {
+                m = postprocess(&m, s.rows, s.cols);
+            }
+            let changed = m.iter().filter(|&&b| b).count();
+            let mf: Vec<f32> = m.iter().map(|&b| b as u8 as f32).collect();
+            write_back(&mf, &s.provenance, &mut mask_vol)?;
+            if let Some(d) = diff_vol.as_mut() {
+                write_back(&native, &s.provenance, d)?;
+            }
+            if let Some(c) = cf_vol.as_mut() {
+                let delta: Vec<f32> = xs.iter().zip(cs).map(|(a, c)| c - a).collect();
+                let delta = resize_linear(&delta, size, size, s.rows, s.cols)?;
+                let hu: Vec<f32> = s
+                    .data
+                    .iter()
+                    .zip(&delta)
+                    .map(|(&h, &d)| h + d * hu_per_unit)
+                    .collect();
+                write_back(&hu, &s.provenance, c)?;
+            }
+            records.push(SliceRecord {
+                index: group[i].0,
+                organ_pixels: group[i].1,
+                p_before: p[i],
+                p_after: p_cf[i],
+                changed_pixels: changed,
+            });
+        }
+        progress((done * batch + n).min(chosen.len()), chosen.len());
+    }
+    Ok(VolumeSegmentation {
+        mask: mask_vol.data.iter().map(|&m| (m > 0.5) as u8).collect(),
+        counterfactual_hu: cf_vol.map(|c| c.data),
+        difference: diff_vol.map(|d| d.data),
+        slices: records,
+        axis,
+        reorientation,
+        orientation_warning,
+    })
+}
