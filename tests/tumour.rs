@@ -139,3 +139,52 @@ fn probability_size_condition_spacing_and_failures() {
     );
     assert!(insert(&img[..10], &kid, 96, 96, &always, &mut Rng::new(4)).is_err());
 }
+
+#[test]
+fn baked_tumours_brighten_only_their_slices_and_are_labelled() {
+    use coin::data::bake::{bake_tumours, BakeCfg};
+    let spec = coin::data::PhantomSpec {
+        nz: 24,
+        seed: 5,
+        ..Default::default()
+    };
+    let p = coin::data::patient(&spec, 0);
+    let cfg = BakeCfg {
+        axis: 2,
+        kidney: vec![1],
+        window: coin::data::Window::hu(-100.0, 300.0).unwrap(),
+        params: TumourParams::default(),
+        tumour_id: 2,
+        seed: 9,
+    };
+    let b = bake_tumours(&p.image, &p.labels, &cfg).unwrap();
+    assert!(!b.slices.is_empty(), "no slice got a tumour");
+    let mut brighter = 0;
+    for (i, ((&orig, &baked), &id)) in p
+        .image
+        .data
+        .iter()
+        .zip(&b.image.data)
+        .zip(&b.labels.data)
+        .enumerate()
+    {
+        // The blob's faint rim below the mask threshold brightens too, as in the paper.
+        assert!(baked >= orig - 1e-3, "voxel {i}: a tumour never darkens");
+        if id == 2.0 {
+            brighter += (baked > orig + 1.0) as usize;
+        } else {
+            assert_eq!(id, p.labels.data[i]);
+        }
+        let z = i / (p.image.dims[0] * p.image.dims[1]);
+        if !b.slices.contains(&z) {
+            assert_eq!(baked, orig, "voxel {i} of an untouched slice changed");
+        }
+    }
+    assert!(brighter > 0);
+    let z_of = |i: usize| i / (p.image.dims[0] * p.image.dims[1]);
+    for (i, &id) in b.labels.data.iter().enumerate() {
+        if id == 2.0 {
+            assert!(b.slices.contains(&z_of(i)));
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! and the batching loader (`loader`).
 
 pub mod augment;
+pub mod bake;
 pub mod cache;
 pub mod dataset;
 pub mod layout;
