@@ -20,6 +20,7 @@
 //! - [`demo`]: a tiny blob-detection task for the model-level tests.
 //! - [`rng`]: a small counter-based random generator (reproducible across runs and threads).
 
+pub mod attribution;
 pub mod autograd;
 pub mod data;
 pub mod demo;
