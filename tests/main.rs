@@ -12,6 +12,7 @@ mod backends;
 mod bad_input;
 mod data_window;
 mod dataset;
+mod evaluate;
 mod gpu;
 mod gpu_train;
 mod gradcheck;

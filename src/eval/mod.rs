@@ -7,13 +7,16 @@
 
 mod metrics;
 pub mod morphology;
+pub mod report;
+pub mod report_page;
 mod segmentation;
 mod trained;
 mod volume;
 
 pub use metrics::{roc_auc, BinaryCounts, Confusion};
 pub use segmentation::{
-    evaluate_classifier, evaluate_coin, probabilities, ClassifierReport, CoinReport, EvalCfg, Panel,
+    evaluate_classifier, evaluate_coin, evaluate_coin_keeping_slices, probabilities,
+    ClassifierReport, CoinReport, EvalCfg, Panel,
 };
 pub use trained::TrainedModel;
 pub use volume::{segment_volume, OrganMask, SegmentOptions, SliceRecord, VolumeSegmentation};

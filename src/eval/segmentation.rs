@@ -117,6 +117,22 @@ pub fn evaluate_classifier(f: &ResNet18, loader: &Loader) -> Result<ClassifierRe
     Ok(ClassifierReport::from(&scores, &labels))
 }
 
+/// One ground-truth-abnormal slice as evaluated: input, counterfactual, clean slice (synthetic
+/// data), ground truth, and the classifier's probabilities before and after.
+#[derive(Clone, Debug)]
+pub struct EvalSlice {
+    /// The sample's index in the split.
+    pub index: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub x: Vec<f32>,
+    pub x_cf: Vec<f32>,
+    pub clean: Option<Vec<f32>>,
+    pub truth: Vec<u8>,
+    pub p: f64,
+    pub p_cf: f64,
+}
+
 /// COIN (and the classifier) on every sample of `loader`'s epoch 0. The ground-truth mask is
 /// each sample's last mask (the synthetic tumour, or the tumour for real data).
 pub fn evaluate_coin(
@@ -125,6 +141,28 @@ pub fn evaluate_coin(
     loader: &Loader,
     cfg: &EvalCfg,
 ) -> Result<CoinReport> {
+    Ok(evaluate(nets, f, loader, cfg, false)?.0)
+}
+
+/// [`evaluate_coin`], keeping every ground-truth-abnormal slice for further analysis (the
+/// same pass, so the same numbers: spectral norm's `u` moves with every forward).
+pub fn evaluate_coin_keeping_slices(
+    nets: &CoinNets,
+    f: &ResNet18,
+    loader: &Loader,
+    cfg: &EvalCfg,
+) -> Result<(CoinReport, Vec<EvalSlice>)> {
+    evaluate(nets, f, loader, cfg, true)
+}
+
+fn evaluate(
+    nets: &CoinNets,
+    f: &ResNet18,
+    loader: &Loader,
+    cfg: &EvalCfg,
+    keep: bool,
+) -> Result<(CoinReport, Vec<EvalSlice>)> {
+    let mut kept = Vec::new();
     let mut r = CoinReport::default();
     let (mut ceiling, mut has_ceiling) = (Confusion::default(), true);
     let (mut scores, mut labels) = (Vec::new(), Vec::new());
@@ -173,6 +211,19 @@ pub fn evaluate_coin(
                     ),
                     None => has_ceiling = false,
                 }
+                if keep {
+                    kept.push(EvalSlice {
+                        index: b.indices[i],
+                        rows,
+                        cols,
+                        x: xs.to_vec(),
+                        x_cf: cs.to_vec(),
+                        clean: clean.as_ref().map(|cl| cl[i * hw..(i + 1) * hw].to_vec()),
+                        truth: truth.to_vec(),
+                        p: p[i],
+                        p_cf: p_cf[i],
+                    });
+                }
                 if r.panels.len() < cfg.keep_samples {
                     r.panels.push(Panel {
                         rows,
@@ -203,5 +254,5 @@ pub fn evaluate_coin(
         0.0
     };
     r.classifier = ClassifierReport::from(&scores, &labels);
-    Ok(r)
+    Ok((r, kept))
 }

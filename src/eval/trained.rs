@@ -4,7 +4,7 @@
 
 use crate::io::load_groups;
 use crate::models::{Classifier, CoinNets};
-use crate::train::{coin_nets_cfg, Preprocessing, RunConfig};
+use crate::train::{coin_nets_cfg, DataSource, Preprocessing, RunConfig};
 use crate::{Device, Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -14,7 +14,10 @@ pub struct TrainedModel {
     pub classifier: Classifier,
     pub config: RunConfig,
     pub prep: Preprocessing,
-    /// The checkpoint folder the networks came from, and its counterfactual step.
+    /// The data the run trained on.
+    pub data: DataSource,
+    /// The run folder; the checkpoint folder the networks came from and its counterfactual step.
+    pub run: PathBuf,
     pub checkpoint: PathBuf,
     pub step: u64,
 }
@@ -86,6 +89,12 @@ impl TrainedModel {
             serde_json::from_value(state["config"].clone()).map_err(|e| bad("config", e))?;
         let prep: Preprocessing = serde_json::from_value(state["preprocessing"].clone())
             .map_err(|e| bad("preprocessing", e))?;
+        let data: DataSource = match state.get("data") {
+            Some(d) if !d.is_null() => {
+                serde_json::from_value(d.clone()).map_err(|e| bad("data", e))?
+            }
+            _ => DataSource::phantom(),
+        };
         let nets = CoinNets::new(&coin_nets_cfg(&config), device, config.seed)?;
         load_groups(&folder.join("weights.safetensors"), &[&nets.eg, &nets.d])?;
         let classifier = Classifier::new(config.classifier.base, device, config.seed ^ 0xf)?;
@@ -99,6 +108,8 @@ impl TrainedModel {
             classifier,
             config,
             prep,
+            data,
+            run: run.to_path_buf(),
             checkpoint: folder,
             step,
         })

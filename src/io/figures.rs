@@ -14,32 +14,24 @@ pub fn save_panels(path: &Path, panels: &[Panel]) -> Result<()> {
     let Some(first) = panels.first() else {
         return Ok(());
     };
-    let (r, c) = (first.rows, first.cols);
-    let (w, h) = (4 * c + 3 * 2, panels.len() * (r + 2));
-    let mut px = vec![64u8; w * h];
-    for (k, p) in panels.iter().enumerate() {
-        let tiles: [Vec<u8>; 4] = [
-            p.x.iter().map(|&v| to_u8(v, -1.0, 1.0)).collect(),
-            p.x_cf.iter().map(|&v| to_u8(v, -1.0, 1.0)).collect(),
-            p.x.iter()
-                .zip(&p.x_cf)
-                .map(|(a, b)| to_u8((a - b).abs(), 0.0, 1.0))
-                .collect(),
-            p.truth
-                .iter()
-                .map(|&t| if t > 0 { 255 } else { 0 })
-                .collect(),
-        ];
-        for (t, tile) in tiles.iter().enumerate() {
-            for y in 0..r {
-                let row = k * (r + 2) + y;
-                let col0 = t * (c + 2);
-                px[row * w + col0..row * w + col0 + c].copy_from_slice(&tile[y * c..(y + 1) * c]);
-            }
-        }
-    }
-    image::save_buffer(path, &px, w as u32, h as u32, image::ExtendedColorType::L8)
-        .map_err(|e| crate::Error::Format(format!("{}: {e}", path.display())))
+    let grid: Vec<Vec<Vec<u8>>> = panels
+        .iter()
+        .map(|p| {
+            let diff: Vec<f32> =
+                p.x.iter()
+                    .zip(&p.x_cf)
+                    .map(|(a, b)| (a - b).abs())
+                    .collect();
+            let truth: Vec<f32> = p.truth.iter().map(|&t| (t > 0) as u8 as f32).collect();
+            vec![
+                grey(&p.x, -1.0, 1.0),
+                grey(&p.x_cf, -1.0, 1.0),
+                grey(&diff, 0.0, 1.0),
+                grey(&truth, 0.0, 1.0),
+            ]
+        })
+        .collect();
+    save_grid(path, &grid, first.rows, first.cols)
 }
 
 /// A line plot of named series (x, y) as SVG, with axes, ticks and a legend.
@@ -116,4 +108,42 @@ pub fn save_line_plot(
     s += "</svg>\n";
     std::fs::write(path, s)?;
     Ok(())
+}
+
+/// Grey levels of `values` mapped linearly from `[lo, hi]`.
+pub fn grey(values: &[f32], lo: f32, hi: f32) -> Vec<u8> {
+    values.iter().map(|&v| to_u8(v, lo, hi)).collect()
+}
+
+/// A PNG grid of equally sized grey tiles (`rows × cols` each), one image row per `grid` row,
+/// 2-pixel gaps.
+pub fn save_grid(path: &Path, grid: &[Vec<Vec<u8>>], rows: usize, cols: usize) -> Result<()> {
+    let n_cols = grid.iter().map(|r| r.len()).max().unwrap_or(0);
+    if n_cols == 0 {
+        return Err(crate::Error::Invalid(format!(
+            "{}: no tiles to draw",
+            path.display()
+        )));
+    }
+    let (w, h) = (n_cols * (cols + 2), grid.len() * (rows + 2));
+    let mut px = vec![64u8; w * h];
+    for (k, tiles) in grid.iter().enumerate() {
+        for (t, tile) in tiles.iter().enumerate() {
+            if tile.len() != rows * cols {
+                return Err(crate::Error::Shape(format!(
+                    "{}: tile of {} pixels in a {rows}×{cols} grid",
+                    path.display(),
+                    tile.len()
+                )));
+            }
+            for y in 0..rows {
+                let row = k * (rows + 2) + y;
+                let col0 = t * (cols + 2);
+                px[row * w + col0..row * w + col0 + cols]
+                    .copy_from_slice(&tile[y * cols..(y + 1) * cols]);
+            }
+        }
+    }
+    image::save_buffer(path, &px, w as u32, h as u32, image::ExtendedColorType::L8)
+        .map_err(|e| crate::Error::Format(format!("{}: {e}", path.display())))
 }

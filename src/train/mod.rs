@@ -20,7 +20,7 @@ pub use config::{AdvLoss, LossWeights, StepCfg};
 pub use data_setup::{DataSource, Preprocessing};
 pub use losses::{d_loss, g_adv_loss, DLosses, GLosses};
 pub use memory::{check_memory, coin_step_bytes};
-pub use pipeline::{coin_nets_cfg, run, RunOptions, Stages};
+pub use pipeline::{coin_nets_cfg, run, test_loader, RunOptions, Stages};
 pub use posterior::{posterior, Posterior};
 pub use preset::{RunConfig, PRESETS};
 pub use progress::Progress;

@@ -9,7 +9,9 @@ use super::preset::RunConfig;
 use super::run_dir::RunDir;
 use super::stage::{loader, Stage};
 use super::step::CoinStep;
-use crate::eval::{evaluate_coin, ClassifierReport, CoinReport};
+use crate::attribution::RiseCfg;
+use crate::eval::report::{baseline_row, Baseline, MethodResult};
+use crate::eval::{evaluate_coin_keeping_slices, ClassifierReport, CoinReport};
 use crate::io::checkpoint::{latest_checkpoint, load_checkpoint};
 use crate::io::figures::{save_line_plot, save_panels};
 use crate::io::load_groups;
@@ -175,6 +177,7 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
                     seconds,
                     classifier_val: classifier_report,
                     test: None,
+                    layercam: None,
                 },
                 t_all,
             );
@@ -213,10 +216,27 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
 
     // ---- evaluation on the test split
     let t = Instant::now();
-    let test = loader(splits.test.clone(), 32, 0, false, false, cfg, o.device)?;
-    let report = evaluate_coin(&nets, &f.net, &test, &stage.eval_cfg())?;
+    let test = test_loader(&splits, cfg, o.device)?;
+    let (report, slices) = evaluate_coin_keeping_slices(&nets, &f.net, &test, &stage.eval_cfg())?;
     save_panels(&run.path.join("samples").join("test.png"), &report.panels)?;
     seconds["evaluation"] = json!(t.elapsed().as_secs_f64());
+    // The cheapest baseline (one forward and backward per 16 slices), on the same slices and
+    // scored as `evaluate` scores it.
+    let layercam = baseline_row(
+        Baseline::LayerCam,
+        &f.net,
+        &slices,
+        cfg.eval.saliency_threshold,
+        RiseCfg::default(),
+        o.device,
+        |_, _| {},
+    )?;
+    drop(slices);
+    seconds["layercam"] = json!(layercam.seconds);
+    println!(
+        "test: COIN IoU {:.4}, LayerCAM IoU {:.4} ({} abnormal slices)",
+        report.iou, layercam.iou, report.abnormal_slices
+    );
     finish(
         &run,
         o,
@@ -225,9 +245,20 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
             seconds,
             classifier_val: classifier_report,
             test: Some(report),
+            layercam: Some(layercam),
         },
         t_all,
     )
+}
+
+/// The test split's loader: the batches, in the order, that the run's final evaluation used
+/// (`evaluate` replays them to give the same numbers).
+pub fn test_loader(
+    splits: &super::data_setup::Splits,
+    cfg: &RunConfig,
+    device: Device,
+) -> Result<crate::data::loader::Loader> {
+    loader(splits.test.clone(), 32, 0, false, false, cfg, device)
 }
 
 /// The COIN networks a configuration trains.
@@ -244,6 +275,7 @@ struct Outcome {
     seconds: serde_json::Value,
     classifier_val: Option<ClassifierReport>,
     test: Option<CoinReport>,
+    layercam: Option<MethodResult>,
 }
 
 fn finish(
@@ -258,6 +290,7 @@ fn finish(
         mut seconds,
         classifier_val,
         test,
+        layercam,
     } = out;
     plot_curves(run)?;
     seconds["total_this_session"] = json!(t_all.elapsed().as_secs_f64());
@@ -273,7 +306,10 @@ fn finish(
         "changed_pixels_normal": test.as_ref().map(|r| r.changed_pixels_normal),
         "test_slices": test.as_ref().map(|r| r.slices),
         "test_abnormal_slices": test.as_ref().map(|r| r.abnormal_slices),
+        "layercam_iou": layercam.as_ref().map(|r| r.iou),
+        "layercam_dice": layercam.as_ref().map(|r| r.dice),
         "threshold": cfg.eval.threshold,
+        "saliency_threshold": cfg.eval.saliency_threshold,
         "seconds": seconds,
         "preset": cfg.name,
         "device": o.device.to_string(),
@@ -340,7 +376,8 @@ fn plot_curves(run: &RunDir) -> Result<()> {
     )
 }
 
-fn cpu_model() -> String {
+/// The host CPU's model name (for reports).
+pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {

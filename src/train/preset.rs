@@ -90,6 +90,13 @@ pub struct EvalSection {
     pub threshold: f64,
     pub validity_tau: f64,
     pub samples: usize,
+    /// The attribution baselines' threshold on min–max normalised saliency (the paper's 0.975).
+    #[serde(default = "paper_saliency_threshold")]
+    pub saliency_threshold: f64,
+}
+
+fn paper_saliency_threshold() -> f64 {
+    0.975
 }
 
 impl RunConfig {

@@ -1,0 +1,250 @@
+//! `evaluate`'s folder: `report.md` (the paper's table), `report.json` (one entry per method),
+//! PNG panels of the best and worst slices, SVG plots (training losses, validation IoU, the
+//! threshold sweep, the per-image IoU distribution) and a static `index.html` that links them
+//! and reads in a browser without a server.
+
+use super::report::MethodResult;
+use super::segmentation::EvalSlice;
+use crate::io::checkpoint::write_atomic;
+use crate::io::figures::{grey, save_grid, save_line_plot};
+use crate::{Error, Result};
+use std::path::Path;
+
+/// What the page says about the run besides the table.
+pub struct PageInfo {
+    pub title: String,
+    /// Lines of context (model, data, host), shown as a list.
+    pub facts: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+fn fmt(v: f64) -> String {
+    format!("{v:.4}")
+}
+
+/// The table as Markdown.
+pub fn markdown_table(rows: &[MethodResult]) -> String {
+    let mut s = String::from(
+        "| method | IoU | Dice | per-image IoU (mean / median) | validity | threshold | seconds |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        s += &format!(
+            "| {} | {} | {} | {} / {} | {} | {} | {:.1} |\n",
+            r.method,
+            fmt(r.iou),
+            fmt(r.dice),
+            fmt(r.per_image_iou_mean),
+            fmt(r.per_image_iou_median),
+            r.validity.map_or("–".into(), fmt),
+            r.threshold,
+            r.seconds
+        );
+    }
+    s
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn html_table(rows: &[MethodResult]) -> String {
+    let mut s = String::from("<table>\n<tr><th>method</th><th>IoU</th><th>Dice</th><th>per-image IoU mean / median</th><th>validity</th><th>threshold</th><th>seconds</th></tr>\n");
+    for r in rows {
+        s += &format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{:.1}</td></tr>\n",
+            html_escape(&r.method),
+            fmt(r.iou),
+            fmt(r.dice),
+            fmt(r.per_image_iou_mean),
+            fmt(r.per_image_iou_median),
+            r.validity.map_or("–".into(), fmt),
+            r.threshold,
+            r.seconds
+        );
+    }
+    s + "</table>\n"
+}
+
+/// Rows of panels for `picks` (indices into `slices`): input, counterfactual, difference, COIN
+/// mask, ground truth, then each baseline's map.
+fn panels(
+    path: &Path,
+    slices: &[EvalSlice],
+    picks: &[usize],
+    coin: &MethodResult,
+    baselines: &[&MethodResult],
+) -> Result<()> {
+    let Some(&first) = picks.first() else {
+        return Ok(());
+    };
+    let grid: Vec<Vec<Vec<u8>>> = picks
+        .iter()
+        .map(|&i| {
+            let s = &slices[i];
+            let d = &coin.maps[i];
+            let mask: Vec<f32> = d
+                .iter()
+                .map(|&v| (v > coin.threshold as f32) as u8 as f32)
+                .collect();
+            let truth: Vec<f32> = s.truth.iter().map(|&t| (t > 0) as u8 as f32).collect();
+            let mut row = vec![
+                grey(&s.x, -1.0, 1.0),
+                grey(&s.x_cf, -1.0, 1.0),
+                grey(d, 0.0, 0.5),
+                grey(&mask, 0.0, 1.0),
+                grey(&truth, 0.0, 1.0),
+            ];
+            row.extend(baselines.iter().map(|b| grey(&b.maps[i], 0.0, 1.0)));
+            row
+        })
+        .collect();
+    save_grid(path, &grid, slices[first].rows, slices[first].cols)
+}
+
+/// Writes the whole folder; returns the files `index.html` references.
+pub fn write_report(
+    out: &Path,
+    run: &Path,
+    rows: &[MethodResult],
+    slices: &[EvalSlice],
+    info: &PageInfo,
+) -> Result<Vec<String>> {
+    std::fs::create_dir_all(out)?;
+    let coin = rows
+        .first()
+        .ok_or_else(|| Error::Invalid("evaluate: no methods to report".into()))?;
+    let baselines: Vec<&MethodResult> = rows
+        .iter()
+        .filter(|r| !r.method.starts_with("COIN") && !r.method.starts_with("perfect"))
+        .filter(|r| r.maps.len() == slices.len())
+        .collect();
+    let mut files = Vec::new();
+
+    // The table and the JSON.
+    let mut md = format!("# {}\n\n", info.title);
+    for f in &info.facts {
+        md += &format!("- {f}\n");
+    }
+    md += "\n";
+    md += &markdown_table(rows);
+    md += "\n";
+    for n in &info.notes {
+        md += &format!("- {n}\n");
+    }
+    write_atomic(&out.join("report.md"), md.as_bytes())?;
+    let json = serde_json::to_vec_pretty(rows).map_err(|e| Error::Format(e.to_string()))?;
+    write_atomic(&out.join("report.json"), &json)?;
+    files.extend(["report.md".to_string(), "report.json".to_string()]);
+
+    // Panels: the best and the worst slices by COIN's per-image IoU.
+    let mut order: Vec<(usize, f64)> = slices
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut c = super::metrics::Confusion::default();
+            c.add(
+                coin.maps[i].iter().map(|&v| v > coin.threshold as f32),
+                s.truth.iter().map(|&t| t > 0),
+            );
+            (i, c.iou())
+        })
+        .collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let k = order.len().min(4);
+    let best: Vec<usize> = order[..k].iter().map(|p| p.0).collect();
+    let worst: Vec<usize> = order[order.len() - k..].iter().rev().map(|p| p.0).collect();
+    for (name, picks) in [("panels-best.png", &best), ("panels-worst.png", &worst)] {
+        if !picks.is_empty() {
+            panels(&out.join(name), slices, picks, coin, &baselines)?;
+            files.push(name.to_string());
+        }
+    }
+
+    // Plots.
+    let sweep: Vec<(String, Vec<(f64, f64)>)> = rows
+        .iter()
+        .map(|r| (r.method.clone(), r.sweep.clone()))
+        .collect();
+    save_line_plot(
+        &out.join("sweep.svg"),
+        "pooled IoU against the threshold",
+        "threshold (COIN: |x − x_cf| in [0, 1]; baselines: normalised saliency)",
+        &sweep,
+    )?;
+    let hist: Vec<(String, Vec<(f64, f64)>)> = rows
+        .iter()
+        .map(|r| {
+            let mut bins = [0usize; 20];
+            for &v in &r.per_image_iou {
+                bins[((v * 20.0) as usize).min(19)] += 1;
+            }
+            let n = r.per_image_iou.len().max(1) as f64;
+            let pts = bins
+                .iter()
+                .enumerate()
+                .map(|(b, &c)| ((b as f64 + 0.5) / 20.0, c as f64 / n))
+                .collect();
+            (r.method.clone(), pts)
+        })
+        .collect();
+    save_line_plot(
+        &out.join("per-image-iou.svg"),
+        "per-image IoU: fraction of slices in each 0.05 bin",
+        "per-image IoU",
+        &hist,
+    )?;
+    files.extend(["sweep.svg".to_string(), "per-image-iou.svg".to_string()]);
+    for name in ["loss.svg", "val_iou.svg"] {
+        if run.join(name).is_file() {
+            std::fs::copy(run.join(name), out.join(name))?;
+            files.push(name.to_string());
+        }
+    }
+
+    // The page.
+    let mut h = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{0}</title>\n<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}} td:first-child{{text-align:left}} img{{max-width:100%}}</style></head><body>\n<h1>{0}</h1>\n<ul>\n",
+        html_escape(&info.title)
+    );
+    for f in &info.facts {
+        h += &format!("<li>{}</li>\n", html_escape(f));
+    }
+    h += "</ul>\n<h2>Segmentation on the test slices</h2>\n";
+    h += &html_table(rows);
+    h += "<ul>\n";
+    for n in &info.notes {
+        h += &format!("<li>{}</li>\n", html_escape(n));
+    }
+    h += "</ul>\n<p>Files: <a href=\"report.md\">report.md</a>, <a href=\"report.json\">report.json</a></p>\n";
+    let columns =
+        std::iter::once("input, counterfactual, |x − x_cf|, COIN mask, ground truth".to_string())
+            .chain(baselines.iter().map(|b| b.method.clone()))
+            .collect::<Vec<_>>()
+            .join(", ");
+    for (name, what) in [
+        ("panels-best.png", "The slices COIN segments best"),
+        ("panels-worst.png", "The slices COIN segments worst"),
+    ] {
+        if files.iter().any(|f| f == name) {
+            h += &format!(
+                "<h2>{what}</h2>\n<p>Columns: {}.</p>\n<img src=\"{name}\" alt=\"{what}\">\n",
+                html_escape(&columns)
+            );
+        }
+    }
+    for (name, what) in [
+        ("sweep.svg", "Threshold sweep"),
+        ("per-image-iou.svg", "Per-image IoU distribution"),
+        ("loss.svg", "Training losses"),
+        ("val_iou.svg", "Validation IoU during training"),
+    ] {
+        if files.iter().any(|f| f == name) {
+            h += &format!("<h2>{what}</h2>\n<img src=\"{name}\" alt=\"{what}\">\n");
+        }
+    }
+    h += "</body></html>\n";
+    write_atomic(&out.join("index.html"), h.as_bytes())?;
+    Ok(files)
+}

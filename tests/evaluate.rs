@@ -1,0 +1,142 @@
+//! The `evaluate` binary on a `smoke` model trained in the test: every file the report page
+//! references exists and decodes, `report.json` has one entry per method, and COIN's numbers
+//! equal the run's `summary.json` (the same slices, batches and order).
+
+use crate::common::files::smoke_model;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn evaluate(args: &[&str], run: &Path, out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_evaluate"))
+        .arg("--model")
+        .arg(run)
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .args(["--device", "cpu", "--threads", "2"])
+        .output()
+        .unwrap()
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("coin-evaluate-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// The values of `attr="…"` in `html`.
+fn references(html: &str, attr: &str) -> Vec<String> {
+    let key = format!("{attr}=\"");
+    html.match_indices(&key)
+        .map(|(i, _)| {
+            let rest = &html[i + key.len()..];
+            rest[..rest.find('"').unwrap()].to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn report_files_all_exist_decode_and_agree_with_the_summary() {
+    let run = smoke_model();
+    let out = out_dir("report");
+    let o = evaluate(&["--rise-masks", "64"], run, &out);
+    assert!(
+        o.status.success(),
+        "evaluate failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let mut refs = references(&html, "src");
+    refs.extend(references(&html, "href"));
+    for want in [
+        "report.md",
+        "report.json",
+        "panels-best.png",
+        "sweep.svg",
+        "per-image-iou.svg",
+        "loss.svg",
+    ] {
+        assert!(
+            refs.iter().any(|r| r == want),
+            "index.html does not reference {want}"
+        );
+    }
+    for r in &refs {
+        let p = out.join(r);
+        let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{r}: {e}"));
+        match r.rsplit('.').next().unwrap() {
+            "png" => {
+                let img = image::load_from_memory(&bytes).unwrap_or_else(|e| panic!("{r}: {e}"));
+                assert!(img.width() > 0 && img.height() > 0);
+            }
+            "svg" => {
+                let s = String::from_utf8(bytes).unwrap();
+                assert!(
+                    s.starts_with("<svg") && s.trim_end().ends_with("</svg>"),
+                    "{r}"
+                );
+            }
+            "json" => {
+                serde_json::from_slice::<Value>(&bytes).unwrap();
+            }
+            "md" => assert!(String::from_utf8(bytes).unwrap().contains("| COIN |")),
+            other => panic!("unexpected reference {r} ({other})"),
+        }
+    }
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let entries = report.as_array().expect("report.json is a list of methods");
+    let method = |m: &str| {
+        entries
+            .iter()
+            .find(|e| e["method"] == m)
+            .unwrap_or_else(|| panic!("no {m} entry"))
+    };
+    for m in [
+        "COIN",
+        "COIN + post-processing",
+        "RISE",
+        "LayerCAM",
+        "ScoreCAM",
+    ] {
+        let iou = method(m)["iou"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&iou), "{m}: {iou}");
+    }
+    assert_eq!(method("RISE")["settings"]["masks"], 64);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        method("COIN")["iou"],
+        summary["test_iou"],
+        "COIN IoU vs summary.json"
+    );
+    assert_eq!(
+        method("COIN")["dice"],
+        summary["test_dice"],
+        "COIN Dice vs summary.json"
+    );
+    assert_eq!(
+        method("LayerCAM")["iou"],
+        summary["layercam_iou"],
+        "LayerCAM IoU vs summary.json"
+    );
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let run = smoke_model();
+    let out = out_dir("bad");
+    let o = evaluate(&["--baselines", "rise,gradcam"], run, &out);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown 'gradcam'"));
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("mine.txt"), "keep").unwrap();
+    let o = evaluate(&["--baselines", "none"], run, &out);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    let empty = out.join("not-a-run");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = evaluate(&["--baselines", "none"], &empty, &out_dir("bad2"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds no trained COIN model"));
+}
