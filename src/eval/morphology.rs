@@ -97,9 +97,16 @@ mod tests {
 
     #[test]
     fn closing_fills_a_one_pixel_hole() {
-        let (m, r, c) = parse(&[".....", ".###.", ".#.#.", ".###.", "....."]);
-        let (want, _, _) = parse(&[".....", ".###.", ".###.", ".###.", "....."]);
+        let (m, r, c) = parse(&[
+            ".......", ".......", "..###..", "..#.#..", "..###..", ".......", ".......",
+        ]);
+        let (want, _, _) = parse(&[
+            ".......", ".......", "..###..", "..###..", "..###..", ".......", ".......",
+        ]);
         assert_eq!(close3(&m, r, c), want);
+        // Out-of-image pixels are neutral: a mask touching the border keeps its edge.
+        let (m, r, c) = parse(&["###", "#.#", "###"]);
+        assert_eq!(close3(&m, r, c), vec![true; 9]);
     }
 
     #[test]

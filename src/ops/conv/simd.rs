@@ -1,6 +1,8 @@
 //! What the CPU convolution kernels share: the 16-lane vector type, run-time choice of the
-//! instruction set (AVX-512F+FMA, AVX2+FMA or portable; `COIN_CPU_PORTABLE=1` forces the
-//! portable code, which CI also tests), and the macro that compiles one kernel body per set.
+//! instruction set (AVX-512F+FMA, AVX2+FMA or portable), and the macro that compiles one kernel
+//! body per set. `COIN_CPU_ISA=avx512|avx2|portable` forces a set (CI tests the CPU backend
+//! under each one the host has; a set the host lacks falls back to the best it has, with a
+//! warning); `COIN_CPU_PORTABLE=1` is the older spelling of `COIN_CPU_ISA=portable`.
 
 use std::sync::OnceLock;
 
@@ -14,21 +16,60 @@ pub(super) enum Simd {
     Portable,
 }
 
+/// The best set this host runs.
+fn detected() -> Simd {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
+            return Simd::Avx512;
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            return Simd::Avx2;
+        }
+    }
+    Simd::Portable
+}
+
+/// The set asked for by `COIN_CPU_ISA` (or `COIN_CPU_PORTABLE`), if any.
+fn requested() -> Option<Simd> {
+    if std::env::var_os("COIN_CPU_PORTABLE").is_some() {
+        return Some(Simd::Portable);
+    }
+    let v = std::env::var("COIN_CPU_ISA").ok()?;
+    match v.to_ascii_lowercase().as_str() {
+        "avx512" | "avx-512" => Some(Simd::Avx512),
+        "avx2" => Some(Simd::Avx2),
+        "portable" | "scalar" => Some(Simd::Portable),
+        "" | "auto" => None,
+        other => {
+            eprintln!("WARNING: COIN_CPU_ISA={other} is not avx512, avx2 or portable; ignored");
+            None
+        }
+    }
+}
+
+fn rank(s: Simd) -> u8 {
+    match s {
+        Simd::Portable => 0,
+        Simd::Avx2 => 1,
+        Simd::Avx512 => 2,
+    }
+}
+
 pub(super) fn simd() -> Simd {
     static KIND: OnceLock<Simd> = OnceLock::new();
     *KIND.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::env::var_os("COIN_CPU_PORTABLE").is_none() {
-                if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
-                    return Simd::Avx512;
-                }
-                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                    return Simd::Avx2;
-                }
+        let host = detected();
+        match requested() {
+            Some(r) if rank(r) <= rank(host) => r,
+            Some(r) => {
+                eprintln!(
+                    "WARNING: COIN_CPU_ISA asks for {r:?}, which this CPU lacks; using {host:?}"
+                );
+                host
             }
+            None => host,
         }
-        Simd::Portable
     })
 }
 
