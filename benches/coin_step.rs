@@ -6,7 +6,8 @@
 //! With `COIN_STEP_REPORT=FILE` it runs scripts/bench-coin-step.py's protocol instead of
 //! criterion's — one warm-up cycle, three timed cycles, then each part of the step (one warm-up
 //! and three timed runs) — and writes one JSON object to FILE (scripts/bench-coin-step.sh
-//! prints it beside PyTorch's).
+//! prints it beside PyTorch's). With `COIN_STEP_PROFILE=classifier|disc|eg|step` it runs only
+//! that part, 20 times, for a profiler (`perf record … --bench`).
 
 use coin::models::{Classifier, CoinNets, CoinNetsCfg};
 use coin::nn::Ctx;
@@ -143,7 +144,41 @@ fn report(path: &str) {
     std::fs::write(path, out.to_string()).expect("COIN_STEP_REPORT");
 }
 
+fn profile(part: &str) {
+    let mut s = setup();
+    let x = s.x.clone();
+    for _ in 0..20 {
+        match part {
+            "classifier" => {
+                no_grad(|| s.f.net.forward(&x, &Ctx::eval())).unwrap();
+            }
+            "step" => {
+                s.st.train_step(&mut s.nets, &s.f.net, &x).unwrap();
+            }
+            "disc" | "eg" => {
+                let tape = Tape::new();
+                let ctx = Ctx::train(&tape);
+                let c0 = Tensor::from_i64(vec![0; BATCH], [BATCH], Device::Cpu).unwrap();
+                let (l, wrt) = if part == "disc" {
+                    let real = s.nets.disc.forward(&x, &c0, &ctx).unwrap();
+                    (ops::sum_all(&real).unwrap(), s.nets.d.tensors())
+                } else {
+                    let e = s.nets.enc.forward(&x, &ctx).unwrap();
+                    let y = s.nets.gen.forward(&e, &c0, &x, &ctx).unwrap();
+                    (l1(&x, &y).unwrap(), s.nets.eg.tensors())
+                };
+                tape.backward(&l, &wrt.iter().collect::<Vec<_>>()).unwrap();
+            }
+            other => panic!("COIN_STEP_PROFILE={other}: classifier, disc, eg or step"),
+        }
+    }
+}
+
 fn step(c: &mut Criterion) {
+    if let Ok(part) = std::env::var("COIN_STEP_PROFILE") {
+        profile(&part);
+        return;
+    }
     if let Ok(path) = std::env::var("COIN_STEP_REPORT") {
         report(&path);
         return;

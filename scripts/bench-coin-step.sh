@@ -2,9 +2,11 @@
 # The COIN step, ours against PyTorch, side by side on this host, each in a fresh process:
 # 128², widths ×0.25, classifier base 64, batch 16; mean step over three 5-step D:G cycles after
 # one warm-up cycle, then the parts of the step. Prints one table with the ratio (PyTorch ÷
-# ours), GFLOP/s (PyTorch's FLOP count of the same step) and peak RSS.
+# ours), GFLOP/s (PyTorch's FLOP count of the same step) and peak RSS. Shared virtual machines
+# drift by ±15 % from run to run, so the two are run alternately --repeat times (default 3)
+# and the table shows each one's median.
 #
-#   scripts/bench-coin-step.sh [--threads N] [--isa avx2|avx512|portable]
+#   scripts/bench-coin-step.sh [--threads N] [--isa avx2|avx512|portable] [--repeat N]
 #
 # --isa forces our kernels (COIN_CPU_ISA) and PyTorch's (ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY)
 # to the same instruction set. Needs .venv-pytorch (scripts/setup-pytorch.sh).
@@ -12,10 +14,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=2
 isa=""
+repeat=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads=$2; shift 2 ;;
     --isa) isa=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -31,17 +35,32 @@ if [ -n "$isa" ]; then
 fi
 out=$(mktemp -d)
 cargo bench --bench coin_step --no-run >/dev/null 2>&1
-COIN_BENCH_THREADS=$threads COIN_STEP_REPORT="$out/ours.json" cargo bench --bench coin_step >/dev/null 2>&1
-"$py" scripts/bench-coin-step.py "$threads" > "$out/torch.json"
-"$py" - "$out/ours.json" "$out/torch.json" <<'PY'
-import json, sys
-ours, torch = (json.load(open(p)) for p in sys.argv[1:3])
+for i in $(seq 1 "$repeat"); do
+  COIN_BENCH_THREADS=$threads COIN_STEP_REPORT="$out/ours-$i.json" cargo bench --bench coin_step >/dev/null 2>&1
+  "$py" scripts/bench-coin-step.py "$threads" > "$out/torch-$i.json"
+done
+"$py" - "$out" "$repeat" <<'PY'
+import json, statistics, sys
+out, n = sys.argv[1], int(sys.argv[2])
+
+def median_of(kind):
+    runs = [json.load(open(f"{out}/{kind}-{i}.json")) for i in range(1, n + 1)]
+    med = dict(runs[0])
+    for k, v in runs[0].items():
+        if isinstance(v, float):
+            med[k] = statistics.median(r[k] for r in runs)
+    med["parts_s"] = {p: statistics.median(r["parts_s"][p] for r in runs) for p in runs[0]["parts_s"]}
+    med["runs"] = [round(r["mean_step_s"], 3) for r in runs]
+    return med
+
+ours, torch = median_of("ours"), median_of("torch")
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 flags = next((l for l in open("/proc/cpuinfo") if l.startswith("flags")), "")
 host_isa = "AVX-512" if " avx512f" in flags else "AVX2" if " avx2" in flags else "no AVX2"
 print(f"host: {cpu}, {host_isa}; {ours['threads']} threads; ours: {ours['isa']} kernels; "
       f"{torch['impl']}: {torch['isa']}")
-print(f"step: 128², widths x0.25, classifier base 64, batch 16; {torch['flops_per_step'] / 1e9:.1f} GFLOP per mean step\n")
+print(f"step: 128², widths x0.25, classifier base 64, batch 16; {torch['flops_per_step'] / 1e9:.1f} GFLOP per mean step")
+print(f"medians of {n} alternating runs; mean step per run: ours {ours['runs']}, PyTorch {torch['runs']}\n")
 print("| part | ours (s) | PyTorch (s) | PyTorch ÷ ours | ours GFLOP/s | PyTorch GFLOP/s |")
 print("|---|---:|---:|---:|---:|---:|")
 g = torch["flops_per_step"] / 1e9

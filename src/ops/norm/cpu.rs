@@ -54,7 +54,7 @@ pub(super) fn normalize(x: &Tensor, s: &Stats, g: Option<&[f64]>, b: Option<&[f6
         .collect();
     let out = x
         .with_f32(|v| {
-            let mut out = crate::tensor::pool::zeroed(v.len());
+            let mut out = crate::tensor::pool::overwritten(v.len());
             out.par_chunks_mut(hw)
                 .zip(v.par_chunks(hw))
                 .enumerate()
@@ -104,7 +104,7 @@ pub(super) fn backward(
     let dx = x
         .with_f32(|xv| {
             gy.with_f32(|gv| {
-                let mut dx = crate::tensor::pool::zeroed(xv.len());
+                let mut dx = crate::tensor::pool::overwritten(xv.len());
                 dx.par_chunks_mut(hw).enumerate().for_each(|(i, d)| {
                     let ch = i % c;
                     let gamma = g.map_or(1.0, |g| g[ch]);

@@ -12,18 +12,33 @@ pub(super) fn avg_fwd(x: &Tensor, k: usize, ho: usize, wo: usize) -> Tensor {
     let inv = 1.0 / (k * k) as f32;
     let out = x
         .with_f32(|v| {
-            let mut out = crate::tensor::pool::zeroed(d[0] * d[1] * ho * wo);
+            let mut out = crate::tensor::pool::overwritten(d[0] * d[1] * ho * wo);
             out.par_chunks_mut(ho * wo)
                 .zip(v.par_chunks(h * w))
                 .for_each(|(o, src)| {
                     for oh in 0..ho {
-                        for ow in 0..wo {
+                        let orow = &mut o[oh * wo..(oh + 1) * wo];
+                        if k == 2 {
+                            // The common 2×2 case, in the same order as the loop below:
+                            // (r0[0] + r0[1]) + (r1[0] + r1[1]) (up to the sign of a zero).
+                            let r0 = &src[2 * oh * w..][..2 * wo];
+                            let r1 = &src[(2 * oh + 1) * w..][..2 * wo];
+                            for ((e, a), b) in orow
+                                .iter_mut()
+                                .zip(r0.chunks_exact(2))
+                                .zip(r1.chunks_exact(2))
+                            {
+                                *e = ((a[0] + a[1]) + (b[0] + b[1])) * inv;
+                            }
+                            continue;
+                        }
+                        for (ow, e) in orow.iter_mut().enumerate() {
                             let mut s = 0f32;
                             for i in 0..k {
                                 let row = &src[(oh * k + i) * w + ow * k..][..k];
                                 s += row.iter().sum::<f32>();
                             }
-                            o[oh * wo + ow] = s * inv;
+                            *e = s * inv;
                         }
                     }
                 });
@@ -39,7 +54,12 @@ pub(super) fn avg_bwd(g: &Tensor, k: usize, in_dims: [usize; 4]) -> Tensor {
     let inv = 1.0 / (k * k) as f32;
     let dx = g
         .with_f32(|gv| {
-            let mut dx = crate::tensor::pool::zeroed(n * c * h * w);
+            // Every element is written when the windows tile the plane exactly.
+            let mut dx = if h == ho * k && w == wo * k {
+                crate::tensor::pool::overwritten(n * c * h * w)
+            } else {
+                crate::tensor::pool::zeroed(n * c * h * w)
+            };
             dx.par_chunks_mut(h * w)
                 .zip(gv.par_chunks(ho * wo))
                 .for_each(|(d, gp)| {

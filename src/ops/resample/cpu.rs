@@ -12,7 +12,7 @@ pub(super) fn nearest_fwd(x: &Tensor, s: usize) -> Tensor {
     let (ho, wo) = (h * s, w * s);
     let out = x
         .with_f32(|v| {
-            let mut out = crate::tensor::pool::zeroed(d[0] * d[1] * ho * wo);
+            let mut out = crate::tensor::pool::overwritten(d[0] * d[1] * ho * wo);
             out.par_chunks_mut(ho * wo)
                 .zip(v.par_chunks(h * w))
                 .for_each(|(o, src)| {
@@ -73,7 +73,7 @@ pub(super) fn bilinear_fwd(x: &Tensor, oh: usize, ow: usize, ac: bool) -> Tensor
     let (ty, tx) = (taps(h, oh, ac), taps(w, ow, ac));
     let out = x
         .with_f32(|v| {
-            let mut out = crate::tensor::pool::zeroed(d[0] * d[1] * oh * ow);
+            let mut out = crate::tensor::pool::overwritten(d[0] * d[1] * oh * ow);
             out.par_chunks_mut(oh * ow)
                 .zip(v.par_chunks(h * w))
                 .for_each(|(o, p)| {
