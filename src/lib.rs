@@ -39,3 +39,15 @@ pub mod train;
 pub use autograd::{no_grad, Gradients, Tape};
 pub use error::{Error, Result};
 pub use tensor::{DType, Device, Shape, Tensor};
+
+/// Sizes the worker pool the tensor ops run on (`--threads`; `None`: all cores). Call it once,
+/// before any op runs.
+pub fn set_threads(n: Option<usize>) -> Result<()> {
+    if let Some(t) = n {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t.max(1))
+            .build_global()
+            .map_err(|e| Error::Invalid(format!("--threads {t}: {e}")))?;
+    }
+    Ok(())
+}

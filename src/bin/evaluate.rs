@@ -79,12 +79,7 @@ fn main() {
 
 fn real_main(a: &Args) -> Result<(), String> {
     let e = |e: coin::Error| e.to_string();
-    if let Some(t) = a.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t.max(1))
-            .build_global()
-            .map_err(|e| e.to_string())?;
-    }
+    coin::set_threads(a.threads).map_err(|e| e.to_string())?;
     let baselines: Vec<Baseline> = if a.baselines.trim() == "none" {
         Vec::new()
     } else {

@@ -219,12 +219,7 @@ fn main() {
 }
 
 fn real_main(a: &Args) -> Result<(), String> {
-    if let Some(t) = a.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t.max(1))
-            .build_global()
-            .map_err(|e| e.to_string())?;
-    }
+    coin::set_threads(a.threads).map_err(|e| e.to_string())?;
     let jobs = jobs(a)?;
     check_outputs(&jobs, a.force)?;
     let device = coin::gpu::device_from_arg(&a.device).map_err(|e| e.to_string())?;

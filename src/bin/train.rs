@@ -126,12 +126,7 @@ fn real_main(a: Args) -> Result<(), String> {
         print!("{}", cfg.to_toml());
         return Ok(());
     }
-    if let Some(t) = a.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t.max(1))
-            .build_global()
-            .map_err(|e| e.to_string())?;
-    }
+    coin::set_threads(a.threads).map_err(|e| e.to_string())?;
     let device = coin::gpu::device_from_arg(&a.device).map_err(|e| e.to_string())?;
     let layout = match a.layout {
         Layout::Totalsegmentator => LayoutKind::TotalSegmentator,

@@ -22,23 +22,38 @@ fn fmt(v: f64) -> String {
     format!("{v:.4}")
 }
 
+const HEADERS: [&str; 7] = [
+    "method",
+    "IoU",
+    "Dice",
+    "per-image IoU (mean / median)",
+    "validity",
+    "threshold",
+    "seconds",
+];
+
+/// One row's cells, in the order of `HEADERS`.
+fn cells(r: &MethodResult) -> [String; 7] {
+    [
+        r.method.clone(),
+        fmt(r.iou),
+        fmt(r.dice),
+        format!(
+            "{} / {}",
+            fmt(r.per_image_iou_mean),
+            fmt(r.per_image_iou_median)
+        ),
+        r.validity.map_or("–".into(), fmt),
+        r.threshold.to_string(),
+        format!("{:.1}", r.seconds),
+    ]
+}
+
 /// The table as Markdown.
 pub fn markdown_table(rows: &[MethodResult]) -> String {
-    let mut s = String::from(
-        "| method | IoU | Dice | per-image IoU (mean / median) | validity | threshold | seconds |\n|---|---:|---:|---:|---:|---:|---:|\n",
-    );
+    let mut s = format!("| {} |\n|---|{}\n", HEADERS.join(" | "), "---:|".repeat(6));
     for r in rows {
-        s += &format!(
-            "| {} | {} | {} | {} / {} | {} | {} | {:.1} |\n",
-            r.method,
-            fmt(r.iou),
-            fmt(r.dice),
-            fmt(r.per_image_iou_mean),
-            fmt(r.per_image_iou_median),
-            r.validity.map_or("–".into(), fmt),
-            r.threshold,
-            r.seconds
-        );
+        s += &format!("| {} |\n", cells(r).join(" | "));
     }
     s
 }
@@ -50,19 +65,17 @@ fn html_escape(s: &str) -> String {
 }
 
 fn html_table(rows: &[MethodResult]) -> String {
-    let mut s = String::from("<table>\n<tr><th>method</th><th>IoU</th><th>Dice</th><th>per-image IoU mean / median</th><th>validity</th><th>threshold</th><th>seconds</th></tr>\n");
+    let row = |tag: &str, cs: &[String]| {
+        let inner: String = cs
+            .iter()
+            .map(|c| format!("<{tag}>{}</{tag}>", html_escape(c)))
+            .collect();
+        format!("<tr>{inner}</tr>\n")
+    };
+    let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
+    let mut s = String::from("<table>\n") + &row("th", &headers);
     for r in rows {
-        s += &format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{:.1}</td></tr>\n",
-            html_escape(&r.method),
-            fmt(r.iou),
-            fmt(r.dice),
-            fmt(r.per_image_iou_mean),
-            fmt(r.per_image_iou_median),
-            r.validity.map_or("–".into(), fmt),
-            r.threshold,
-            r.seconds
-        );
+        s += &row("td", &cells(r));
     }
     s + "</table>\n"
 }
