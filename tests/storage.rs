@@ -21,7 +21,8 @@ fn pooled_buffers_come_back_zeroed_and_sized() {
         let t = Tensor::zeros([n], DType::F32, Device::Cpu);
         drop(ops::relu(&t).unwrap());
     }
-    assert!(pool::pooled_bytes() <= 1 << 30);
+    assert!(pool::max_bytes() <= 4 << 30);
+    assert!(pool::pooled_bytes() <= pool::max_bytes());
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// The pool's cap: 4 GiB, or a quarter of `MemTotal` when that is less.
-fn max_bytes() -> usize {
+pub fn max_bytes() -> usize {
     static CAP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CAP.get_or_init(|| {
         let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
