@@ -14,7 +14,7 @@
 
 use super::layout::Case;
 use super::nifti::{read_volume, Volume};
-use super::slices::{cut, in_plane_axes, kidney_slices, Provenance};
+use super::slices::{cut, in_plane_axes, organ_slices, Provenance};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
@@ -141,10 +141,15 @@ fn build_records(
             lab.source.display()
         )));
     }
-    let (ra, ca) = in_plane_axes(slicing.axis);
-    let spacing = img.spacing[ra].min(img.spacing[ca]) as f64;
-    let threshold = super::slices::scaled_threshold(slicing.threshold_at_1_5mm, spacing);
-    let keep = kidney_slices(lab, slicing.axis, &slicing.kidney, threshold);
+    let keep: Vec<usize> = organ_slices(
+        lab,
+        slicing.axis,
+        &slicing.kidney,
+        slicing.threshold_at_1_5mm,
+    )
+    .into_iter()
+    .map(|(k, _)| k)
+    .collect();
     let mut bytes = Vec::new();
     let (mut rows, mut cols) = (0, 0);
     for &k in &keep {

@@ -169,6 +169,26 @@ pub fn tumour_label(
     (count_in_slice(labels, axis, index, tumour) > threshold) as u8
 }
 
+/// The paper's kidney-slice filter: more than this many kidney pixels at 1.5 mm in-plane spacing.
+pub const KIDNEY_PIXELS_AT_1_5MM: usize = 32;
+
+/// The slices along `axis` with more than `at_1_5mm` voxels of `ids` (scaled to the volume's
+/// finer in-plane spacing), with their counts: the slice filter of training and of `segment`.
+pub fn organ_slices(
+    labels: &Volume,
+    axis: usize,
+    ids: &[u32],
+    at_1_5mm: usize,
+) -> Vec<(usize, usize)> {
+    let (ra, ca) = in_plane_axes(axis);
+    let spacing = labels.spacing[ra].min(labels.spacing[ca]) as f64;
+    let threshold = scaled_threshold(at_1_5mm, spacing);
+    (0..labels.dims[axis])
+        .map(|k| (k, count_in_slice(labels, axis, k, ids)))
+        .filter(|&(_, n)| n > threshold)
+        .collect()
+}
+
 /// A pixel-count threshold given at 1.5 mm, scaled to `spacing_mm` (areas scale with its square).
 pub fn scaled_threshold(at_1_5mm: usize, spacing_mm: f64) -> usize {
     (at_1_5mm as f64 * (1.5 / spacing_mm).powi(2)).round() as usize

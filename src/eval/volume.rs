@@ -10,7 +10,7 @@ use super::segmentation::probabilities;
 use super::trained::TrainedModel;
 use crate::data::cache::to_i16;
 use crate::data::orientation::{axial_axis, plan, Reorientation};
-use crate::data::slices::{count_in_slice, cut, in_plane_axes, scaled_threshold, write_back};
+use crate::data::slices::{cut, organ_slices, write_back, KIDNEY_PIXELS_AT_1_5MM};
 use crate::data::{resize_linear, Volume, Window};
 use crate::train::counterfactual;
 use crate::{no_grad, Error, Result, Tensor};
@@ -94,12 +94,12 @@ fn same_grid(a: &Volume, b: &Volume) -> bool {
     a.dims == b.dims && close
 }
 
-/// The slices to process along `axis`, with their organ voxel counts.
+/// The slices to process along `axis`, with their organ voxel counts: every slice, or those that
+/// pass training's kidney filter in the organ mask.
 fn chosen_slices(
     v: &Volume,
     axis: usize,
     organ: &Option<OrganMask>,
-    kidney_threshold_at_1_5mm: usize,
 ) -> Result<Vec<(usize, Option<usize>)>> {
     let Some(o) = organ else {
         return Ok((0..v.dims[axis]).map(|k| (k, None)).collect());
@@ -113,14 +113,9 @@ fn chosen_slices(
             v.dims
         )));
     }
-    let (ra, ca) = in_plane_axes(axis);
-    let spacing = v.spacing[ra].min(v.spacing[ca]) as f64;
-    let threshold = scaled_threshold(kidney_threshold_at_1_5mm, spacing);
-    Ok((0..v.dims[axis])
-        .filter_map(|k| {
-            let n = count_in_slice(o.labels, axis, k, &o.ids);
-            (n > threshold).then_some((k, Some(n)))
-        })
+    Ok(organ_slices(o.labels, axis, &o.ids, KIDNEY_PIXELS_AT_1_5MM)
+        .into_iter()
+        .map(|(k, n)| (k, Some(n)))
         .collect())
 }
 
@@ -160,19 +155,22 @@ pub fn segment_volume(
             ),
         },
     };
-    let chosen = chosen_slices(v, axis, &opts.organ, 32)?;
+    let chosen = chosen_slices(v, axis, &opts.organ)?;
     let window = Window::hu(prep.window_hu[0], prep.window_hu[1])?;
     let size = prep.size;
     let device = model.nets.eg.device();
-    let mut mask_vol = Volume {
+    // Zero volumes on the input's grid (`..v.clone()` would copy the voxels only to drop them).
+    let zeros_like = || Volume {
         data: vec![0.0; v.numel()],
-        ..v.clone()
+        dims: v.dims,
+        spacing: v.spacing,
+        affine: v.affine,
+        geometry: v.geometry.clone(),
+        source: v.source.clone(),
     };
+    let mut mask_vol = zeros_like();
     let mut cf_vol = opts.counterfactual.then(|| v.clone());
-    let mut diff_vol = opts.difference.then(|| Volume {
-        data: vec![0.0; v.numel()],
-        ..v.clone()
-    });
+    let mut diff_vol = opts.difference.then(zeros_like);
     let mut records = Vec::with_capacity(chosen.len());
     let batch = opts.batch.max(1);
     let thr = opts.threshold as f32;

@@ -9,6 +9,7 @@ use crate::data::dataset::{DatasetConfig, SliceDataset, Task, Tumours};
 use crate::data::layout::{discover, Case, LabelIds, LayoutKind, Split};
 use crate::data::orientation::{slice_orientation, SliceOrientation};
 use crate::data::phantom::{write_dataset, PhantomSpec};
+use crate::data::slices::KIDNEY_PIXELS_AT_1_5MM;
 use crate::data::tumour::TumourParams;
 use crate::data::window::{fingerprint, Fingerprint};
 use crate::data::{read_volume, Window};
@@ -74,7 +75,7 @@ fn slicing(axis: usize, kidney: &[u32]) -> Slicing {
         flip_rows: false,
         flip_cols: false,
         kidney: kidney.to_vec(),
-        threshold_at_1_5mm: 32,
+        threshold_at_1_5mm: KIDNEY_PIXELS_AT_1_5MM,
     }
 }
 
@@ -163,6 +164,9 @@ pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>)
         carve_validation(&all, cfg.data.val_fraction, cfg.seed)?;
     let axis = src.layout.axial_axis();
     let kidney = src.labels.kidney.clone();
+    // The training slices' orientation, from the first training scan (read once: the
+    // fingerprint below reads it too).
+    let mut orientation = saved.and_then(|p| p.orientation);
     let (window, fp) = match (saved, cfg.data.window.as_slice()) {
         (Some(p), _) => (
             Window::hu(p.window_hu[0], p.window_hu[1])?,
@@ -184,6 +188,7 @@ pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>)
                 }
                 vols.push((img, lab));
             }
+            orientation = orientation.or(Some(slice_orientation(&vols[0].0, axis)));
             let refs: Vec<(&_, &_)> = vols.iter().map(|(a, b)| (a, b)).collect();
             let per_scan = (1_000_000 / refs.len().max(1)).max(1000);
             let fp = fingerprint(&refs, &kidney, per_scan, 1234)?;
@@ -235,7 +240,7 @@ pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>)
         false,
     )?;
     let counts = [train.len(), val.len(), test.len()];
-    let orientation = match saved.and_then(|p| p.orientation) {
+    let orientation = match orientation {
         Some(o) => o,
         None => slice_orientation(&read_volume(&train_cases[0].image)?, axis),
     };
