@@ -38,10 +38,30 @@ impl Baseline {
     }
 }
 
+/// What a row is: a counterfactual method (COIN), the perfect-inpainter ceiling, or an
+/// attribution baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodKind {
+    Counterfactual,
+    Ceiling,
+    Attribution,
+}
+
+/// How a method's maps become masks: `map > threshold`, optionally post-processed (§5.1), and
+/// the thresholds of its sweep.
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    pub threshold: f64,
+    pub postprocess: bool,
+    pub sweep: &'static [f64],
+}
+
 /// One row of the table.
 #[derive(Clone, Debug, Serialize)]
 pub struct MethodResult {
     pub method: String,
+    pub kind: MethodKind,
     /// Pooled (micro) IoU and Dice over the ground-truth-abnormal slices.
     pub iou: f64,
     pub dice: f64,
@@ -104,32 +124,31 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// Scores `maps` into a row, with a sweep over `sweep` thresholds.
-#[allow(clippy::too_many_arguments)]
+/// Scores `maps` into a row under `rule`, with its sweep.
 fn result(
-    method: &str,
+    (method, kind): (&str, MethodKind),
     maps: Vec<Vec<f32>>,
     slices: &[EvalSlice],
-    threshold: f64,
-    post: bool,
-    sweep: &[f64],
+    rule: Rule,
     seconds: f64,
     settings: serde_json::Value,
 ) -> MethodResult {
-    let (c, per_image) = score(&maps, slices, threshold as f32, post);
-    let sweep = sweep
+    let (c, per_image) = score(&maps, slices, rule.threshold as f32, rule.postprocess);
+    let sweep = rule
+        .sweep
         .iter()
-        .map(|&t| (t, score(&maps, slices, t as f32, post).0.iou()))
+        .map(|&t| (t, score(&maps, slices, t as f32, rule.postprocess).0.iou()))
         .collect();
     MethodResult {
         method: method.to_string(),
+        kind,
         iou: c.iou(),
         dice: c.dice(),
         per_image_iou_mean: per_image.iter().sum::<f64>() / per_image.len().max(1) as f64,
         per_image_iou_median: median(&per_image),
         validity: None,
         seconds,
-        threshold,
+        threshold: rule.threshold,
         slices: slices.len(),
         settings,
         sweep,
@@ -164,57 +183,61 @@ pub fn coin_rows(
             })
             .collect()
     };
+    let rule = Rule {
+        threshold,
+        postprocess: false,
+        sweep: &COIN_SWEEP,
+    };
     let maps = diff(&|s| Some(&s.x_cf)).expect("every slice has a counterfactual");
     let mut plain = result(
-        label,
+        (label, MethodKind::Counterfactual),
         maps.clone(),
         slices,
-        threshold,
-        false,
-        &COIN_SWEEP,
+        rule,
         seconds,
         serde_json::json!({}),
     );
     plain.validity = validity;
     let mut post = result(
-        &format!("{label} + post-processing"),
+        (
+            &format!("{label} + post-processing"),
+            MethodKind::Counterfactual,
+        ),
         maps,
         slices,
-        threshold,
-        true,
-        &COIN_SWEEP,
+        Rule {
+            postprocess: true,
+            ..rule
+        },
         seconds,
         serde_json::json!({"postprocess": "3x3 opening, 3x3 closing, largest 8-connected component"}),
     );
     post.validity = validity;
     let mut rows = vec![plain, post];
-    if !slices.is_empty() {
-        if let Some(maps) = diff(&|s| s.clean.as_ref()) {
-            rows.push(result(
-                "perfect inpainter (ceiling)",
-                maps,
-                slices,
-                threshold,
-                false,
-                &COIN_SWEEP,
-                0.0,
-                serde_json::json!({"counterfactual": "the clean slice before the synthetic tumour"}),
-            ));
-        }
+    if let Some(maps) = diff(&|s| s.clean.as_ref()).filter(|_| !slices.is_empty()) {
+        rows.push(result(
+            ("perfect inpainter (ceiling)", MethodKind::Ceiling),
+            maps,
+            slices,
+            rule,
+            0.0,
+            serde_json::json!({"counterfactual": "the clean slice before the synthetic tumour"}),
+        ));
     }
     rows
 }
 
-/// The slices of `slices` as one `[N, 1, rows, cols]` batch per `batch` slices.
-fn batches(slices: &[EvalSlice], batch: usize, device: Device) -> Result<Vec<Tensor>> {
-    slices
-        .chunks(batch.max(1))
-        .map(|ch| {
-            let (r, c) = (ch[0].rows, ch[0].cols);
-            let data: Vec<f32> = ch.iter().flat_map(|s| s.x.iter().copied()).collect();
-            Tensor::from_f32(data, [ch.len(), 1, r, c], device)
-        })
-        .collect()
+/// `slices` as `[N, 1, rows, cols]` batches of `batch` slices, built as they are consumed.
+fn batches(
+    slices: &[EvalSlice],
+    batch: usize,
+    device: Device,
+) -> impl Iterator<Item = Result<Tensor>> + '_ {
+    slices.chunks(batch.max(1)).map(move |ch| {
+        let (r, c) = (ch[0].rows, ch[0].cols);
+        let data: Vec<f32> = ch.iter().flat_map(|s| s.x.iter().copied()).collect();
+        Tensor::from_f32(data, [ch.len(), 1, r, c], device)
+    })
 }
 
 /// One baseline on every slice, scored at `threshold` (0.975 in the paper).
@@ -238,7 +261,8 @@ pub fn baseline_row(
         (Baseline::Rise, Some(s)) => Some(Rise::new(rise, s.rows, s.cols)?),
         _ => None,
     };
-    for x in batches(slices, per_batch, device)? {
+    for x in batches(slices, per_batch, device) {
+        let x = x?;
         maps.extend(match b {
             Baseline::LayerCam => layer_cam(f, &x)?,
             Baseline::ScoreCam => score_cam(f, &x, 32)?,
@@ -247,13 +271,16 @@ pub fn baseline_row(
         progress(maps.len(), slices.len());
     }
     let seconds = t.elapsed().as_secs_f64();
+    let rule = Rule {
+        threshold,
+        postprocess: false,
+        sweep: &SALIENCY_SWEEP,
+    };
     Ok(result(
-        b.name(),
+        (b.name(), MethodKind::Attribution),
         maps,
         slices,
-        threshold,
-        false,
-        &SALIENCY_SWEEP,
+        rule,
         seconds,
         settings,
     ))

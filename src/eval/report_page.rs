@@ -3,7 +3,7 @@
 //! threshold sweep, the per-image IoU distribution) and a static `index.html` that links them
 //! and reads in a browser without a server.
 
-use super::report::MethodResult;
+use super::report::{MethodKind, MethodResult};
 use super::segmentation::EvalSlice;
 use crate::io::checkpoint::write_atomic;
 use crate::io::figures::{grey, save_grid, save_line_plot};
@@ -126,12 +126,12 @@ pub fn write_report(
 ) -> Result<Vec<String>> {
     std::fs::create_dir_all(out)?;
     let coin = rows
-        .first()
-        .ok_or_else(|| Error::Invalid("evaluate: no methods to report".into()))?;
+        .iter()
+        .find(|r| r.kind == MethodKind::Counterfactual)
+        .ok_or_else(|| Error::Invalid("evaluate: no counterfactual method to report".into()))?;
     let baselines: Vec<&MethodResult> = rows
         .iter()
-        .filter(|r| !r.method.starts_with("COIN") && !r.method.starts_with("perfect"))
-        .filter(|r| r.maps.len() == slices.len())
+        .filter(|r| r.kind == MethodKind::Attribution)
         .collect();
     let mut files = Vec::new();
 
