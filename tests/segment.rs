@@ -233,13 +233,12 @@ fn masks_are_on_the_input_grid_and_agree_across_orientations() {
 fn folder_mode_and_optional_outputs() {
     let run = smoke_model();
     let d = dir("folder");
-    let (img, lab) = phantom();
+    let (img, _) = phantom();
     let inputs = d.join("in");
     std::fs::create_dir_all(&inputs).unwrap();
     write_f32(&inputs.join("a.nii.gz"), &img.data, &img).unwrap();
     let l = lps(&img);
     write_f32(&inputs.join("b.nii"), &l.data, &l).unwrap();
-    let _ = lab;
     let (out, cf, diff) = (d.join("out"), d.join("cf"), d.join("diff"));
     let o = segment(&[
         Path::new("--model"),

@@ -5,7 +5,6 @@
 use clap::Parser;
 use coin::data::nifti::{read_volume, write_f32, write_labels};
 use coin::eval::{segment_volume, OrganMask, SegmentOptions, TrainedModel};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -271,13 +270,8 @@ fn segment_one(
         counterfactual: job.counterfactual.is_some(),
         difference: job.difference.is_some(),
     };
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} slices ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
     let name = job.input.display().to_string();
-    bar.set_message(name.clone());
+    let bar = coin::train::progress::slice_bar(&name);
     let seg = segment_volume(model, &v, &opts, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);

@@ -392,16 +392,9 @@ pub fn write_labels(path: &Path, labels: &[u8], like: &Volume) -> Result<()> {
     write_nifti(path, like.dims, &like.geometry, 2, labels)
 }
 
-/// Writes float32 values (e.g. a counterfactual in HU or a difference map) on `like`'s grid.
+/// Writes float32 values (e.g. a counterfactual in HU or a difference map) on `like`'s grid
+/// (`write_nifti` refuses a length that does not fit its dims).
 pub fn write_f32(path: &Path, values: &[f32], like: &Volume) -> Result<()> {
-    if values.len() != like.numel() {
-        return Err(Error::Shape(format!(
-            "write_f32: {} values for a volume of {:?} = {} voxels",
-            values.len(),
-            like.dims,
-            like.numel()
-        )));
-    }
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     write_nifti(path, like.dims, &like.geometry, 16, &bytes)
 }

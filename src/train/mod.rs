@@ -23,5 +23,4 @@ pub use memory::{check_memory, coin_step_bytes};
 pub use pipeline::{coin_nets_cfg, run, test_loader, RunOptions, Stages};
 pub use posterior::{posterior, Posterior};
 pub use preset::{RunConfig, PRESETS};
-pub use progress::Progress;
 pub use step::{counterfactual, CoinStep, StepLosses};

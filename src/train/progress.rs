@@ -47,3 +47,15 @@ impl Progress {
         self.bar.finish_and_clear();
     }
 }
+
+/// A bar counting slices for `segment` and `evaluate` (`done`/`total` set by the caller; the
+/// total may arrive later). Hidden when stderr is not a terminal.
+pub fn slice_bar(label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} slices ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(label.to_string());
+    bar
+}
