@@ -4,9 +4,11 @@
 //!
 //! - Forward (and backward-data, which is a stride-1 forward of the output gradient with
 //!   transposed, flipped weights and padding K−1−p): a task is one (image, block of CB output
-//!   channels); it walks the output rows in tiles of NV×16 columns, holding CB×NV vectors of 16
-//!   accumulators; per (input channel, kh, kw) it loads NV input vectors, broadcasts CB weights
-//!   (packed `[block][ci][kh][kw][CB]`) and issues CB×NV fused multiply-adds.
+//!   channels); it walks the output rows in tiles of NV×16 columns (S/NV rows), holding CB×S
+//!   vectors of 16 accumulators; per (input channel, kh, kw) it loads S input vectors,
+//!   broadcasts CB weights (packed `[block][ci][kh][kw][CB]`) and issues CB×S fused
+//!   multiply-adds. The tile depends on the instruction set's register count (`tile_for`).
+//!   While it computes a row block it prefetches the input rows of the next one into L2.
 //! - Backward-weight (K = 1 or 3): a task is one (image, band of rows); per (input channel, kh,
 //!   block of CB output channels) it keeps CB×K vector accumulators over the whole band, then
 //!   reduces lanes into the task's private dW. Private dWs are summed in task order.
@@ -78,11 +80,39 @@ impl std::ops::Deref for Padded<'_> {
     }
 }
 
-fn nv_for(wo: usize) -> usize {
-    match wo.div_ceil(L) {
-        1 => 1,
-        2 | 3 => 2,
-        _ => 4,
+/// Most output channels in one register tile.
+const MAX_CB: usize = 6;
+
+/// A forward register tile: `cb` output channels × `s` vector slots, `nv` of them along a row
+/// (so `s / nv` rows).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Tile {
+    cb: usize,
+    s: usize,
+    nv: usize,
+}
+
+/// The forward tile for this instruction set, output channel count and row length, chosen by
+/// measurement (`cargo bench --bench ops -- conv2d/fwd`, 2-core AMD EPYC). A 16-lane slot is
+/// one zmm register with AVX-512 (32 registers: 4 × 4 accumulators + 4 inputs; 6 × 4 and
+/// 6 × 2 were slower); two ymm with AVX2 (16 registers: 6 × 1 = 12 accumulators + 2 inputs +
+/// the broadcast weight, 1.6–2.3× faster than the AVX-512 tile, which spills); four xmm when
+/// portable (1 × 2). Some tiles make the compiler keep the accumulators in memory and run 10×
+/// slower (4 × 1 and 2 × 2 with AVX2, 8 × 2 with AVX-512): measure before changing one.
+fn tile_for(kind: Simd, cout: usize, wo: usize) -> Tile {
+    let one_vector = wo <= L;
+    match kind {
+        Simd::Avx512 => {
+            let cb = if cout >= 4 { 4 } else { 1 };
+            match wo.div_ceil(L) {
+                1 => Tile { cb, s: 2, nv: 1 },
+                2 | 3 => Tile { cb, s: 2, nv: 2 },
+                _ => Tile { cb, s: 4, nv: 4 },
+            }
+        }
+        Simd::Avx2 if cout >= 6 => Tile { cb: 6, s: 1, nv: 1 },
+        Simd::Avx2 | Simd::Portable if one_vector => Tile { cb: 1, s: 2, nv: 1 },
+        Simd::Avx2 | Simd::Portable => Tile { cb: 1, s: 2, nv: 2 },
     }
 }
 
@@ -106,8 +136,9 @@ pub(super) fn correlate(
 ) {
     let ho = h + 2 * ph + 1 - kh;
     let wo = wd + 2 * pw + 1 - kw;
-    let nv = nv_for(wo);
-    let rh = if nv == 1 { 2 } else { 1 };
+    let t = tile_for(simd(), cout, wo);
+    let (cb, nv) = (t.cb, t.nv);
+    let rh = t.s / t.nv;
     let tile = nv * L;
     let wp = wo.div_ceil(tile) * tile + kw - 1;
     let hp = ho.div_ceil(rh) * rh + kh - 1;
@@ -122,8 +153,6 @@ pub(super) fn correlate(
         ho,
         wo,
     };
-    // Blocks of 4 output channels (8 was measured slower: the compiler spills accumulators).
-    let cb = if cout >= 4 { 4 } else { 1 };
     let blocks = cout.div_ceil(cb);
     // Packed weights [block][ci][kh][kw][cb], zero where the block runs past Cout.
     let taps = kh * kw;
@@ -137,14 +166,14 @@ pub(super) fn correlate(
         }
     }
     let yp = SendPtr(y.as_mut_ptr());
-    let kernel = pick_fwd(simd(), cb, nv);
+    let kernel = pick_fwd(simd(), t);
     (0..n * blocks).into_par_iter().for_each(|task| {
         let (img, b) = (task / blocks, task % blocks);
         let xs = &xp[img * cin * hp * wp..(img + 1) * cin * hp * wp];
         let ws = &wpk[b * cin * taps * cb..(b + 1) * cin * taps * cb];
         let co0 = b * cb;
         let ncb = cb.min(cout - co0);
-        let bs: [f32; 4] = std::array::from_fn(|j| {
+        let bs: [f32; MAX_CB] = std::array::from_fn(|j| {
             if j < ncb {
                 bias.map_or(0.0, |bv| bv[co0 + j])
             } else {
@@ -163,13 +192,13 @@ pub(super) fn correlate(
     });
 }
 
-type FwdFn = unsafe fn(&Plan, &[f32], &[f32], &[f32; 4], &mut [f32], usize);
-simd_variant!(fwd_avx512, "avx512f,fma", true, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; 4], y: &mut [f32], ncb: usize));
-simd_variant!(fwd_avx2, "avx2,fma", true, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; 4], y: &mut [f32], ncb: usize));
-simd_variant!(fwd_portable, "sse2", false, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; 4], y: &mut [f32], ncb: usize));
+type FwdFn = unsafe fn(&Plan, &[f32], &[f32], &[f32; MAX_CB], &mut [f32], usize);
+simd_variant!(fwd_avx512, "avx512f,fma", true, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; MAX_CB], y: &mut [f32], ncb: usize));
+simd_variant!(fwd_avx2, "avx2,fma", true, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; MAX_CB], y: &mut [f32], ncb: usize));
+simd_variant!(fwd_portable, "sse2", false, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; MAX_CB], y: &mut [f32], ncb: usize));
 
-/// The forward body for one (channel block, slots, vectors) shape on this machine.
-fn pick_fwd(kind: Simd, cb: usize, nv: usize) -> FwdFn {
+/// The forward body for one tile on this machine.
+fn pick_fwd(kind: Simd, t: Tile) -> FwdFn {
     macro_rules! pick {
         ($cb:literal, $s:literal, $nv:literal) => {
             match kind {
@@ -179,14 +208,35 @@ fn pick_fwd(kind: Simd, cb: usize, nv: usize) -> FwdFn {
             }
         };
     }
-    match (cb, nv) {
-        (4, 4) => pick!(4, 4, 4),
-        (4, 2) => pick!(4, 2, 2),
-        (4, _) => pick!(4, 2, 1),
-        (_, 4) => pick!(1, 4, 4),
-        (_, 2) => pick!(1, 2, 2),
-        _ => pick!(1, 2, 1),
+    match (t.cb, t.s, t.nv) {
+        (4, 4, 4) => pick!(4, 4, 4),
+        (4, 2, 2) => pick!(4, 2, 2),
+        (4, 2, 1) => pick!(4, 2, 1),
+        (1, 4, 4) => pick!(1, 4, 4),
+        (1, 2, 2) => pick!(1, 2, 2),
+        (1, 2, 1) => pick!(1, 2, 1),
+        (6, 1, 1) => pick!(6, 1, 1),
+        other => unreachable!("no forward kernel for tile {other:?}"),
     }
+}
+
+/// Hints that `len` floats from `x + at` will be read soon (into L2). A hint only: it never
+/// faults, so a range past the buffer's end is harmless.
+#[inline(always)]
+fn prefetch_row(x: *const f32, at: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+        let mut i = 0;
+        while i < len {
+            // SAFETY: prefetching is a hint and never faults; wrapping_add computes the address
+            // without asserting it is in bounds.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(x.wrapping_add(at + i) as *const i8) };
+            i += L;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (x, at, len);
 }
 
 /// One task of the forward: every output row of `ncb` channels of one image. A tile is `S`
@@ -197,7 +247,7 @@ fn fwd_rows<const CB: usize, const S: usize, const NV: usize, const F: bool>(
     p: &Plan,
     x: &[f32],
     w: &[f32],
-    bias: &[f32; 4],
+    bias: &[f32; MAX_CB],
     y: &mut [f32],
     ncb: usize,
 ) {
@@ -211,6 +261,7 @@ fn fwd_rows<const CB: usize, const S: usize, const NV: usize, const F: bool>(
     );
     let xptr = x.as_ptr();
     let wptr = w.as_ptr();
+
     let slot_off: [usize; S] = std::array::from_fn(|s| (s / NV) * p.wp + (s % NV) * L);
     let mut oh = 0;
     while oh < p.ho {
@@ -218,12 +269,19 @@ fn fwd_rows<const CB: usize, const S: usize, const NV: usize, const F: bool>(
         while ow0 < p.wo {
             let mut acc = [[[0f32; L]; S]; CB];
             for (j, a) in acc.iter_mut().enumerate() {
-                let v = if j < 4 { bias[j] } else { 0.0 };
+                let v = if j < MAX_CB { bias[j] } else { 0.0 };
                 for lanes in a.iter_mut() {
                     *lanes = [v; L];
                 }
             }
+            // The next row block reads rh rows below this one's: ask for them in L2 now (the
+            // input of a 128² layer does not fit in L2, and the hardware prefetcher does not
+            // follow one short stream per input channel).
+            let next = oh + rh + p.k_h - 1;
             for ci in 0..p.cin {
+                if next < p.hp {
+                    prefetch_row(xptr, (ci * p.hp + next) * p.wp + ow0, tile + p.k_w - 1);
+                }
                 for kh in 0..p.k_h {
                     let row = (ci * p.hp + oh + kh) * p.wp + ow0;
                     for kw in 0..p.k_w {

@@ -2,7 +2,7 @@
 //! for 1×1 and 3×3 kernels, and for layers with few output channels (where the channel-vector
 //! kernel of `wgrad_outer.rs` would leave lanes empty).
 //!
-//! Per (kh, block of 4 output channels, input channels) it keeps `4 × CIB × K` vector
+//! Per (kh, block of CB output channels, input channels) it keeps `CB × CIB × K` vector
 //! accumulators over a task's pixels and reduces their lanes once, pairwise, at the end.
 //! Large maps: one task per (image, band of 16 rows) over every input channel; the private
 //! buffers are summed in task order. Small maps (≤ 1024 outputs per plane), where per-band
@@ -77,7 +77,7 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
             })
             .collect()
     };
-    let kernel = pick_wgrad(simd(), k);
+    let kernel = pick_wgrad(simd(), k, g.cout);
     let partials: Vec<crate::tensor::pool::Scratch> = jobs
         .par_iter()
         .map(|job| {
@@ -103,31 +103,40 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
 }
 
 type WgradFn = unsafe fn(&Plan, &[f32], &[f32], &WJob, &mut [f32]);
-simd_variant!(wgrad_avx512, "avx512f,fma", true, wgrad_job<K>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]));
-simd_variant!(wgrad_avx2, "avx2,fma", true, wgrad_job<K>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]));
-simd_variant!(wgrad_portable, "sse2", false, wgrad_job<K>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]));
+simd_variant!(wgrad_avx512, "avx512f,fma", true, wgrad_job<K, CB, CIB>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]));
+simd_variant!(wgrad_avx2, "avx2,fma", true, wgrad_job<K, CB, CIB>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]));
+simd_variant!(wgrad_portable, "sse2", false, wgrad_job<K, CB, CIB>(p: &Plan, x: &[f32], dy: &[f32], job: &WJob, dw: &mut [f32]));
 
-fn pick_wgrad(kind: Simd, k: usize) -> WgradFn {
+/// The body for kernel size `k` and `cout` output channels on this instruction set: blocks of
+/// CB output channels × CIB input channels (1×1 only; 3×3 takes input channels singly) × K
+/// vector accumulators. Chosen by measurement (`cargo bench --bench ops -- conv2d/bwd_weight`,
+/// 2-core AMD EPYC): 3×3 with 4+ output channels, CB 4 on every set; with fewer, CB 2 (a
+/// block computes all CB rows, so CB 4 would do up to 4× the work); 1×1, CB 4 × CIB 4 with
+/// AVX-512 (16 of 32 zmm) and CB 4 × CIB 2 with AVX2 and portable (whose vectors are two ymm or
+/// four xmm). Some blocks make the compiler keep the accumulators in memory (8 × 1 ran 20×
+/// slower with AVX-512): measure before changing one.
+fn pick_wgrad(kind: Simd, k: usize, cout: usize) -> WgradFn {
     macro_rules! pick {
-        ($k:literal) => {
-            match kind {
-                Simd::Avx512 => wgrad_avx512::<$k> as WgradFn,
-                Simd::Avx2 => wgrad_avx2::<$k> as WgradFn,
-                Simd::Portable => wgrad_portable::<$k> as WgradFn,
+        ($f:ident) => {
+            match (k, cout >= 4, kind) {
+                (3, true, _) => $f::<3, 4, 1> as WgradFn,
+                (3, false, _) => $f::<3, 2, 1> as WgradFn,
+                (_, _, Simd::Avx512) => $f::<1, 4, 4> as WgradFn,
+                _ => $f::<1, 4, 2> as WgradFn,
             }
         };
     }
-    if k == 3 {
-        pick!(3)
-    } else {
-        pick!(1)
+    match kind {
+        Simd::Avx512 => pick!(wgrad_avx512),
+        Simd::Avx2 => pick!(wgrad_avx2),
+        Simd::Portable => pick!(wgrad_portable),
     }
 }
 
-/// One task: input channels in fours for 1×1 kernels (a remainder singly), singly for 3×3;
-/// output channels in blocks of 4 (8 was measured slower: accumulators spill).
+/// One task: input channels in groups of CIB (a remainder singly), output channels in blocks
+/// of CB.
 #[inline(always)]
-fn wgrad_job<const K: usize, const F: bool>(
+fn wgrad_job<const K: usize, const CB: usize, const CIB: usize, const F: bool>(
     p: &Plan,
     x: &[f32],
     dy: &[f32],
@@ -135,14 +144,14 @@ fn wgrad_job<const K: usize, const F: bool>(
     dw: &mut [f32],
 ) {
     let mut ci = job.cis.start;
-    if K == 1 {
-        while ci + 4 <= job.cis.end {
-            wgrad_block::<K, 4, 4, F>(p, x, dy, job, ci, dw);
-            ci += 4;
+    if CIB > 1 {
+        while ci + CIB <= job.cis.end {
+            wgrad_block::<K, CB, CIB, F>(p, x, dy, job, ci, dw);
+            ci += CIB;
         }
     }
     while ci < job.cis.end {
-        wgrad_block::<K, 4, 1, F>(p, x, dy, job, ci, dw);
+        wgrad_block::<K, CB, 1, F>(p, x, dy, job, ci, dw);
         ci += 1;
     }
 }

@@ -57,9 +57,8 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
     let (ho, wo, p) = (g.ho, g.wo, g.ho * g.wo);
     let (hp, wp) = (g.h + 2 * g.ph, g.w + 2 * g.pw);
     let xp = pad(x, g.n * g.cin, (g.h, g.w), (g.ph, g.pw), (hp, wp));
-    // Two channel vectors per tile when there are more than 16 output channels; channels are
-    // padded with zeros to whole tiles.
-    let cv = if g.cout > L { 2 } else { 1 };
+    // Channels are padded with zeros to whole tiles.
+    let (cv, tr) = tile_for(simd(), g.cout);
     let cop = g.cout.div_ceil(cv * L) * cv * L;
     let mut dyt = crate::tensor::pool::Scratch::zeroed(g.n * p * cop);
     dyt.par_chunks_mut(p * cop)
@@ -88,7 +87,7 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
     let jobs: Vec<Job> = if g.n * p <= SMALL_PIXELS {
         // Few pixels: split the output (channel-vector groups × tap chunks); every task sums all
         // pixels, its dyT slice stays in cache, and nothing is summed twice.
-        let chunk = (r.div_ceil(8).div_ceil(TILE) * TILE).max(TILE);
+        let chunk = (r.div_ceil(8).div_ceil(tr) * tr).max(tr);
         let mut jobs = Vec::new();
         for v0 in (0..vectors).step_by(cv) {
             for t0 in (0..r).step_by(chunk) {
@@ -114,7 +113,7 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
             })
             .collect()
     };
-    let kernel = pick(simd(), cv);
+    let kernel = pick(simd(), (cv, tr));
     let partials: Vec<crate::tensor::pool::Scratch> = jobs
         .par_iter()
         .map(|job| {
@@ -138,19 +137,31 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
 
 /// Problems with at most this many pixels (N·Ho·Wo) split the output instead of the pixels.
 const SMALL_PIXELS: usize = 8192;
-/// Taps per register tile.
-const TILE: usize = 12;
+/// The register tile (channel vectors, taps) for this instruction set, chosen by measurement
+/// (`cargo bench --bench ops -- conv2d/bwd_weight`, 2-core AMD EPYC, this session's shapes).
+/// A 16-lane vector is one zmm register with AVX-512: 2 × 6 accumulators ran 1.3–1.8× faster
+/// than 2 × 12 and 4 × 4. With AVX2 it is two ymm of 16 registers: 1 × 4 (8 accumulators) ran
+/// 1.3–1.6× faster than the AVX-512 tile (which spills) and than 1 × 3 or 2 × 4. Portable: four
+/// xmm, 1 × 2. Some shapes make the compiler keep the accumulators in memory and run 3–20×
+/// slower (2 × 8 and 1 × 16 with AVX-512, 1 × 6 with AVX2): measure before changing a tile.
+fn tile_for(kind: Simd, cout: usize) -> (usize, usize) {
+    match kind {
+        Simd::Avx512 if cout > L => (2, 6),
+        Simd::Avx512 => (1, 6),
+        Simd::Avx2 => (1, 4),
+        Simd::Portable => (1, 2),
+    }
+}
 
 type Kernel = unsafe fn(&Plan, &[f32], &[f32], &Job, &mut [f32]);
 simd_variant!(job_avx512, "avx512f,fma", true, run_job<CV, TR>(p: &Plan, x: &[f32], dyt: &[f32], job: &Job, dw: &mut [f32]));
 simd_variant!(job_avx2, "avx2,fma", true, run_job<CV, TR>(p: &Plan, x: &[f32], dyt: &[f32], job: &Job, dw: &mut [f32]));
 simd_variant!(job_portable, "sse2", false, run_job<CV, TR>(p: &Plan, x: &[f32], dyt: &[f32], job: &Job, dw: &mut [f32]));
 
-/// Two channel vectors × 12 taps, or one × 12. (Measured: one × 8 and one × 16 run 20× slower —
-/// the compiler then keeps the accumulators in memory.)
-fn pick(kind: Simd, cv: usize) -> Kernel {
+/// The body for one tile.
+fn pick(kind: Simd, tile: (usize, usize)) -> Kernel {
     macro_rules! pick {
-        ($cv:literal, $tr:expr) => {
+        ($cv:literal, $tr:literal) => {
             match kind {
                 Simd::Avx512 => job_avx512::<$cv, $tr> as Kernel,
                 Simd::Avx2 => job_avx2::<$cv, $tr> as Kernel,
@@ -158,10 +169,12 @@ fn pick(kind: Simd, cv: usize) -> Kernel {
             }
         };
     }
-    if cv == 2 {
-        pick!(2, TILE)
-    } else {
-        pick!(1, TILE)
+    match tile {
+        (2, 6) => pick!(2, 6),
+        (1, 6) => pick!(1, 6),
+        (1, 4) => pick!(1, 4),
+        (1, 2) => pick!(1, 2),
+        other => unreachable!("no weight-gradient kernel for tile {other:?}"),
     }
 }
 
