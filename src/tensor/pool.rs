@@ -9,10 +9,17 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// The pool's cap: 4 GiB, or a quarter of `MemTotal` when that is less.
+/// The pool's cap: 4 GiB, or a quarter of `MemTotal` when that is less; `COIN_POOL_MAX_MB`
+/// sets it (0 turns the pool off).
 pub fn max_bytes() -> usize {
     static CAP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CAP.get_or_init(|| {
+        if let Some(mb) = std::env::var("COIN_POOL_MAX_MB")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+        {
+            return mb << 20;
+        }
         let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
             m.lines()
                 .find(|l| l.starts_with("MemTotal:"))

@@ -128,8 +128,11 @@ pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeo
     if let Some(g1) = phases::stride_one(g) {
         let xp = phases::input_tensor(x, g, &g1);
         let w1 = phases::weight_tensor(w, g, &g1);
-        let y1 = forward(&xp, &w1, bias, &g1).to_vec_f32();
-        return from_f32_like(phases::resize_output(&y1, g, &g1, false), g.out_dims(), x);
+        let y1 = forward(&xp, &w1, bias, &g1);
+        let y = y1
+            .with_f32(|v| phases::resize_output(v, g, &g1, false))
+            .expect("f32");
+        return from_f32_like(y, g.out_dims(), x);
     }
     if super::direct::supports_forward(g) {
         let mut y = crate::tensor::pool::zeroed(g.n * g.cout * g.p());
@@ -210,8 +213,11 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
     if let Some(g1) = phases::stride_one(g) {
         let dy1 = phases::grad_tensor(gy, g, &g1);
         let w1 = phases::weight_tensor(w, g, &g1);
-        let dp = backward_data(&dy1, &w1, &g1).to_vec_f32();
-        return from_f32_like(phases::merge_input(&dp, g, &g1), [g.n, g.cin, g.h, g.w], gy);
+        let dp = backward_data(&dy1, &w1, &g1);
+        let dx = dp
+            .with_f32(|v| phases::merge_input(v, g, &g1))
+            .expect("f32");
+        return from_f32_like(dx, [g.n, g.cin, g.h, g.w], gy);
     }
     if super::direct::supports_forward(g) {
         // A stride-1 correlation of dy with the weights transposed (Cin×Cout) and flipped.
@@ -286,12 +292,11 @@ pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Tensor {
     if let Some(g1) = phases::stride_one(g) {
         let dy1 = phases::grad_tensor(gy, g, &g1);
         let xp = phases::input_tensor(x, g, &g1);
-        let dw1 = backward_weight(&dy1, &xp, &g1).to_vec_f32();
-        return from_f32_like(
-            phases::merge_weight(&dw1, g, &g1),
-            [g.cout, g.cin, g.kh, g.kw],
-            gy,
-        );
+        let dw1 = backward_weight(&dy1, &xp, &g1);
+        let dw = dw1
+            .with_f32(|v| phases::merge_weight(v, g, &g1))
+            .expect("f32");
+        return from_f32_like(dw, [g.cout, g.cin, g.kh, g.kw], gy);
     }
     let direct: Option<WeightGradKernel> = if super::wgrad_outer::supports(g) {
         Some(super::wgrad_outer::weight_grad)

@@ -130,27 +130,18 @@ pub(super) fn resize_output(y: &[f32], g: &ConvGeom, g1: &ConvGeom, grow: bool) 
 
 /// The phase planes of `x` as a tensor (for the recursive stride-1 calls).
 pub(super) fn input_tensor(x: &Tensor, g: &ConvGeom, g1: &ConvGeom) -> Tensor {
-    from_f32_like(
-        split_input(&x.to_vec_f32(), g, g1),
-        [g1.n, g1.cin, g1.h, g1.w],
-        x,
-    )
+    let planes = x.with_f32(|v| split_input(v, g, g1)).expect("f32");
+    from_f32_like(planes, [g1.n, g1.cin, g1.h, g1.w], x)
 }
 
 /// `w'` as a tensor.
 pub(super) fn weight_tensor(w: &Tensor, g: &ConvGeom, g1: &ConvGeom) -> Tensor {
-    from_f32_like(
-        split_weight(&w.to_vec_f32(), g, g1),
-        [g1.cout, g1.cin, g1.kh, g1.kw],
-        w,
-    )
+    let w1 = w.with_f32(|v| split_weight(v, g, g1)).expect("f32");
+    from_f32_like(w1, [g1.cout, g1.cin, g1.kh, g1.kw], w)
 }
 
 /// The strided output gradient padded with zeros to the stride-1 output size.
 pub(super) fn grad_tensor(gy: &Tensor, g: &ConvGeom, g1: &ConvGeom) -> Tensor {
-    from_f32_like(
-        resize_output(&gy.to_vec_f32(), g, g1, true),
-        g1.out_dims(),
-        gy,
-    )
+    let grown = gy.with_f32(|v| resize_output(v, g, g1, true)).expect("f32");
+    from_f32_like(grown, g1.out_dims(), gy)
 }

@@ -97,6 +97,16 @@ impl Unary {
 
     /// d f / d x at input `x` with output `y`.
     #[inline(always)]
+    /// True when `derivative` reads only the output y (ReLU's test x > 0 is y > 0), so the
+    /// backward keeps y alone and passes it as both arguments; otherwise it reads only x and
+    /// the backward keeps x alone.
+    pub(crate) fn derivative_from_output(self) -> bool {
+        matches!(
+            self,
+            Unary::Relu | Unary::Tanh | Unary::Sigmoid | Unary::Exp | Unary::Sqrt
+        )
+    }
+
     pub(crate) fn derivative<T: Float>(self, x: T, y: T) -> T {
         match self {
             Unary::Neg => -T::ONE,
@@ -170,16 +180,23 @@ pub fn unary(x: &Tensor, op: Unary) -> Result<Tensor> {
     if !any_tracked(&[x]) {
         return Ok(y);
     }
-    let (xs, ys) = (x.detach(), y.clone());
+    // One tensor is kept for the backward, passed as both x and y: the output when the
+    // derivative is a function of it, else the input (so a ReLU after a batch norm does not
+    // keep the batch norm's output alive as well as its own).
+    let kept = if op.derivative_from_output() {
+        y.clone()
+    } else {
+        x.detach()
+    };
     record(
         op.name(),
         &[x],
         y,
         Box::new(move |g, _| {
-            let gx = match path_of(&xs) {
-                Path::Cpu => cpu::unary_bwd(&xs, &ys, g, op),
-                Path::Gpu => gpu::unary_bwd(&xs, &ys, g, op)?,
-                Path::Reference => reference::unary_bwd(&xs, &ys, g, op),
+            let gx = match path_of(&kept) {
+                Path::Cpu => cpu::unary_bwd(&kept, &kept, g, op),
+                Path::Gpu => gpu::unary_bwd(&kept, &kept, g, op)?,
+                Path::Reference => reference::unary_bwd(&kept, &kept, g, op),
             };
             Ok(vec![Some(gx)])
         }),
