@@ -6,7 +6,7 @@ mod direct;
 mod gpu;
 mod phases;
 mod reference;
-mod simd;
+pub(crate) mod simd;
 mod wgrad_lanes;
 mod wgrad_outer;
 

@@ -6,11 +6,11 @@
 
 use std::sync::OnceLock;
 
-pub(super) const L: usize = 16;
-pub(super) type Lanes = [f32; L];
+pub(crate) const L: usize = 16;
+pub(crate) type Lanes = [f32; L];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Simd {
+pub(crate) enum Simd {
     Avx512,
     Avx2,
     Portable,
@@ -56,7 +56,7 @@ fn rank(s: Simd) -> u8 {
     }
 }
 
-pub(super) fn simd() -> Simd {
+pub(crate) fn simd() -> Simd {
     static KIND: OnceLock<Simd> = OnceLock::new();
     *KIND.get_or_init(|| {
         let host = detected();

@@ -1,5 +1,6 @@
-//! A checked wrapper over the `gemm` crate: `dst = (accumulate ? dst : 0) + lhs · rhs` with
-//! arbitrary row/column strides (so transposes are free).
+//! A checked GEMM, `dst = (accumulate ? dst : 0) + lhs · rhs` with arbitrary row/column strides
+//! (so transposes are free): the packed AVX-512 kernel of `packed.rs` on AVX-512 hosts, the
+//! `gemm` crate elsewhere (and under `COIN_CPU_ISA=avx2|portable`).
 //!
 //! Determinism: `gemm` splits the output into tiles and each tile's k-loop runs on one thread in
 //! a fixed order, so for a fixed thread count the result is reproducible run to run.
@@ -67,6 +68,10 @@ pub(crate) fn gemm(
                 dst[i * dst_rs..i * dst_rs + n].fill(0.0);
             }
         }
+        return;
+    }
+    if super::packed::available() {
+        super::packed::gemm(dst, dst_rs, accumulate, lhs, rhs, parallel);
         return;
     }
     let par = if parallel && rayon::current_num_threads() > 1 {

@@ -2,6 +2,7 @@
 //! Both are built on one primitive, `mm` with optional transposes, whose fast path is `gemm`.
 
 pub(crate) mod gemm;
+mod packed;
 
 use super::{
     any_tracked, from_f32_like, from_f64_like, path_of, require_float, require_same, Path,
