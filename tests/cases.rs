@@ -165,6 +165,19 @@ pub fn all_cases() -> Vec<Case> {
             ops::where_(&m, &x[1], &x[2])
         },
     ));
+    // Every operand at the output's shape (the CPU's parallel where) and a comparison that
+    // broadcasts both sides.
+    c.push(case(
+        "where(le) full shapes",
+        vec![inp(&[2, 3, 5]), inp(&[2, 3, 5]), inp(&[2, 3, 5])],
+        true,
+        |x| {
+            let m = ops::le(&x[0].detach(), &x[1].detach())?;
+            let b = ops::lt(&x[0].detach(), &ops::sum(&x[2].detach(), &[0], true)?)?;
+            let picked = ops::where_(&m, &x[1], &x[2])?;
+            ops::where_(&b, &picked, &x[0])
+        },
+    ));
     // ---- reductions
     c.push(case("sum all", vec![inp(&[3, 4, 5])], true, |x| {
         ops::sum_all(&x[0])

@@ -269,6 +269,17 @@ impl Tensor {
             ))),
         }
     }
+    /// Runs `f` on this tensor's elements as u8 (masks). Errors if the dtype is not u8.
+    pub fn with_u8<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        let g = self.0.buf.read().expect("storage lock");
+        match &*g {
+            Buffer::U8(v) => Ok(f(&v[self.0.offset..self.0.offset + self.numel()])),
+            other => Err(Error::DType(format!(
+                "expected u8, tensor is {}",
+                other.dtype()
+            ))),
+        }
+    }
     /// The elements widened to f64 (any dtype). Panics if a device read fails; library code
     /// uses [`Tensor::try_to_vec_f64`].
     pub fn to_vec_f64(&self) -> Vec<f64> {

@@ -2,7 +2,7 @@
 //! loop, so each op gets its own vectorisable loop. Broadcasting walks rows of the last
 //! dimension with per-row base offsets, with fast paths for equal shapes and a scalar operand.
 
-use super::{broadcast_offset, Binary, Unary};
+use super::{broadcast_offset, Binary, Compare, Unary};
 use crate::ops::from_f32_like;
 use crate::{Shape, Tensor};
 use rayon::prelude::*;
@@ -165,24 +165,82 @@ pub(super) fn binary_fwd(a: &Tensor, b: &Tensor, out: &Shape, op: Binary) -> Ten
     let v: Vec<f32> = a
         .with_f32(|av| {
             b.with_f32(|bv| {
-                each_binary!(op, o => {
-                    if a.shape() == out && b.shape() == out {
-                        map2(av, bv, move |x, y| o().apply(x, y))
-                    } else if bv.len() == 1 && a.shape() == out {
-                        let y = bv[0];
-                        map1(av, move |x| o().apply(x, y))
-                    } else if av.len() == 1 && b.shape() == out {
-                        let x = av[0];
-                        map1(bv, move |y| o().apply(x, y))
-                    } else {
-                        general(av, a.shape(), bv, b.shape(), out, move |x, y| o().apply(x, y))
-                    }
-                })
+                each_binary!(op, o => zip2(av, a.shape(), bv, b.shape(), out, move |x, y| o().apply(x, y)))
             })
         })
         .expect("f32")
         .expect("f32");
     from_f32_like(v, out.clone(), a)
+}
+
+/// A comparison into a u8 mask (1 where true), broadcasting.
+pub(super) fn compare(a: &Tensor, b: &Tensor, out: &Shape, op: Compare) -> Tensor {
+    let v: Vec<u8> = a
+        .with_f32(|av| {
+            b.with_f32(|bv| {
+                let f = move |x: f32, y: f32| op.apply(x as f64, y as f64) as u8 as f32;
+                let m = zip2(av, a.shape(), bv, b.shape(), out, f);
+                let bytes = m.iter().map(|&e| e as u8).collect();
+                crate::tensor::pool::recycle(m);
+                bytes
+            })
+        })
+        .expect("f32")
+        .expect("f32");
+    Tensor::from_u8(v, out.clone(), a.device()).expect("sized")
+}
+
+/// `cond ? a : b` when `cond` has the output's shape and `a`, `b` each have it or are scalars
+/// (the shapes of the COIN losses and of every backward); None otherwise.
+pub(super) fn where_(c: &Tensor, a: &Tensor, b: &Tensor, out: &Shape) -> Option<Tensor> {
+    let fits = |t: &Tensor| t.shape() == out || t.numel() == 1;
+    if c.shape() != out || !fits(a) || !fits(b) {
+        return None;
+    }
+    let pick = |v: &[f32], i: usize| if v.len() == 1 { v[0] } else { v[i] };
+    let v = c
+        .with_u8(|cv| {
+            a.with_f32(|av| {
+                b.with_f32(|bv| {
+                    let mut o = crate::tensor::pool::overwritten(cv.len());
+                    o.par_chunks_mut(CHUNK).enumerate().for_each(|(k, chunk)| {
+                        let base = k * CHUNK;
+                        for (j, d) in chunk.iter_mut().enumerate() {
+                            let i = base + j;
+                            *d = if cv[i] != 0 { pick(av, i) } else { pick(bv, i) };
+                        }
+                    });
+                    o
+                })
+            })
+        })
+        .ok()?
+        .ok()?
+        .ok()?;
+    Some(from_f32_like(v, out.clone(), a))
+}
+
+/// `f` over two broadcast operands: equal shapes and a scalar operand in parallel chunks, other
+/// broadcasts row by row.
+fn zip2(
+    av: &[f32],
+    sa: &Shape,
+    bv: &[f32],
+    sb: &Shape,
+    out: &Shape,
+    f: impl Fn(f32, f32) -> f32 + Sync + Copy,
+) -> Vec<f32> {
+    if sa == out && sb == out {
+        map2(av, bv, f)
+    } else if bv.len() == 1 && sa == out {
+        let y = bv[0];
+        map1(av, move |x| f(x, y))
+    } else if av.len() == 1 && sb == out {
+        let x = av[0];
+        map1(bv, move |y| f(x, y))
+    } else {
+        general(av, sa, bv, sb, out, f)
+    }
 }
 
 fn general(

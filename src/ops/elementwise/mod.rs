@@ -394,7 +394,10 @@ impl Compare {
 fn compare(a: &Tensor, b: &Tensor, op: Compare) -> Result<Tensor> {
     require_same("compare", a, b)?;
     let out_shape = a.shape().broadcast(b.shape(), "compare")?;
-    Ok(reference::compare(a, b, &out_shape, op))
+    Ok(match (path_of(a), path_of(b)) {
+        (Path::Cpu, Path::Cpu) => cpu::compare(a, b, &out_shape, op),
+        _ => reference::compare(a, b, &out_shape, op),
+    })
 }
 pub fn gt(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     compare(a, b, Compare::Gt)
@@ -434,7 +437,11 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         .shape()
         .broadcast(a.shape(), "where")?
         .broadcast(b.shape(), "where")?;
-    let y = reference::where_(cond, a, b, &shape);
+    let fast = match (path_of(a), path_of(b)) {
+        (Path::Cpu, Path::Cpu) => cpu::where_(cond, a, b, &shape),
+        _ => None,
+    };
+    let y = fast.unwrap_or_else(|| reference::where_(cond, a, b, &shape));
     if !any_tracked(&[a, b]) {
         return Ok(y);
     }
