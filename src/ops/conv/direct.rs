@@ -261,7 +261,6 @@ fn fwd_rows<const CB: usize, const S: usize, const NV: usize, const F: bool>(
     );
     let xptr = x.as_ptr();
     let wptr = w.as_ptr();
-
     let slot_off: [usize; S] = std::array::from_fn(|s| (s / NV) * p.wp + (s % NV) * L);
     let mut oh = 0;
     while oh < p.ho {

@@ -95,8 +95,6 @@ impl Unary {
         }
     }
 
-    /// d f / d x at input `x` with output `y`.
-    #[inline(always)]
     /// True when `derivative` reads only the output y (ReLU's test x > 0 is y > 0), so the
     /// backward keeps y alone and passes it as both arguments; otherwise it reads only x and
     /// the backward keeps x alone.
@@ -107,6 +105,8 @@ impl Unary {
         )
     }
 
+    /// d f / d x at input `x` with output `y`.
+    #[inline(always)]
     pub(crate) fn derivative<T: Float>(self, x: T, y: T) -> T {
         match self {
             Unary::Neg => -T::ONE,
