@@ -301,3 +301,64 @@ fn every_shipped_preset_parses_and_validates() {
         );
     }
 }
+
+#[test]
+fn best_val_iou_selection_ends_with_the_best_validation() {
+    let d = dir("select");
+    std::fs::create_dir_all(&d).unwrap();
+    let out = train(&["--preset", "smoke", "--print-config"]);
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replacen("max_steps = 16", "max_steps = 24", 1)
+        .replacen("eval_every = 8", "eval_every = 4", 1)
+        .replacen("select = \"last\"", "select = \"best-val-iou\"", 1);
+    assert!(text.contains("select = \"best-val-iou\""), "{text}");
+    let cfg = d.join("select.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let run = d.join("run");
+    let out = train(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The first highest validation IoU of the log is the step the summary names and `best/`
+    // holds.
+    let vals: Vec<(u64, f64)> = log(&run)
+        .iter()
+        .filter(|l| l["event"] == "validation" && l["stage"] == "counterfactual")
+        .map(|l| (l["step"].as_u64().unwrap(), l["val_iou"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(vals.len(), 6, "{vals:?}");
+    let best = vals
+        .iter()
+        .fold(vals[0], |b, v| if v.1 > b.1 { *v } else { b });
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["coin_select"], "best-val-iou");
+    assert_eq!(s["coin_steps"], 24);
+    assert_eq!(s["coin_chosen_step"], best.0, "{vals:?}");
+    let name = format!("counterfactual-{:08}", best.0);
+    assert_eq!(
+        std::fs::read_to_string(run.join("best/latest"))
+            .unwrap()
+            .trim(),
+        name
+    );
+    // `segment` and `evaluate` open it by default; `last` still means the latest checkpoint.
+    let dev = coin::Device::Cpu;
+    let chosen = coin::eval::TrainedModel::open(&run, None, dev).unwrap();
+    assert_eq!(chosen.checkpoint, run.join("best").join(&name));
+    let last = coin::eval::checkpoint_arg(&run, "last").unwrap();
+    let latest = coin::eval::TrainedModel::open(&run, last.as_deref(), dev).unwrap();
+    assert_eq!(
+        latest.checkpoint,
+        run.join("checkpoints/counterfactual-00000024")
+    );
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -32,8 +32,10 @@ struct Args {
     /// A run folder written by `train`.
     #[arg(long)]
     model: PathBuf,
-    /// `last` or a checkpoint folder of the run.
-    #[arg(long, default_value = "last")]
+    /// `final` (the model `train` ended with: its best-validation checkpoint when it selected one,
+    /// else the latest), `last` (the latest checkpoint) or a checkpoint folder / its
+    /// weights.safetensors.
+    #[arg(long, default_value = "final")]
     checkpoint: String,
     /// Evaluate on another data folder (default: the run's data), with the run's preprocessing.
     #[arg(long)]
@@ -105,7 +107,7 @@ fn real_main(a: &Args) -> Result<(), String> {
         ));
     }
     let device = coin::gpu::device_from_arg(&a.device).map_err(e)?;
-    let checkpoint = (a.checkpoint != "last").then(|| PathBuf::from(&a.checkpoint));
+    let checkpoint = coin::eval::checkpoint_arg(&a.model, &a.checkpoint).map_err(e)?;
     let model = TrainedModel::open(&a.model, checkpoint.as_deref(), device).map_err(e)?;
     let source = match &a.data {
         None => model.data.clone(),

@@ -41,8 +41,10 @@ struct Args {
     /// The paper's post-processing per slice: 3×3 opening, closing, largest 8-connected component.
     #[arg(long)]
     postprocess: bool,
-    /// `last` (the run's latest checkpoint) or a checkpoint folder / its weights.safetensors.
-    #[arg(long, default_value = "last")]
+    /// `final` (the model `train` ended with: its best-validation checkpoint when it selected one,
+    /// else the latest), `last` (the latest checkpoint) or a checkpoint folder / its
+    /// weights.safetensors.
+    #[arg(long, default_value = "final")]
     checkpoint: String,
     /// Also write the counterfactual (float32 HU: the input plus the generator's change).
     #[arg(long)]
@@ -222,7 +224,8 @@ fn real_main(a: &Args) -> Result<(), String> {
     let jobs = jobs(a)?;
     check_outputs(&jobs, a.force)?;
     let device = coin::gpu::device_from_arg(&a.device).map_err(|e| e.to_string())?;
-    let checkpoint = (a.checkpoint != "last").then(|| PathBuf::from(&a.checkpoint));
+    let checkpoint =
+        coin::eval::checkpoint_arg(&a.model, &a.checkpoint).map_err(|e| e.to_string())?;
     let model =
         TrainedModel::open(&a.model, checkpoint.as_deref(), device).map_err(|e| e.to_string())?;
     let ids = match &a.organ_labels {

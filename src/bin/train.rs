@@ -41,7 +41,7 @@ struct Args {
     /// A folder with train_scans.csv and test_scans.csv (layouts without split folders).
     #[arg(long)]
     splits: Option<PathBuf>,
-    /// A named preset: cpu-default, smoke, paper-synthetic, paper-tuh.
+    /// A named preset: cpu-default, cpu-anchor, smoke, paper-synthetic, paper-tuh.
     #[arg(long, default_value = "cpu-default", conflicts_with = "config")]
     preset: String,
     /// A TOML configuration with the presets' fields (see presets/cpu-default.toml).
@@ -59,6 +59,10 @@ struct Args {
     /// Overrides the configuration's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Multiplies both stages' wall-clock budgets (e.g. T/1.2 on a host where PyTorch's
+    /// 128²/×0.25/B16 COIN step takes T seconds, to give `cpu-anchor` the anchor's work).
+    #[arg(long)]
+    budget_scale: Option<f64>,
     /// Continue the run in --out from its latest checkpoint.
     #[arg(long, requires = "out")]
     resume: bool,
@@ -121,6 +125,13 @@ fn real_main(a: Args) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     if let Some(s) = a.seed {
         cfg.seed = s;
+    }
+    if let Some(k) = a.budget_scale {
+        if !(k.is_finite() && k > 0.0) {
+            return Err(format!("--budget-scale must be a positive number, got {k}"));
+        }
+        cfg.classifier.budget_s *= k;
+        cfg.coin.budget_s *= k;
     }
     if a.print_config {
         print!("{}", cfg.to_toml());

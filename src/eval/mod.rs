@@ -18,5 +18,5 @@ pub use segmentation::{
     evaluate_classifier, evaluate_coin, evaluate_coin_keeping_slices, probabilities,
     ClassifierReport, CoinReport, EvalCfg, Panel,
 };
-pub use trained::TrainedModel;
+pub use trained::{checkpoint_arg, TrainedModel};
 pub use volume::{segment_volume, OrganMask, SegmentOptions, SliceRecord, VolumeSegmentation};

@@ -30,8 +30,22 @@ fn not_trained(run: &Path, why: impl std::fmt::Display) -> Error {
     ))
 }
 
-/// The checkpoint folder `checkpoint` names: `None` for the run's latest, else a checkpoint
-/// folder or the `weights.safetensors` inside one.
+/// The `--checkpoint` argument of `segment` and `evaluate`: `final` (the model `train` ended
+/// with: its best-validation checkpoint when it selected one, else the latest) → `None`, `last`
+/// → the run's latest checkpoint, anything else → that folder or weights file.
+pub fn checkpoint_arg(run: &Path, arg: &str) -> Result<Option<PathBuf>> {
+    match arg {
+        "final" => Ok(None),
+        "last" => crate::io::checkpoint::latest_checkpoint(&run.join("checkpoints"))?
+            .map(Some)
+            .ok_or_else(|| not_trained(run, "it has no checkpoints/latest")),
+        p => Ok(Some(PathBuf::from(p))),
+    }
+}
+
+/// The checkpoint folder `checkpoint` names: `None` for the run's final model (`best/` when
+/// the run selected by validation IoU, else its latest), else a checkpoint folder or the
+/// `weights.safetensors` inside one.
 fn checkpoint_folder(run: &Path, checkpoint: Option<&Path>) -> Result<PathBuf> {
     match checkpoint {
         Some(p) if p.is_dir() => Ok(p.to_path_buf()),
@@ -50,6 +64,9 @@ fn checkpoint_folder(run: &Path, checkpoint: Option<&Path>) -> Result<PathBuf> {
                     "--model {}: no such folder (give a run folder written by `train`)",
                     run.display()
                 )));
+            }
+            if let Some(best) = crate::io::checkpoint::latest_checkpoint(&run.join("best"))? {
+                return Ok(best);
             }
             crate::io::checkpoint::latest_checkpoint(&run.join("checkpoints"))?
                 .ok_or_else(|| not_trained(run, "it has no checkpoints/latest"))

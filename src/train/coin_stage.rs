@@ -1,8 +1,11 @@
 //! The counterfactual stage: COIN's alternating steps ([`CoinStep`]) against the frozen
 //! classifier; validation IoU and sample panels every `eval_every` steps, a checkpoint every
-//! `checkpoint_every`; a wall-clock budget ends the stage at the next checkpoint. The final
-//! model is the last checkpoint.
+//! `checkpoint_every`; the stage ends at the first step past its budget or step limit, with a
+//! validation and a checkpoint. The final model is the last checkpoint, or with
+//! `select = "best-val-iou"` the one at the validation with the highest IoU, saved in the run's
+//! `best/` whenever it improves.
 
+use super::preset::CoinSelect;
 use super::progress::Progress;
 use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
 use super::step::CoinStep;
@@ -18,6 +21,11 @@ use std::time::Instant;
 pub struct CoinState {
     pub step: u64,
     pub seconds: f64,
+    /// The best validation IoU so far and its step (`select = "best-val-iou"`).
+    #[serde(default)]
+    pub best_iou: Option<f64>,
+    #[serde(default)]
+    pub best_step: u64,
 }
 
 impl Stage<'_> {
@@ -71,10 +79,11 @@ impl Stage<'_> {
                 bar.step(state.step, state.seconds, &msg);
                 let done_steps = c.max_steps > 0 && state.step >= c.max_steps;
                 let done_time = c.budget_s > 0.0 && state.seconds >= c.budget_s;
-                let ckpt_due = state.step.is_multiple_of(c.checkpoint_every) || done_steps;
-                if state.step.is_multiple_of(c.eval_every)
-                    || (ckpt_due && (done_steps || done_time))
-                {
+                // The end (a step limit or the budget) is always validated and checkpointed, so
+                // a budget is kept to within one step and one evaluation.
+                let end = done_steps || done_time;
+                let ckpt_due = state.step.is_multiple_of(c.checkpoint_every) || end;
+                if state.step.is_multiple_of(c.eval_every) || end {
                     let r = evaluate_coin(nets, &f.net, &val, &self.eval_cfg())?;
                     save_panels(
                         &self
@@ -94,6 +103,19 @@ impl Stage<'_> {
                         r.ceiling_iou.map_or("n/a".into(), |v| format!("{v:.3}")),
                         r.validity.map_or("n/a".into(), |v| format!("{v:.3}"))
                     ));
+                    if c.select == CoinSelect::BestValIou
+                        && state.best_iou.is_none_or(|b| r.iou > b)
+                    {
+                        state.best_iou = Some(r.iou);
+                        state.best_step = state.step;
+                        save_checkpoint(
+                            &self.run.best(),
+                            &format!("counterfactual-{:08}", state.step),
+                            &[(&nets.eg, None), (&nets.d, None)],
+                            &state_json(&state),
+                            1,
+                        )?;
+                    }
                 }
                 if ckpt_due {
                     let name = format!("counterfactual-{:08}", state.step);
@@ -105,7 +127,7 @@ impl Stage<'_> {
                         c.keep_checkpoints,
                     )?;
                     self.run.log(json!({"stage": "counterfactual", "step": state.step, "event": "checkpoint", "name": name}))?;
-                    if done_steps || done_time {
+                    if end {
                         break 'outer;
                     }
                 }

@@ -5,6 +5,7 @@ use super::classifier_stage::ClassifierState;
 use super::coin_stage::CoinState;
 use super::data_setup::{prepare, DataSource, Preprocessing};
 use super::memory::check_memory;
+use super::preset::CoinSelect;
 use super::preset::RunConfig;
 use super::run_dir::RunDir;
 use super::stage::{loader, Stage};
@@ -178,6 +179,7 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
                     classifier_val: classifier_report,
                     test: None,
                     layercam: None,
+                    coin: None,
                 },
                 t_all,
             );
@@ -213,6 +215,16 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
     })?;
     seconds["counterfactual"] = json!(st.seconds);
     println!("counterfactual: {} steps in {:.0} s", st.step, st.seconds);
+    if let (CoinSelect::BestValIou, Some(iou)) = (cfg.coin.select, st.best_iou) {
+        let folder = latest_checkpoint(&run.best())?.ok_or_else(|| {
+            Error::Format(format!("{}: no best checkpoint", run.best().display()))
+        })?;
+        load_checkpoint(&folder, &mut [(&nets.eg, None), (&nets.d, None)])?;
+        println!(
+            "counterfactual: chose step {} (highest validation IoU, {iou:.4})",
+            st.best_step
+        );
+    }
 
     // ---- evaluation on the test split
     let t = Instant::now();
@@ -246,6 +258,7 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
             classifier_val: classifier_report,
             test: Some(report),
             layercam: Some(layercam),
+            coin: Some(st),
         },
         t_all,
     )
@@ -276,6 +289,7 @@ struct Outcome {
     classifier_val: Option<ClassifierReport>,
     test: Option<CoinReport>,
     layercam: Option<MethodResult>,
+    coin: Option<CoinState>,
 }
 
 fn finish(
@@ -291,6 +305,7 @@ fn finish(
         classifier_val,
         test,
         layercam,
+        coin,
     } = out;
     plot_curves(run)?;
     seconds["total_this_session"] = json!(t_all.elapsed().as_secs_f64());
@@ -311,6 +326,12 @@ fn finish(
         "threshold": cfg.eval.threshold,
         "saliency_threshold": cfg.eval.saliency_threshold,
         "seconds": seconds,
+        "coin_steps": coin.as_ref().map(|c| c.step),
+        "coin_select": cfg.coin.select,
+        "coin_chosen_step": coin.as_ref().map(|c| match cfg.coin.select {
+            CoinSelect::BestValIou if c.best_iou.is_some() => c.best_step,
+            _ => c.step,
+        }),
         "preset": cfg.name,
         "device": o.device.to_string(),
         "cpu": cpu_model(),

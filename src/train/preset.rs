@@ -7,11 +7,12 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// The presets shipped with the binary: (name, TOML text).
-pub const PRESETS: [(&str, &str); 4] = [
+pub const PRESETS: [(&str, &str); 5] = [
     (
         "cpu-default",
         include_str!("../../presets/cpu-default.toml"),
     ),
+    ("cpu-anchor", include_str!("../../presets/cpu-anchor.toml")),
     ("smoke", include_str!("../../presets/smoke.toml")),
     (
         "paper-synthetic",
@@ -81,7 +82,23 @@ pub struct CoinCfg {
     pub eval_every: u64,
     pub checkpoint_every: u64,
     pub keep_checkpoints: usize,
+    /// Which model the run ends with: the last step's, or the one with the best validation IoU.
+    #[serde(default)]
+    pub select: CoinSelect,
     pub step: StepCfg,
+}
+
+/// The counterfactual stage's final model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CoinSelect {
+    /// The last step's networks (the authors' code restores its latest checkpoint).
+    #[default]
+    Last,
+    /// The networks at the validation with the highest IoU, kept in `best/` of the run folder.
+    /// On the synthetic task the validation masks are the inserted tumours, so this needs no
+    /// pixel labels; on the real-tumour task it reads the validation patients' tumour labels.
+    BestValIou,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -162,6 +179,12 @@ impl RunConfig {
         }
         if c.eval_every == 0 || self.coin.eval_every == 0 || self.coin.checkpoint_every == 0 {
             return Err("eval_every and checkpoint_every must be positive".into());
+        }
+        if self.coin.select == CoinSelect::BestValIou && d.val_fraction <= 0.0 {
+            return Err(
+                "coin.select = \"best-val-iou\" needs a validation split (data.val_fraction > 0)"
+                    .into(),
+            );
         }
         if self.coin.width <= 0.0 || c.base == 0 {
             return Err("widths must be positive".into());

@@ -56,6 +56,11 @@ impl RunDir {
     pub fn checkpoints(&self) -> PathBuf {
         self.path.join("checkpoints")
     }
+    /// The best-validation model (`coin.select = "best-val-iou"`): a checkpoint folder of its own
+    /// with its `latest`.
+    pub fn best(&self) -> PathBuf {
+        self.path.join("best")
+    }
     /// Appends one JSON line (flushed, so a killed run keeps what it logged).
     pub fn log(&self, v: serde_json::Value) -> Result<()> {
         let mut f = self.log.lock().expect("log lock");
