@@ -362,3 +362,41 @@ fn best_val_iou_selection_ends_with_the_best_validation() {
     );
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn the_classifier_stops_at_the_first_evaluation_reaching_stop_at_accuracy() {
+    let d = dir("stop-at");
+    std::fs::create_dir_all(&d).unwrap();
+    let out = train(&["--preset", "smoke", "--print-config"]);
+    let text = String::from_utf8(out.stdout).unwrap().replacen(
+        "stop_at_accuracy = 0.0",
+        "stop_at_accuracy = 0.01",
+        1,
+    );
+    assert!(text.contains("stop_at_accuracy = 0.01"), "{text}");
+    let cfg = d.join("stop.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let run = d.join("run");
+    let out = train(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--stage",
+        "classifier",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Any accuracy reaches 0.01: the first evaluation (step 6 of 12) ends the stage.
+    let last = steps(&run)
+        .keys()
+        .filter(|(s, _)| s == "classifier")
+        .map(|k| k.1)
+        .max();
+    assert_eq!(last, Some(6));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("chose step 6 (the first to reach"));
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -59,7 +59,7 @@ struct Args {
     /// Overrides the configuration's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Multiplies both stages' wall-clock budgets (e.g. T/1.2 on a host where PyTorch's
+    /// Multiplies the wall-clock budgets (e.g. T/1.2 on a host where PyTorch's
     /// 128²/×0.25/B16 COIN step takes T seconds, to give `cpu-anchor` the anchor's work).
     #[arg(long)]
     budget_scale: Option<f64>,
@@ -132,6 +132,7 @@ fn real_main(a: Args) -> Result<(), String> {
         }
         cfg.classifier.budget_s *= k;
         cfg.coin.budget_s *= k;
+        cfg.total_budget_s *= k;
     }
     if a.print_config {
         print!("{}", cfg.to_toml());

@@ -3,6 +3,9 @@
 //! `eval_every` steps picks the best weights (saved as `classifier.safetensors`; the loss
 //! keeps discriminating after accuracy saturates on a small validation split), each
 //! evaluation is also a checkpoint; a wall-clock budget ends the stage at the next evaluation.
+//! With `stop_at_accuracy` the first evaluation that reaches that validation accuracy ends the
+//! stage and is the one chosen: a classifier trained on to extreme confidence puts its
+//! abnormal logits past COIN's KL clamp (p > 1 − 1e-5), where the term has no gradient.
 
 use super::progress::Progress;
 use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
@@ -25,6 +28,9 @@ pub struct ClassifierState {
     pub best_accuracy: f64,
     pub best_step: u64,
     pub seconds: f64,
+    /// The stage ended at an evaluation that reached `stop_at_accuracy` (and chose it).
+    #[serde(default)]
+    pub stopped_at_accuracy: bool,
 }
 
 impl Stage<'_> {
@@ -84,7 +90,8 @@ impl Stage<'_> {
                 let done_time = c.budget_s > 0.0 && state.seconds >= c.budget_s;
                 if state.step.is_multiple_of(c.eval_every) || done_steps {
                     let r = evaluate_classifier(&f.net, &val)?;
-                    if r.loss < state.best_loss || state.best_step == 0 {
+                    let good_enough = c.stop_at_accuracy > 0.0 && r.accuracy >= c.stop_at_accuracy;
+                    if good_enough || r.loss < state.best_loss || state.best_step == 0 {
                         state.best_loss = r.loss;
                         state.best_accuracy = r.accuracy;
                         state.best_step = state.step;
@@ -104,7 +111,8 @@ impl Stage<'_> {
                         2,
                     )?;
                     self.run.log(json!({"stage": "classifier", "step": state.step, "event": "checkpoint", "name": name}))?;
-                    if done_steps || done_time {
+                    if done_steps || done_time || good_enough {
+                        state.stopped_at_accuracy = good_enough;
                         break 'outer;
                     }
                 }

@@ -26,6 +26,10 @@ pub struct CoinState {
     pub best_iou: Option<f64>,
     #[serde(default)]
     pub best_step: u64,
+    /// The stage's wall-clock budget, fixed when it starts (`coin.budget_s`, shortened to what
+    /// `total_budget_s` leaves after the data and the classifier); kept for a resumed run.
+    #[serde(default)]
+    pub budget_s: Option<f64>,
 }
 
 impl Stage<'_> {
@@ -55,7 +59,8 @@ impl Stage<'_> {
         let (train, val, per_epoch) =
             stage_loaders(self.cfg, [&self.train, &self.val], spec, self.device)?;
         let t0 = Instant::now() - std::time::Duration::from_secs_f64(state.seconds);
-        let bar = Progress::new("counterfactual", c.max_steps, c.budget_s, state.step);
+        let budget_s = state.budget_s.unwrap_or(c.budget_s);
+        let bar = Progress::new("counterfactual", c.max_steps, budget_s, state.step);
         step.step = state.step;
         'outer: loop {
             let epoch = state.step / per_epoch;
@@ -78,7 +83,7 @@ impl Stage<'_> {
                 self.run.log(line)?;
                 bar.step(state.step, state.seconds, &msg);
                 let done_steps = c.max_steps > 0 && state.step >= c.max_steps;
-                let done_time = c.budget_s > 0.0 && state.seconds >= c.budget_s;
+                let done_time = budget_s > 0.0 && state.seconds >= budget_s;
                 // The end (a step limit or the budget) is always validated and checkpointed, so
                 // a budget is kept to within one step and one evaluation.
                 let end = done_steps || done_time;

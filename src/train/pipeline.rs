@@ -148,8 +148,18 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
         })?;
         seconds["classifier"] = json!(st.seconds);
         println!(
-            "classifier: {} steps in {:.0} s; chose step {} (lowest validation loss): accuracy {:.3}, F1 {:.3}, AUC {}",
-            st.step, t.elapsed().as_secs_f64(), st.best_step, best.accuracy, best.f1, best.roc_auc.map_or("n/a".into(), |v| format!("{v:.3}"))
+            "classifier: {} steps in {:.0} s; chose step {} ({}): accuracy {:.3}, F1 {:.3}, AUC {}",
+            st.step,
+            t.elapsed().as_secs_f64(),
+            st.best_step,
+            if st.stopped_at_accuracy {
+                "the first to reach classifier.stop_at_accuracy"
+            } else {
+                "lowest validation loss"
+            },
+            best.accuracy,
+            best.f1,
+            best.roc_auc.map_or("n/a".into(), |v| format!("{v:.3}"))
         );
         if best.accuracy < cfg.classifier.warn_below_accuracy {
             eprintln!(
@@ -200,6 +210,9 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
         if st.step > 0 {
             println!("counterfactual: resuming at step {}", st.step);
         }
+    }
+    if st.budget_s.is_none() {
+        st.budget_s = Some(coin_budget(cfg, t_all.elapsed().as_secs_f64()));
     }
     let stage = Stage {
         cfg,
@@ -262,6 +275,30 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
         },
         t_all,
     )
+}
+
+/// Seconds `total_budget_s` keeps for the test evaluation after the counterfactual stage.
+const TEST_RESERVE_S: f64 = 20.0;
+
+/// The counterfactual stage's budget: `coin.budget_s`, or with `total_budget_s` at most what
+/// is left of it after `spent` seconds (data, classifier) and the test evaluation.
+fn coin_budget(cfg: &RunConfig, spent: f64) -> f64 {
+    let own = cfg.coin.budget_s;
+    if cfg.total_budget_s <= 0.0 {
+        return own;
+    }
+    let left = (cfg.total_budget_s - spent - TEST_RESERVE_S).max(30.0);
+    if left < 60.0 {
+        eprintln!(
+            "WARNING: total_budget_s {} leaves the counterfactual stage {left:.0} s after {spent:.0} s of data and classifier",
+            cfg.total_budget_s
+        );
+    }
+    if own > 0.0 {
+        own.min(left)
+    } else {
+        left
+    }
 }
 
 /// The test split's loader: the batches, in the order, that the run's final evaluation used
@@ -417,4 +454,30 @@ fn git_commit() -> Option<String> {
     o.status
         .success()
         .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_total_budget_bounds_the_counterfactual_stage() {
+        let mut cfg = RunConfig::preset("smoke").unwrap();
+        cfg.coin.budget_s = 500.0;
+        assert_eq!(coin_budget(&cfg, 100.0), 500.0, "no total: the stage's own");
+        cfg.total_budget_s = 900.0;
+        assert_eq!(
+            coin_budget(&cfg, 100.0),
+            500.0,
+            "the stage's own is smaller"
+        );
+        assert_eq!(coin_budget(&cfg, 700.0), 900.0 - 700.0 - TEST_RESERVE_S);
+        cfg.coin.budget_s = 0.0;
+        assert_eq!(coin_budget(&cfg, 100.0), 900.0 - 100.0 - TEST_RESERVE_S);
+        assert_eq!(
+            coin_budget(&cfg, 2000.0),
+            30.0,
+            "overspent: a token stage, warned"
+        );
+    }
 }

@@ -26,6 +26,11 @@ pub const PRESETS: [(&str, &str); 5] = [
 pub struct RunConfig {
     pub name: String,
     pub seed: u64,
+    /// The whole run's wall-clock budget in seconds (0: none): the counterfactual stage gets
+    /// what the data and the classifier leave, less a reserve for the test evaluation, up to
+    /// `coin.budget_s` when that is set.
+    #[serde(default)]
+    pub total_budget_s: f64,
     pub data: DataCfg,
     pub classifier: ClassifierCfg,
     pub coin: CoinCfg,
@@ -69,6 +74,10 @@ pub struct ClassifierCfg {
     pub max_steps: u64,
     pub eval_every: u64,
     pub warn_below_accuracy: f64,
+    /// Ends the stage at the first evaluation whose validation accuracy reaches this, and
+    /// chooses that checkpoint (0: off — the lowest validation loss within the budget).
+    #[serde(default)]
+    pub stop_at_accuracy: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -170,7 +179,7 @@ impl RunConfig {
             );
         }
         if c.budget_s <= 0.0 && c.max_steps == 0
-            || self.coin.budget_s <= 0.0 && self.coin.max_steps == 0
+            || self.coin.budget_s <= 0.0 && self.coin.max_steps == 0 && self.total_budget_s <= 0.0
         {
             return Err(
                 "each stage needs a time budget (budget_s > 0) or a step count (max_steps > 0)"
@@ -179,6 +188,12 @@ impl RunConfig {
         }
         if c.eval_every == 0 || self.coin.eval_every == 0 || self.coin.checkpoint_every == 0 {
             return Err("eval_every and checkpoint_every must be positive".into());
+        }
+        if !(0.0..=1.0).contains(&c.stop_at_accuracy) {
+            return Err(format!(
+                "classifier.stop_at_accuracy must be in [0, 1] (0: off), got {}",
+                c.stop_at_accuracy
+            ));
         }
         if self.coin.select == CoinSelect::BestValIou && d.val_fraction <= 0.0 {
             return Err(
