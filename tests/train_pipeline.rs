@@ -22,16 +22,38 @@ fn train(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// The smoke preset with more counterfactual steps, so a kill lands mid-stage.
-fn long_smoke(d: &Path) -> PathBuf {
+/// `train` that must succeed.
+fn train_ok(args: &[&str]) -> std::process::Output {
+    let out = train(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The smoke preset with each `(from, to)` replaced once, written as `d/file`.
+fn smoke_config(d: &Path, file: &str, edits: &[(&str, &str)]) -> PathBuf {
     let out = train(&["--preset", "smoke", "--print-config"]);
-    let text = String::from_utf8(out.stdout).unwrap();
-    let text = text.replacen("max_steps = 16", "max_steps = 48", 1);
-    assert!(text.contains("max_steps = 48"), "{text}");
+    let mut text = String::from_utf8(out.stdout).unwrap();
+    for (from, to) in edits {
+        text = text.replacen(from, to, 1);
+        assert!(text.contains(to), "{text}");
+    }
     std::fs::create_dir_all(d).unwrap();
-    let p = d.join("long-smoke.toml");
+    let p = d.join(file);
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// The smoke preset with more counterfactual steps, so a kill lands mid-stage.
+fn long_smoke(d: &Path) -> PathBuf {
+    smoke_config(
+        d,
+        "long-smoke.toml",
+        &[("max_steps = 16", "max_steps = 48")],
+    )
 }
 
 fn log(run: &Path) -> Vec<Value> {
@@ -63,12 +85,7 @@ fn steps(run: &Path) -> std::collections::BTreeMap<(String, u64), Value> {
 fn smoke_run_writes_a_complete_run_folder() {
     let d = dir("smoke");
     let run = d.join("run");
-    let out = train(&["--preset", "smoke", "--out", run.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    train_ok(&["--preset", "smoke", "--out", run.to_str().unwrap()]);
     let s: Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     for k in [
@@ -129,17 +146,12 @@ fn a_killed_run_resumes_with_identical_losses() {
     let d = dir("resume");
     let cfg = long_smoke(&d);
     let whole = d.join("whole");
-    let out = train(&[
+    train_ok(&[
         "--config",
         cfg.to_str().unwrap(),
         "--out",
         whole.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     let killed = d.join("killed");
     let mut child = Command::new(BIN)
@@ -193,18 +205,13 @@ fn a_killed_run_resumes_with_identical_losses() {
         "the kill landed before the end (step {last_logged})"
     );
 
-    let out = train(&[
+    train_ok(&[
         "--config",
         cfg.to_str().unwrap(),
         "--out",
         killed.to_str().unwrap(),
         "--resume",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let (a, b) = (steps(&whole), steps(&killed));
     assert_eq!(a.len(), b.len());
     for (key, v) in &a {
@@ -305,28 +312,22 @@ fn every_shipped_preset_parses_and_validates() {
 #[test]
 fn best_val_iou_selection_ends_with_the_best_validation() {
     let d = dir("select");
-    std::fs::create_dir_all(&d).unwrap();
-    let out = train(&["--preset", "smoke", "--print-config"]);
-    let text = String::from_utf8(out.stdout)
-        .unwrap()
-        .replacen("max_steps = 16", "max_steps = 24", 1)
-        .replacen("eval_every = 8", "eval_every = 4", 1)
-        .replacen("select = \"last\"", "select = \"best-val-iou\"", 1);
-    assert!(text.contains("select = \"best-val-iou\""), "{text}");
-    let cfg = d.join("select.toml");
-    std::fs::write(&cfg, text).unwrap();
+    let cfg = smoke_config(
+        &d,
+        "select.toml",
+        &[
+            ("max_steps = 16", "max_steps = 24"),
+            ("eval_every = 8", "eval_every = 4"),
+            ("select = \"last\"", "select = \"best-val-iou\""),
+        ],
+    );
     let run = d.join("run");
-    let out = train(&[
+    train_ok(&[
         "--config",
         cfg.to_str().unwrap(),
         "--out",
         run.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // The first highest validation IoU of the log is the step the summary names and `best/`
     // holds.
     let vals: Vec<(u64, f64)> = log(&run)
@@ -366,18 +367,13 @@ fn best_val_iou_selection_ends_with_the_best_validation() {
 #[test]
 fn the_classifier_stops_at_the_first_evaluation_reaching_stop_at_accuracy() {
     let d = dir("stop-at");
-    std::fs::create_dir_all(&d).unwrap();
-    let out = train(&["--preset", "smoke", "--print-config"]);
-    let text = String::from_utf8(out.stdout).unwrap().replacen(
-        "stop_at_accuracy = 0.0",
-        "stop_at_accuracy = 0.01",
-        1,
+    let cfg = smoke_config(
+        &d,
+        "stop.toml",
+        &[("stop_at_accuracy = 0.0", "stop_at_accuracy = 0.01")],
     );
-    assert!(text.contains("stop_at_accuracy = 0.01"), "{text}");
-    let cfg = d.join("stop.toml");
-    std::fs::write(&cfg, text).unwrap();
     let run = d.join("run");
-    let out = train(&[
+    let out = train_ok(&[
         "--config",
         cfg.to_str().unwrap(),
         "--out",
@@ -385,11 +381,6 @@ fn the_classifier_stops_at_the_first_evaluation_reaching_stop_at_accuracy() {
         "--stage",
         "classifier",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // Any accuracy reaches 0.01: the first evaluation (step 6 of 12) ends the stage.
     let last = steps(&run)
         .keys()
