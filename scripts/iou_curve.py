@@ -39,7 +39,9 @@ def main():
             label += f" (test IoU {test:.3f})"
         curves.append((label, pts, False))
     curves.append(("anchor: the authors' code (test IoU)", [(0.0, 0.0), (360.0, 0.0)] + ANCHOR, True))
-    w, h, l, r, t, b = 720, 420, 60, 20, 20, 110
+    w, l, r, t = 720, 60, 20, 20
+    b = 60 + 16 * len(curves)  # axis labels, then one legend line per curve
+    h = t + 290 + b
     xmax = max(1260.0, max(x for _, p, _ in curves for x, _ in p))
     ymax = max(0.3, max(y for _, p, _ in curves for _, y in p) * 1.1)
     X = lambda x: l + (w - l - r) * x / xmax
