@@ -45,7 +45,7 @@ def main():
     xmax = max(1260.0, max(x for _, p, _ in curves for x, _ in p))
     ymax = max(0.3, max(y for _, p, _ in curves for _, y in p) * 1.1)
     X = lambda x: l + (w - l - r) * x / xmax
-    Y = lambda y: h - b + 0 - (h - t - b) * y / ymax
+    Y = lambda y: h - b - (h - t - b) * y / ymax
     s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
          f'<rect width="{w}" height="{h}" fill="white"/>']
     for i in range(0, int(xmax) + 1, 150):

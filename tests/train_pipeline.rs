@@ -247,6 +247,28 @@ fn bad_configurations_and_data_fail_clearly() {
         "{}",
         String::from_utf8_lossy(&r.stderr)
     );
+    // --budget-scale multiplies every budget; zero is refused.
+    let scaled = String::from_utf8(
+        train(&[
+            "--preset",
+            "cpu-anchor",
+            "--budget-scale",
+            "2",
+            "--print-config",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let anchor = coin::train::RunConfig::preset("cpu-anchor").unwrap();
+    let scaled = coin::train::RunConfig::parse(&scaled, "scaled").unwrap();
+    assert_eq!(scaled.classifier.budget_s, 2.0 * anchor.classifier.budget_s);
+    assert_eq!(scaled.coin.budget_s, 2.0 * anchor.coin.budget_s);
+    let r = train(&["--preset", "smoke", "--budget-scale", "0", "--out", o]);
+    assert!(
+        !r.status.success() && String::from_utf8_lossy(&r.stderr).contains("--budget-scale"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     // An unknown preset.
     let r = train(&["--preset", "nope", "--out", o]);
     assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("cpu-default"));
@@ -319,6 +341,10 @@ fn best_val_iou_selection_ends_with_the_best_validation() {
             ("max_steps = 16", "max_steps = 24"),
             ("eval_every = 8", "eval_every = 4"),
             ("select = \"last\"", "select = \"best-val-iou\""),
+            // A loose threshold and a high learning rate make validation IoU move, so the best
+            // validation is not the last one (checked below).
+            ("threshold = 0.25", "threshold = 0.02"),
+            ("lr = 0.0002", "lr = 0.02"),
         ],
     );
     let run = d.join("run");
@@ -343,6 +369,10 @@ fn best_val_iou_selection_ends_with_the_best_validation() {
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["coin_select"], "best-val-iou");
     assert_eq!(s["coin_steps"], 24);
+    assert_ne!(
+        best.0, 24,
+        "the best validation must not be the last here: {vals:?}"
+    );
     assert_eq!(s["coin_chosen_step"], best.0, "{vals:?}");
     let name = format!("counterfactual-{:08}", best.0);
     assert_eq!(
@@ -355,11 +385,27 @@ fn best_val_iou_selection_ends_with_the_best_validation() {
     let dev = coin::Device::Cpu;
     let chosen = coin::eval::TrainedModel::open(&run, None, dev).unwrap();
     assert_eq!(chosen.checkpoint, run.join("best").join(&name));
+    assert_eq!(chosen.step, best.0);
     let last = coin::eval::checkpoint_arg(&run, "last").unwrap();
     let latest = coin::eval::TrainedModel::open(&run, last.as_deref(), dev).unwrap();
     assert_eq!(
         latest.checkpoint,
         run.join("checkpoints/counterfactual-00000024")
+    );
+    // Starting over with --force drops the old best model, so it cannot stand in for the new
+    // run's final one.
+    train_ok(&[
+        "--preset",
+        "smoke",
+        "--out",
+        run.to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(!run.join("best").exists());
+    let fresh = coin::eval::TrainedModel::open(&run, None, dev).unwrap();
+    assert_eq!(
+        fresh.checkpoint,
+        run.join("checkpoints/counterfactual-00000016")
     );
     std::fs::remove_dir_all(&d).ok();
 }

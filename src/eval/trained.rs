@@ -36,11 +36,15 @@ fn not_trained(run: &Path, why: impl std::fmt::Display) -> Error {
 pub fn checkpoint_arg(run: &Path, arg: &str) -> Result<Option<PathBuf>> {
     match arg {
         "final" => Ok(None),
-        "last" => crate::io::checkpoint::latest_checkpoint(&run.join("checkpoints"))?
-            .map(Some)
-            .ok_or_else(|| not_trained(run, "it has no checkpoints/latest")),
+        "last" => latest(run).map(Some),
         p => Ok(Some(PathBuf::from(p))),
     }
+}
+
+/// The run's latest checkpoint folder.
+fn latest(run: &Path) -> Result<PathBuf> {
+    crate::io::checkpoint::latest_checkpoint(&run.join("checkpoints"))?
+        .ok_or_else(|| not_trained(run, "it has no checkpoints/latest"))
 }
 
 /// The checkpoint folder `checkpoint` names: `None` for the run's final model (`best/` when
@@ -65,11 +69,10 @@ fn checkpoint_folder(run: &Path, checkpoint: Option<&Path>) -> Result<PathBuf> {
                     run.display()
                 )));
             }
-            if let Some(best) = crate::io::checkpoint::latest_checkpoint(&run.join("best"))? {
-                return Ok(best);
+            match crate::io::checkpoint::latest_checkpoint(&run.join("best"))? {
+                Some(best) => Ok(best),
+                None => latest(run),
             }
-            crate::io::checkpoint::latest_checkpoint(&run.join("checkpoints"))?
-                .ok_or_else(|| not_trained(run, "it has no checkpoints/latest"))
         }
     }
 }

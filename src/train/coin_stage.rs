@@ -85,10 +85,12 @@ impl Stage<'_> {
                 let done_steps = c.max_steps > 0 && state.step >= c.max_steps;
                 let done_time = budget_s > 0.0 && state.seconds >= budget_s;
                 // The end (a step limit or the budget) is always validated and checkpointed, so
-                // a budget is kept to within one step and one evaluation.
+                // a budget is kept to within one step and one evaluation; every validation is
+                // also a checkpoint, so a resumed run knows the best validation IoU so far.
                 let end = done_steps || done_time;
-                let ckpt_due = state.step.is_multiple_of(c.checkpoint_every) || end;
-                if state.step.is_multiple_of(c.eval_every) || end {
+                let eval_due = state.step.is_multiple_of(c.eval_every) || end;
+                let ckpt_due = state.step.is_multiple_of(c.checkpoint_every) || eval_due;
+                if eval_due {
                     let r = evaluate_coin(nets, &f.net, &val, &self.eval_cfg())?;
                     save_panels(
                         &self

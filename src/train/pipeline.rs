@@ -110,6 +110,8 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
         train: splits.train.clone(),
         val: splits.val.clone(),
     };
+    // The counterfactual stage's starting state; its budget is fixed at the hand-over.
+    let mut coin_start = CoinState::default();
     let resume_stage = stage_of(&saved_state);
     let classifier_done = resume_stage.as_deref().is_some_and(|s| s != "classifier");
     if o.stages == Stages::Counterfactual || classifier_done {
@@ -140,6 +142,7 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
                 .map_err(|e| Error::Format(e.to_string()))?;
             println!("classifier: resuming at step {}", st.step);
         }
+        let earlier_s = st.seconds; // the classifier's seconds in earlier sessions
         let t = Instant::now();
         let (st, best) = cstage.run_classifier(&mut f, &mut adam, st, |s| {
             let mut v = base_state("classifier");
@@ -169,8 +172,9 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
             );
         }
         classifier_report = Some(best);
+        coin_start.budget_s = Some(coin_budget(cfg, t_all.elapsed().as_secs_f64() + earlier_s));
         let mut v = base_state("counterfactual");
-        v["coin"] = json!(CoinState::default());
+        v["coin"] = json!(coin_start);
         // The hand-over point: a resume from here goes straight to the counterfactual stage.
         crate::io::checkpoint::save_checkpoint(
             &run.checkpoints(),
@@ -197,7 +201,7 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
     }
 
     // ---- counterfactual (a resumed run continues from its checkpoint)
-    let mut st = CoinState::default();
+    let mut st = coin_start;
     if let (Some(folder), Some("counterfactual")) = (&resumed, resume_stage.as_deref()) {
         let s = load_checkpoint(
             folder,
@@ -212,6 +216,8 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
         }
     }
     if st.budget_s.is_none() {
+        // A borrowed classifier (or a checkpoint from before budgets were recorded): only this
+        // session's data preparation has been spent.
         st.budget_s = Some(coin_budget(cfg, t_all.elapsed().as_secs_f64()));
     }
     let stage = Stage {

@@ -1,5 +1,6 @@
 //! A run's folder: `config.toml` (the resolved configuration), `log.jsonl` (one JSON object per
-//! logged step, evaluation and checkpoint), `checkpoints/`, `classifier.safetensors` (the chosen
+//! logged step, evaluation and checkpoint), `checkpoints/`, `best/` (the best-validation COIN
+//! model, with `coin.select = "best-val-iou"`), `classifier.safetensors` (the chosen
 //! classifier), `samples/` (panels), `loss.svg`, `summary.json`.
 
 use crate::{Error, Result};
@@ -30,7 +31,7 @@ impl RunDir {
             )));
         }
         if force && !resume && non_empty {
-            for sub in ["checkpoints", "samples"] {
+            for sub in ["checkpoints", "samples", "best"] {
                 let _ = std::fs::remove_dir_all(path.join(sub));
             }
             for f in [
@@ -38,6 +39,7 @@ impl RunDir {
                 "summary.json",
                 "classifier.safetensors",
                 "loss.svg",
+                "val_iou.svg",
                 "config.toml",
             ] {
                 let _ = std::fs::remove_file(path.join(f));
