@@ -14,6 +14,13 @@
 //!
 //! Both read one generated kernel table (`OUT_DIR/kernel_table.rs`: name, module, parameter
 //! kinds), so the emulator's registry and the module loader cannot disagree.
+//!
+//! Mirrors of C declarations, generated so they cannot drift:
+//! - every `struct Name { … };` in a `.cu` file (the parameter structs kernels take by value)
+//!   gets a row per field (name, offset, size) in the emulator's field table, compiled by the
+//!   host C++ compiler; `gpu::check_mirror` compares a Rust `#[repr(C)]` mirror against it;
+//! - every `enum Name { A = 0, … };` in a `.cu` file (op codes, kernel modes) becomes Rust
+//!   constants in `OUT_DIR/kernel_enums/<module>.rs`, included by that family's `gpu.rs`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,6 +31,92 @@ struct Kernel {
     name: String,
     /// C types of the parameters, `__restrict__` removed.
     params: Vec<String>,
+}
+
+/// A C struct declared in a kernel file: its name and field names in order.
+struct CStruct {
+    name: String,
+    fields: Vec<String>,
+}
+
+/// The source without `//` comments.
+fn strip_comments(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The `{ … };` bodies of top-level `<keyword> Name { … };` declarations.
+fn blocks<'a>(text: &'a str, keyword: &str) -> Vec<(String, &'a str)> {
+    let mut v = Vec::new();
+    let mut rest = text;
+    let pat = format!("{keyword} ");
+    while let Some(at) = rest.find(&pat) {
+        let starts_line = at == 0 || rest[..at].ends_with('\n');
+        let after = &rest[at + pat.len()..];
+        let (Some(open), true) = (after.find('{'), starts_line) else {
+            rest = after;
+            continue;
+        };
+        let name = after[..open].trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            rest = after;
+            continue;
+        }
+        let close = after[open..]
+            .find("};")
+            .expect("declaration closes with '};'")
+            + open;
+        v.push((name.to_string(), &after[open + 1..close]));
+        rest = &after[close..];
+    }
+    v
+}
+
+/// `struct Name { type a, b[6]; … };` declarations: field names (array suffixes dropped).
+fn parse_structs(text: &str) -> Vec<CStruct> {
+    let text = strip_comments(text);
+    blocks(&text, "struct")
+        .into_iter()
+        .map(|(name, body)| {
+            let mut fields = Vec::new();
+            for decl in body.split(';').map(str::trim).filter(|d| !d.is_empty()) {
+                let mut parts = decl.split(',');
+                let first = parts.next().unwrap();
+                let first_name = first.split_whitespace().last().unwrap();
+                for f in std::iter::once(first_name).chain(parts.map(str::trim)) {
+                    fields.push(f.split('[').next().unwrap().trim().to_string());
+                }
+            }
+            CStruct { name, fields }
+        })
+        .collect()
+}
+
+/// `enum Name { A = 0, B = 1, … };` declarations: (enumerator, value), values explicit.
+fn parse_enums(text: &str) -> Vec<(String, Vec<(String, i64)>)> {
+    let text = strip_comments(text);
+    blocks(&text, "enum")
+        .into_iter()
+        .map(|(name, body)| {
+            let items = body
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(|e| {
+                    let (k, v) = e
+                        .split_once('=')
+                        .unwrap_or_else(|| panic!("enum {name}: '{e}' needs an explicit value"));
+                    (
+                        k.trim().to_string(),
+                        v.trim().parse().expect("integer value"),
+                    )
+                })
+                .collect();
+            (name, items)
+        })
+        .collect()
 }
 
 fn main() {
@@ -48,13 +141,18 @@ fn main() {
         }
     }
     let mut kernels = Vec::new();
+    let mut structs = Vec::new();
+    let enum_dir = out.join("kernel_enums");
+    std::fs::create_dir_all(&enum_dir).unwrap();
     for src in &sources {
         let module = src.file_stem().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(src).unwrap();
         kernels.extend(parse_kernels(&module, &text));
+        structs.push((module.clone(), parse_structs(&text)));
+        write_enums(&enum_dir.join(format!("{module}.rs")), &parse_enums(&text));
     }
 
-    build_emulator(&kdir, &out, &sources, &kernels);
+    build_emulator(&kdir, &out, &sources, &kernels, &structs);
     let real = build_fatbins(&root, &kdir, &out, &sources);
     write_table(&out, &kernels, &real);
 }
@@ -95,31 +193,89 @@ fn parse_kernels(module: &str, text: &str) -> Vec<Kernel> {
     v
 }
 
-fn build_emulator(kdir: &Path, out: &Path, sources: &[PathBuf], kernels: &[Kernel]) {
+/// Rust constants for a module's C enums: `pub(crate) const NAME: i32 = value;`.
+fn write_enums(path: &Path, enums: &[(String, Vec<(String, i64)>)]) {
+    let mut t = String::from("// Generated by build.rs from the module's C enums.\n");
+    for (name, items) in enums {
+        let _ = writeln!(t, "// enum {name}");
+        for (k, v) in items {
+            let _ = writeln!(t, "#[allow(dead_code)]\npub(crate) const {k}: i32 = {v};");
+        }
+    }
+    std::fs::write(path, t).unwrap();
+}
+
+/// The emulator's static library: each module compiled through a generated wrapper that
+/// includes it and adds its trampolines (unpacking the `void**` arguments) and the field table
+/// of its structs (offsets and sizes as the C++ compiler lays them out); a table file lists
+/// every trampoline and field table for the runtime.
+fn build_emulator(
+    kdir: &Path,
+    out: &Path,
+    sources: &[PathBuf],
+    kernels: &[Kernel],
+    structs: &[(String, Vec<CStruct>)],
+) {
     let mut t = String::from(
-        "// Generated by build.rs: one trampoline per kernel, unpacking the void** arguments.\n\
-         #include \"common.cuh\"\n\
-         struct EmuKernel { const char* name; void (*trampoline)(void**); };\n",
+        "// Generated by build.rs: the emulator's registry of kernels and struct fields.\n\
+         struct EmuKernel { const char* name; void (*trampoline)(void**); };\n\
+         struct EmuField { const char* strukt; const char* field; unsigned offset; unsigned size; };\n",
     );
-    for k in kernels {
-        let _ = writeln!(t, "extern \"C\" void {}({});", k.name, k.params.join(", "));
-        let args: Vec<String> = k
-            .params
+    let mut wrappers = Vec::new();
+    for (src, (module, ss)) in sources.iter().zip(structs) {
+        let mut w = format!(
+            "// Generated by build.rs.\n#include \"{}\"\n#include <cstddef>\n",
+            src.display()
+        );
+        w.push_str("struct EmuField { const char* strukt; const char* field; unsigned offset; unsigned size; };\n");
+        for k in kernels.iter().filter(|k| &k.module == module) {
+            let args: Vec<String> = k
+                .params
+                .iter()
+                .enumerate()
+                .map(|(i, p)| format!("*({p}*)a[{i}]"))
+                .collect();
+            let _ = writeln!(
+                w,
+                "extern \"C\" void coin_tramp_{}(void** a) {{ {}({}); }}",
+                k.name,
+                k.name,
+                args.join(", ")
+            );
+        }
+        let rows: Vec<String> = ss
             .iter()
-            .enumerate()
-            .map(|(i, p)| format!("*({p}*)a[{i}]"))
+            .flat_map(|s| {
+                s.fields.iter().map(move |f| {
+                    format!(
+                        "  {{\"{0}\", \"{1}\", (unsigned)offsetof({0}, {1}), (unsigned)sizeof({0})}},",
+                        s.name, f
+                    )
+                })
+            })
             .collect();
         let _ = writeln!(
-            t,
-            "static void tramp_{}(void** a) {{ {}({}); }}",
-            k.name,
-            k.name,
-            args.join(", ")
+            w,
+            "extern \"C\" const EmuField coin_fields_{module}[] = {{\n{}\n  {{nullptr, nullptr, 0, 0}}}};\n\
+             extern \"C\" const unsigned coin_fields_{module}_count = {};",
+            rows.join("\n"),
+            rows.len()
         );
+        let path = out.join(format!("emu_{module}.cpp"));
+        std::fs::write(&path, w).unwrap();
+        wrappers.push(path);
+        let _ = writeln!(
+            t,
+            "extern \"C\" const EmuField coin_fields_{module}[];\n\
+             extern \"C\" const unsigned coin_fields_{module}_count;"
+        );
+    }
+    for k in kernels {
+        let _ = writeln!(t, "extern \"C\" void coin_tramp_{}(void** a);", k.name);
     }
     t.push_str("extern \"C\" const EmuKernel coin_emu_kernels[] = {\n");
     for k in kernels {
-        let _ = writeln!(t, "  {{\"{}\", tramp_{}}},", k.name, k.name);
+        let _ = writeln!(t, "  {{\"{}\", coin_tramp_{}}},", k.name, k.name);
     }
     if kernels.is_empty() {
         t.push_str("  {nullptr, nullptr},\n");
@@ -128,6 +284,19 @@ fn build_emulator(kdir: &Path, out: &Path, sources: &[PathBuf], kernels: &[Kerne
         t,
         "}};\nextern \"C\" const unsigned coin_emu_kernel_count = {};",
         kernels.len()
+    );
+    t.push_str("extern \"C\" const EmuField* const coin_emu_field_tables[] = {\n");
+    for (m, _) in structs {
+        let _ = writeln!(t, "  coin_fields_{m},");
+    }
+    t.push_str("  nullptr};\nextern \"C\" const unsigned coin_emu_field_counts[] = {\n");
+    for (m, _) in structs {
+        let _ = writeln!(t, "  coin_fields_{m}_count,");
+    }
+    let _ = writeln!(
+        t,
+        "  0}};\nextern \"C\" const unsigned coin_emu_field_table_count = {};",
+        structs.len()
     );
     let table = out.join("emu_table.cpp");
     std::fs::write(&table, t).unwrap();
@@ -140,13 +309,14 @@ fn build_emulator(kdir: &Path, out: &Path, sources: &[PathBuf], kernels: &[Kerne
         .flag("c++")
         .flag_if_supported("-std=c++17")
         .flag_if_supported("-Wno-unused-parameter")
+        .flag_if_supported("-Wno-invalid-offsetof")
         .flag_if_supported("-fno-strict-aliasing")
         .opt_level(2)
         .warnings(false)
         .file(kdir.join("emu/runtime.cpp"))
         .file(&table);
-    for s in sources {
-        b.file(s);
+    for w in wrappers {
+        b.file(w);
     }
     b.compile("coin_emu");
 }
@@ -348,8 +518,9 @@ fn write_table(out: &Path, kernels: &[Kernel], real: &Real) {
                         "int" => "I32",
                         "long long" => "I64",
                         "float" => "F32",
-                        "Bcast6" => "Bcast6",
-                        "ConvGeom" => "ConvGeom",
+                        s if s.chars().all(|c| c.is_alphanumeric() || c == '_') => {
+                            return format!("ParamKind::Struct({s:?})")
+                        }
                         other => panic!("kernel {}: unsupported parameter type '{other}'", k.name),
                     }
                 };

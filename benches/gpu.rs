@@ -1,12 +1,14 @@
 //! Criterion benchmarks of the CUDA kernels at the paper's shapes (batch 16, 256² → 8², channels
 //! 64 … 1536), reporting FLOP/s (convolutions, GEMM: elements/s × 1 FLOP) or bytes/s read +
-//! written (memory-bound kernels). They need a real GPU: without one they print a skip line and
+//! written (memory-bound kernels), each through the op API (allocation is stream-ordered, so an
+//! op's output costs no host sync). They need a real GPU: without one they print a skip line and
 //! measure nothing (CI only builds them). `scripts/gpu-check.sh` runs them on a lent machine
 //! beside the same shapes in PyTorch/cuDNN.
 
-use coin::gpu::kernels::{self as k, Layout};
-use coin::gpu::{DevBuf, Gpu};
-use coin::ops::Unary;
+use coin::nn::ParamGroup;
+use coin::ops::{self, Conv2dParams};
+use coin::optim::{Adam, AdamConfig};
+use coin::{Device, Tape, Tensor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
 
@@ -35,51 +37,49 @@ pub const CONVS: &[ConvShape] = &[
     ("out_64to1_256", 16, 64, 1, 256, 3, 1, 1),
 ];
 
-fn filled(g: &Gpu, n: usize, v: f32) -> DevBuf {
-    let b = g.alloc_f32(n).unwrap();
-    k::fill(g, &b, n, v).unwrap();
-    b
+const DEV: Device = Device::Cuda(0);
+
+fn filled(dims: &[usize], v: f32) -> Tensor {
+    Tensor::full(v as f64, dims.to_vec(), coin::DType::F32, DEV)
+}
+
+fn sync() {
+    coin::gpu::for_device(DEV).unwrap().synchronize().unwrap()
 }
 
 fn bench(c: &mut Criterion) {
-    let g = match Gpu::cuda(0) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("SKIPPED GPU benchmarks: {e}");
-            return;
-        }
-    };
+    if let Err(e) = coin::gpu::for_device(DEV) {
+        eprintln!("SKIPPED GPU benchmarks: {e}");
+        return;
+    }
     let mut grp = c.benchmark_group("gpu_conv2d");
     grp.sample_size(20)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
     for &(name, n, cin, cout, h, kk, s, p) in CONVS {
-        let geo = k::conv_geom([n, cin, h, h], [cout, cin, kk, kk], s, p).unwrap();
-        let (ho, wo) = (geo.ho as usize, geo.wo as usize);
-        let x = filled(&g, n * cin * h * h, 0.5);
-        let w = filled(&g, cout * cin * kk * kk, 0.01);
-        let y = filled(&g, n * cout * ho * wo, 0.0);
-        let gx = filled(&g, n * cin * h * h, 0.0);
-        let gw = filled(&g, cout * cin * kk * kk, 0.0);
-        let ws = filled(&g, k::conv2d_bwd_weight_workspace(&geo), 0.0);
+        let prm = Conv2dParams::new(s, p);
+        let x = filled(&[n, cin, h, h], 0.5);
+        let w = filled(&[cout, cin, kk, kk], 0.01);
+        let y = ops::conv2d(&x, &w, None, prm).unwrap();
+        let (ho, wo) = (y.dims()[2], y.dims()[3]);
         let flops = 2 * n * cout * ho * wo * cin * kk * kk;
         grp.throughput(Throughput::Elements(flops as u64));
         grp.bench_function(BenchmarkId::new("fwd", name), |b| {
             b.iter(|| {
-                k::conv2d_fwd(&g, &x, &w, None, &y, &geo).unwrap();
-                g.synchronize().unwrap()
+                ops::conv2d(&x, &w, None, prm).unwrap();
+                sync()
             })
         });
         grp.bench_function(BenchmarkId::new("bwd_data", name), |b| {
             b.iter(|| {
-                k::conv2d_bwd_data(&g, &w, &y, &gx, &geo).unwrap();
-                g.synchronize().unwrap()
+                ops::conv2d_backward_data(&y, &w, [n, cin, h, h], prm).unwrap();
+                sync()
             })
         });
         grp.bench_function(BenchmarkId::new("bwd_weight", name), |b| {
             b.iter(|| {
-                k::conv2d_bwd_weight(&g, &x, &y, &gw, &ws, &geo).unwrap();
-                g.synchronize().unwrap()
+                ops::conv2d_backward_weight(&y, &x, [cout, cin, kk, kk], prm).unwrap();
+                sync()
             })
         });
     }
@@ -91,99 +91,74 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(1));
     let (n, ch, h) = (16usize, 64usize, 256usize);
     let total = n * ch * h * h;
-    let x = filled(&g, total, 0.5);
-    let y = filled(&g, total, 0.0);
-    let gy = filled(&g, total, 0.1);
-    let st: Vec<DevBuf> = (0..5).map(|_| filled(&g, ch, 0.0)).collect();
+    let x = filled(&[n, ch, h, h], 0.5);
     let shape = "16x64x256x256";
     grp.throughput(Throughput::Bytes((8 * total) as u64));
     grp.bench_function(BenchmarkId::new("relu", shape), |b| {
         b.iter(|| {
-            k::unary_fwd(&g, Unary::Relu, &x, &y, total).unwrap();
-            g.synchronize().unwrap()
+            ops::relu(&x).unwrap();
+            sync()
         })
     });
     grp.throughput(Throughput::Bytes((16 * total) as u64));
     grp.bench_function(BenchmarkId::new("batch_norm_fwd", shape), |b| {
         b.iter(|| {
-            k::bn_stats(&g, &x, [&st[0], &st[1], &st[2]], [n, ch, h, h], 1e-5).unwrap();
-            k::bn_apply(&g, &x, &st[0], &st[1], None, None, &y, [n, ch, h, h]).unwrap();
-            g.synchronize().unwrap()
+            ops::batch_norm(&x, ops::Affine::NONE, ops::BnMode::train_stateless(), 1e-5).unwrap();
+            sync()
         })
     });
-    grp.throughput(Throughput::Bytes((24 * total) as u64));
-    grp.bench_function(BenchmarkId::new("batch_norm_bwd", shape), |b| {
+    grp.throughput(Throughput::Bytes((40 * total) as u64));
+    grp.bench_function(BenchmarkId::new("batch_norm_fwd_bwd", shape), |b| {
         b.iter(|| {
-            k::bn_backward(
-                &g,
-                &x,
-                &gy,
-                &st[0],
-                &st[1],
-                None,
-                [&st[3], &st[4]],
-                &y,
-                [n, ch, h, h],
-            )
-            .unwrap();
-            g.synchronize().unwrap()
+            let tape = Tape::new();
+            let xt = tape.track(&x);
+            let y = ops::batch_norm(&xt, ops::Affine::NONE, ops::BnMode::train_stateless(), 1e-5)
+                .unwrap();
+            tape.backward(&ops::sum_all(&y).unwrap(), &[&xt]).unwrap();
+            sync()
         })
     });
-    let small = total / 4;
-    let up = filled(&g, total, 0.0);
-    grp.throughput(Throughput::Bytes((4 * (small + total)) as u64));
+    let small = filled(&[n, ch, h / 2, h / 2], 0.5);
+    grp.throughput(Throughput::Bytes((4 * (total / 4 + total)) as u64));
     grp.bench_function(
         BenchmarkId::new("upsample_nearest_x2", "16x64x128x128"),
         |b| {
             b.iter(|| {
-                k::upsample_nearest_fwd(&g, &x, &up, n * ch, [h / 2, h / 2], 2).unwrap();
-                g.synchronize().unwrap()
+                ops::upsample_nearest(&small, 2).unwrap();
+                sync()
             })
         },
     );
     let params = 40_000_000usize;
-    let (p, pg, m, v) = (
-        filled(&g, params, 0.1),
-        filled(&g, params, 0.01),
-        filled(&g, params, 0.0),
-        filled(&g, params, 0.0),
-    );
+    let mut group = ParamGroup::new("bench", DEV);
+    let w = group.add("w", [params], vec![0.1; params]).unwrap();
+    let tape = Tape::new();
+    let wt = tape.track(&w.value());
+    let loss = ops::sum_all(&ops::mul_scalar(&wt, 0.01).unwrap()).unwrap();
+    group
+        .accumulate(&tape.backward(&loss, &[&wt]).unwrap())
+        .unwrap();
+    let cfg = AdamConfig {
+        lr: 1e-4,
+        beta1: 0.0,
+        beta2: 0.9,
+        ..AdamConfig::default()
+    };
+    let mut opt = Adam::new(&group, cfg).unwrap();
     grp.throughput(Throughput::Bytes((28 * params) as u64));
     grp.bench_function(BenchmarkId::new("adam", "40M"), |b| {
         b.iter(|| {
-            let s = k::AdamStep {
-                lr: 1e-4,
-                beta1: 0.0,
-                beta2: 0.9,
-                eps: 1e-8,
-                weight_decay: 0.0,
-                decoupled: false,
-                t: 1,
-            };
-            k::adam(&g, [&p, &pg, &m, &v], params, s).unwrap();
-            g.synchronize().unwrap()
+            opt.step(&mut group).unwrap();
+            sync()
         })
     });
-    let (mm, nn, kk) = (4096usize, 4096usize, 4096usize);
-    let (a, bm, cm) = (
-        filled(&g, mm * kk, 0.01),
-        filled(&g, kk * nn, 0.01),
-        filled(&g, mm * nn, 0.0),
-    );
-    grp.throughput(Throughput::Elements((2 * mm * nn * kk) as u64));
+    let m = 4096usize;
+    let (a, bm) = (filled(&[m, m], 0.01), filled(&[m, m], 0.01));
+    grp.throughput(Throughput::Elements((2 * m * m * m) as u64));
     grp.bench_function(BenchmarkId::new("gemm", "4096^3"), |b| {
         b.iter(|| {
-            k::gemm(
-                &g,
-                (&a, Layout::Plain),
-                (&bm, Layout::Plain),
-                None,
-                &cm,
-                [mm, nn, kk],
-                false,
-            )
-            .unwrap();
-            g.synchronize().unwrap()
+            ops::matmul(&a, &bm).unwrap();
+            sync()
         })
     });
     grp.finish();

@@ -1,8 +1,11 @@
-// Shared by every kernel file: the emulation switch, dynamic shared memory, index helpers and
-// the parameter structs passed by value. Kernel signatures are parsed by build.rs, so keep each
-// one on the form `extern "C" __global__ void __launch_bounds__(N) name(type name, ...)`, with
-// parameter types from: pointers to float/int/long long/unsigned char, int, long long, float,
-// and the structs below.
+// Shared by every kernel file: the emulation switch, dynamic shared memory and index helpers.
+// Kernel signatures are parsed by build.rs, so keep each one on the form
+// `extern "C" __global__ void __launch_bounds__(N) name(type name, ...)`, with parameter types
+// from: pointers to float/int/long long/unsigned char, int, long long, float, and parameter
+// structs. A parameter struct is declared in its family's .cu file as `struct Name { ... };`
+// (build.rs tabulates its field offsets; the Rust mirror in src/ops/<family>/gpu.rs is checked
+// against them); op codes and modes as `enum Name { A = 0, ... };` (build.rs turns them into
+// Rust constants).
 #pragma once
 
 #ifdef COIN_EMU
@@ -26,20 +29,6 @@ __device__ inline T* coin_dynamic_smem() {
 #define COIN_GRID_LOOP(i, n)                                                         \
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
        i += (long long)blockDim.x * gridDim.x)
-
-// Up to 6-D broadcasting: output dims and, per input, its strides (0 along broadcast axes).
-struct Bcast6 {
-  long long dims[6];
-  long long sa[6];
-  long long sb[6];
-  int rank;
-  int pad_;
-};
-
-// Geometry of a 2-D convolution (NCHW input, [Cout, Cin, K, K] weights, square kernel).
-struct ConvGeom {
-  int n, cin, h, w, cout, k, stride, pad, ho, wo;
-};
 
 // Sum of `v` over the block (blockDim.x a multiple of 32, at most 1024), in a fixed order:
 // shuffles within warps, then warp 0 over the warps' partials. Every thread gets the result.

@@ -4,11 +4,18 @@
 // of COIN have V = 2).
 #include "common.cuh"
 
-extern "C" __global__ void __launch_bounds__(256) embedding_fwd_f32(const int* ids, const float* table, float* y, long long b, long long d) {
+// b ids into a [v, d] table.
+struct EmbeddingParams {
+  long long b, v, d;
+};
+
+extern "C" __global__ void __launch_bounds__(256) embedding_fwd_f32(const int* ids, const float* table, float* y, EmbeddingParams p) {
+  long long b = p.b, d = p.d;
   COIN_GRID_LOOP(i, b * d) { y[i] = table[(long long)ids[i / d] * d + i % d]; }
 }
 
-extern "C" __global__ void __launch_bounds__(256) embedding_bwd_f32(const int* ids, const float* gy, float* gt, long long b, long long v, long long d) {
+extern "C" __global__ void __launch_bounds__(256) embedding_bwd_f32(const int* ids, const float* gy, float* gt, EmbeddingParams p) {
+  long long b = p.b, v = p.v, d = p.d;
   COIN_GRID_LOOP(j, v * d) {
     long long r = j / d, c = j % d;
     float acc = 0.0f;

@@ -5,7 +5,15 @@
 // gamma/beta may be null (affine-free, as CBN's inner BN).
 #include "common.cuh"
 
-extern "C" __global__ void __launch_bounds__(256) bn_stats_f32(const float* x, float* mean, float* invstd, float* var, long long n, long long c, long long hw, float eps) {
+// Sizes of an N×C×HW batch, eps (bn_stats) and 1/(N·HW) (bn_bwd_data).
+struct BnParams {
+  long long n, c, hw;
+  float eps, inv_m;
+};
+
+extern "C" __global__ void __launch_bounds__(256) bn_stats_f32(const float* x, float* mean, float* invstd, float* var, BnParams p) {
+  long long n = p.n, c = p.c, hw = p.hw;
+  float eps = p.eps;
   __shared__ float scratch[32];
   long long ch = blockIdx.x, m = n * hw;
   float s = 0.0f;
@@ -25,7 +33,8 @@ extern "C" __global__ void __launch_bounds__(256) bn_stats_f32(const float* x, f
 }
 
 // Grid: (blocks over H·W, N·C planes); 32-bit index math within a plane.
-extern "C" __global__ void __launch_bounds__(256) bn_apply_f32(const float* x, const float* mean, const float* invstd, const float* gamma, const float* beta, float* y, int c, int hw) {
+extern "C" __global__ void __launch_bounds__(256) bn_apply_f32(const float* x, const float* mean, const float* invstd, const float* gamma, const float* beta, float* y, BnParams p) {
+  int c = (int)p.c, hw = (int)p.hw;
   int plane = blockIdx.y, ch = plane % c;
   float mu = mean[ch], is = invstd[ch];
   float gm = gamma ? gamma[ch] : 1.0f, bt = beta ? beta[ch] : 0.0f;
@@ -36,7 +45,8 @@ extern "C" __global__ void __launch_bounds__(256) bn_apply_f32(const float* x, c
 }
 
 // Per channel: sum_gy = Σ gy, sum_gyx = Σ gy·x̂ (x̂ = (x − mean)·invstd).
-extern "C" __global__ void __launch_bounds__(256) bn_bwd_reduce_f32(const float* x, const float* gy, const float* mean, const float* invstd, float* sum_gy, float* sum_gyx, long long n, long long c, long long hw) {
+extern "C" __global__ void __launch_bounds__(256) bn_bwd_reduce_f32(const float* x, const float* gy, const float* mean, const float* invstd, float* sum_gy, float* sum_gyx, BnParams p) {
+  long long n = p.n, c = p.c, hw = p.hw;
   __shared__ float scratch[32];
   long long ch = blockIdx.x, m = n * hw;
   float mu = mean[ch], is = invstd[ch], a = 0.0f, b = 0.0f;
@@ -54,7 +64,9 @@ extern "C" __global__ void __launch_bounds__(256) bn_bwd_reduce_f32(const float*
 }
 
 // gx += γ·invstd·(gy − (Σgy + x̂·Σgy·x̂)/m) (training mode). Grid as bn_apply.
-extern "C" __global__ void __launch_bounds__(256) bn_bwd_data_f32(const float* x, const float* gy, const float* mean, const float* invstd, const float* gamma, const float* sum_gy, const float* sum_gyx, float* gx, int c, int hw, float inv_m) {
+extern "C" __global__ void __launch_bounds__(256) bn_bwd_data_f32(const float* x, const float* gy, const float* mean, const float* invstd, const float* gamma, const float* sum_gy, const float* sum_gyx, float* gx, BnParams p) {
+  int c = (int)p.c, hw = (int)p.hw;
+  float inv_m = p.inv_m;
   int plane = blockIdx.y, ch = plane % c;
   float mu = mean[ch], is = invstd[ch], gm = gamma ? gamma[ch] : 1.0f;
   float a = sum_gy[ch] * inv_m, b = sum_gyx[ch] * inv_m;

@@ -4,8 +4,18 @@
 // no atomics, deterministic; they accumulate into gx.
 #include "common.cuh"
 
+// Plane geometry: planes h × w in, ho × wo out, window k, stride s, padding p (avg_pool reads
+// only k: its stride is k, its padding 0).
+struct PoolParams {
+  long long planes;
+  int h, w, ho, wo, k, s, p;
+  int pad_;
+};
+
 // avg_pool2d with window = stride = k, no padding.
-extern "C" __global__ void __launch_bounds__(256) avg_pool_fwd_f32(const float* x, float* y, long long planes, int h, int w, int ho, int wo, int k) {
+extern "C" __global__ void __launch_bounds__(256) avg_pool_fwd_f32(const float* x, float* y, PoolParams q) {
+  long long planes = q.planes;
+  int h = q.h, w = q.w, ho = q.ho, wo = q.wo, k = q.k;
   COIN_GRID_LOOP(i, planes * ho * wo) {
     int ox = (int)(i % wo), oy = (int)(i / wo % ho);
     const float* p = x + i / ((long long)ho * wo) * h * w;
@@ -16,7 +26,9 @@ extern "C" __global__ void __launch_bounds__(256) avg_pool_fwd_f32(const float* 
   }
 }
 
-extern "C" __global__ void __launch_bounds__(256) avg_pool_bwd_f32(const float* gy, float* gx, long long planes, int h, int w, int ho, int wo, int k) {
+extern "C" __global__ void __launch_bounds__(256) avg_pool_bwd_f32(const float* gy, float* gx, PoolParams q) {
+  long long planes = q.planes;
+  int h = q.h, w = q.w, ho = q.ho, wo = q.wo, k = q.k;
   COIN_GRID_LOOP(i, planes * h * w) {
     int ix = (int)(i % w), iy = (int)(i / w % h);
     int oy = iy / k, ox = ix / k;
@@ -26,7 +38,9 @@ extern "C" __global__ void __launch_bounds__(256) avg_pool_bwd_f32(const float* 
 
 // max_pool2d (k, stride s, padding p): y and the winning input index within the plane
 // (first maximum in row-major window order; NaN wins; padded cells never win).
-extern "C" __global__ void __launch_bounds__(256) max_pool_fwd_f32(const float* x, float* y, int* arg, long long planes, int h, int w, int ho, int wo, int k, int s, int p) {
+extern "C" __global__ void __launch_bounds__(256) max_pool_fwd_f32(const float* x, float* y, int* arg, PoolParams q) {
+  long long planes = q.planes;
+  int h = q.h, w = q.w, ho = q.ho, wo = q.wo, k = q.k, s = q.s, p = q.p;
   COIN_GRID_LOOP(i, planes * ho * wo) {
     int ox = (int)(i % wo), oy = (int)(i / wo % ho);
     const float* xp = x + i / ((long long)ho * wo) * h * w;
@@ -50,7 +64,9 @@ extern "C" __global__ void __launch_bounds__(256) max_pool_fwd_f32(const float* 
   }
 }
 
-extern "C" __global__ void __launch_bounds__(256) max_pool_bwd_f32(const float* gy, const int* arg, float* gx, long long planes, int h, int w, int ho, int wo, int k, int s, int p) {
+extern "C" __global__ void __launch_bounds__(256) max_pool_bwd_f32(const float* gy, const int* arg, float* gx, PoolParams q) {
+  long long planes = q.planes;
+  int h = q.h, w = q.w, ho = q.ho, wo = q.wo, k = q.k, s = q.s, p = q.p;
   COIN_GRID_LOOP(i, planes * h * w) {
     int ix = (int)(i % w), iy = (int)(i / w % h), me = iy * w + ix;
     long long base = i / ((long long)h * w) * ho * wo;

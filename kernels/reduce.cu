@@ -4,7 +4,16 @@
 // strided partial sums then coin_block_sum), so results are bitwise stable run to run.
 #include "common.cuh"
 
-extern "C" __global__ void __launch_bounds__(256) reduce_mid_f32(const float* x, float* y, long long outer, long long mid, long long inner, float scale) {
+// The view [outer, mid, inner] and the factor applied to each sum (reduce_rows: inner = 1).
+struct ReduceParams {
+  long long outer, mid, inner;
+  float scale;
+  int pad_;
+};
+
+extern "C" __global__ void __launch_bounds__(256) reduce_mid_f32(const float* x, float* y, ReduceParams p) {
+  long long outer = p.outer, mid = p.mid, inner = p.inner;
+  float scale = p.scale;
   COIN_GRID_LOOP(j, outer * inner) {
     long long o = j / inner, i = j % inner;
     const float* p = x + o * mid * inner + i;
@@ -14,8 +23,10 @@ extern "C" __global__ void __launch_bounds__(256) reduce_mid_f32(const float* x,
   }
 }
 
-extern "C" __global__ void __launch_bounds__(256) reduce_rows_f32(const float* x, float* y, long long rows, long long cols, float scale) {
+extern "C" __global__ void __launch_bounds__(256) reduce_rows_f32(const float* x, float* y, ReduceParams p) {
   __shared__ float scratch[32];
+  long long rows = p.outer, cols = p.mid;
+  float scale = p.scale;
   for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
     const float* p = x + r * cols;
     float s = 0.0f;

@@ -5,16 +5,25 @@
 // computed in double, as the reference, so border indices agree exactly.
 #include "common.cuh"
 
-extern "C" __global__ void __launch_bounds__(256) upsample_nearest_fwd_f32(const float* x, float* y, long long planes, int h, int w, int s) {
-  int ho = h * s, wo = w * s;
+// Plane geometry: planes h × w in, ho × wo out; s is nearest upsampling's factor (ho = h·s),
+// align is bilinear's align_corners (0 or 1).
+struct ResampleParams {
+  long long planes;
+  int h, w, ho, wo, s, align;
+};
+
+extern "C" __global__ void __launch_bounds__(256) upsample_nearest_fwd_f32(const float* x, float* y, ResampleParams q) {
+  long long planes = q.planes;
+  int h = q.h, w = q.w, s = q.s, ho = h * s, wo = w * s;
   COIN_GRID_LOOP(i, planes * ho * wo) {
     int ox = (int)(i % wo), oy = (int)(i / wo % ho);
     y[i] = x[i / ((long long)ho * wo) * h * w + (oy / s) * w + ox / s];
   }
 }
 
-extern "C" __global__ void __launch_bounds__(256) upsample_nearest_bwd_f32(const float* gy, float* gx, long long planes, int h, int w, int s) {
-  int ho = h * s, wo = w * s;
+extern "C" __global__ void __launch_bounds__(256) upsample_nearest_bwd_f32(const float* gy, float* gx, ResampleParams q) {
+  long long planes = q.planes;
+  int h = q.h, w = q.w, s = q.s, ho = h * s, wo = w * s;
   COIN_GRID_LOOP(i, planes * h * w) {
     int ix = (int)(i % w), iy = (int)(i / w % h);
     const float* g = gy + i / ((long long)h * w) * ho * wo;
@@ -40,7 +49,9 @@ __device__ inline void coin_bilinear_src(int o, int in, int out, int align, int*
   *l = (float)(src - a);
 }
 
-extern "C" __global__ void __launch_bounds__(256) bilinear_fwd_f32(const float* x, float* y, long long planes, int h, int w, int ho, int wo, int align) {
+extern "C" __global__ void __launch_bounds__(256) bilinear_fwd_f32(const float* x, float* y, ResampleParams q) {
+  long long planes = q.planes;
+  int h = q.h, w = q.w, ho = q.ho, wo = q.wo, align = q.align;
   COIN_GRID_LOOP(i, planes * ho * wo) {
     int ox = (int)(i % wo), oy = (int)(i / wo % ho);
     const float* p = x + i / ((long long)ho * wo) * h * w;
@@ -62,7 +73,9 @@ __device__ inline float coin_bilinear_weight(int o, int me, int in, int out, int
   return (i0 == me ? 1.0f - l : 0.0f) + (i1 == me ? l : 0.0f);
 }
 
-extern "C" __global__ void __launch_bounds__(256) bilinear_bwd_f32(const float* gy, float* gx, long long planes, int h, int w, int ho, int wo, int align) {
+extern "C" __global__ void __launch_bounds__(256) bilinear_bwd_f32(const float* gy, float* gx, ResampleParams q) {
+  long long planes = q.planes;
+  int h = q.h, w = q.w, ho = q.ho, wo = q.wo, align = q.align;
   // Outputs that can touch input index i along an axis lie within ±(out/in + 2) of its image.
   COIN_GRID_LOOP(i, planes * h * w) {
     int ix = (int)(i % w), iy = (int)(i / w % h);

@@ -7,7 +7,8 @@ use coin::{DType, Device};
 
 #[test]
 fn cpu_matches_reference_forward_and_backward() {
-    let failures = matches_reference(Device::Cpu);
+    let mut failures = matches_reference(Device::Cpu);
+    failures.extend(optimizer_matches_reference(Device::Cpu));
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",
@@ -16,13 +17,17 @@ fn cpu_matches_reference_forward_and_backward() {
     );
 }
 
-/// The whole op table on the CUDA kernels (emulated), in order and with a shuffled schedule.
+/// The whole op table and the optimizer ops on the CUDA kernels (emulated), in order and with
+/// a shuffled schedule; together with the forced convolution tiles they launch every kernel of
+/// the table (a new kernel without a case fails here).
 #[test]
 fn emulated_kernels_match_reference_forward_and_backward() {
     use coin::gpu::emu::{set_schedule, Schedule};
+    coin::gpu::record_launches();
     for sched in [Schedule::InOrder, Schedule::Shuffled { seed: 3 }] {
         set_schedule(sched);
-        let failures = matches_reference(Device::Emu);
+        let mut failures = matches_reference(Device::Emu);
+        failures.extend(optimizer_matches_reference(Device::Emu));
         set_schedule(Schedule::InOrder);
         assert!(
             failures.is_empty(),
@@ -31,6 +36,21 @@ fn emulated_kernels_match_reference_forward_and_backward() {
             failures.join("\n")
         );
     }
+    for t in coin::ops::conv::GPU_TILES {
+        coin::ops::conv::force_gpu_tile(Some(t));
+        crate::gpu::conv_matches_reference(Device::Emu, &format!("emu tile {t:?}"));
+    }
+    coin::ops::conv::force_gpu_tile(None);
+    let launched = coin::gpu::take_recorded_launches();
+    let missing: Vec<&str> = coin::gpu::table::KERNELS
+        .iter()
+        .filter(|k| k.module != "selftest" && !launched.contains(k.name))
+        .map(|k| k.name)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "kernels no case launches (add a case to tests/cases.rs): {missing:?}"
+    );
 }
 
 /// The whole op table on a real GPU when there is one (`COIN_REQUIRE_GPU=1`: must be).
@@ -44,7 +64,8 @@ fn cuda_gpu_ops_match_reference_forward_and_backward() {
         println!("SKIPPED on cuda: the op table: {e}");
         return;
     }
-    let failures = matches_reference(Device::Cuda(0));
+    let mut failures = matches_reference(Device::Cuda(0));
+    failures.extend(optimizer_matches_reference(Device::Cuda(0)));
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",
@@ -92,6 +113,120 @@ fn matches_reference(dev: Device) -> Vec<String> {
                 check(format!("{} d/dinput{i}", case.name), a, b);
             }
         }
+    }
+    failures
+}
+
+/// The optimizer ops on `dev` against the reference device: gradient accumulation (two
+/// backward passes into one arena, two parameters at different offsets), Adam and AdamW steps
+/// with weight decay and β1 = 0.5, batch-norm running statistics.
+fn optimizer_matches_reference(dev: Device) -> Vec<String> {
+    use coin::nn::ParamGroup;
+    use coin::optim::{Adam, AdamConfig};
+    use coin::{ops, Tape, Tensor};
+    let mut failures = Vec::new();
+    let mut check = |what: String, a: &[f64], b: &[f64], tol| {
+        if let Err(e) = check_close(&what, a, b, tol) {
+            failures.push(e);
+        }
+    };
+    for decoupled in [false, true] {
+        let run = |dev: Device| {
+            let mut r = coin::rng::Rng::new(6);
+            let mut group = ParamGroup::new("p", dev);
+            group
+                .add("w", [777], crate::gpu::randn(&mut r, 777))
+                .unwrap();
+            group.add("b", [5], crate::gpu::randn(&mut r, 5)).unwrap();
+            let cfg = AdamConfig {
+                lr: 0.01,
+                beta1: 0.5,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.1,
+                decoupled,
+            };
+            let mut opt = Adam::new(&group, cfg).unwrap();
+            for _ in 0..3 {
+                group.zero_grad().unwrap();
+                for _ in 0..2 {
+                    let tape = Tape::new();
+                    let ws: Vec<Tensor> = group.tensors().iter().map(|t| tape.track(t)).collect();
+                    let mut loss = None;
+                    for w in &ws {
+                        let g = Tensor::from_f32(
+                            crate::gpu::randn(&mut r, w.numel()),
+                            w.dims().to_vec(),
+                            dev,
+                        )
+                        .unwrap();
+                        let l =
+                            ops::sum_all(&ops::mul(&ops::square(w).unwrap(), &g).unwrap()).unwrap();
+                        loss = Some(match loss {
+                            None => l,
+                            Some(a) => ops::add(&a, &l).unwrap(),
+                        });
+                    }
+                    let grads = tape
+                        .backward(&loss.unwrap(), &ws.iter().collect::<Vec<_>>())
+                        .unwrap();
+                    group.accumulate(&grads).unwrap();
+                }
+                opt.step(&mut group).unwrap();
+            }
+            let f = |v: Vec<f32>| v.into_iter().map(|x| x as f64).collect::<Vec<_>>();
+            let (m, v) = opt.moments().unwrap();
+            [f(group.grad().to_vec()), f(group.values()), f(m), f(v)]
+        };
+        let (got, want) = (run(dev), run(Device::Reference));
+        for (what, (g, w)) in ["gradient", "parameters", "m", "v"]
+            .iter()
+            .zip(got.iter().zip(&want))
+        {
+            check(
+                format!("{dev} adam decoupled={decoupled} {what}"),
+                g,
+                w,
+                REDUCTION,
+            );
+        }
+    }
+    let bn = |dev: Device| {
+        let mut r = coin::rng::Rng::new(14);
+        let xs = crate::gpu::randn(&mut r, 3 * 4 * 5 * 5);
+        let mut st = ops::BatchNormState {
+            running_mean: Tensor::zeros([4], DType::F32, dev),
+            running_var: Tensor::ones([4], DType::F32, dev),
+            num_batches_tracked: 0,
+        };
+        let x = Tensor::from_f32(xs, [3, 4, 5, 5], dev).unwrap();
+        for _ in 0..2 {
+            let mode = ops::BnMode::Train {
+                state: Some(&mut st),
+                momentum: 0.1,
+            };
+            ops::batch_norm(&x, ops::Affine::NONE, mode, 1e-5).unwrap();
+        }
+        let y = ops::batch_norm(
+            &x,
+            ops::Affine::NONE,
+            ops::BnMode::Eval { state: &st },
+            1e-5,
+        )
+        .unwrap();
+        assert_eq!(st.num_batches_tracked, 2);
+        [
+            st.running_mean.to_vec_f64(),
+            st.running_var.to_vec_f64(),
+            y.to_vec_f64(),
+        ]
+    };
+    let (got, want) = (bn(dev), bn(Device::Reference));
+    for (what, (g, w)) in ["running mean", "running var", "eval output"]
+        .iter()
+        .zip(got.iter().zip(&want))
+    {
+        check(format!("{dev} batch norm {what}"), g, w, ELEMENTWISE);
     }
     failures
 }

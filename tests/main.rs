@@ -5,6 +5,7 @@ mod coin_nets;
 mod coin_step;
 mod common;
 
+mod architecture;
 mod attribution;
 mod augment;
 mod autograd;

@@ -11,6 +11,9 @@ extern "C" {
     fn coin_emu_kernel_total() -> u32;
     fn coin_emu_kernel_name(i: u32) -> *const c_char;
     fn coin_emu_set_schedule(shuffled: i32, seed: u64);
+    static coin_emu_field_tables: [*const EmuField; 1];
+    static coin_emu_field_counts: [u32; 1];
+    static coin_emu_field_table_count: u32;
     #[allow(clippy::too_many_arguments)]
     fn coin_emu_launch(
         name: *const c_char,
@@ -25,6 +28,41 @@ extern "C" {
         err: *mut c_char,
         err_len: usize,
     ) -> i32;
+}
+
+/// One field of a C struct as the host C++ compiler lays it out (build.rs's field table).
+#[repr(C)]
+struct EmuField {
+    strukt: *const c_char,
+    field: *const c_char,
+    offset: u32,
+    size: u32,
+}
+
+/// The layout of C struct `name` from the kernel files: (size, [(field, offset)]), or None
+/// when no kernel file declares it.
+pub fn c_struct_layout(name: &str) -> Option<(usize, Vec<(String, usize)>)> {
+    let mut size = None;
+    let mut fields = Vec::new();
+    // SAFETY: build.rs generates `coin_emu_field_table_count` tables, table i holding
+    // `coin_emu_field_counts[i]` rows of static NUL-terminated names; the arrays are declared
+    // with length 1 here and indexed through raw pointers within the generated counts.
+    unsafe {
+        let tables = std::ptr::addr_of!(coin_emu_field_tables) as *const *const EmuField;
+        let counts = std::ptr::addr_of!(coin_emu_field_counts) as *const u32;
+        for t in 0..coin_emu_field_table_count as usize {
+            let (rows, n) = (*tables.add(t), *counts.add(t) as usize);
+            for r in 0..n {
+                let f = &*rows.add(r);
+                if CStr::from_ptr(f.strukt).to_str() == Ok(name) {
+                    size = Some(f.size as usize);
+                    let field = CStr::from_ptr(f.field).to_string_lossy().to_string();
+                    fields.push((field, f.offset as usize));
+                }
+            }
+        }
+    }
+    size.map(|s| (s, fields))
 }
 
 /// Thread schedule of the emulator (per OS thread).

@@ -9,10 +9,9 @@ pub enum ParamKind {
     I32,
     I64,
     F32,
-    /// [`Bcast6`](super::Bcast6), 152 bytes.
-    Bcast6,
-    /// [`ConvGeom`](super::ConvGeom), 40 bytes.
-    ConvGeom,
+    /// A C struct by value, named here; its Rust mirror implements
+    /// [`KernelParams`](super::KernelParams).
+    Struct(&'static str),
 }
 
 /// One kernel: its name, the `.cu` file (module) that holds it, its parameters.

@@ -3,6 +3,7 @@
 //! update per group (one kernel launch on a GPU).
 
 use super::{BufferHandle, Scope};
+use crate::ops::optim::{self, Flat};
 use crate::tensor::{Buffer, SharedBuffer, TensorId};
 use crate::{Device, Error, Gradients, Result, Shape, Tensor};
 use std::sync::{Arc, RwLock};
@@ -69,21 +70,17 @@ fn to_device_memory(arena: &SharedBuffer, device: Device) {
     if !device.is_gpu() || !matches!(&*arena.read().expect("arena lock"), Buffer::F32(_)) {
         return;
     }
-    let mut g = arena.write().expect("arena lock");
-    if let Buffer::F32(v) = &*g {
-        if let Ok(b) = crate::gpu::for_device(device).and_then(|d| d.upload(v)) {
-            *g = Buffer::Gpu(b);
-        }
-    }
+    let _ = arena.write().expect("arena lock").move_to_device(device);
 }
 
 /// The arena's values on the host (a copy for device arenas).
 fn host_values(b: &Buffer) -> Result<Vec<f32>> {
-    match b {
-        Buffer::F32(v) => Ok(v.clone()),
-        Buffer::Gpu(d) => d.gpu().download(d),
-        _ => unreachable!("arenas are f32"),
-    }
+    b.f32_values().unwrap_or_else(|| {
+        Err(Error::DType(format!(
+            "parameter arenas are f32, got {}",
+            b.dtype()
+        )))
+    })
 }
 
 /// A group of parameters trained by one optimizer.
@@ -91,10 +88,9 @@ pub struct ParamGroup {
     name: String,
     device: Device,
     arena: SharedBuffer,
-    grad: Vec<f32>,
-    /// GPU groups: the gradient arena in device memory (created by the first `accumulate`);
-    /// `grad` is then unused.
-    dev_grad: Option<crate::gpu::DevBuf>,
+    /// The gradient arena: on the host, or (GPU groups, from the first `accumulate`) in device
+    /// memory.
+    grad: Flat,
     slots: Vec<ParamSlot>,
     buffers: Vec<BufferHandle>,
 }
@@ -105,8 +101,7 @@ impl ParamGroup {
             name: name.to_string(),
             device,
             arena: Arc::new(RwLock::new(Buffer::F32(Vec::new()))),
-            grad: Vec::new(),
-            dev_grad: None,
+            grad: Flat::zeros(0),
             slots: Vec::new(),
             buffers: Vec::new(),
         }
@@ -194,13 +189,9 @@ impl ParamGroup {
             v.extend_from_slice(&init);
             o
         };
-        self.grad.resize(offset + init.len(), 0.0);
-        if let Some(d) = self.dev_grad.take() {
-            // Grown after gradients moved to the device: keep them on the host until the next
-            // accumulate moves them again.
-            let old = d.gpu().download(&d)?;
-            self.grad[..old.len()].copy_from_slice(&old);
-        }
+        // Grown after gradients moved to the device: they stay on the host until the next
+        // accumulate moves them again.
+        self.grad.resize(offset + init.len())?;
         let slot = ParamSlot {
             name: name.to_string(),
             offset,
@@ -241,9 +232,6 @@ impl ParamGroup {
     /// Adds each parameter's gradient from `grads` into the gradient arena; parameters the loss
     /// did not reach get nothing. Returns how many parameters received a gradient.
     pub fn accumulate(&mut self, grads: &Gradients) -> Result<usize> {
-        if self.device.is_gpu() && self.dev_grad.is_none() {
-            self.dev_grad = Some(crate::gpu::for_device(self.device)?.upload(&self.grad)?);
-        }
         let mut n = 0;
         for s in &self.slots {
             if let Some(g) = grads.get_id(s.id) {
@@ -255,40 +243,14 @@ impl ParamGroup {
                         s.shape
                     )));
                 }
-                if let Some(d) = &self.dev_grad {
-                    // dst += src on the device (a one-row block copy that accumulates).
-                    let len = s.shape.numel();
-                    let dst = d.slice(s.offset, len)?;
-                    let src = g.dev()?;
-                    crate::gpu::kernels::copy_block(
-                        d.gpu(),
-                        &src,
-                        &dst,
-                        1,
-                        [len, 0],
-                        [len, 0],
-                        len,
-                        1,
-                        true,
-                    )?;
-                    n += 1;
-                    continue;
-                }
-                let gv = g.try_to_vec_f32()?;
-                for (d, v) in self.grad[s.offset..s.offset + gv.len()].iter_mut().zip(gv) {
-                    *d += v;
-                }
+                optim::accumulate(&mut self.grad, s.offset, g, self.device)?;
                 n += 1;
             }
         }
         Ok(n)
     }
     pub fn zero_grad(&mut self) -> Result<()> {
-        self.grad.fill(0.0);
-        if let Some(d) = &self.dev_grad {
-            crate::gpu::kernels::fill(d.gpu(), d, d.len(), 0.0)?;
-        }
-        Ok(())
+        self.grad.fill_zero()
     }
     /// The gradient arena (read back from the device for GPU groups). Panics if a device read
     /// fails; library code uses [`ParamGroup::try_grad`].
@@ -297,44 +259,39 @@ impl ParamGroup {
     }
     /// The gradient arena; a failed device read is an error.
     pub fn try_grad(&self) -> Result<std::borrow::Cow<'_, [f32]>> {
-        Ok(match &self.dev_grad {
-            Some(d) => std::borrow::Cow::Owned(d.gpu().download(d)?),
-            None => std::borrow::Cow::Borrowed(&self.grad),
-        })
+        self.grad.to_host()
     }
-    /// The gradient arena in device memory (GPU groups after their first `accumulate`).
-    pub(crate) fn device_grad(&self) -> Option<&crate::gpu::DevBuf> {
-        self.dev_grad.as_ref()
+    /// Errors, naming the parameter, when a gradient holds a NaN or infinity (a device arena is
+    /// summed on the device first and read back only when the sum is not finite).
+    pub(crate) fn check_finite_grad(&self) -> Result<()> {
+        if !optim::may_be_non_finite(&self.grad)? {
+            return Ok(());
+        }
+        let grad = self.try_grad()?;
+        for s in &self.slots {
+            let g = &grad[s.offset..s.offset + s.shape.numel()];
+            if let Some(bad) = g.iter().find(|v| !v.is_finite()) {
+                return Err(Error::NonFinite(format!(
+                    "gradient of parameter {} (group {}) contains {bad}",
+                    s.name, self.name
+                )));
+            }
+        }
+        Ok(())
     }
     /// The gradient of one parameter (panics on a failed device read; for tests and tools).
     pub fn grad_of(&self, p: &Param) -> Vec<f32> {
         self.grad()[p.slot.offset..p.slot.offset + p.slot.shape.numel()].to_vec()
     }
-    /// Runs `f` with the whole parameter arena and gradient arena (for optimizers).
-    pub(crate) fn with_arena<R>(
+    /// Runs an optimizer's update `f` with the parameter arena (moved to device memory first
+    /// for GPU groups), the gradient arena and the group's device.
+    pub(crate) fn update<R>(
         &mut self,
-        f: impl FnOnce(&mut [f32], &[f32], &[ParamSlot]) -> R,
+        f: impl FnOnce(&mut Buffer, &mut Flat, Device) -> Result<R>,
     ) -> Result<R> {
-        let mut g = self.arena.write().expect("arena lock");
-        match &mut *g {
-            Buffer::F32(v) => Ok(f(v, &self.grad, &self.slots)),
-            Buffer::Gpu(d) => {
-                let mut host = d.gpu().download(d)?;
-                let r = f(&mut host, &self.grad, &self.slots);
-                d.gpu().write(d, &host)?;
-                Ok(r)
-            }
-            _ => unreachable!("arenas are f32"),
-        }
-    }
-
-    /// The arena in device memory (moving it there first), for GPU groups.
-    pub(crate) fn device_arena(&self) -> Option<crate::gpu::DevBuf> {
         to_device_memory(&self.arena, self.device);
-        match &*self.arena.read().expect("arena lock") {
-            Buffer::Gpu(d) => Some(d.clone()),
-            _ => None,
-        }
+        let mut g = self.arena.write().expect("arena lock");
+        f(&mut g, &mut self.grad, self.device)
     }
     /// A copy of every parameter's values, flat. Panics if a device read fails; library code
     /// uses [`ParamGroup::try_values`].

@@ -3,8 +3,12 @@
 //! loops (the oracle) and `cpu.rs` the fast f32 path.
 //!
 //! Dispatch: a tensor on `Device::Cpu` with dtype f32 takes the fast path; f32 on `Device::Emu`
-//! or `Device::Cuda` takes the CUDA kernels (`gpu.rs` in a family, where it has one);
-//! everything else (the `Reference` device, f64 and integers anywhere) the reference loops.
+//! or `Device::Cuda` takes the CUDA kernels (`gpu.rs` in a family: its launchers and Tensor
+//! adapter, beside `kernels/<family>.cu`); everything else (the `Reference` device, f64 and
+//! integers anywhere) the reference loops. Every op has one dispatch shape — one match on
+//! [`Path`], the GPU side returning `Option<Result<…>>` where `None` means "no kernel for this
+//! case" and runs the reference ([`gpu_or_reference`]) — and one backward rule whatever the
+//! device.
 
 pub(crate) mod float;
 
@@ -14,6 +18,7 @@ pub mod embedding;
 pub mod linear;
 pub mod loss;
 pub mod norm;
+pub(crate) mod optim;
 pub mod pool;
 pub mod reduce;
 pub mod resample;
@@ -50,6 +55,23 @@ pub(crate) fn path_of(t: &Tensor) -> Path {
         (d, DType::F32) if d.is_gpu() => Path::Gpu,
         _ => Path::Reference,
     }
+}
+
+/// The GPU side of an op's dispatch: `Some(result)` from the kernels, or `None` when they do
+/// not cover the case, which then runs on the reference loops (`reference`).
+pub(crate) fn gpu_or_reference<T>(
+    gpu: Option<Result<T>>,
+    reference: impl FnOnce() -> T,
+) -> Result<T> {
+    gpu.unwrap_or_else(|| Ok(reference()))
+}
+
+/// [`gpu_or_reference`] for a reference that can fail.
+pub(crate) fn gpu_or_try_reference<T>(
+    gpu: Option<Result<T>>,
+    reference: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    gpu.unwrap_or_else(reference)
 }
 
 /// Errors unless `t` holds floats.

@@ -7,8 +7,8 @@
 //! parameter's name and leaves every value untouched.
 
 use crate::nn::ParamGroup;
+use crate::ops::optim::{AdamStep, Flat};
 use crate::{Error, Result};
-use rayon::prelude::*;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamConfig {
@@ -34,15 +34,14 @@ impl Default for AdamConfig {
     }
 }
 
-/// Adam(W) state for one parameter group. For a group on a GPU device the moments live in
-/// device memory and the update is one fused kernel launch (kernels/adam.cu).
+/// Adam(W) state for one parameter group. The update is an op (`ops::optim::adam_update`): for
+/// a group on a GPU device the moments move to device memory at the first step and the update
+/// is one fused kernel launch (kernels/optim.cu).
 pub struct Adam {
     pub config: AdamConfig,
     pub step: u64,
-    m: Vec<f32>,
-    v: Vec<f32>,
-    /// Device moments (GPU groups), created at the first step from `m`, `v`.
-    device_moments: Option<(crate::gpu::DevBuf, crate::gpu::DevBuf)>,
+    m: Flat,
+    v: Flat,
 }
 
 impl Adam {
@@ -62,18 +61,17 @@ impl Adam {
         Ok(Adam {
             config,
             step: 0,
-            m: vec![0.0; group.numel()],
-            v: vec![0.0; group.numel()],
-            device_moments: None,
+            m: Flat::zeros(group.numel()),
+            v: Flat::zeros(group.numel()),
         })
     }
 
     /// The moments, for checkpoints (read back from the device for GPU groups).
     pub fn moments(&self) -> Result<(Vec<f32>, Vec<f32>)> {
-        match &self.device_moments {
-            Some((m, v)) => Ok((m.gpu().download(m)?, m.gpu().download(v)?)),
-            None => Ok((self.m.clone(), self.v.clone())),
-        }
+        Ok((
+            self.m.to_host()?.into_owned(),
+            self.v.to_host()?.into_owned(),
+        ))
     }
     /// Restores moments and step count from a checkpoint.
     pub fn restore(&mut self, step: u64, m: Vec<f32>, v: Vec<f32>) -> Result<()> {
@@ -85,8 +83,7 @@ impl Adam {
                 self.m.len()
             )));
         }
-        (self.step, self.m, self.v) = (step, m, v);
-        self.device_moments = None;
+        (self.step, self.m, self.v) = (step, Flat::Host(m), Flat::Host(v));
         Ok(())
     }
 
@@ -100,90 +97,20 @@ impl Adam {
                 group.numel()
             )));
         }
-        // Device gradients: one summed value says whether a NaN/inf may be there; only then are
-        // they read back to name the parameter.
-        let suspect = match group.device_grad() {
-            Some(d) => {
-                let one = d.gpu().alloc_f32(1)?;
-                crate::gpu::kernels::reduce(d.gpu(), d, &one, [1, d.len(), 1], 1.0)?;
-                !d.gpu().download(&one)?[0].is_finite()
-            }
-            None => true,
-        };
-        let grad = if suspect {
-            group.try_grad()?
-        } else {
-            std::borrow::Cow::Borrowed(&[][..])
-        };
-        for s in group.slots().iter().filter(|_| suspect) {
-            let g = &grad[s.offset..s.offset + s.shape.numel()];
-            if let Some(bad) = g.iter().find(|v| !v.is_finite()) {
-                return Err(Error::NonFinite(format!(
-                    "gradient of parameter {} (group {}) contains {bad}",
-                    s.name,
-                    group.name()
-                )));
-            }
-        }
+        group.check_finite_grad()?;
         self.step += 1;
         let c = self.config;
-        let t = self.step as i32;
-        let bc1 = 1.0 - c.beta1.powi(t);
-        let bc2 = 1.0 - c.beta2.powi(t);
-        let step_size = (c.lr / bc1) as f32;
-        let bc2_sqrt = bc2.sqrt() as f32;
-        let (b1, b2, eps, wd, lr) = (
-            c.beta1 as f32,
-            c.beta2 as f32,
-            c.eps as f32,
-            c.weight_decay as f32,
-            c.lr as f32,
-        );
-        if let Some(arena) = group.device_arena() {
-            let gpu = arena.gpu().clone();
-            if self.device_moments.is_none() {
-                self.device_moments = Some((gpu.upload(&self.m)?, gpu.upload(&self.v)?));
-            }
-            let (m, v) = self.device_moments.as_ref().expect("just set");
-            let uploaded;
-            let grad = match group.device_grad() {
-                Some(g) => g,
-                None => {
-                    uploaded = gpu.upload(&group.try_grad()?)?;
-                    &uploaded
-                }
-            };
-            let s = crate::gpu::kernels::AdamStep {
-                lr,
-                beta1: b1,
-                beta2: b2,
-                eps,
-                weight_decay: wd,
-                decoupled: c.decoupled,
-                t,
-            };
-            return crate::gpu::kernels::adam(&gpu, [&arena, grad, m, v], arena.len(), s);
-        }
-        let (m, v) = (&mut self.m, &mut self.v);
-        group.with_arena(|p, g, _| {
-            p.par_iter_mut()
-                .zip(g.par_iter())
-                .zip(m.par_iter_mut().zip(v.par_iter_mut()))
-                .with_min_len(4096)
-                .for_each(|((p, &g), (m, v))| {
-                    let mut g = g;
-                    if wd != 0.0 {
-                        if c.decoupled {
-                            *p *= 1.0 - lr * wd;
-                        } else {
-                            g += wd * *p;
-                        }
-                    }
-                    *m = b1 * *m + (1.0 - b1) * g;
-                    *v = b2 * *v + (1.0 - b2) * g * g;
-                    let denom = v.sqrt() / bc2_sqrt + eps;
-                    *p -= step_size * *m / denom;
-                });
+        let h = AdamStep {
+            lr: c.lr,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            weight_decay: c.weight_decay,
+            decoupled: c.decoupled,
+            t: self.step as i32,
+        };
+        group.update(|params, grad, device| {
+            crate::ops::optim::adam_update(params, grad, [&mut self.m, &mut self.v], &h, device)
         })
     }
 }

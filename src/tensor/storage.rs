@@ -40,6 +40,22 @@ impl Buffer {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Moves host f32 values into the memory of `device` when it is a GPU device (other
+    /// devices, dtypes and device buffers stay as they are).
+    pub(crate) fn move_to_device(&mut self, device: crate::Device) -> crate::Result<()> {
+        if let (Buffer::F32(v), true) = (&*self, device.is_gpu()) {
+            *self = Buffer::Gpu(crate::gpu::for_device(device)?.upload(v)?);
+        }
+        Ok(())
+    }
+    /// A copy of f32 values on the host (device values read back); None for other dtypes.
+    pub(crate) fn f32_values(&self) -> Option<crate::Result<Vec<f32>>> {
+        match self {
+            Buffer::F32(v) => Some(Ok(v.clone())),
+            Buffer::Gpu(d) => Some(d.gpu().download(d)),
+            _ => None,
+        }
+    }
     pub fn zeros(dtype: DType, n: usize) -> Buffer {
         match dtype {
             DType::F32 => Buffer::F32(super::pool::zeroed(n)),

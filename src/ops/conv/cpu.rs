@@ -139,21 +139,18 @@ pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeo
         let bv = bias.map(|b| b.to_vec_f32());
         x.with_f32(|xv| {
             w.with_f32(|wv| {
-                super::direct::correlate(
-                    xv,
-                    wv,
-                    bv.as_deref(),
-                    g.n,
-                    g.cin,
-                    g.h,
-                    g.w,
-                    g.cout,
-                    g.kh,
-                    g.kw,
-                    g.ph,
-                    g.pw,
-                    &mut y,
-                )
+                let c = super::direct::Correlation {
+                    n: g.n,
+                    cin: g.cin,
+                    h: g.h,
+                    w: g.w,
+                    cout: g.cout,
+                    kh: g.kh,
+                    kw: g.kw,
+                    ph: g.ph,
+                    pw: g.pw,
+                };
+                super::direct::correlate(xv, wv, bv.as_deref(), &c, &mut y)
             })
         })
         .expect("f32")
@@ -234,21 +231,20 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
         }
         let mut dx = crate::tensor::pool::zeroed(g.n * g.cin * g.h * g.w);
         gy.with_f32(|dy| {
-            super::direct::correlate(
-                dy,
-                &wt,
-                None,
-                g.n,
-                g.cout,
-                g.ho,
-                g.wo,
-                g.cin,
-                g.kh,
-                g.kw,
-                g.kh - 1 - g.ph,
-                g.kw - 1 - g.pw,
-                &mut dx,
-            )
+            // The input gradient is the correlation of gy with the flipped, transposed
+            // weights, padded by k − 1 − p.
+            let c = super::direct::Correlation {
+                n: g.n,
+                cin: g.cout,
+                h: g.ho,
+                w: g.wo,
+                cout: g.cin,
+                kh: g.kh,
+                kw: g.kw,
+                ph: g.kh - 1 - g.ph,
+                pw: g.kw - 1 - g.pw,
+            };
+            super::direct::correlate(dy, &wt, None, &c, &mut dx)
         })
         .expect("f32");
         return from_f32_like(dx, [g.n, g.cin, g.h, g.w], gy);

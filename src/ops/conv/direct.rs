@@ -116,24 +116,41 @@ fn tile_for(kind: Simd, cout: usize, wo: usize) -> Tile {
     }
 }
 
+/// A stride-1 correlation: `n` images of `cin` planes `h × w`, `cout` filters `kh × kw`, zero
+/// padding (`ph`, `pw`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Correlation {
+    pub n: usize,
+    pub cin: usize,
+    pub h: usize,
+    pub w: usize,
+    pub cout: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub ph: usize,
+    pub pw: usize,
+}
+
 /// `y[n][co][oh][ow] = Σ w[co][ci][kh][kw] · x[n][ci][oh+kh−ph][ow+kw−pw]` (+ bias), stride 1.
 /// `w` is OIHW. Writes every element of `y` (N × Cout × Ho × Wo).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn correlate(
     x: &[f32],
     w: &[f32],
     bias: Option<&[f32]>,
-    n: usize,
-    cin: usize,
-    h: usize,
-    wd: usize,
-    cout: usize,
-    kh: usize,
-    kw: usize,
-    ph: usize,
-    pw: usize,
+    c: &Correlation,
     y: &mut [f32],
 ) {
+    let Correlation {
+        n,
+        cin,
+        h,
+        w: wd,
+        cout,
+        kh,
+        kw,
+        ph,
+        pw,
+    } = *c;
     let ho = h + 2 * ph + 1 - kh;
     let wo = wd + 2 * pw + 1 - kw;
     let t = tile_for(simd(), cout, wo);

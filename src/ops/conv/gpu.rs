@@ -1,19 +1,57 @@
-//! Convolution on the CUDA kernels (kernels/conv2d.cu). The kernels take square kernels,
-//! strides and paddings; other geometries return None and run on the reference loops.
+//! Convolution on the CUDA kernels (kernels/conv.cu): the Tensor adapter and the launchers
+//! (tile choice, split-K, argument packing). The kernels take square kernels, strides and
+//! paddings; other geometries return None and run on the reference loops.
 
 use super::ConvGeom;
-use crate::gpu::{kernels as k, ConvGeom as KGeom};
+use crate::gpu::grid::{blocks, i32_dim, need, tile_grid, BLOCK};
+use crate::gpu::{kernel_params, Args, DevBuf, Gpu};
+use crate::ops::elementwise::gpu::fill;
 use crate::{Result, Tensor};
 
-fn geom(g: &ConvGeom) -> Option<Result<KGeom>> {
-    (g.kh == g.kw && g.sh == g.sw && g.ph == g.pw).then(|| {
-        k::conv_geom(
-            [g.n, g.cin, g.h, g.w],
-            [g.cout, g.cin, g.kh, g.kw],
-            g.sh,
-            g.ph,
-        )
-    })
+kernel_params! {
+    /// `ConvGeom` of kernels/conv.cu: the convolution's sizes as the kernels read them.
+    pub(crate) struct KernelGeom = "ConvGeom" {
+        pub n: i32,
+        pub cin: i32,
+        pub h: i32,
+        pub w: i32,
+        pub cout: i32,
+        pub k: i32,
+        pub stride: i32,
+        pub pad: i32,
+        pub ho: i32,
+        pub wo: i32,
+    }
+}
+
+impl KernelGeom {
+    /// The kernels' view of `g`: None for a geometry they do not take (non-square kernel,
+    /// stride or padding), an error for sizes past `int`.
+    fn of(g: &ConvGeom) -> Option<Result<KernelGeom>> {
+        (g.kh == g.kw && g.sh == g.sw && g.ph == g.pw).then(|| {
+            Ok(KernelGeom {
+                n: i32_dim(g.n)?,
+                cin: i32_dim(g.cin)?,
+                h: i32_dim(g.h)?,
+                w: i32_dim(g.w)?,
+                cout: i32_dim(g.cout)?,
+                k: i32_dim(g.kh)?,
+                stride: i32_dim(g.sh)?,
+                pad: i32_dim(g.ph)?,
+                ho: i32_dim(g.ho)?,
+                wo: i32_dim(g.wo)?,
+            })
+        })
+    }
+    fn x_len(&self) -> usize {
+        (self.n * self.cin * self.h * self.w) as usize
+    }
+    fn w_len(&self) -> usize {
+        (self.cout * self.cin * self.k * self.k) as usize
+    }
+    fn y_len(&self) -> usize {
+        self.n as usize * self.cout as usize * self.ho as usize * self.wo as usize
+    }
 }
 
 pub(super) fn forward(
@@ -22,41 +60,166 @@ pub(super) fn forward(
     b: Option<&Tensor>,
     g: &ConvGeom,
 ) -> Option<Result<Tensor>> {
-    let kg = geom(g)?;
+    let kg = KernelGeom::of(g)?;
     Some((|| {
         let kg = kg?;
         let (xb, wb) = (x.dev()?, w.dev()?);
         let bb = b.map(|b| b.dev()).transpose()?;
-        let y = xb.gpu().alloc_f32(g.n * g.cout * g.ho * g.wo)?;
-        k::conv2d_fwd(xb.gpu(), &xb, &wb, bb.as_ref(), &y, &kg)?;
+        let y = xb.gpu().alloc_f32(kg.y_len())?;
+        launch_forward(xb.gpu(), &xb, &wb, bb.as_ref(), &y, &kg)?;
         Tensor::from_dev(y, g.out_dims().to_vec(), x.device())
     })())
 }
 
 pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Option<Result<Tensor>> {
-    let kg = geom(g)?;
+    let kg = KernelGeom::of(g)?;
     Some((|| {
         let kg = kg?;
         let (gb, wb) = (gy.dev()?, w.dev()?);
-        let n = g.n * g.cin * g.h * g.w;
-        let gx = gb.gpu().alloc_f32(n)?;
-        k::fill(gb.gpu(), &gx, n, 0.0)?;
-        k::conv2d_bwd_data(gb.gpu(), &wb, &gb, &gx, &kg)?;
+        let gx = gb.gpu().alloc_f32(kg.x_len())?;
+        fill(gb.gpu(), &gx, kg.x_len(), 0.0)?;
+        launch_backward_data(gb.gpu(), &wb, &gb, &gx, &kg)?;
         Tensor::from_dev(gx, vec![g.n, g.cin, g.h, g.w], gy.device())
     })())
 }
 
 pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Option<Result<Tensor>> {
-    let kg = geom(g)?;
+    let kg = KernelGeom::of(g)?;
     Some((|| {
         let kg = kg?;
         let (gb, xb) = (gy.dev()?, x.dev()?);
         let gpu = gb.gpu();
-        let n = g.cout * g.cin * g.kh * g.kw;
-        let gw = gpu.alloc_f32(n)?;
-        k::fill(gpu, &gw, n, 0.0)?;
-        let ws = gpu.alloc_f32(k::conv2d_bwd_weight_workspace(&kg))?;
-        k::conv2d_bwd_weight(gpu, &xb, &gb, &gw, &ws, &kg)?;
+        let gw = gpu.alloc_f32(kg.w_len())?;
+        fill(gpu, &gw, kg.w_len(), 0.0)?;
+        launch_backward_weight(gpu, &xb, &gb, &gw, &kg)?;
         Tensor::from_dev(gw, vec![g.cout, g.cin, g.kh, g.kw], gy.device())
     })())
+}
+
+/// The convolution tiles compiled in kernels/conv.cu.
+pub const TILES: [(usize, usize); 3] = [(64, 64), (32, 128), (128, 32)];
+
+thread_local! {
+    static FORCED_TILE: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Forces the convolution tile of launches from this thread (tests cover every tile with it);
+/// `None` restores the per-shape choice.
+pub fn force_tile(t: Option<(usize, usize)>) {
+    FORCED_TILE.with(|f| f.set(t));
+}
+
+/// The tile (BM, BN) for a GEMM of M rows and N columns.
+fn tile(m: usize, n: usize) -> (usize, usize) {
+    if let Some(t) = FORCED_TILE.with(|f| f.get()) {
+        return t;
+    }
+    if m <= 32 {
+        (32, 128)
+    } else if n <= 32 || (m >= 256 && n < 256) {
+        (128, 32)
+    } else {
+        (64, 64)
+    }
+}
+
+/// y = conv2d(x, w) + bias: the direct kernel for Cin·K·K ≤ 27 (the 1-channel input), the
+/// tiled implicit GEMM otherwise.
+fn launch_forward(
+    g: &Gpu,
+    x: &DevBuf,
+    w: &DevBuf,
+    bias: Option<&DevBuf>,
+    y: &DevBuf,
+    geo: &KernelGeom,
+) -> Result<()> {
+    need("conv x", x, geo.x_len())?;
+    need("conv w", w, geo.w_len())?;
+    need("conv y", y, geo.y_len())?;
+    let mut a = Args::new();
+    a.buf(x).buf(w).opt(bias).buf(y).params(geo);
+    if geo.cin * geo.k * geo.k <= 27 {
+        return g.launch(
+            "conv2d_direct_fwd_f32",
+            blocks(geo.y_len()),
+            BLOCK,
+            0,
+            &mut a,
+        );
+    }
+    let (m, n) = (geo.cout as usize, geo.y_len() / geo.cout as usize);
+    let t = tile(m, n);
+    let name = format!("conv2d_igemm_fwd_{}x{}_f32", t.0, t.1);
+    g.launch(&name, tile_grid(m, n, t, 1)?, BLOCK, 0, &mut a)
+}
+
+/// gx += conv2d's gradient with respect to its input.
+fn launch_backward_data(
+    g: &Gpu,
+    w: &DevBuf,
+    gy: &DevBuf,
+    gx: &DevBuf,
+    geo: &KernelGeom,
+) -> Result<()> {
+    need("conv w", w, geo.w_len())?;
+    need("conv gy", gy, geo.y_len())?;
+    need("conv gx", gx, geo.x_len())?;
+    let (m, n) = (geo.cin as usize, geo.x_len() / geo.cin as usize);
+    let t = tile(m, n);
+    let mut a = Args::new();
+    a.buf(w).buf(gy).buf(gx).params(geo);
+    let name = format!("conv2d_igemm_bwd_data_{}x{}_f32", t.0, t.1);
+    g.launch(&name, tile_grid(m, n, t, 1)?, BLOCK, 0, &mut a)
+}
+
+/// gw += conv2d's gradient with respect to its weight: split-K over the batch·Ho·Wo reduction
+/// into a workspace, then a fixed-order sum.
+fn launch_backward_weight(
+    g: &Gpu,
+    x: &DevBuf,
+    gy: &DevBuf,
+    gw: &DevBuf,
+    geo: &KernelGeom,
+) -> Result<()> {
+    need("conv x", x, geo.x_len())?;
+    need("conv gy", gy, geo.y_len())?;
+    let (m, n) = (geo.cout as usize, geo.w_len() / geo.cout as usize);
+    need("conv gw", gw, m * n)?;
+    let (splits, chunk) = splitk(geo);
+    let workspace = g.alloc_f32(splits * m * n)?;
+    let t = tile(m, n);
+    let mut a = Args::new();
+    a.buf(x)
+        .buf(gy)
+        .buf(&workspace)
+        .params(geo)
+        .i32(chunk as i32);
+    let name = format!("conv2d_igemm_bwd_weight_{}x{}_f32", t.0, t.1);
+    g.launch(&name, tile_grid(m, n, t, splits)?, BLOCK, 0, &mut a)?;
+    let mut a = Args::new();
+    a.buf(&workspace)
+        .buf(gw)
+        .i32(splits as i32)
+        .i64((m * n) as i64);
+    g.launch("conv2d_splitk_sum_f32", blocks(m * n), BLOCK, 0, &mut a)
+}
+
+/// (splits, K per split) of the weight gradient: enough blocks to fill a large GPU, each split
+/// a multiple of the 16-deep K tile.
+fn splitk(geo: &KernelGeom) -> (usize, usize) {
+    let k = geo.y_len() / geo.cout as usize;
+    let (m, n) = (geo.cout as usize, geo.w_len() / geo.cout as usize);
+    let t = tile(m, n);
+    let tiles = m.div_ceil(t.0) * n.div_ceil(t.1);
+    let want = 512usize.div_ceil(tiles).clamp(1, 64);
+    let chunk = k.div_ceil(want).div_ceil(16) * 16;
+    (k.div_ceil(chunk), chunk)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kernel_geometry_mirrors_conv_cu() {
+        crate::gpu::check_mirror::<super::KernelGeom>().unwrap();
+    }
 }

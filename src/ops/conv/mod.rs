@@ -10,9 +10,11 @@ pub(crate) mod simd;
 mod wgrad_lanes;
 mod wgrad_outer;
 
-use super::{any_tracked, path_of, require_float, require_same, Path};
+use super::{any_tracked, gpu_or_reference, path_of, require_float, require_same, Path};
+
 use crate::autograd::record;
 use crate::{Error, Result, Tensor};
+pub use gpu::{force_tile as force_gpu_tile, TILES as GPU_TILES};
 
 /// Stride and zero padding, (height, width).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,10 +132,9 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: Conv2dParams) -> Re
     }
     let y = match path_of(x) {
         Path::Cpu => cpu::forward(x, w, b, &g),
-        Path::Gpu => match gpu::forward(x, w, b, &g) {
-            Some(r) => r?,
-            None => reference::forward(x, w, b, &g),
-        },
+        Path::Gpu => gpu_or_reference(gpu::forward(x, w, b, &g), || {
+            reference::forward(x, w, b, &g)
+        })?,
         Path::Reference => reference::forward(x, w, b, &g),
     };
     let mut inputs = vec![x, w];
@@ -186,10 +187,9 @@ pub fn conv2d_backward_data(
 fn backward_data_on(dy: &Tensor, w: &Tensor, g: &ConvGeom) -> Result<Tensor> {
     Ok(match path_of(dy) {
         Path::Cpu => cpu::backward_data(dy, w, g),
-        Path::Gpu => match gpu::backward_data(dy, w, g) {
-            Some(r) => r?,
-            None => reference::backward_data(dy, w, g),
-        },
+        Path::Gpu => gpu_or_reference(gpu::backward_data(dy, w, g), || {
+            reference::backward_data(dy, w, g)
+        })?,
         Path::Reference => reference::backward_data(dy, w, g),
     })
 }
@@ -212,10 +212,9 @@ pub fn conv2d_backward_weight(
 fn backward_weight_on(dy: &Tensor, x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
     Ok(match path_of(dy) {
         Path::Cpu => cpu::backward_weight(dy, x, g),
-        Path::Gpu => match gpu::backward_weight(dy, x, g) {
-            Some(r) => r?,
-            None => reference::backward_weight(dy, x, g),
-        },
+        Path::Gpu => gpu_or_reference(gpu::backward_weight(dy, x, g), || {
+            reference::backward_weight(dy, x, g)
+        })?,
         Path::Reference => reference::backward_weight(dy, x, g),
     })
 }

@@ -5,11 +5,11 @@
 //! differentiable everywhere (CBN's per-sample γ, the discriminator's projection).
 
 mod cpu;
-mod gpu;
+pub(crate) mod gpu;
 mod reference;
 
 use super::float::Float;
-use super::{any_tracked, path_of, require_float, require_same, Path};
+use super::{any_tracked, gpu_or_reference, path_of, require_float, require_same, Path};
 use crate::autograd::record;
 use crate::{DType, Error, Result, Shape, Tensor};
 
@@ -174,7 +174,7 @@ pub fn unary(x: &Tensor, op: Unary) -> Result<Tensor> {
     }
     let y = match path_of(x) {
         Path::Cpu => cpu::unary_fwd(x, op),
-        Path::Gpu => gpu::unary_fwd(x, op)?,
+        Path::Gpu => gpu_or_reference(gpu::unary_fwd(x, op), || reference::unary_fwd(x, op))?,
         Path::Reference => reference::unary_fwd(x, op),
     };
     if !any_tracked(&[x]) {
@@ -195,7 +195,9 @@ pub fn unary(x: &Tensor, op: Unary) -> Result<Tensor> {
         Box::new(move |g, _| {
             let gx = match path_of(&kept) {
                 Path::Cpu => cpu::unary_bwd(&kept, &kept, g, op),
-                Path::Gpu => gpu::unary_bwd(&kept, &kept, g, op)?,
+                Path::Gpu => gpu_or_reference(gpu::unary_bwd(&kept, &kept, g, op), || {
+                    reference::unary_bwd(&kept, &kept, g, op)
+                })?,
                 Path::Reference => reference::unary_bwd(&kept, &kept, g, op),
             };
             Ok(vec![Some(gx)])
@@ -298,7 +300,9 @@ fn binary(a: &Tensor, b: &Tensor, op: Binary) -> Result<Tensor> {
     let out_shape = a.shape().broadcast(b.shape(), op.name())?;
     let y = match path_of(a) {
         Path::Cpu => cpu::binary_fwd(a, b, &out_shape, op),
-        Path::Gpu => gpu::binary_fwd(a, b, &out_shape, op)?,
+        Path::Gpu => gpu_or_reference(gpu::binary_fwd(a, b, &out_shape, op), || {
+            reference::binary_fwd(a, b, &out_shape, op)
+        })?,
         Path::Reference => reference::binary_fwd(a, b, &out_shape, op),
     };
     if !any_tracked(&[a, b]) {
@@ -437,11 +441,15 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         .shape()
         .broadcast(a.shape(), "where")?
         .broadcast(b.shape(), "where")?;
-    let fast = match (path_of(a), path_of(b)) {
-        (Path::Cpu, Path::Cpu) => cpu::where_(cond, a, b, &shape),
-        _ => None,
+    let y = match path_of(a) {
+        Path::Cpu => {
+            cpu::where_(cond, a, b, &shape).unwrap_or_else(|| reference::where_(cond, a, b, &shape))
+        }
+        Path::Gpu => gpu_or_reference(gpu::where_(cond, a, b, &shape), || {
+            reference::where_(cond, a, b, &shape)
+        })?,
+        Path::Reference => reference::where_(cond, a, b, &shape),
     };
-    let y = fast.unwrap_or_else(|| reference::where_(cond, a, b, &shape));
     if !any_tracked(&[a, b]) {
         return Ok(y);
     }

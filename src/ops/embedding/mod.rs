@@ -6,10 +6,17 @@
 //! on the host) go to the device as int32 and kernels/embedding.cu gathers and sums, also in
 //! sample order.
 
-use super::{any_tracked, from_f64_like, path_of, require_float, Path};
+mod gpu;
+
+use super::{any_tracked, from_f64_like, gpu_or_reference, path_of, require_float, Path};
 use crate::autograd::record;
-use crate::gpu::kernels as k;
 use crate::{DType, Error, Result, Tensor};
+
+/// The ids kept for backward: on the host, or (GPU) as int32 in device memory.
+enum Ids {
+    Host(Vec<i64>),
+    Device(crate::gpu::DevBuf),
+}
 
 /// `table[ids]`: ids of any shape (i64), table V×D → output ids.shape × D.
 pub fn embedding(ids: &Tensor, table: &Tensor) -> Result<Tensor> {
@@ -27,17 +34,23 @@ pub fn embedding(ids: &Tensor, table: &Tensor) -> Result<Tensor> {
             "embedding: id {bad} is outside the table's {v} rows"
         )));
     }
-    if path_of(table) == Path::Gpu {
-        return gpu_embedding(ids, &idv, table, v, d);
-    }
-    let tv = table.to_vec_f64();
-    let mut out = Vec::with_capacity(idv.len() * d);
-    for &i in &idv {
-        out.extend_from_slice(&tv[i as usize * d..(i as usize + 1) * d]);
-    }
     let mut shape = ids.dims().to_vec();
     shape.push(d);
-    let y = from_f64_like(&out, shape, table);
+    let host = |idv: Vec<i64>| {
+        let tv = table.to_vec_f64();
+        let mut out = Vec::with_capacity(idv.len() * d);
+        for &i in &idv {
+            out.extend_from_slice(&tv[i as usize * d..(i as usize + 1) * d]);
+        }
+        (from_f64_like(&out, shape.clone(), table), Ids::Host(idv))
+    };
+    let (y, kept) = match path_of(table) {
+        Path::Gpu => gpu_or_reference(
+            gpu::forward(&idv, table, shape.clone()).map(|r| r.map(|(y, i)| (y, Ids::Device(i)))),
+            || host(idv.clone()),
+        )?,
+        Path::Cpu | Path::Reference => host(idv),
+    };
     if !any_tracked(&[table]) {
         return Ok(y);
     }
@@ -47,43 +60,20 @@ pub fn embedding(ids: &Tensor, table: &Tensor) -> Result<Tensor> {
         &[table],
         y,
         Box::new(move |g, _| {
-            let gv = g.to_vec_f64();
-            let mut gt = vec![0f64; v * d];
-            for (k, &i) in idv.iter().enumerate() {
-                for j in 0..d {
-                    gt[i as usize * d + j] += gv[k * d + j];
+            let gt = match &kept {
+                Ids::Device(ids) => gpu::backward(ids, g, [v, d])?,
+                Ids::Host(idv) => {
+                    let gv = g.to_vec_f64();
+                    let mut gt = vec![0f64; v * d];
+                    for (k, &i) in idv.iter().enumerate() {
+                        for j in 0..d {
+                            gt[i as usize * d + j] += gv[k * d + j];
+                        }
+                    }
+                    from_f64_like(&gt, [v, d], &like)
                 }
-            }
-            Ok(vec![Some(from_f64_like(&gt, [v, d], &like))])
-        }),
-    )
-}
-
-fn gpu_embedding(ids: &Tensor, idv: &[i64], table: &Tensor, v: usize, d: usize) -> Result<Tensor> {
-    let tb = table.dev()?;
-    let gpu = tb.gpu().clone();
-    let id32: Vec<i32> = idv.iter().map(|&i| i as i32).collect();
-    let idb = gpu.upload_i32(&id32)?;
-    let b = id32.len();
-    let y = gpu.alloc_f32(b * d)?;
-    k::embedding_fwd(&gpu, &idb, &tb, &y, b, d)?;
-    let mut shape = ids.dims().to_vec();
-    shape.push(d);
-    let y = Tensor::from_dev(y, shape, table.device())?;
-    if !any_tracked(&[table]) {
-        return Ok(y);
-    }
-    let dev = table.device();
-    record(
-        "embedding",
-        &[table],
-        y,
-        Box::new(move |g, _| {
-            let gb = g.dev()?;
-            let gt = gpu.alloc_f32(v * d)?;
-            k::fill(&gpu, &gt, v * d, 0.0)?;
-            k::embedding_bwd(&gpu, &idb, &gb, &gt, [b, v, d])?;
-            Ok(vec![Some(Tensor::from_dev(gt, vec![v, d], dev)?)])
+            };
+            Ok(vec![Some(gt)])
         }),
     )
 }

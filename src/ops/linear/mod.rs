@@ -2,10 +2,12 @@
 //! Both are built on one primitive, `mm` with optional transposes, whose fast path is `gemm`.
 
 pub(crate) mod gemm;
+mod gpu;
 mod packed;
 
 use super::{
-    any_tracked, from_f32_like, from_f64_like, path_of, require_float, require_same, Path,
+    any_tracked, from_f32_like, from_f64_like, gpu_or_reference, path_of, require_float,
+    require_same, Path,
 };
 use crate::autograd::record;
 use crate::{Error, Result, Tensor};
@@ -16,23 +18,20 @@ pub(crate) fn mm(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Result<Tensor> {
     let (br, bc) = (b.dims()[0], b.dims()[1]);
     let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
     let n = if tb { br } else { bc };
-    Ok(match path_of(a) {
-        Path::Gpu => {
-            use crate::gpu::kernels::{gemm, Layout};
-            let (ab, bb) = (a.dev()?, b.dev()?);
-            let c = ab.gpu().alloc_f32(m * n)?;
-            let lay = |t| if t { Layout::Transposed } else { Layout::Plain };
-            gemm(
-                ab.gpu(),
-                (&ab, lay(ta)),
-                (&bb, lay(tb)),
-                None,
-                &c,
-                [m, n, k],
-                false,
-            )?;
-            Tensor::from_dev(c, vec![m, n], a.device())?
+    let reference = || {
+        let (av, bv) = (a.to_vec_f64(), b.to_vec_f64());
+        let at = |i: usize, j: usize| if ta { av[j * ac + i] } else { av[i * ac + j] };
+        let bt = |i: usize, j: usize| if tb { bv[j * bc + i] } else { bv[i * bc + j] };
+        let mut out = vec![0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k).map(|l| at(i, l) * bt(l, j)).sum();
+            }
         }
+        from_f64_like(&out, [m, n], a)
+    };
+    Ok(match path_of(a) {
+        Path::Gpu => gpu_or_reference(gpu::mm(a, ta, b, tb, [m, n, k]), reference)?,
         Path::Cpu => {
             let mut out = crate::tensor::pool::zeroed(m * n);
             a.with_f32(|av| {
@@ -53,18 +52,7 @@ pub(crate) fn mm(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Result<Tensor> {
             .expect("f32");
             from_f32_like(out, [m, n], a)
         }
-        Path::Reference => {
-            let (av, bv) = (a.to_vec_f64(), b.to_vec_f64());
-            let at = |i: usize, j: usize| if ta { av[j * ac + i] } else { av[i * ac + j] };
-            let bt = |i: usize, j: usize| if tb { bv[j * bc + i] } else { bv[i * bc + j] };
-            let mut out = vec![0f64; m * n];
-            for i in 0..m {
-                for j in 0..n {
-                    out[i * n + j] = (0..k).map(|l| at(i, l) * bt(l, j)).sum();
-                }
-            }
-            from_f64_like(&out, [m, n], a)
-        }
+        Path::Reference => reference(),
     })
 }
 

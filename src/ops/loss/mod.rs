@@ -9,7 +9,12 @@
 //! infinity by the loss's name (the only host read a step needs).
 
 use super::elementwise::sigmoid_stable;
-use super::{any_tracked, from_f64_like, map_float, require_float, require_same};
+mod gpu;
+
+use super::{
+    any_tracked, from_f64_like, gpu_or_reference, gpu_or_try_reference, map_float, path_of,
+    require_float, require_same, Path,
+};
 use crate::autograd::record;
 use crate::{ops, Error, Result, Tensor};
 
@@ -29,17 +34,12 @@ fn same_shape(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
 /// Mean binary cross-entropy of `logits` against `targets` in [0, 1].
 pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     same_shape("bce_with_logits", logits, targets)?;
-    if super::path_of(logits) == super::Path::Gpu {
-        return gpu_bce_with_logits(logits, targets);
-    }
-    let (z, y) = (logits.to_vec_f64(), targets.to_vec_f64());
-    let n = z.len() as f64;
-    let total: f64 = z
-        .iter()
-        .zip(&y)
-        .map(|(&z, &y)| z.max(0.0) - z * y + (-z.abs()).exp().ln_1p())
-        .sum();
-    let out = from_f64_like(&[total / n], Vec::<usize>::new(), logits);
+    let out = match path_of(logits) {
+        Path::Gpu => gpu_or_reference(gpu::bce_forward(logits, targets), || {
+            bce_forward_host(logits, targets)
+        })?,
+        Path::Cpu | Path::Reference => bce_forward_host(logits, targets),
+    };
     if !any_tracked(&[logits, targets]) {
         return Ok(out);
     }
@@ -48,22 +48,46 @@ pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
         "bce_with_logits",
         &[logits, targets],
         out,
-        Box::new(move |g, needs| {
-            let s = g.to_scalar()? / n;
-            let dz = needs[0].then(|| {
-                let yv = yd.to_vec_f64();
-                let zv = zd.to_vec_f64();
-                let d: Vec<f64> = zv
-                    .iter()
-                    .zip(&yv)
-                    .map(|(&z, &y)| (sigmoid_stable(z) - y) * s)
-                    .collect();
-                from_f64_like(&d, zd.shape().clone(), &zd)
-            });
-            let dy = needs[1].then(|| map_float(&zd, |z| -z * s as f32, |z| -z * s));
-            Ok(vec![dz, dy])
+        Box::new(move |g, needs| match path_of(&zd) {
+            Path::Gpu => gpu_or_try_reference(gpu::bce_backward(&zd, &yd, g, needs), || {
+                bce_backward_host(&zd, &yd, g, needs)
+            }),
+            Path::Cpu | Path::Reference => bce_backward_host(&zd, &yd, g, needs),
         }),
     )
+}
+
+fn bce_forward_host(logits: &Tensor, targets: &Tensor) -> Tensor {
+    let (z, y) = (logits.to_vec_f64(), targets.to_vec_f64());
+    let n = z.len() as f64;
+    let total: f64 = z
+        .iter()
+        .zip(&y)
+        .map(|(&z, &y)| z.max(0.0) - z * y + (-z.abs()).exp().ln_1p())
+        .sum();
+    from_f64_like(&[total / n], Vec::<usize>::new(), logits)
+}
+
+/// dz = (σ(z) − y)·u/n, dy = −z·u/n for the upstream gradient u.
+fn bce_backward_host(
+    zd: &Tensor,
+    yd: &Tensor,
+    g: &Tensor,
+    needs: &[bool],
+) -> Result<Vec<Option<Tensor>>> {
+    let s = g.to_scalar()? / zd.numel() as f64;
+    let dz = needs[0].then(|| {
+        let yv = yd.to_vec_f64();
+        let zv = zd.to_vec_f64();
+        let d: Vec<f64> = zv
+            .iter()
+            .zip(&yv)
+            .map(|(&z, &y)| (sigmoid_stable(z) - y) * s)
+            .collect();
+        from_f64_like(&d, zd.shape().clone(), zd)
+    });
+    let dy = needs[1].then(|| map_float(zd, |z| -z * s as f32, |z| -z * s));
+    Ok(vec![dz, dy])
 }
 
 /// The paper's KL(target ‖ q) for Bernoulli probabilities, both clamped to [1e-5, 1 − 1e-5]
@@ -122,45 +146,4 @@ pub fn coin_tv(x: &Tensor, x_cf: &Tensor) -> Result<Tensor> {
     same_shape("coin_tv", x, x_cf)?;
     let diff = ops::mul_scalar(&ops::abs(&ops::sub(x, x_cf)?)?, 255.0 / 2.0)?;
     tv_squared(&diff)
-}
-
-/// BCE with logits on the CUDA kernels (kernels/loss.cu): per-element terms, a deterministic
-/// mean, and a backward that reads the upstream gradient on the device.
-fn gpu_bce_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-    use crate::gpu::kernels as k;
-    let (zb, yb) = (logits.dev()?, targets.dev()?);
-    let gpu = zb.gpu().clone();
-    let n = logits.numel();
-    let (terms, out) = (gpu.alloc_f32(n)?, gpu.alloc_f32(1)?);
-    k::bce_with_logits(&gpu, &zb, &yb, &terms, &out, n)?;
-    let dev = logits.device();
-    let out = Tensor::from_dev(out, Vec::<usize>::new(), dev)?;
-    if !any_tracked(&[logits, targets]) {
-        return Ok(out);
-    }
-    let shape = logits.shape().clone();
-    record(
-        "bce_with_logits",
-        &[logits, targets],
-        out,
-        Box::new(move |g, needs| {
-            // The upstream gradient stays on the device: the kernel reads it there.
-            let up = g.dev()?;
-            let zero = |b: bool| -> Result<Option<crate::gpu::DevBuf>> {
-                b.then(|| {
-                    let d = gpu.alloc_f32(n)?;
-                    k::fill(&gpu, &d, n, 0.0)?;
-                    Ok(d)
-                })
-                .transpose()
-            };
-            let (dz, dy) = (zero(needs[0])?, zero(needs[1])?);
-            k::bce_with_logits_bwd(&gpu, &zb, &yb, dz.as_ref(), dy.as_ref(), Some(&up), n)?;
-            let wrap = |d: Option<crate::gpu::DevBuf>| {
-                d.map(|d| Tensor::from_dev(d, shape.clone(), dev))
-                    .transpose()
-            };
-            Ok(vec![wrap(dz)?, wrap(dy)?])
-        }),
-    )
 }

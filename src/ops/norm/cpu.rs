@@ -1,7 +1,6 @@
 //! Fast f32 batch norm: one task per channel (statistics in f64, a fixed order), then one
 //! parallel pass over the planes.
 
-use super::Stats;
 use crate::ops::from_f32_like;
 use crate::Tensor;
 use rayon::prelude::*;
@@ -42,14 +41,19 @@ pub(super) fn moments(x: &Tensor, c: usize) -> (Vec<f64>, Vec<f64>) {
     r.into_iter().unzip()
 }
 
-pub(super) fn normalize(x: &Tensor, s: &Stats, g: Option<&[f64]>, b: Option<&[f64]>) -> Tensor {
+pub(super) fn normalize(
+    x: &Tensor,
+    (mean, invstd): (&[f64], &[f64]),
+    g: Option<&[f64]>,
+    b: Option<&[f64]>,
+) -> Tensor {
     let (_, c, hw) = dims(x);
     let scale: Vec<f32> = (0..c)
-        .map(|ch| (s.invstd[ch] * g.map_or(1.0, |g| g[ch])) as f32)
+        .map(|ch| (invstd[ch] * g.map_or(1.0, |g| g[ch])) as f32)
         .collect();
     let shift: Vec<f32> = (0..c)
         .map(|ch| {
-            (b.map_or(0.0, |b| b[ch]) - s.mean[ch] * s.invstd[ch] * g.map_or(1.0, |g| g[ch])) as f32
+            (b.map_or(0.0, |b| b[ch]) - mean[ch] * invstd[ch] * g.map_or(1.0, |g| g[ch])) as f32
         })
         .collect();
     let out = x
@@ -73,7 +77,7 @@ pub(super) fn normalize(x: &Tensor, s: &Stats, g: Option<&[f64]>, b: Option<&[f6
 pub(super) fn backward(
     x: &Tensor,
     gy: &Tensor,
-    s: &Stats,
+    (mean, invstd): (&[f64], &[f64]),
     g: Option<&[f64]>,
     training: bool,
 ) -> (Tensor, Tensor, Tensor) {
@@ -89,11 +93,11 @@ pub(super) fn backward(
                         for b in 0..n {
                             let o = (b * c + ch) * hw;
                             for (&xe, &ge) in xv[o..o + hw].iter().zip(&gv[o..o + hw]) {
-                                dg += ge as f64 * (xe as f64 - s.mean[ch]);
+                                dg += ge as f64 * (xe as f64 - mean[ch]);
                                 db += ge as f64;
                             }
                         }
-                        (dg * s.invstd[ch], db)
+                        (dg * invstd[ch], db)
                     })
                     .collect()
             })
@@ -108,10 +112,10 @@ pub(super) fn backward(
                 dx.par_chunks_mut(hw).enumerate().for_each(|(i, d)| {
                     let ch = i % c;
                     let gamma = g.map_or(1.0, |g| g[ch]);
-                    let k = gamma * s.invstd[ch];
+                    let k = gamma * invstd[ch];
                     let o = i * hw;
                     if training {
-                        let (mean, is) = (s.mean[ch], s.invstd[ch]);
+                        let (mean, is) = (mean[ch], invstd[ch]);
                         let (a, b) = (dbeta[ch] / m, dgamma[ch] / m);
                         for (j, e) in d.iter_mut().enumerate() {
                             let xhat = (xv[o + j] as f64 - mean) * is;

@@ -1,49 +1,99 @@
-//! Batch normalisation on the CUDA kernels (kernels/norm.cu). In training the per-channel
-//! statistics stay on the device (running statistics are updated there too, when they live on
-//! the device); evaluation-mode backward runs on the reference loops.
+//! Batch normalisation on the CUDA kernels (kernels/norm.cu): the Tensor adapter and the
+//! launchers. In training the per-channel statistics stay on the device (running statistics
+//! are updated there too, when they live on the device).
 
 use super::{BatchNormState, Stats};
-use crate::gpu::{kernels as k, DevBuf, Gpu};
-use crate::ops::Unary;
+use crate::gpu::grid::{need, plane_grid, BLOCK};
+use crate::gpu::{kernel_params, Args, DevBuf, Gpu};
+use crate::ops::elementwise::gpu::{binary, unary, zeros};
+use crate::ops::elementwise::{Binary, Unary};
 use crate::{Result, Tensor};
 
-fn dims(x: &Tensor) -> [usize; 4] {
-    let d = x.dims();
-    [d[0], d[1], d[2], d[3]]
+kernel_params! {
+    /// `BnParams` of kernels/norm.cu.
+    pub(crate) struct BnParams = "BnParams" {
+        pub n: i64,
+        pub c: i64,
+        pub hw: i64,
+        pub eps: f32,
+        pub inv_m: f32,
+    }
 }
 
-fn upload(g: &Gpu, v: &[f64]) -> Result<DevBuf> {
-    g.upload(&v.iter().map(|&x| x as f32).collect::<Vec<_>>())
+impl BnParams {
+    fn of(x: &Tensor, eps: f32) -> BnParams {
+        let d = x.dims();
+        let (n, c, hw) = (d[0], d[1], d[2] * d[3]);
+        BnParams {
+            n: n as i64,
+            c: c as i64,
+            hw: hw as i64,
+            eps,
+            inv_m: 1.0 / (n * hw) as f32,
+        }
+    }
+    fn len(&self) -> usize {
+        (self.n * self.c * self.hw) as usize
+    }
+    fn planes(&self) -> Result<[u32; 3]> {
+        plane_grid((self.n * self.c) as usize, self.hw as usize)
+    }
 }
 
-pub(super) fn moments(x: &Tensor, c: usize) -> Result<(Vec<f64>, Vec<f64>)> {
-    let xb = x.dev()?;
-    let g = xb.gpu();
+/// Training statistics in device memory: mean and 1/√(var + eps), each [C].
+pub(crate) struct DeviceStats {
+    mean: DevBuf,
+    invstd: DevBuf,
+}
+
+/// Per-channel mean, 1/√(var + eps) and biased variance of `x` (three [C] buffers).
+fn launch_stats(g: &Gpu, xb: &DevBuf, p: &BnParams) -> Result<[DevBuf; 3]> {
+    let c = p.c as usize;
+    need("bn x", xb, p.len())?;
     let (mean, invstd, var) = (g.alloc_f32(c)?, g.alloc_f32(c)?, g.alloc_f32(c)?);
-    // The op turns the variance into 1/√(var + eps) itself (with its own eps), so the kernel's
-    // invstd output is not used here; any positive eps will do.
-    k::bn_stats(g, &xb, [&mean, &invstd, &var], dims(x), 1.0)?;
-    let f = |b: &DevBuf| -> Result<Vec<f64>> {
-        Ok(g.download(b)?.into_iter().map(|v| v as f64).collect())
-    };
-    Ok((f(&mean)?, f(&var)?))
+    let mut a = Args::new();
+    a.buf(xb).buf(&mean).buf(&invstd).buf(&var).params(p);
+    g.launch("bn_stats_f32", [c as u32, 1, 1], BLOCK, 0, &mut a)?;
+    Ok([mean, invstd, var])
 }
 
-/// Training statistics kept on the device: (mean, 1/√(var + eps), biased var).
-pub(super) fn moments_on_device(
+/// Mean and biased variance, read back (for host running statistics).
+pub(super) fn moments(x: &Tensor, _c: usize) -> Option<Result<(Vec<f64>, Vec<f64>)>> {
+    Some((|| {
+        let xb = x.dev()?;
+        let g = xb.gpu();
+        // The op turns the variance into 1/√(var + eps) itself (with its own eps), so the
+        // kernel's invstd output is not used here; any positive eps will do.
+        let [mean, _, var] = launch_stats(g, &xb, &BnParams::of(x, 1.0))?;
+        let f = |b: &DevBuf| -> Result<Vec<f64>> {
+            Ok(g.download(b)?.into_iter().map(|v| v as f64).collect())
+        };
+        Ok((f(&mean)?, f(&var)?))
+    })())
+}
+
+/// Training statistics kept on the device, updating device running statistics in `state`.
+pub(super) fn train_stats(
     x: &Tensor,
     c: usize,
     eps: f64,
-) -> Result<(DevBuf, DevBuf, DevBuf)> {
-    let xb = x.dev()?;
-    let g = xb.gpu();
-    let (mean, invstd, var) = (g.alloc_f32(c)?, g.alloc_f32(c)?, g.alloc_f32(c)?);
-    k::bn_stats(g, &xb, [&mean, &invstd, &var], dims(x), eps as f32)?;
-    Ok((mean, invstd, var))
+    state: Option<&mut BatchNormState>,
+    momentum: f64,
+) -> Option<Result<DeviceStats>> {
+    Some((|| {
+        let xb = x.dev()?;
+        let p = BnParams::of(x, eps as f32);
+        let [mean, invstd, var] = launch_stats(xb.gpu(), &xb, &p)?;
+        if let Some(s) = state {
+            super::check_running(s, c)?;
+            update_running(s, &mean, &var, momentum, (p.n * p.hw) as usize)?;
+        }
+        Ok(DeviceStats { mean, invstd })
+    })())
 }
 
 /// r ← (1 − m)·r + m·batch on the device, with the unbiased variance for the running variance.
-pub(super) fn update_running(
+fn update_running(
     s: &mut BatchNormState,
     mean: &DevBuf,
     var: &DevBuf,
@@ -51,14 +101,13 @@ pub(super) fn update_running(
     count: usize,
 ) -> Result<()> {
     let c = mean.len();
-    super::check_running(s, c)?;
     let g = mean.gpu();
     let blend = |r: &Tensor, b: &DevBuf, scale: f64| -> Result<Tensor> {
         let (rb, kept, new) = (r.dev()?, g.alloc_f32(c)?, g.alloc_f32(c)?);
         let out = g.alloc_f32(c)?;
-        k::unary_fwd(g, Unary::MulScalar(1.0 - m), &rb, &kept, c)?;
-        k::unary_fwd(g, Unary::MulScalar(m * scale), b, &new, c)?;
-        k::binary(g, k::BinaryOp::Add, (&kept, &[c]), (&new, &[c]), &out)?;
+        unary(g, Unary::MulScalar(1.0 - m), &rb, &kept, c)?;
+        unary(g, Unary::MulScalar(m * scale), b, &new, c)?;
+        binary(g, Binary::Add, (&kept, &[c]), (&new, &[c]), &out)?;
         Tensor::from_dev(out, vec![c], r.device())
     };
     let unbias = count as f64 / (count as f64 - 1.0);
@@ -70,10 +119,34 @@ pub(super) fn update_running(
 
 /// The statistics' device buffers (uploading host ones).
 fn stats_on(g: &Gpu, s: &Stats) -> Result<(DevBuf, DevBuf)> {
-    match &s.dev {
-        Some((m, i)) => Ok((m.clone(), i.clone())),
-        None => Ok((upload(g, &s.mean)?, upload(g, &s.invstd)?)),
+    let up = |v: &[f64]| g.upload(&v.iter().map(|&x| x as f32).collect::<Vec<_>>());
+    match s {
+        Stats::Device(d) => Ok((d.mean.clone(), d.invstd.clone())),
+        Stats::Host { mean, invstd } => Ok((up(mean)?, up(invstd)?)),
     }
+}
+
+/// The per-channel buffers of one launch: statistics and optional affine parameters.
+struct Channels<'a> {
+    mean: &'a DevBuf,
+    invstd: &'a DevBuf,
+    gamma: Option<&'a DevBuf>,
+    beta: Option<&'a DevBuf>,
+}
+
+/// y = (x − mean)·invstd·γ + β.
+fn launch_apply(g: &Gpu, x: &DevBuf, ch: Channels, y: &DevBuf, p: &BnParams) -> Result<()> {
+    need("bn x", x, p.len())?;
+    need("bn y", y, p.len())?;
+    let mut a = Args::new();
+    a.buf(x)
+        .buf(ch.mean)
+        .buf(ch.invstd)
+        .opt(ch.gamma)
+        .opt(ch.beta)
+        .buf(y)
+        .params(p);
+    g.launch("bn_apply_f32", p.planes()?, BLOCK, 0, &mut a)
 }
 
 pub(super) fn normalize(
@@ -81,24 +154,23 @@ pub(super) fn normalize(
     s: &Stats,
     gamma: Option<&Tensor>,
     beta: Option<&Tensor>,
-) -> Result<Tensor> {
-    let xb = x.dev()?;
-    let g = xb.gpu();
-    let (mean, invstd) = stats_on(g, s)?;
-    let gm = gamma.map(|t| t.dev()).transpose()?;
-    let bt = beta.map(|t| t.dev()).transpose()?;
-    let y = g.alloc_f32(x.numel())?;
-    k::bn_apply(
-        g,
-        &xb,
-        &mean,
-        &invstd,
-        gm.as_ref(),
-        bt.as_ref(),
-        &y,
-        dims(x),
-    )?;
-    Tensor::from_dev(y, x.shape().clone(), x.device())
+) -> Option<Result<Tensor>> {
+    Some((|| {
+        let xb = x.dev()?;
+        let g = xb.gpu();
+        let (mean, invstd) = stats_on(g, s)?;
+        let gm = gamma.map(|t| t.dev()).transpose()?;
+        let bt = beta.map(|t| t.dev()).transpose()?;
+        let y = g.alloc_f32(x.numel())?;
+        let ch = Channels {
+            mean: &mean,
+            invstd: &invstd,
+            gamma: gm.as_ref(),
+            beta: bt.as_ref(),
+        };
+        launch_apply(g, &xb, ch, &y, &BnParams::of(x, 0.0))?;
+        Tensor::from_dev(y, x.shape().clone(), x.device())
+    })())
 }
 
 /// Backward: (dx, dγ, dβ). The sums Σgy·x̂ (dγ) and Σgy (dβ) come from one reduction launch;
@@ -110,37 +182,63 @@ pub(super) fn backward(
     s: &Stats,
     gamma: Option<&Tensor>,
     training: bool,
-) -> Result<(Tensor, Tensor, Tensor)> {
-    let (xb, gb) = (x.dev()?, gy.dev()?);
-    let g = xb.gpu();
-    let c = x.dims()[1];
-    let (mean, invstd) = stats_on(g, s)?;
-    let gm = gamma.map(|t| t.dev()).transpose()?;
-    let (sum_gy, sum_gyx) = (g.alloc_f32(c)?, g.alloc_f32(c)?);
-    let dx = g.alloc_f32(x.numel())?;
-    if training {
-        k::fill(g, &dx, x.numel(), 0.0)?;
-        k::bn_backward(
-            g,
-            &xb,
-            &gb,
-            &mean,
-            &invstd,
-            gm.as_ref(),
-            [&sum_gy, &sum_gyx],
-            &dx,
-            dims(x),
-        )?;
-    } else {
-        k::bn_bwd_sums(g, &xb, &gb, &mean, &invstd, [&sum_gy, &sum_gyx], dims(x))?;
-        let zero = g.alloc_f32(c)?;
-        k::fill(g, &zero, c, 0.0)?;
-        k::bn_apply(g, &gb, &zero, &invstd, gm.as_ref(), None, &dx, dims(x))?;
+) -> Option<Result<(Tensor, Tensor, Tensor)>> {
+    Some((|| {
+        let (xb, gb) = (x.dev()?, gy.dev()?);
+        let g = xb.gpu();
+        let p = BnParams::of(x, 0.0);
+        let c = p.c as usize;
+        need("bn gy", &gb, p.len())?;
+        let (mean, invstd) = stats_on(g, s)?;
+        let gm = gamma.map(|t| t.dev()).transpose()?;
+        let (sum_gy, sum_gyx) = (g.alloc_f32(c)?, g.alloc_f32(c)?);
+        let mut a = Args::new();
+        a.buf(&xb)
+            .buf(&gb)
+            .buf(&mean)
+            .buf(&invstd)
+            .buf(&sum_gy)
+            .buf(&sum_gyx)
+            .params(&p);
+        g.launch("bn_bwd_reduce_f32", [c as u32, 1, 1], BLOCK, 0, &mut a)?;
+        let dx;
+        if training {
+            dx = zeros(g, x.numel())?;
+            let mut a = Args::new();
+            a.buf(&xb)
+                .buf(&gb)
+                .buf(&mean)
+                .buf(&invstd)
+                .opt(gm.as_ref())
+                .buf(&sum_gy)
+                .buf(&sum_gyx)
+                .buf(&dx)
+                .params(&p);
+            g.launch("bn_bwd_data_f32", p.planes()?, BLOCK, 0, &mut a)?;
+        } else {
+            dx = g.alloc_f32(x.numel())?;
+            let zero = zeros(g, c)?;
+            let ch = Channels {
+                mean: &zero,
+                invstd: &invstd,
+                gamma: gm.as_ref(),
+                beta: None,
+            };
+            launch_apply(g, &gb, ch, &dx, &p)?;
+        }
+        let dev = x.device();
+        Ok((
+            Tensor::from_dev(dx, x.shape().clone(), dev)?,
+            Tensor::from_dev(sum_gyx, vec![c], dev)?,
+            Tensor::from_dev(sum_gy, vec![c], dev)?,
+        ))
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parameter_struct_mirrors_norm_cu() {
+        crate::gpu::check_mirror::<super::BnParams>().unwrap();
     }
-    let dev = x.device();
-    Ok((
-        Tensor::from_dev(dx, x.shape().clone(), dev)?,
-        Tensor::from_dev(sum_gyx, vec![c], dev)?,
-        Tensor::from_dev(sum_gy, vec![c], dev)?,
-    ))
 }

@@ -7,10 +7,12 @@
 //! per-sample γ/β itself).
 
 mod cpu;
-mod gpu;
+pub(crate) mod gpu;
 mod reference;
 
-use super::{any_tracked, path_of, require_float, require_same, Path};
+use super::{
+    any_tracked, gpu_or_reference, gpu_or_try_reference, path_of, require_float, require_same, Path,
+};
 use crate::autograd::record;
 use crate::{Error, Result, Tensor};
 
@@ -23,13 +25,28 @@ pub struct BatchNormState {
     pub num_batches_tracked: i64,
 }
 
-/// Per-channel statistics of one forward pass, saved for backward.
-pub(crate) struct Stats {
-    pub mean: Vec<f64>,
-    pub invstd: Vec<f64>,
-    /// Training on a GPU device: mean and invstd stay in device memory (the host vectors are
-    /// then empty), so a step makes no host round trip for them.
-    pub dev: Option<(crate::gpu::DevBuf, crate::gpu::DevBuf)>,
+/// Per-channel statistics of one forward pass (mean and 1/√(var + eps)), saved for backward.
+pub(crate) enum Stats {
+    Host {
+        mean: Vec<f64>,
+        invstd: Vec<f64>,
+    },
+    /// Training on a GPU device: the statistics stay in device memory, so a step makes no host
+    /// round trip for them.
+    Device(gpu::DeviceStats),
+}
+
+impl Stats {
+    /// The host statistics (mean, invstd). Device statistics only meet the host loops if a
+    /// GPU op fell back to the reference, which none does: an error, not a silent read-back.
+    pub(crate) fn host(&self) -> Result<(&[f64], &[f64])> {
+        match self {
+            Stats::Host { mean, invstd } => Ok((mean, invstd)),
+            Stats::Device(_) => Err(Error::Device(
+                "batch_norm: device statistics reached a host backend".into(),
+            )),
+        }
+    }
 }
 
 /// The optional per-channel affine parameters of a batch norm, each [C].
@@ -80,7 +97,7 @@ impl BnMode<'_> {
 /// added to the variance.
 pub fn batch_norm(x: &Tensor, affine: Affine, mode: BnMode, eps: f64) -> Result<Tensor> {
     let Affine { gamma, beta } = affine;
-    let (training, momentum, state, eval_state) = match mode {
+    let (training, momentum, mut state, eval_state) = match mode {
         BnMode::Train { state, momentum } => (true, momentum, state, None),
         BnMode::Eval { state } => (false, 0.0, None, Some(state)),
     };
@@ -112,30 +129,22 @@ pub fn batch_norm(x: &Tensor, affine: Affine, mode: BnMode, eps: f64) -> Result<
         let device_state = state
             .as_ref()
             .is_none_or(|s| s.running_mean.device().is_gpu());
-        if path_of(x) == Path::Gpu && device_state {
-            let (mean, invstd, var) = gpu::moments_on_device(x, c, eps)?;
-            if let Some(s) = state {
-                gpu::update_running(s, &mean, &var, momentum, m)?;
-            }
-            Stats {
-                mean: Vec::new(),
-                invstd: Vec::new(),
-                dev: Some((mean, invstd)),
-            }
-        } else {
-            let (mean, var) = match path_of(x) {
-                Path::Cpu => cpu::moments(x, c),
-                Path::Gpu => gpu::moments(x, c)?,
-                Path::Reference => reference::moments(x, c),
-            };
-            let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-            if let Some(s) = state {
-                update_running(s, &mean, &var, momentum, m)?;
-            }
-            Stats {
-                mean,
-                invstd,
-                dev: None,
+        let on_device = (path_of(x) == Path::Gpu && device_state)
+            .then(|| gpu::train_stats(x, c, eps, state.as_deref_mut(), momentum))
+            .flatten();
+        match on_device {
+            Some(r) => Stats::Device(r?),
+            None => {
+                let (mean, var) = match path_of(x) {
+                    Path::Cpu => cpu::moments(x, c),
+                    Path::Gpu => gpu_or_reference(gpu::moments(x, c), || reference::moments(x, c))?,
+                    Path::Reference => reference::moments(x, c),
+                };
+                let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+                if let Some(s) = state {
+                    update_running(s, &mean, &var, momentum, m)?;
+                }
+                Stats::Host { mean, invstd }
             }
         }
     } else {
@@ -149,11 +158,7 @@ pub fn batch_norm(x: &Tensor, affine: Affine, mode: BnMode, eps: f64) -> Result<
             )));
         }
         let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-        Stats {
-            mean,
-            invstd,
-            dev: None,
-        }
+        Stats::Host { mean, invstd }
     };
     // γ/β as host values for the host paths; the GPU path reads them on the device.
     let on_gpu = path_of(x) == Path::Gpu;
@@ -167,9 +172,12 @@ pub fn batch_norm(x: &Tensor, affine: Affine, mode: BnMode, eps: f64) -> Result<
     let (gv, bv) = (host(gamma)?, host(beta)?);
     let gamma_t = gamma.map(|t| t.detach());
     let y = match path_of(x) {
-        Path::Cpu => cpu::normalize(x, &stats, gv.as_deref(), bv.as_deref()),
-        Path::Gpu => gpu::normalize(x, &stats, gamma, beta)?,
-        Path::Reference => reference::normalize(x, &stats, gv.as_deref(), bv.as_deref()),
+        Path::Cpu => cpu::normalize(x, stats.host()?, gv.as_deref(), bv.as_deref()),
+        Path::Gpu => gpu_or_try_reference(gpu::normalize(x, &stats, gamma, beta), || {
+            let s = stats.host()?;
+            Ok(reference::normalize(x, s, gv.as_deref(), bv.as_deref()))
+        })?,
+        Path::Reference => reference::normalize(x, stats.host()?, gv.as_deref(), bv.as_deref()),
     };
     let mut inputs = vec![x];
     inputs.extend(gamma);
@@ -185,9 +193,17 @@ pub fn batch_norm(x: &Tensor, affine: Affine, mode: BnMode, eps: f64) -> Result<
         y,
         Box::new(move |g, needs| {
             let (dx, dgamma, dbeta) = match path_of(&xd) {
-                Path::Cpu => cpu::backward(&xd, g, &stats, gv.as_deref(), training),
-                Path::Gpu => gpu::backward(&xd, g, &stats, gamma_t.as_ref(), training)?,
-                Path::Reference => reference::backward(&xd, g, &stats, gv.as_deref(), training),
+                Path::Cpu => cpu::backward(&xd, g, stats.host()?, gv.as_deref(), training),
+                Path::Gpu => gpu_or_try_reference(
+                    gpu::backward(&xd, g, &stats, gamma_t.as_ref(), training),
+                    || {
+                        let s = stats.host()?;
+                        Ok(reference::backward(&xd, g, s, gv.as_deref(), training))
+                    },
+                )?,
+                Path::Reference => {
+                    reference::backward(&xd, g, stats.host()?, gv.as_deref(), training)
+                }
             };
             let mut out = vec![needs[0].then_some(dx)];
             let mut k = 1;

@@ -1,6 +1,5 @@
 //! Reference batch norm: per-channel loops in f64, the textbook formulas.
 
-use super::Stats;
 use crate::ops::from_f64_like;
 use crate::Tensor;
 
@@ -23,7 +22,12 @@ pub(super) fn moments(x: &Tensor, c: usize) -> (Vec<f64>, Vec<f64>) {
     (mean, var)
 }
 
-pub(super) fn normalize(x: &Tensor, s: &Stats, g: Option<&[f64]>, b: Option<&[f64]>) -> Tensor {
+pub(super) fn normalize(
+    x: &Tensor,
+    (mean, invstd): (&[f64], &[f64]),
+    g: Option<&[f64]>,
+    b: Option<&[f64]>,
+) -> Tensor {
     let (_, c, hw) = dims(x);
     let v = x.to_vec_f64();
     let out: Vec<f64> = v
@@ -31,7 +35,7 @@ pub(super) fn normalize(x: &Tensor, s: &Stats, g: Option<&[f64]>, b: Option<&[f6
         .enumerate()
         .map(|(i, &a)| {
             let ch = (i / hw) % c;
-            let xhat = (a - s.mean[ch]) * s.invstd[ch];
+            let xhat = (a - mean[ch]) * invstd[ch];
             xhat * g.map_or(1.0, |g| g[ch]) + b.map_or(0.0, |b| b[ch])
         })
         .collect();
@@ -41,7 +45,7 @@ pub(super) fn normalize(x: &Tensor, s: &Stats, g: Option<&[f64]>, b: Option<&[f6
 pub(super) fn backward(
     x: &Tensor,
     gy: &Tensor,
-    s: &Stats,
+    (mean, invstd): (&[f64], &[f64]),
     g: Option<&[f64]>,
     training: bool,
 ) -> (Tensor, Tensor, Tensor) {
@@ -52,7 +56,7 @@ pub(super) fn backward(
     let mut dbeta = vec![0f64; c];
     for i in 0..xv.len() {
         let ch = (i / hw) % c;
-        dgamma[ch] += gv[i] * (xv[i] - s.mean[ch]) * s.invstd[ch];
+        dgamma[ch] += gv[i] * (xv[i] - mean[ch]) * invstd[ch];
         dbeta[ch] += gv[i];
     }
     let dx: Vec<f64> = (0..xv.len())
@@ -60,10 +64,10 @@ pub(super) fn backward(
             let ch = (i / hw) % c;
             let gamma = g.map_or(1.0, |g| g[ch]);
             if training {
-                let xhat = (xv[i] - s.mean[ch]) * s.invstd[ch];
-                gamma * s.invstd[ch] / m * (m * gv[i] - dbeta[ch] - xhat * dgamma[ch])
+                let xhat = (xv[i] - mean[ch]) * invstd[ch];
+                gamma * invstd[ch] / m * (m * gv[i] - dbeta[ch] - xhat * dgamma[ch])
             } else {
-                gamma * s.invstd[ch] * gv[i]
+                gamma * invstd[ch] * gv[i]
             }
         })
         .collect();

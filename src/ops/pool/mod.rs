@@ -6,7 +6,7 @@ mod cpu;
 mod gpu;
 mod reference;
 
-use super::{any_tracked, path_of, require_float, Path};
+use super::{any_tracked, gpu_or_reference, path_of, require_float, Path};
 use crate::autograd::record;
 use crate::{Error, Result, Tensor};
 
@@ -24,7 +24,7 @@ pub fn avg_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
     let (ho, wo) = (h / k, w / k);
     let y = match path_of(x) {
         Path::Cpu => cpu::avg_fwd(x, k, ho, wo),
-        Path::Gpu => gpu::avg_fwd(x, k, ho, wo)?,
+        Path::Gpu => gpu_or_reference(gpu::avg_fwd(x, k), || reference::avg_fwd(x, k, ho, wo))?,
         Path::Reference => reference::avg_fwd(x, k, ho, wo),
     };
     if !any_tracked(&[x]) {
@@ -38,7 +38,9 @@ pub fn avg_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
         Box::new(move |g, _| {
             Ok(vec![Some(match path_of(g) {
                 Path::Cpu => cpu::avg_bwd(g, k, in_dims),
-                Path::Gpu => gpu::avg_bwd(g, k, in_dims)?,
+                Path::Gpu => gpu_or_reference(gpu::avg_bwd(g, k, in_dims), || {
+                    reference::avg_bwd(g, k, in_dims)
+                })?,
                 Path::Reference => reference::avg_bwd(g, k, in_dims),
             })])
         }),
@@ -78,12 +80,14 @@ pub fn max_pool2d(x: &Tensor, k: usize, s: usize, p: usize) -> Result<Tensor> {
         ho: (h + 2 * p - k) / s + 1,
         wo: (w + 2 * p - k) / s + 1,
     };
-    if path_of(x) == Path::Gpu {
-        return gpu::max_pool(x, &geo);
-    }
+    let host = |(y, a): (Tensor, Vec<u32>)| (y, Argmax::Host(a));
     let (y, argmax) = match path_of(x) {
-        Path::Cpu => cpu::max_fwd(x, &geo),
-        Path::Reference | Path::Gpu => reference::max_fwd(x, &geo),
+        Path::Cpu => host(cpu::max_fwd(x, &geo)),
+        Path::Gpu => gpu_or_reference(
+            gpu::max_fwd(x, &geo).map(|r| r.map(|(y, a)| (y, Argmax::Device(a)))),
+            || host(reference::max_fwd(x, &geo)),
+        )?,
+        Path::Reference => host(reference::max_fwd(x, &geo)),
     };
     if !any_tracked(&[x]) {
         return Ok(y);
@@ -94,10 +98,18 @@ pub fn max_pool2d(x: &Tensor, k: usize, s: usize, p: usize) -> Result<Tensor> {
         &[x],
         y,
         Box::new(move |g, _| {
-            Ok(vec![Some(match path_of(g) {
-                Path::Cpu => cpu::max_bwd(g, &argmax, &geo, in_dims),
-                Path::Reference | Path::Gpu => reference::max_bwd(g, &argmax, &geo, in_dims),
+            Ok(vec![Some(match (&argmax, path_of(g)) {
+                (Argmax::Device(a), _) => gpu::max_bwd(g, a, &geo, in_dims)?,
+                (Argmax::Host(a), Path::Cpu) => cpu::max_bwd(g, a, &geo, in_dims),
+                (Argmax::Host(a), _) => reference::max_bwd(g, a, &geo, in_dims),
             })])
         }),
     )
+}
+
+/// The winners of a max pool, kept for backward: each window's index within its plane.
+enum Argmax {
+    Host(Vec<u32>),
+    /// int32, in the device memory of the GPU path.
+    Device(crate::gpu::DevBuf),
 }

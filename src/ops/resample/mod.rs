@@ -8,7 +8,7 @@ mod cpu;
 mod gpu;
 mod reference;
 
-use super::{any_tracked, path_of, require_float, Path};
+use super::{any_tracked, gpu_or_reference, path_of, require_float, Path};
 use crate::autograd::record;
 use crate::{Error, Result, Tensor};
 
@@ -23,7 +23,9 @@ pub fn upsample_nearest(x: &Tensor, scale: usize) -> Result<Tensor> {
     }
     let y = match path_of(x) {
         Path::Cpu => cpu::nearest_fwd(x, scale),
-        Path::Gpu => gpu::nearest_fwd(x, scale)?,
+        Path::Gpu => gpu_or_reference(gpu::nearest_fwd(x, scale), || {
+            reference::nearest_fwd(x, scale)
+        })?,
         Path::Reference => reference::nearest_fwd(x, scale),
     };
     if !any_tracked(&[x]) {
@@ -36,7 +38,9 @@ pub fn upsample_nearest(x: &Tensor, scale: usize) -> Result<Tensor> {
         Box::new(move |g, _| {
             Ok(vec![Some(match path_of(g) {
                 Path::Cpu => cpu::nearest_bwd(g, scale, [n, c, h, w]),
-                Path::Gpu => gpu::nearest_bwd(g, scale, [n, c, h, w])?,
+                Path::Gpu => gpu_or_reference(gpu::nearest_bwd(g, scale, [n, c, h, w]), || {
+                    reference::nearest_bwd(g, scale, [n, c, h, w])
+                })?,
                 Path::Reference => reference::nearest_bwd(g, scale, [n, c, h, w]),
             })])
         }),
@@ -82,7 +86,9 @@ pub fn resize_bilinear(
     }
     let y = match path_of(x) {
         Path::Cpu => cpu::bilinear_fwd(x, out_h, out_w, align_corners),
-        Path::Gpu => gpu::bilinear_fwd(x, out_h, out_w, align_corners)?,
+        Path::Gpu => gpu_or_reference(gpu::bilinear_fwd(x, out_h, out_w, align_corners), || {
+            reference::bilinear_fwd(x, out_h, out_w, align_corners)
+        })?,
         Path::Reference => reference::bilinear_fwd(x, out_h, out_w, align_corners),
     };
     if !any_tracked(&[x]) {
@@ -95,7 +101,11 @@ pub fn resize_bilinear(
         Box::new(move |g, _| {
             Ok(vec![Some(match path_of(g) {
                 Path::Cpu => cpu::bilinear_bwd(g, [n, c, h, w], align_corners),
-                Path::Gpu => gpu::bilinear_bwd(g, [n, c, h, w], align_corners)?,
+                Path::Gpu => {
+                    gpu_or_reference(gpu::bilinear_bwd(g, [n, c, h, w], align_corners), || {
+                        reference::bilinear_bwd(g, [n, c, h, w], align_corners)
+                    })?
+                }
                 Path::Reference => reference::bilinear_bwd(g, [n, c, h, w], align_corners),
             })])
         }),

@@ -3,10 +3,10 @@
 //! scatters into zeros; cat narrows the gradient per input.
 
 mod cpu;
-mod gpu;
+pub(crate) mod gpu;
 mod reference;
 
-use super::{any_tracked, path_of, Path};
+use super::{any_tracked, gpu_or_reference, path_of, Path};
 use crate::autograd::record;
 use crate::{Error, Result, Shape, Tensor};
 
@@ -80,7 +80,9 @@ pub fn narrow(t: &Tensor, axis: isize, start: usize, len: usize) -> Result<Tenso
     } else {
         match path_of(t) {
             Path::Cpu => cpu::narrow(t, a, start, len, &out_shape),
-            Path::Gpu => gpu::narrow(t, a, start, len, &out_shape)?,
+            Path::Gpu => gpu_or_reference(gpu::narrow(t, a, start, len, &out_shape), || {
+                reference::narrow(t, a, start, len, &out_shape)
+            })?,
             Path::Reference => reference::narrow(t, a, start, len, &out_shape),
         }
     };
@@ -95,7 +97,9 @@ pub fn narrow(t: &Tensor, axis: isize, start: usize, len: usize) -> Result<Tenso
         Box::new(move |g, _| {
             let gx = match path_of(g) {
                 Path::Cpu => cpu::unnarrow(g, a, start, &in_shape),
-                Path::Gpu => gpu::unnarrow(g, a, start, &in_shape)?,
+                Path::Gpu => gpu_or_reference(gpu::unnarrow(g, a, start, &in_shape), || {
+                    reference::unnarrow(g, a, start, &in_shape)
+                })?,
                 Path::Reference => reference::unnarrow(g, a, start, &in_shape),
             };
             Ok(vec![Some(gx)])
@@ -130,7 +134,9 @@ pub fn cat(ts: &[&Tensor], axis: isize) -> Result<Tensor> {
     let out_shape = Shape(dims);
     let y = match path_of(first) {
         Path::Cpu => cpu::cat(ts, a, &out_shape),
-        Path::Gpu => gpu::cat(ts, a, &out_shape)?,
+        Path::Gpu => gpu_or_reference(gpu::cat(ts, a, &out_shape), || {
+            reference::cat(ts, a, &out_shape)
+        })?,
         Path::Reference => reference::cat(ts, a, &out_shape),
     };
     if !any_tracked(ts) {

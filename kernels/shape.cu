@@ -3,7 +3,17 @@
 // One element per thread, grid-stride; deterministic.
 #include "common.cuh"
 
-extern "C" __global__ void __launch_bounds__(256) copy_block_f32(const float* src, float* dst, long long outer, long long src_mid, long long dst_mid, long long src_off, long long dst_off, long long len, long long inner, int accumulate) {
+// The two views and the copied rows; accumulate: 0 writes, 1 adds.
+struct CopyParams {
+  long long outer, src_mid, dst_mid, src_off, dst_off, len, inner;
+  int accumulate;
+  int pad_;
+};
+
+extern "C" __global__ void __launch_bounds__(256) copy_block_f32(const float* src, float* dst, CopyParams p) {
+  long long outer = p.outer, src_mid = p.src_mid, dst_mid = p.dst_mid, src_off = p.src_off;
+  long long dst_off = p.dst_off, len = p.len, inner = p.inner;
+  int accumulate = p.accumulate;
   COIN_GRID_LOOP(j, outer * len * inner) {
     long long i = j % inner, m = j / inner % len, o = j / (inner * len);
     float v = src[(o * src_mid + src_off + m) * inner + i];

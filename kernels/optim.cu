@@ -5,7 +5,18 @@
 // step_size = lr / bc1 computed on the host.
 #include "common.cuh"
 
-extern "C" __global__ void __launch_bounds__(256) adam_f32(float* p, const float* g, float* m, float* v, long long n, float lr, float b1, float b2, float eps, float wd, float step_size, float bc2_sqrt, int decoupled) {
+// One step's hyper-parameters over n values (bias corrections folded in on the host).
+struct AdamParams {
+  long long n;
+  float lr, b1, b2, eps, wd, step_size, bc2_sqrt;
+  int decoupled;
+};
+
+extern "C" __global__ void __launch_bounds__(256) adam_f32(float* p, const float* g, float* m, float* v, AdamParams h) {
+  long long n = h.n;
+  float lr = h.lr, b1 = h.b1, b2 = h.b2, eps = h.eps, wd = h.wd, step_size = h.step_size;
+  float bc2_sqrt = h.bc2_sqrt;
+  int decoupled = h.decoupled;
   COIN_GRID_LOOP(i, n) {
     float gi = g[i], pi = p[i];
     if (wd != 0.0f) {

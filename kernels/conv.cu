@@ -16,6 +16,11 @@
 // second kernel sums the splits in a fixed order: no float atomics, deterministic.
 #include "common.cuh"
 
+// Geometry of a 2-D convolution (NCHW input, [Cout, Cin, K, K] weights, square kernel).
+struct ConvGeom {
+  int n, cin, h, w, cout, k, stride, pad, ho, wo;
+};
+
 extern "C" __global__ void __launch_bounds__(256) conv2d_direct_fwd_f32(const float* x, const float* wt, const float* bias, float* y, ConvGeom g) {
   long long total = (long long)g.n * g.cout * g.ho * g.wo;
   COIN_GRID_LOOP(i, total) {

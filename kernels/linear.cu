@@ -4,7 +4,13 @@
 // threads as 16×16, each owning a 4×4 strided micro-tile. Deterministic (fixed K order).
 #include "common.cuh"
 
-extern "C" __global__ void __launch_bounds__(256) gemm_f32(const float* a, const float* b, const float* bias, float* c, int m, int n, int k, int ta, int tb, int beta) {
+// Sizes, operand layouts (ta, tb: 1 = stored transposed) and β (0 write, 1 accumulate).
+struct GemmParams {
+  int m, n, k, ta, tb, beta;
+};
+
+extern "C" __global__ void __launch_bounds__(256) gemm_f32(const float* a, const float* b, const float* bias, float* c, GemmParams p) {
+  int m = p.m, n = p.n, k = p.k, ta = p.ta, tb = p.tb, beta = p.beta;
   constexpr int BM = 64, BN = 64, BK = 16;
   __shared__ float As[BK][BM];
   __shared__ float Bs[BK][BN];
