@@ -2,14 +2,17 @@
 //! built on a small tensor engine of its own.
 //!
 //! Layout (see README.md):
-//! - [`tensor`]: `Tensor`, `Shape`, `DType`, `Device`, host storage.
+//! - [`tensor`]: `Tensor`, `Shape`, `DType`, `Device`, storage, the host buffer recycler.
 //! - [`autograd`]: the explicit tape, `no_grad`, backward restricted to chosen tensors.
-//! - [`ops`]: every op, one folder per family: `mod.rs` (API, checks, backward rule),
-//!   `reference.rs` (naive, f64 accumulation: the oracle) and `cpu.rs` (fast f32).
+//! - [`ops`]: every op, one folder per family: `mod.rs` (API, checks, dispatch, backward
+//!   rule), `reference.rs` (naive, f64 accumulation: the oracle), `cpu.rs` (fast f32) and
+//!   `gpu.rs` (launchers of `kernels/<family>.cu`); `ops::optim` is the optimizer's update.
+//! - [`gpu`]: the device runtime: emulated and CUDA devices, device buffers, checked launches,
+//!   the generated kernel table.
 //! - [`nn`]: modules (Conv2d, BatchNorm2d, ConditionalBatchNorm2d, spectral norm, Linear,
 //!   Embedding) with config structs and named scopes, parameter groups with flat arenas and
 //!   registered buffers, initialisers.
-//! - [`optim`]: Adam and AdamW over a parameter group's arena.
+//! - [`optim`]: Adam and AdamW: state and schedule over a parameter group.
 //! - [`data`]: NIfTI volumes, layouts, windowing, slicing, the phantom, synthetic tumours, the
 //!   slice cache, the slice dataset and the loader.
 //! - [`models`]: COIN's networks (ResNet-18 classifier, encoder, generator, discriminator) with
@@ -18,7 +21,9 @@
 //! - [`eval`]: segmentation from counterfactuals and the metrics.
 //! - [`io`]: safetensors files, strict loading by name, checkpoint folders, figures.
 //! - [`demo`]: a tiny blob-detection task for the model-level tests.
+//! - [`attribution`]: the baselines (RISE, LayerCAM, ScoreCAM).
 //! - [`rng`]: a small counter-based random generator (reproducible across runs and threads).
+//! - [`error`]: the crate's `Error` and `Result`.
 
 pub mod attribution;
 pub mod autograd;

@@ -4,6 +4,7 @@
 //! pages, barriers and shuffles, parameter-struct mirrors, forced convolution tiles, the probe.
 //! The ops on the kernels are checked by the op table (`backends.rs`).
 
+use crate::common::{check_close, Tol, REDUCTION};
 use coin::gpu::emu::{self, Schedule};
 use coin::gpu::{self, table, Args, Gpu};
 use coin::ops;
@@ -37,28 +38,6 @@ pub fn on_devices(test: &str, f: impl Fn(&Gpu, &str)) {
 
 pub fn randn(r: &mut Rng, n: usize) -> Vec<f32> {
     (0..n).map(|_| r.normal() as f32).collect()
-}
-
-/// Asserts |a − b| ≤ atol + rtol·|b| elementwise, naming the worst element.
-pub fn close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    let mut worst = (0.0, 0);
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        if g.is_nan() && w.is_nan() {
-            continue;
-        }
-        let err = (g as f64 - w).abs() - (atol + rtol * w.abs());
-        if err.is_nan() || err > worst.0 {
-            worst = (if err.is_nan() { f64::INFINITY } else { err }, i);
-        }
-    }
-    let i = worst.1;
-    assert!(
-        worst.0 <= 0.0,
-        "{what}: element {i}: got {}, want {} (tolerance {atol} + {rtol}·|want|)",
-        got[i],
-        want[i]
-    );
 }
 
 #[test]
@@ -226,14 +205,8 @@ pub fn conv_matches_reference(device: Device, tag: &str) {
         };
         let (got, want) = (run(device), run(Device::Reference));
         for (what, (g, w)) in ["y", "dx", "dw", "db"].iter().zip(got.iter().zip(&want)) {
-            let g: Vec<f32> = g.iter().map(|&v| v as f32).collect();
-            close(
-                &format!("{tag} conv {xd:?} cout {cout} k{kk} s{s} p{p} {what}"),
-                &g,
-                w,
-                1e-3,
-                1e-3,
-            );
+            let what = format!("{tag} conv {xd:?} cout {cout} k{kk} s{s} p{p} {what}");
+            check_close(&what, g, w, REDUCTION).unwrap();
         }
     }
 }
@@ -292,13 +265,12 @@ fn block_sum_with_shuffles() {
                 .chunks(threads)
                 .map(|c| c.iter().map(|&v| v as f64).sum())
                 .collect();
-            close(
-                &format!("{dev} block sum {threads}"),
-                &g.download(&y).unwrap(),
-                &want,
-                0.0,
-                0.0,
-            );
+            let got: Vec<f64> = g.download(&y).unwrap().iter().map(|&v| v as f64).collect();
+            let exact = Tol {
+                atol: 0.0,
+                rtol: 0.0,
+            };
+            check_close(&format!("{dev} block sum {threads}"), &got, &want, exact).unwrap();
         }
     });
 }

@@ -5,7 +5,7 @@
 use crate::common::{check_close, Tol, ELEMENTWISE, REDUCTION};
 use coin::io::load_tensors;
 use coin::nn::{ParamGroup, SNConv2d};
-use coin::ops::{self, Conv2dParams};
+use coin::ops;
 use coin::optim::{Adam, AdamConfig};
 use coin::{DType, Device, Result, Tape, Tensor};
 use std::collections::HashMap;
@@ -43,17 +43,11 @@ fn bn_state(fx: &Fixture, c: usize, dtype: DType, dev: Device) -> ops::BatchNorm
     }
 }
 
-fn table() -> Vec<(&'static str, bool, OpFn)> {
-    let conv = |s: usize, p: usize| -> OpFn {
-        Box::new(move |x, _| ops::conv2d(&x[0], &x[1], x.get(2), Conv2dParams::new(s, p)))
-    };
-    let mut t: Vec<(&'static str, bool, OpFn)> = vec![
-        ("conv3x3_s1_p1_bias", true, conv(1, 1)),
-        ("conv3x3_s2_p1_odd", true, conv(2, 1)),
-        ("conv1x1", true, conv(1, 0)),
-        ("conv1x1_s2_bias", true, conv(2, 0)),
-        ("conv7x7_s2_p3", true, conv(2, 3)),
-        ("conv3x3_cin1", true, conv(1, 1)),
+/// Fixtures whose closure reads more than its inputs from the fixture (running statistics,
+/// ids) or that no op-table case matches; every other fixture is named by its case in the op
+/// table (`cases/<family>.rs`) and runs that case's closure.
+fn fixture_only() -> Vec<(&'static str, bool, OpFn)> {
+    vec![
         (
             "batch_norm_train",
             true,
@@ -113,106 +107,32 @@ fn table() -> Vec<(&'static str, bool, OpFn)> {
             }),
         ),
         (
-            "avg_pool2d",
-            true,
-            Box::new(|x, _| ops::avg_pool2d(&x[0], 2)),
-        ),
-        (
-            "max_pool2d_3_2_1",
-            false,
-            Box::new(|x, _| ops::max_pool2d(&x[0], 3, 2, 1)),
-        ),
-        (
-            "upsample_nearest2",
-            true,
-            Box::new(|x, _| ops::upsample_nearest(&x[0], 2)),
-        ),
-        (
-            "linear",
-            true,
-            Box::new(|x, _| ops::linear(&x[0], &x[1], Some(&x[2]))),
-        ),
-        (
             "embedding",
             true,
             Box::new(|x, fx| {
                 ops::embedding(&fx["ids"].cast(DType::I64).to_device(x[0].device()), &x[0])
             }),
         ),
-        ("relu", false, Box::new(|x, _| ops::relu(&x[0]))),
-        ("tanh", false, Box::new(|x, _| ops::tanh(&x[0]))),
-        ("sigmoid", false, Box::new(|x, _| ops::sigmoid(&x[0]))),
-        ("softplus", false, Box::new(|x, _| ops::softplus(&x[0]))),
-        ("abs", false, Box::new(|x, _| ops::abs(&x[0]))),
-        ("exp", false, Box::new(|x, _| ops::exp(&x[0]))),
-        ("log", false, Box::new(|x, _| ops::log(&x[0]))),
-        (
-            "clamp",
-            false,
-            Box::new(|x, _| ops::clamp(&x[0], -0.7, 0.9)),
-        ),
-        (
-            "mul_broadcast",
-            true,
-            Box::new(|x, _| ops::mul(&x[0], &x[1])),
-        ),
-        (
-            "add_broadcast",
-            true,
-            Box::new(|x, _| ops::add(&x[0], &x[1])),
-        ),
-        (
-            "div_broadcast",
-            true,
-            Box::new(|x, _| ops::div(&x[0], &x[1])),
-        ),
-        (
-            "sum_per_channel",
-            true,
-            Box::new(|x, _| ops::sum(&x[0], &[0, 2, 3], false)),
-        ),
         (
             "mean_per_sample",
             true,
             Box::new(|x, _| ops::mean(&x[0], &[1, 2, 3], false)),
         ),
-        (
-            "bce_with_logits",
-            true,
-            Box::new(|x, _| ops::loss::bce_with_logits(&x[0], &x[1])),
-        ),
-        (
-            "kl_bernoulli",
-            true,
-            Box::new(|x, _| ops::loss::kl_bernoulli(&x[0], &x[1])),
-        ),
-        ("l1", true, Box::new(|x, _| ops::loss::l1(&x[0], &x[1]))),
-        ("mse", true, Box::new(|x, _| ops::loss::mse(&x[0], &x[1]))),
-        (
-            "tv_squared",
-            true,
-            Box::new(|x, _| ops::loss::tv_squared(&x[0])),
-        ),
-        (
-            "coin_tv",
-            true,
-            Box::new(|x, _| ops::loss::coin_tv(&x[0], &x[1])),
-        ),
-    ];
-    for (name, oh, ow, ac) in [
-        ("bilinear_4x5_8x10_ac1", 8, 10, true),
-        ("bilinear_7x6_3x4_ac1", 3, 4, true),
-        ("bilinear_5x5_11x9_ac1", 11, 9, true),
-        ("bilinear_4x5_8x10_ac0", 8, 10, false),
-        ("bilinear_7x6_3x4_ac0", 3, 4, false),
-        ("bilinear_5x5_11x9_ac0", 11, 9, false),
-    ] {
-        t.push((
-            name,
-            true,
-            Box::new(move |x, _| ops::resize_bilinear(&x[0], oh, ow, ac)),
-        ));
-    }
+    ]
+}
+
+/// Every fixture: (name, reduction tolerance, closure) from the op table's cases that name one,
+/// then the fixture-only ones.
+fn table() -> Vec<(&'static str, bool, OpFn)> {
+    let mut t: Vec<(&'static str, bool, OpFn)> = crate::cases::all_cases()
+        .into_iter()
+        .filter_map(|c| {
+            let f = c.f;
+            let op: OpFn = Box::new(move |x, _| f(x));
+            c.fixture.map(|name| (name, c.reduction, op))
+        })
+        .collect();
+    t.extend(fixture_only());
     t
 }
 

@@ -1,6 +1,6 @@
 //! Storage: views share buffers; the buffer pool hands back zeroed memory.
 
-use coin::tensor::pool;
+use coin::tensor::recycler as pool;
 use coin::{ops, DType, Device, Tensor};
 
 #[test]

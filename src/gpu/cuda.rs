@@ -64,10 +64,12 @@ impl CudaDevice {
         let name = result::device::get_name(dev).unwrap_or_else(|_| "?".into());
         // SAFETY: dev came from device::get.
         let ctx = unsafe { result::primary_ctx::retain(dev) }.map_err(|e| drv("context", e))?;
+        // SAFETY: ctx was just retained for this device.
         unsafe { result::ctx::set_current(ctx) }.map_err(|e| drv("set context", e))?;
         let stream = result::stream::create(result::stream::StreamKind::NonBlocking)
             .map_err(|e| drv("stream", e))?;
         // Keep freed memory in the pool instead of returning it to the driver.
+        // SAFETY: dev is valid and its context current; the pool handle comes from the driver.
         unsafe {
             let pool = result::device::get_default_mem_pool(dev).map_err(|e| drv("pool", e))?;
             let mut threshold = u64::MAX;
@@ -138,6 +140,7 @@ impl CudaDevice {
 
     pub fn synchronize(&self) -> Result<()> {
         self.current()?;
+        // SAFETY: the stream is ours and its context current.
         unsafe { result::stream::synchronize(self.stream) }.map_err(|e| drv("synchronize", e))
     }
 
@@ -234,6 +237,7 @@ impl CudaDevice {
 impl Drop for CudaDevice {
     fn drop(&mut self) {
         if self.current().is_ok() {
+            // SAFETY: the stream is ours, its context current; nothing uses it after drop.
             unsafe {
                 let _ = result::stream::synchronize(self.stream);
                 let _ = result::stream::destroy(self.stream);

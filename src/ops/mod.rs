@@ -145,14 +145,12 @@ pub(crate) fn map_float(
     use rayon::prelude::*;
     match path_of(t) {
         Path::Cpu => {
-            let out = t
-                .with_f32(|x| {
-                    x.par_iter()
-                        .with_min_len(4096)
-                        .map(|&v| f32f(v))
-                        .collect::<Vec<_>>()
-                })
-                .expect("f32");
+            let out = t.host_f32(|x| {
+                x.par_iter()
+                    .with_min_len(4096)
+                    .map(|&v| f32f(v))
+                    .collect::<Vec<_>>()
+            });
             from_f32_like(out, t.shape().clone(), t)
         }
         Path::Reference | Path::Gpu => {

@@ -1,7 +1,7 @@
 //! Tensors: a shape, an element type, a device tag and a view into shared contiguous storage.
 
 mod dtype;
-pub mod pool;
+pub mod recycler;
 mod shape;
 mod storage;
 #[allow(clippy::module_inception)]

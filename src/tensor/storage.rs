@@ -2,7 +2,7 @@
 //!
 //! Storage is shared behind a lock because parameters live in flat arenas that the optimizer
 //! updates in place while views of them exist (the model's parameter tensors). Dropped f32
-//! storage goes back to the buffer pool (`pool.rs`).
+//! storage goes back to the buffer recycler (`recycler.rs`).
 
 use super::DType;
 use std::sync::{Arc, RwLock};
@@ -58,7 +58,7 @@ impl Buffer {
     }
     pub fn zeros(dtype: DType, n: usize) -> Buffer {
         match dtype {
-            DType::F32 => Buffer::F32(super::pool::zeroed(n)),
+            DType::F32 => Buffer::F32(super::recycler::zeroed(n)),
             DType::F64 => Buffer::F64(vec![0.0; n]),
             DType::I64 => Buffer::I64(vec![0; n]),
             DType::U8 => Buffer::U8(vec![0; n]),
@@ -101,7 +101,7 @@ impl Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         if let Buffer::F32(v) = self {
-            super::pool::recycle(std::mem::take(v));
+            super::recycler::recycle(std::mem::take(v));
         }
     }
 }

@@ -240,6 +240,22 @@ impl Tensor {
         }
     }
     /// Runs `f` on this tensor's elements as mutable f32 (in-place updates of buffers).
+    /// The fast CPU path's view of its f32 host values. Dispatch sends a tensor to the CPU
+    /// path only when it is f32 on `Device::Cpu`, so anything else is an engine bug, reported
+    /// here (one checked place) with what was found.
+    pub(crate) fn host_f32<R>(&self, f: impl FnOnce(&[f32]) -> R) -> R {
+        let g = self.0.buf.read().expect("storage lock");
+        match &*g {
+            Buffer::F32(v) => f(&v[self.0.offset..self.0.offset + self.numel()]),
+            other => panic!(
+                "engine bug: the CPU path got a {} tensor of shape {} on {} (dispatch sends \
+                 only host f32 tensors there)",
+                other.dtype(),
+                self.shape(),
+                self.device()
+            ),
+        }
+    }
     pub(crate) fn with_f32_mut<R>(&self, f: impl FnOnce(&mut [f32]) -> R) -> Result<R> {
         let mut g = self.0.buf.write().expect("storage lock");
         let (o, n) = (self.0.offset, self.numel());

@@ -129,16 +129,14 @@ pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeo
         let xp = phases::input_tensor(x, g, &g1);
         let w1 = phases::weight_tensor(w, g, &g1);
         let y1 = forward(&xp, &w1, bias, &g1);
-        let y = y1
-            .with_f32(|v| phases::resize_output(v, g, &g1, false))
-            .expect("f32");
+        let y = y1.host_f32(|v| phases::resize_output(v, g, &g1, false));
         return from_f32_like(y, g.out_dims(), x);
     }
     if super::direct::supports_forward(g) {
-        let mut y = crate::tensor::pool::zeroed(g.n * g.cout * g.p());
+        let mut y = crate::tensor::recycler::zeroed(g.n * g.cout * g.p());
         let bv = bias.map(|b| b.to_vec_f32());
-        x.with_f32(|xv| {
-            w.with_f32(|wv| {
+        x.host_f32(|xv| {
+            w.host_f32(|wv| {
                 let c = super::direct::Correlation {
                     n: g.n,
                     cin: g.cin,
@@ -152,18 +150,16 @@ pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeo
                 };
                 super::direct::correlate(xv, wv, bv.as_deref(), &c, &mut y)
             })
-        })
-        .expect("f32")
-        .expect("f32");
+        });
         return from_f32_like(y, g.out_dims(), x);
     }
     let (k, p, nbmax) = (g.k(), g.p(), g.chunk());
-    let mut y = crate::tensor::pool::zeroed(g.n * g.cout * p);
-    x.with_f32(|xv| {
-        w.with_f32(|wv| {
+    let mut y = crate::tensor::recycler::zeroed(g.n * g.cout * p);
+    x.host_f32(|xv| {
+        w.host_f32(|wv| {
             let wm = MatRef::row_major(wv, g.cout, k);
-            let mut col = crate::tensor::pool::Scratch::zeroed(k * nbmax * p);
-            let mut tmp = crate::tensor::pool::Scratch::zeroed(g.cout * nbmax * p);
+            let mut col = crate::tensor::recycler::Scratch::zeroed(k * nbmax * p);
+            let mut tmp = crate::tensor::recycler::Scratch::zeroed(g.cout * nbmax * p);
             let mut n0 = 0;
             while n0 < g.n {
                 let nb = nbmax.min(g.n - n0);
@@ -193,9 +189,7 @@ pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeo
                 n0 += nb;
             }
         })
-    })
-    .expect("f32")
-    .expect("f32");
+    });
     if let Some(b) = bias {
         let bv = b.to_vec_f32();
         y.par_chunks_mut(p).enumerate().for_each(|(i, plane)| {
@@ -211,16 +205,14 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
         let dy1 = phases::grad_tensor(gy, g, &g1);
         let w1 = phases::weight_tensor(w, g, &g1);
         let dp = backward_data(&dy1, &w1, &g1);
-        let dx = dp
-            .with_f32(|v| phases::merge_input(v, g, &g1))
-            .expect("f32");
+        let dx = dp.host_f32(|v| phases::merge_input(v, g, &g1));
         return from_f32_like(dx, [g.n, g.cin, g.h, g.w], gy);
     }
     if super::direct::supports_forward(g) {
         // A stride-1 correlation of dy with the weights transposed (Cin×Cout) and flipped.
         let wv = w.to_vec_f32();
         let taps = g.kh * g.kw;
-        let mut wt = crate::tensor::pool::zeroed(wv.len());
+        let mut wt = crate::tensor::recycler::zeroed(wv.len());
         for co in 0..g.cout {
             for ci in 0..g.cin {
                 for t in 0..taps {
@@ -229,8 +221,8 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
                 }
             }
         }
-        let mut dx = crate::tensor::pool::zeroed(g.n * g.cin * g.h * g.w);
-        gy.with_f32(|dy| {
+        let mut dx = crate::tensor::recycler::zeroed(g.n * g.cin * g.h * g.w);
+        gy.host_f32(|dy| {
             // The input gradient is the correlation of gy with the flipped, transposed
             // weights, padded by k − 1 − p.
             let c = super::direct::Correlation {
@@ -245,18 +237,17 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
                 pw: g.kw - 1 - g.pw,
             };
             super::direct::correlate(dy, &wt, None, &c, &mut dx)
-        })
-        .expect("f32");
+        });
         return from_f32_like(dx, [g.n, g.cin, g.h, g.w], gy);
     }
     let (k, p, nbmax) = (g.k(), g.p(), g.chunk());
     let chw = g.cin * g.h * g.w;
-    let mut dx = crate::tensor::pool::zeroed(g.n * chw);
-    gy.with_f32(|gv| {
-        w.with_f32(|wv| {
+    let mut dx = crate::tensor::recycler::zeroed(g.n * chw);
+    gy.host_f32(|gv| {
+        w.host_f32(|wv| {
             let wt = MatRef::row_major(wv, g.cout, k).t();
-            let mut dcol = crate::tensor::pool::Scratch::zeroed(k * nbmax * p);
-            let mut tmp = crate::tensor::pool::Scratch::zeroed(g.cout * nbmax * p);
+            let mut dcol = crate::tensor::recycler::Scratch::zeroed(k * nbmax * p);
+            let mut tmp = crate::tensor::recycler::Scratch::zeroed(g.cout * nbmax * p);
             let mut n0 = 0;
             while n0 < g.n {
                 let nb = nbmax.min(g.n - n0);
@@ -278,9 +269,7 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
                 n0 += nb;
             }
         })
-    })
-    .expect("f32")
-    .expect("f32");
+    });
     from_f32_like(dx, [g.n, g.cin, g.h, g.w], gy)
 }
 
@@ -289,9 +278,7 @@ pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Tensor {
         let dy1 = phases::grad_tensor(gy, g, &g1);
         let xp = phases::input_tensor(x, g, &g1);
         let dw1 = backward_weight(&dy1, &xp, &g1);
-        let dw = dw1
-            .with_f32(|v| phases::merge_weight(v, g, &g1))
-            .expect("f32");
+        let dw = dw1.host_f32(|v| phases::merge_weight(v, g, &g1));
         return from_f32_like(dw, [g.cout, g.cin, g.kh, g.kw], gy);
     }
     let direct: Option<WeightGradKernel> = if super::wgrad_outer::supports(g) {
@@ -302,18 +289,16 @@ pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Tensor {
         None
     };
     if let Some(kernel) = direct {
-        let mut dw = crate::tensor::pool::zeroed(g.cout * g.k());
-        gy.with_f32(|dy| x.with_f32(|xv| kernel(dy, xv, g, &mut dw)))
-            .expect("f32")
-            .expect("f32");
+        let mut dw = crate::tensor::recycler::zeroed(g.cout * g.k());
+        gy.host_f32(|dy| x.host_f32(|xv| kernel(dy, xv, g, &mut dw)));
         return from_f32_like(dw, [g.cout, g.cin, g.kh, g.kw], gy);
     }
     let (k, p, nbmax) = (g.k(), g.p(), g.chunk());
-    let mut dw = crate::tensor::pool::zeroed(g.cout * k);
-    gy.with_f32(|gv| {
-        x.with_f32(|xv| {
-            let mut col = crate::tensor::pool::Scratch::zeroed(k * nbmax * p);
-            let mut tmp = crate::tensor::pool::Scratch::zeroed(g.cout * nbmax * p);
+    let mut dw = crate::tensor::recycler::zeroed(g.cout * k);
+    gy.host_f32(|gv| {
+        x.host_f32(|xv| {
+            let mut col = crate::tensor::recycler::Scratch::zeroed(k * nbmax * p);
+            let mut tmp = crate::tensor::recycler::Scratch::zeroed(g.cout * nbmax * p);
             let mut n0 = 0;
             while n0 < g.n {
                 let nb = nbmax.min(g.n - n0);
@@ -334,8 +319,6 @@ pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Tensor {
                 n0 += nb;
             }
         })
-    })
-    .expect("f32")
-    .expect("f32");
+    });
     from_f32_like(dw, [g.cout, g.cin, g.kh, g.kw], gy)
 }

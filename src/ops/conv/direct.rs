@@ -52,7 +52,7 @@ pub(super) fn pad(
     if (top, left, hp, wp) == (0, 0, h, w) {
         return Padded::InPlace(&x[..planes * h * w]);
     }
-    let mut out = crate::tensor::pool::Scratch::zeroed(planes * hp * wp);
+    let mut out = crate::tensor::recycler::Scratch::zeroed(planes * hp * wp);
     out.par_chunks_mut(hp * wp)
         .enumerate()
         .for_each(|(i, plane)| {
@@ -67,7 +67,7 @@ pub(super) fn pad(
 /// A padded input: the tensor itself when its layout already fits, else a pooled copy.
 pub(super) enum Padded<'a> {
     InPlace(&'a [f32]),
-    Copy(crate::tensor::pool::Scratch),
+    Copy(crate::tensor::recycler::Scratch),
 }
 
 impl std::ops::Deref for Padded<'_> {
@@ -173,7 +173,7 @@ pub(super) fn correlate(
     let blocks = cout.div_ceil(cb);
     // Packed weights [block][ci][kh][kw][cb], zero where the block runs past Cout.
     let taps = kh * kw;
-    let mut wpk = crate::tensor::pool::zeroed(blocks * cin * taps * cb);
+    let mut wpk = crate::tensor::recycler::zeroed(blocks * cin * taps * cb);
     for co in 0..cout {
         let (b, j) = (co / cb, co % cb);
         for ci in 0..cin {

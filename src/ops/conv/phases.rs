@@ -82,7 +82,7 @@ fn for_each_tap(g: &ConvGeom, g1: &ConvGeom, mut f: impl FnMut(usize, usize)) {
 
 /// The phase planes of `x` (N × Cin·s² × hq × wq; zeros on the padding).
 pub(super) fn split_input(x: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
-    let mut out = crate::tensor::pool::zeroed(g1.n * g1.cin * g1.h * g1.w);
+    let mut out = crate::tensor::recycler::zeroed(g1.n * g1.cin * g1.h * g1.w);
     for_each_pixel(g, g1, |xi, pi| out[pi] = x[xi]);
     out
 }
@@ -90,21 +90,21 @@ pub(super) fn split_input(x: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
 /// The gradient of the input from the phase planes' gradient (each input pixel is in exactly
 /// one phase plane, so this is a gather).
 pub(super) fn merge_input(dp: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
-    let mut dx = crate::tensor::pool::zeroed(g.n * g.cin * g.h * g.w);
+    let mut dx = crate::tensor::recycler::zeroed(g.n * g.cin * g.h * g.w);
     for_each_pixel(g, g1, |xi, pi| dx[xi] = dp[pi]);
     dx
 }
 
 /// `w'` from `w` (zeros where s·k' + phase runs past the kernel).
 pub(super) fn split_weight(w: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
-    let mut out = crate::tensor::pool::zeroed(g.cout * g1.cin * g1.kh * g1.kw);
+    let mut out = crate::tensor::recycler::zeroed(g.cout * g1.cin * g1.kh * g1.kw);
     for_each_tap(g, g1, |wi, w1i| out[w1i] = w[wi]);
     out
 }
 
 /// `dw` from `dw'` (inverse of `split_weight` on the taps that exist).
 pub(super) fn merge_weight(dw1: &[f32], g: &ConvGeom, g1: &ConvGeom) -> Vec<f32> {
-    let mut out = crate::tensor::pool::zeroed(g.cout * g.cin * g.kh * g.kw);
+    let mut out = crate::tensor::recycler::zeroed(g.cout * g.cin * g.kh * g.kw);
     for_each_tap(g, g1, |wi, w1i| out[wi] = dw1[w1i]);
     out
 }
@@ -118,7 +118,7 @@ pub(super) fn resize_output(y: &[f32], g: &ConvGeom, g1: &ConvGeom, grow: bool) 
         ((g1.ho, g1.wo), (g.ho, g.wo))
     };
     let (rows, cols) = (from.0.min(to.0), from.1.min(to.1));
-    let mut out = crate::tensor::pool::zeroed(g.n * g.cout * to.0 * to.1);
+    let mut out = crate::tensor::recycler::zeroed(g.n * g.cout * to.0 * to.1);
     for plane in 0..g.n * g.cout {
         for r in 0..rows {
             out[(plane * to.0 + r) * to.1..][..cols]
@@ -130,18 +130,18 @@ pub(super) fn resize_output(y: &[f32], g: &ConvGeom, g1: &ConvGeom, grow: bool) 
 
 /// The phase planes of `x` as a tensor (for the recursive stride-1 calls).
 pub(super) fn input_tensor(x: &Tensor, g: &ConvGeom, g1: &ConvGeom) -> Tensor {
-    let planes = x.with_f32(|v| split_input(v, g, g1)).expect("f32");
+    let planes = x.host_f32(|v| split_input(v, g, g1));
     from_f32_like(planes, [g1.n, g1.cin, g1.h, g1.w], x)
 }
 
 /// `w'` as a tensor.
 pub(super) fn weight_tensor(w: &Tensor, g: &ConvGeom, g1: &ConvGeom) -> Tensor {
-    let w1 = w.with_f32(|v| split_weight(v, g, g1)).expect("f32");
+    let w1 = w.host_f32(|v| split_weight(v, g, g1));
     from_f32_like(w1, [g1.cout, g1.cin, g1.kh, g1.kw], w)
 }
 
 /// The strided output gradient padded with zeros to the stride-1 output size.
 pub(super) fn grad_tensor(gy: &Tensor, g: &ConvGeom, g1: &ConvGeom) -> Tensor {
-    let grown = gy.with_f32(|v| resize_output(v, g, g1, true)).expect("f32");
+    let grown = gy.host_f32(|v| resize_output(v, g, g1, true));
     from_f32_like(grown, g1.out_dims(), gy)
 }

@@ -85,7 +85,10 @@ pub(super) fn fma<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
 /// A raw pointer that may cross threads; every use writes a region no other task touches.
 #[derive(Clone, Copy)]
 pub(super) struct SendPtr(pub(super) *mut f32);
+// SAFETY: a SendPtr is only dereferenced by the task that owns the region it points into (the
+// kernels split their output into disjoint per-task regions), so sharing it races on nothing.
 unsafe impl Send for SendPtr {}
+// SAFETY: as Send: no two tasks write the same element through it.
 unsafe impl Sync for SendPtr {}
 impl SendPtr {
     pub(super) fn get(self) -> *mut f32 {
@@ -97,6 +100,7 @@ impl SendPtr {
 /// or the portable body elsewhere. The caller checks the features at run time (`simd()`).
 macro_rules! simd_variant {
     ($name:ident, $features:literal, $fma:literal, $body:ident<$($g:ident),*>($($arg:ident: $ty:ty),*)) => {
+        // SAFETY (callers): only called after `simd()` detected $features at run time.
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         unsafe fn $name<$(const $g: usize),*>($($arg: $ty),*) {

@@ -78,10 +78,10 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
             .collect()
     };
     let kernel = pick_wgrad(simd(), k, g.cout);
-    let partials: Vec<crate::tensor::pool::Scratch> = jobs
+    let partials: Vec<crate::tensor::recycler::Scratch> = jobs
         .par_iter()
         .map(|job| {
-            let mut part = crate::tensor::pool::Scratch::zeroed(g.cout * job.cis.len() * k * k);
+            let mut part = crate::tensor::recycler::Scratch::zeroed(g.cout * job.cis.len() * k * k);
             // SAFETY: the kernel's features were detected at run time.
             unsafe { kernel(&plan, &xp, &dyp, job, &mut part) };
             part

@@ -60,7 +60,7 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
     // Channels are padded with zeros to whole tiles.
     let (cv, tr) = tile_for(simd(), g.cout);
     let cop = g.cout.div_ceil(cv * L) * cv * L;
-    let mut dyt = crate::tensor::pool::Scratch::zeroed(g.n * p * cop);
+    let mut dyt = crate::tensor::recycler::Scratch::zeroed(g.n * p * cop);
     dyt.par_chunks_mut(p * cop)
         .enumerate()
         .for_each(|(img, t)| {
@@ -114,10 +114,10 @@ pub(super) fn weight_grad(dy: &[f32], x: &[f32], g: &ConvGeom, dw: &mut [f32]) {
             .collect()
     };
     let kernel = pick(simd(), (cv, tr));
-    let partials: Vec<crate::tensor::pool::Scratch> = jobs
+    let partials: Vec<crate::tensor::recycler::Scratch> = jobs
         .par_iter()
         .map(|job| {
-            let mut part = crate::tensor::pool::Scratch::zeroed(g.cout * job.taps.len());
+            let mut part = crate::tensor::recycler::Scratch::zeroed(g.cout * job.taps.len());
             // SAFETY: the kernel's features were detected at run time.
             unsafe { kernel(&plan, &xp, &dyt, job, &mut part) };
             part

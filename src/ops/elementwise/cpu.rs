@@ -102,7 +102,7 @@ macro_rules! each_binary {
 }
 
 fn map1(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = crate::tensor::pool::overwritten(x.len());
+    let mut out = crate::tensor::recycler::overwritten(x.len());
     out.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK))
         .for_each(|(o, x)| {
@@ -114,7 +114,7 @@ fn map1(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
 }
 
 fn map2(x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = crate::tensor::pool::overwritten(x.len());
+    let mut out = crate::tensor::recycler::overwritten(x.len());
     out.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
         .for_each(|(o, (x, y))| {
@@ -126,7 +126,7 @@ fn map2(x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
 }
 
 fn map3(x: &[f32], y: &[f32], g: &[f32], f: impl Fn(f32, f32, f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = crate::tensor::pool::overwritten(x.len());
+    let mut out = crate::tensor::recycler::overwritten(x.len());
     out.par_chunks_mut(CHUNK)
         .zip(
             x.par_chunks(CHUNK)
@@ -142,51 +142,41 @@ fn map3(x: &[f32], y: &[f32], g: &[f32], f: impl Fn(f32, f32, f32) -> f32 + Sync
 }
 
 pub(super) fn unary_fwd(x: &Tensor, op: Unary) -> Tensor {
-    let v = x
-        .with_f32(|xs| each_unary!(op, o => map1(xs, move |a| o().apply(a))))
-        .expect("f32");
+    let v = x.host_f32(|xs| each_unary!(op, o => map1(xs, move |a| o().apply(a))));
     from_f32_like(v, x.shape().clone(), x)
 }
 
 pub(super) fn unary_bwd(x: &Tensor, y: &Tensor, g: &Tensor, op: Unary) -> Tensor {
     let v = x
-        .with_f32(|xs| {
-            y.with_f32(|ys| {
-                g.with_f32(|gs| each_unary!(op, o => map3(xs, ys, gs, move |a, b, d| d * o().derivative(a, b))))
+        .host_f32(|xs| {
+            y.host_f32(|ys| {
+                g.host_f32(|gs| each_unary!(op, o => map3(xs, ys, gs, move |a, b, d| d * o().derivative(a, b))))
             })
-        })
-        .expect("f32")
-        .expect("f32")
-        .expect("f32");
+        });
     from_f32_like(v, x.shape().clone(), x)
 }
 
 pub(super) fn binary_fwd(a: &Tensor, b: &Tensor, out: &Shape, op: Binary) -> Tensor {
     let v: Vec<f32> = a
-        .with_f32(|av| {
-            b.with_f32(|bv| {
+        .host_f32(|av| {
+            b.host_f32(|bv| {
                 each_binary!(op, o => zip2(av, a.shape(), bv, b.shape(), out, move |x, y| o().apply(x, y)))
             })
-        })
-        .expect("f32")
-        .expect("f32");
+        });
     from_f32_like(v, out.clone(), a)
 }
 
 /// A comparison into a u8 mask (1 where true), broadcasting.
 pub(super) fn compare(a: &Tensor, b: &Tensor, out: &Shape, op: Compare) -> Tensor {
-    let v: Vec<u8> = a
-        .with_f32(|av| {
-            b.with_f32(|bv| {
-                let f = move |x: f32, y: f32| op.apply(x as f64, y as f64) as u8 as f32;
-                let m = zip2(av, a.shape(), bv, b.shape(), out, f);
-                let bytes = m.iter().map(|&e| e as u8).collect();
-                crate::tensor::pool::recycle(m);
-                bytes
-            })
+    let v: Vec<u8> = a.host_f32(|av| {
+        b.host_f32(|bv| {
+            let f = move |x: f32, y: f32| op.apply(x as f64, y as f64) as u8 as f32;
+            let m = zip2(av, a.shape(), bv, b.shape(), out, f);
+            let bytes = m.iter().map(|&e| e as u8).collect();
+            crate::tensor::recycler::recycle(m);
+            bytes
         })
-        .expect("f32")
-        .expect("f32");
+    });
     Tensor::from_u8(v, out.clone(), a.device()).expect("sized")
 }
 
@@ -200,9 +190,9 @@ pub(super) fn where_(c: &Tensor, a: &Tensor, b: &Tensor, out: &Shape) -> Option<
     let pick = |v: &[f32], i: usize| if v.len() == 1 { v[0] } else { v[i] };
     let v = c
         .with_u8(|cv| {
-            a.with_f32(|av| {
-                b.with_f32(|bv| {
-                    let mut o = crate::tensor::pool::overwritten(cv.len());
+            a.host_f32(|av| {
+                b.host_f32(|bv| {
+                    let mut o = crate::tensor::recycler::overwritten(cv.len());
                     o.par_chunks_mut(CHUNK).enumerate().for_each(|(k, chunk)| {
                         let base = k * CHUNK;
                         for (j, d) in chunk.iter_mut().enumerate() {
@@ -214,8 +204,6 @@ pub(super) fn where_(c: &Tensor, a: &Tensor, b: &Tensor, out: &Shape) -> Option<
                 })
             })
         })
-        .ok()?
-        .ok()?
         .ok()?;
     Some(from_f32_like(v, out.clone(), a))
 }
@@ -255,7 +243,7 @@ fn general(
     let last = *dims.last().unwrap_or(&1);
     let (ta, tb) = (sa.broadcast_strides(out), sb.broadcast_strides(out));
     let (la, lb) = (*ta.last().unwrap_or(&0), *tb.last().unwrap_or(&0));
-    let mut v = crate::tensor::pool::overwritten(out.numel());
+    let mut v = crate::tensor::recycler::overwritten(out.numel());
     v.par_chunks_mut(last.max(1))
         .enumerate()
         .for_each(|(row, o)| {

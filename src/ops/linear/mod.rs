@@ -33,9 +33,9 @@ pub(crate) fn mm(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Result<Tensor> {
     Ok(match path_of(a) {
         Path::Gpu => gpu_or_reference(gpu::mm(a, ta, b, tb, [m, n, k]), reference)?,
         Path::Cpu => {
-            let mut out = crate::tensor::pool::zeroed(m * n);
-            a.with_f32(|av| {
-                b.with_f32(|bv| {
+            let mut out = crate::tensor::recycler::zeroed(m * n);
+            a.host_f32(|av| {
+                b.host_f32(|bv| {
                     let l = gemm::MatRef::row_major(av, ar, ac);
                     let r = gemm::MatRef::row_major(bv, br, bc);
                     gemm::gemm(
@@ -47,9 +47,7 @@ pub(crate) fn mm(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Result<Tensor> {
                         true,
                     );
                 })
-            })
-            .expect("f32")
-            .expect("f32");
+            });
             from_f32_like(out, [m, n], a)
         }
         Path::Reference => reference(),

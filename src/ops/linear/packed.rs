@@ -37,8 +37,8 @@ pub(crate) fn gemm(
 ) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     let (mp, np) = (m.div_ceil(MR), n.div_ceil(NR));
-    let mut ap = crate::tensor::pool::Scratch::zeroed(mp * MR * KC);
-    let mut bp = crate::tensor::pool::Scratch::zeroed(np * NR * KC);
+    let mut ap = crate::tensor::recycler::Scratch::zeroed(mp * MR * KC);
+    let mut bp = crate::tensor::recycler::Scratch::zeroed(np * NR * KC);
     let out = SendPtr(dst.as_mut_ptr());
     let dst_len = dst.len();
     let mut k0 = 0;
@@ -140,6 +140,7 @@ struct Tile<'a> {
 struct SendPtr(*mut f32);
 // SAFETY: each task writes a disjoint set of column panels of dst.
 unsafe impl Send for SendPtr {}
+// SAFETY: as Send: no two tasks write the same panel.
 unsafe impl Sync for SendPtr {}
 
 /// The 8 × 32 tile with AVX-512 intrinsics (the plain-Rust lane form of the convolution

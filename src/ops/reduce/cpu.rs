@@ -25,51 +25,49 @@ fn sum_slice(s: &[f32]) -> f64 {
 
 pub(super) fn sum(t: &Tensor, plan: &Plan) -> Tensor {
     let kept = plan.kept_shape();
-    let out = t
-        .with_f32(|x| {
-            if plan.reduced.iter().all(|&r| r) {
-                let partial: Vec<f64> = x.par_chunks(CHUNK).map(sum_slice).collect();
-                return vec![partial.iter().sum::<f64>() as f32];
+    let out = t.host_f32(|x| {
+        if plan.reduced.iter().all(|&r| r) {
+            let partial: Vec<f64> = x.par_chunks(CHUNK).map(sum_slice).collect();
+            return vec![partial.iter().sum::<f64>() as f32];
+        }
+        let dims = &plan.dims;
+        let strides = Shape(dims.clone()).strides();
+        let rank = dims.len();
+        // Innermost contiguous run of reduced axes.
+        let mut run = 1;
+        let mut first_run_axis = rank;
+        for a in (0..rank).rev() {
+            if plan.reduced[a] {
+                run *= dims[a];
+                first_run_axis = a;
+            } else {
+                break;
             }
-            let dims = &plan.dims;
-            let strides = Shape(dims.clone()).strides();
-            let rank = dims.len();
-            // Innermost contiguous run of reduced axes.
-            let mut run = 1;
-            let mut first_run_axis = rank;
-            for a in (0..rank).rev() {
-                if plan.reduced[a] {
-                    run *= dims[a];
-                    first_run_axis = a;
-                } else {
-                    break;
-                }
-            }
-            let outer_red: Vec<usize> = (0..first_run_axis).filter(|&a| plan.reduced[a]).collect();
-            let outer_count: usize = outer_red.iter().map(|&a| dims[a]).product();
-            let kept_dims = kept.dims().to_vec();
-            let kept_in_strides: Vec<usize> = (0..rank)
-                .map(|a| if plan.reduced[a] { 0 } else { strides[a] })
-                .collect();
-            (0..kept.numel())
-                .into_par_iter()
-                .map(|j| {
-                    let base = broadcast_offset(j, &kept_dims, &kept_in_strides);
-                    let mut acc = 0f64;
-                    for k in 0..outer_count {
-                        let mut rem = k;
-                        let mut off = base;
-                        for &a in outer_red.iter().rev() {
-                            off += (rem % dims[a]) * strides[a];
-                            rem /= dims[a];
-                        }
-                        acc += sum_slice(&x[off..off + run]);
+        }
+        let outer_red: Vec<usize> = (0..first_run_axis).filter(|&a| plan.reduced[a]).collect();
+        let outer_count: usize = outer_red.iter().map(|&a| dims[a]).product();
+        let kept_dims = kept.dims().to_vec();
+        let kept_in_strides: Vec<usize> = (0..rank)
+            .map(|a| if plan.reduced[a] { 0 } else { strides[a] })
+            .collect();
+        (0..kept.numel())
+            .into_par_iter()
+            .map(|j| {
+                let base = broadcast_offset(j, &kept_dims, &kept_in_strides);
+                let mut acc = 0f64;
+                for k in 0..outer_count {
+                    let mut rem = k;
+                    let mut off = base;
+                    for &a in outer_red.iter().rev() {
+                        off += (rem % dims[a]) * strides[a];
+                        rem /= dims[a];
                     }
-                    acc as f32
-                })
-                .collect()
-        })
-        .expect("f32");
+                    acc += sum_slice(&x[off..off + run]);
+                }
+                acc as f32
+            })
+            .collect()
+    });
     from_f32_like(out, kept, t)
 }
 
@@ -78,19 +76,17 @@ pub(super) fn broadcast_to(t: &Tensor, shape: &Shape) -> Tensor {
     let dims = shape.dims();
     let last = *dims.last().unwrap_or(&1);
     let ls = *s.last().unwrap_or(&0);
-    let out = t
-        .with_f32(|x| {
-            let mut out = crate::tensor::pool::zeroed(shape.numel());
-            out.par_chunks_mut(last.max(1))
-                .enumerate()
-                .for_each(|(row, o)| {
-                    let base = broadcast_offset(row * last, dims, &s);
-                    for (j, v) in o.iter_mut().enumerate() {
-                        *v = x[base + j * ls];
-                    }
-                });
-            out
-        })
-        .expect("f32");
+    let out = t.host_f32(|x| {
+        let mut out = crate::tensor::recycler::zeroed(shape.numel());
+        out.par_chunks_mut(last.max(1))
+            .enumerate()
+            .for_each(|(row, o)| {
+                let base = broadcast_offset(row * last, dims, &s);
+                for (j, v) in o.iter_mut().enumerate() {
+                    *v = x[base + j * ls];
+                }
+            });
+        out
+    });
     from_f32_like(out, shape.clone(), t)
 }

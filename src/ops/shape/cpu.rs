@@ -7,18 +7,16 @@ use rayon::prelude::*;
 
 pub(super) fn narrow(t: &Tensor, axis: usize, start: usize, len: usize, out: &Shape) -> Tensor {
     let (_, d, inner) = blocks(t.shape(), axis);
-    let o = t
-        .with_f32(|x| {
-            let mut o = crate::tensor::pool::zeroed(out.numel());
-            o.par_chunks_mut(len * inner)
-                .enumerate()
-                .for_each(|(i, dst)| {
-                    let src = i * d * inner + start * inner;
-                    dst.copy_from_slice(&x[src..src + len * inner]);
-                });
-            o
-        })
-        .expect("f32");
+    let o = t.host_f32(|x| {
+        let mut o = crate::tensor::recycler::zeroed(out.numel());
+        o.par_chunks_mut(len * inner)
+            .enumerate()
+            .for_each(|(i, dst)| {
+                let src = i * d * inner + start * inner;
+                dst.copy_from_slice(&x[src..src + len * inner]);
+            });
+        o
+    });
     from_f32_like(o, out.clone(), t)
 }
 
@@ -36,20 +34,18 @@ fn place(o: &mut [f32], x: &[f32], d: usize, inner: usize, start: usize, len: us
 pub(super) fn unnarrow(g: &Tensor, axis: usize, start: usize, full: &Shape) -> Tensor {
     let (_, d, inner) = blocks(full, axis);
     let len = g.dims()[axis];
-    let mut o = crate::tensor::pool::zeroed(full.numel());
-    g.with_f32(|x| place(&mut o, x, d, inner, start, len))
-        .expect("f32");
+    let mut o = crate::tensor::recycler::zeroed(full.numel());
+    g.host_f32(|x| place(&mut o, x, d, inner, start, len));
     from_f32_like(o, full.clone(), g)
 }
 
 pub(super) fn cat(ts: &[&Tensor], axis: usize, out: &Shape) -> Tensor {
     let (_, d, inner) = blocks(out, axis);
-    let mut o = crate::tensor::pool::zeroed(out.numel());
+    let mut o = crate::tensor::recycler::zeroed(out.numel());
     let mut start = 0;
     for t in ts {
         let len = t.dims()[axis];
-        t.with_f32(|x| place(&mut o, x, d, inner, start, len))
-            .expect("f32");
+        t.host_f32(|x| place(&mut o, x, d, inner, start, len));
         start += len;
     }
     from_f32_like(o, out.clone(), ts[0])

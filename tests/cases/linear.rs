@@ -1,0 +1,28 @@
+//! Matrix products (src/ops/linear): matmul and linear.
+
+use super::*;
+
+pub fn cases() -> Vec<Case> {
+    let mut c = Vec::new();
+    // ---- linear and embedding
+    c.push(case(
+        "matmul",
+        vec![inp(&[3, 5]), inp(&[5, 4])],
+        true,
+        |x| ops::matmul(&x[0], &x[1]),
+    ));
+    c.push(case(
+        "linear bias",
+        vec![inp(&[4, 6]), inp(&[3, 6]), inp(&[3])],
+        true,
+        |x| ops::linear(&x[0], &x[1], Some(&x[2])),
+    ));
+    c.push(case(
+        "linear no bias",
+        vec![inp(&[4, 6]), inp(&[1, 6])],
+        true,
+        |x| ops::linear(&x[0], &x[1], None),
+    ));
+    tag_fixtures(&mut c, &[("linear bias", "linear")]);
+    c
+}

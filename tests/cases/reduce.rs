@@ -1,0 +1,43 @@
+//! Reductions (src/ops/reduce): sums and means over axes, broadcast_to.
+
+use super::*;
+
+pub fn cases() -> Vec<Case> {
+    let mut c = Vec::new();
+    // ---- reductions
+    c.push(case("sum all", vec![inp(&[3, 4, 5])], true, |x| {
+        ops::sum_all(&x[0])
+    }));
+    c.push(case("mean all", vec![inp(&[3, 4, 5])], true, |x| {
+        ops::mean_all(&x[0])
+    }));
+    c.push(case(
+        "sum per channel",
+        vec![inp(&[2, 3, 4, 5])],
+        true,
+        |x| ops::sum(&x[0], &[0, 2, 3], false),
+    ));
+    c.push(case(
+        "sum per sample keepdim",
+        vec![inp(&[2, 3, 4, 5])],
+        true,
+        |x| ops::sum(&x[0], &[1, 2, 3], true),
+    ));
+    c.push(case("mean axis 1", vec![inp(&[2, 3, 4, 5])], true, |x| {
+        ops::mean(&x[0], &[1], false)
+    }));
+    c.push(case(
+        "global sum pool",
+        vec![inp(&[2, 3, 4, 5])],
+        true,
+        |x| ops::sum(&x[0], &[2, 3], false),
+    ));
+    c.push(case("mean axis -1", vec![inp(&[2, 3, 7])], true, |x| {
+        ops::mean(&x[0], &[-1], true)
+    }));
+    c.push(case("broadcast_to", vec![inp(&[3, 1, 5])], true, |x| {
+        ops::broadcast_to(&x[0], &coin::Shape::new(&[2, 3, 4, 5]))
+    }));
+    tag_fixtures(&mut c, &[("sum per channel", "sum_per_channel")]);
+    c
+}
