@@ -26,11 +26,17 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "src/gpu/versions.rs"]
+#[allow(dead_code)]
+mod versions;
+
 struct Kernel {
     module: String,
     name: String,
     /// C types of the parameters, `__restrict__` removed.
     params: Vec<String>,
+    /// The first argument of `__launch_bounds__`: the most threads a block may have.
+    max_threads: u32,
 }
 
 /// A C struct declared in a kernel file: its name and field names in order.
@@ -164,10 +170,17 @@ fn parse_kernels(module: &str, text: &str) -> Vec<Kernel> {
     while let Some(at) = rest.find("__global__ void") {
         let after = &rest[at + "__global__ void".len()..];
         let mut s = after.trim_start();
-        if let Some(lb) = s.strip_prefix("__launch_bounds__") {
-            let close = lb.find(')').expect("__launch_bounds__(…) closes");
-            s = lb[close + 1..].trim_start();
-        }
+        let lb = s
+            .strip_prefix("__launch_bounds__")
+            .unwrap_or_else(|| panic!("{module}.cu: every kernel declares __launch_bounds__(N)"));
+        let close = lb.find(')').expect("__launch_bounds__(…) closes");
+        let max_threads: u32 = lb[..close]
+            .trim_start_matches(['(', ' '])
+            .split(',')
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .expect("__launch_bounds__ starts with a thread count");
+        s = lb[close + 1..].trim_start();
         let open = s.find('(').expect("kernel parameter list");
         let name = s[..open].trim().to_string();
         let close = s[open..].find(')').expect("parameter list closes") + open;
@@ -187,6 +200,7 @@ fn parse_kernels(module: &str, text: &str) -> Vec<Kernel> {
             module: module.to_string(),
             name,
             params,
+            max_threads,
         });
         rest = &s[close..];
     }
@@ -405,7 +419,7 @@ fn build_fatbins(root: &Path, kdir: &Path, out: &Path, sources: &[PathBuf]) -> R
         .find_map(|l| l.split("release ").nth(1))
         .map(|s| s.trim().to_string());
     let fail_on_spill = std::env::var("COIN_FAIL_ON_SPILL").as_deref() == Ok("1");
-    let lowest = archs.iter().min().cloned().unwrap_or_else(|| "80".into());
+    let lowest = versions::lowest_arch(&archs_s).to_string();
     let mut flags: Vec<String> = vec![
         "-fatbin".into(),
         "-O3".into(),
@@ -529,10 +543,11 @@ fn write_table(out: &Path, kernels: &[Kernel], real: &Real) {
             .collect();
         let _ = writeln!(
             t,
-            "    KernelEntry {{ name: {:?}, module: {:?}, params: &[{}] }},",
+            "    KernelEntry {{ name: {:?}, module: {:?}, params: &[{}], max_threads: {} }},",
             k.name,
             k.module,
-            kinds.join(", ")
+            kinds.join(", "),
+            k.max_threads
         );
     }
     t.push_str("];\n");
@@ -546,6 +561,11 @@ fn write_table(out: &Path, kernels: &[Kernel], real: &Real) {
     }
     t.push_str("];\n");
     let _ = writeln!(t, "pub const NVCC_RELEASE: Option<&str> = {:?};", real.nvcc);
+    let cuda = real
+        .nvcc
+        .as_deref()
+        .and_then(versions::cuda_version_of_release);
+    let _ = writeln!(t, "pub const CUDA_BUILT: Option<i32> = {cuda:?};");
     let _ = writeln!(t, "pub const PTX_ISA: Option<&str> = {:?};", real.ptx_isa);
     let _ = writeln!(t, "pub const CUDA_ARCHS: &str = {:?};", real.archs);
     std::fs::write(out.join("kernel_table.rs"), t).unwrap();

@@ -52,10 +52,17 @@ fn bench(c: &mut Criterion) {
         eprintln!("SKIPPED GPU benchmarks: {e}");
         return;
     }
+    // COIN_GPU_BENCH_QUICK=1 (the lent-GPU check, one minute for everything): shorter runs.
+    let quick = std::env::var("COIN_GPU_BENCH_QUICK").as_deref() == Ok("1");
+    let (samples, warm, measure) = if quick {
+        (10, Duration::from_millis(50), Duration::from_millis(200))
+    } else {
+        (20, Duration::from_millis(300), Duration::from_secs(1))
+    };
     let mut grp = c.benchmark_group("gpu_conv2d");
-    grp.sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1));
+    grp.sample_size(samples)
+        .warm_up_time(warm)
+        .measurement_time(measure);
     for &(name, n, cin, cout, h, kk, s, p) in CONVS {
         let prm = Conv2dParams::new(s, p);
         let x = filled(&[n, cin, h, h], 0.5);
@@ -86,9 +93,9 @@ fn bench(c: &mut Criterion) {
     grp.finish();
 
     let mut grp = c.benchmark_group("gpu_memory");
-    grp.sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1));
+    grp.sample_size(samples)
+        .warm_up_time(warm)
+        .measurement_time(measure);
     let (n, ch, h) = (16usize, 64usize, 256usize);
     let total = n * ch * h * h;
     let x = filled(&[n, ch, h, h], 0.5);
@@ -115,6 +122,37 @@ fn bench(c: &mut Criterion) {
             let y = ops::batch_norm(&xt, ops::Affine::NONE, ops::BnMode::train_stateless(), 1e-5)
                 .unwrap();
             tape.backward(&ops::sum_all(&y).unwrap(), &[&xt]).unwrap();
+            sync()
+        })
+    });
+    // One row of 40 M values (Adam's finiteness check sums the whole arena this way, in one
+    // block) and batch norm's statistics (below): the two paths a review suspects of being slow
+    // on a GPU.
+    let row = filled(&[40_000_000], 0.01);
+    grp.throughput(Throughput::Bytes(4 * 40_000_000));
+    grp.bench_function(BenchmarkId::new("sum_row", "40M"), |b| {
+        b.iter(|| {
+            ops::sum_all(&row).unwrap();
+            sync()
+        })
+    });
+    // Evaluation mode normalises with stored statistics: batch_norm_fwd minus this is the cost
+    // of the training statistics (one block per channel).
+    let st = ops::BatchNormState {
+        running_mean: filled(&[ch], 0.0),
+        running_var: filled(&[ch], 1.0),
+        num_batches_tracked: 0,
+    };
+    grp.throughput(Throughput::Bytes((8 * total) as u64));
+    grp.bench_function(BenchmarkId::new("batch_norm_eval_fwd", shape), |b| {
+        b.iter(|| {
+            ops::batch_norm(
+                &x,
+                ops::Affine::NONE,
+                ops::BnMode::Eval { state: &st },
+                1e-5,
+            )
+            .unwrap();
             sync()
         })
     });

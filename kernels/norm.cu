@@ -1,7 +1,9 @@
 // Batch normalisation over NCHW, f32, statistics per channel over N·H·W (biased variance).
 // bn_stats / bn_bwd_reduce: one block per channel, threads stride over the channel's N·HW
 // values, then coin_block_sum; two passes for the statistics (mean, then Σ(x−mean)²), so no
-// cancellation and no atomics: deterministic. bn_apply / bn_bwd_data: one element per thread.
+// cancellation and no atomics: deterministic. bn_apply / bn_bwd_data: one element per thread in a
+// grid-stride loop over the whole tensor (channel = i / HW mod C), so any number of planes fits
+// (ResNet-18 at batch 128 has 65,536: more than grid.y holds) and small planes use every thread.
 // gamma/beta may be null (affine-free, as CBN's inner BN).
 #include "common.cuh"
 
@@ -34,14 +36,12 @@ extern "C" __global__ void __launch_bounds__(256) bn_stats_f32(const float* x, f
 
 // Grid: (blocks over H·W, N·C planes); 32-bit index math within a plane.
 extern "C" __global__ void __launch_bounds__(256) bn_apply_f32(const float* x, const float* mean, const float* invstd, const float* gamma, const float* beta, float* y, BnParams p) {
-  int c = (int)p.c, hw = (int)p.hw;
-  int plane = blockIdx.y, ch = plane % c;
-  float mu = mean[ch], is = invstd[ch];
-  float gm = gamma ? gamma[ch] : 1.0f, bt = beta ? beta[ch] : 0.0f;
-  const float* xp = x + (long long)plane * hw;
-  float* yp = y + (long long)plane * hw;
-  for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < hw; j += blockDim.x * gridDim.x)
-    yp[j] = (xp[j] - mu) * is * gm + bt;
+  long long c = p.c, hw = p.hw;
+  COIN_GRID_LOOP(i, p.n * c * hw) {
+    long long ch = i / hw % c;
+    float gm = gamma ? gamma[ch] : 1.0f, bt = beta ? beta[ch] : 0.0f;
+    y[i] = (x[i] - mean[ch]) * invstd[ch] * gm + bt;
+  }
 }
 
 // Per channel: sum_gy = Σ gy, sum_gyx = Σ gy·x̂ (x̂ = (x − mean)·invstd).
@@ -63,16 +63,15 @@ extern "C" __global__ void __launch_bounds__(256) bn_bwd_reduce_f32(const float*
   }
 }
 
-// gx += γ·invstd·(gy − (Σgy + x̂·Σgy·x̂)/m) (training mode). Grid as bn_apply.
+// gx += γ·invstd·(gy − (Σgy + x̂·Σgy·x̂)/m) (training mode).
 extern "C" __global__ void __launch_bounds__(256) bn_bwd_data_f32(const float* x, const float* gy, const float* mean, const float* invstd, const float* gamma, const float* sum_gy, const float* sum_gyx, float* gx, BnParams p) {
-  int c = (int)p.c, hw = (int)p.hw;
+  long long c = p.c, hw = p.hw;
   float inv_m = p.inv_m;
-  int plane = blockIdx.y, ch = plane % c;
-  float mu = mean[ch], is = invstd[ch], gm = gamma ? gamma[ch] : 1.0f;
-  float a = sum_gy[ch] * inv_m, b = sum_gyx[ch] * inv_m;
-  long long base = (long long)plane * hw;
-  for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < hw; j += blockDim.x * gridDim.x) {
-    float xh = (x[base + j] - mu) * is;
-    gx[base + j] += gm * is * (gy[base + j] - (a + xh * b));
+  COIN_GRID_LOOP(i, p.n * c * hw) {
+    long long ch = i / hw % c;
+    float is = invstd[ch], gm = gamma ? gamma[ch] : 1.0f;
+    float a = sum_gy[ch] * inv_m, b = sum_gyx[ch] * inv_m;
+    float xh = (x[i] - mean[ch]) * is;
+    gx[i] += gm * is * (gy[i] - (a + xh * b));
   }
 }

@@ -59,6 +59,11 @@ def bn_fwd_bwd():
 
 
 res[f"gpu_memory/batch_norm_fwd_bwd/{shape}"] = timed(bn_fwd_bwd)
+row = torch.full((40_000_000,), 0.01, device=dev)
+res["gpu_memory/sum_row/40M"] = timed(lambda: row.sum())
+rm, rv = torch.zeros(64, device=dev), torch.ones(64, device=dev)
+res[f"gpu_memory/batch_norm_eval_fwd/{shape}"] = timed(
+    lambda: F.batch_norm(x, rm, rv, training=False, eps=1e-5))
 small = torch.full((16, 64, 128, 128), 0.5, device=dev)
 res["gpu_memory/upsample_nearest_x2/16x64x128x128"] = timed(
     lambda: F.interpolate(small, scale_factor=2, mode="nearest"))

@@ -16,15 +16,17 @@ static SKIPS: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs `f` on each device: ("emu", in order), ("emu-shuffled", two seeds), ("cuda", if any).
 pub fn on_devices(test: &str, f: impl Fn(&Gpu, &str)) {
-    let g = Gpu::emu();
-    emu::set_schedule(Schedule::InOrder);
-    f(&g, "emu");
-    for seed in [1, 2] {
-        emu::set_schedule(Schedule::Shuffled { seed });
-        f(&g, &format!("emu-shuffled-{seed}"));
+    if !gpu_only() {
+        let g = Gpu::emu();
+        emu::set_schedule(Schedule::InOrder);
+        f(&g, "emu");
+        for seed in [1, 2] {
+            emu::set_schedule(Schedule::Shuffled { seed });
+            f(&g, &format!("emu-shuffled-{seed}"));
+        }
+        emu::set_schedule(Schedule::InOrder);
     }
-    emu::set_schedule(Schedule::InOrder);
-    match Gpu::cuda(0) {
+    match gpu::for_device(Device::Cuda(0)) {
         Ok(c) => f(&c, "cuda"),
         Err(e) => {
             let n = SKIPS.fetch_add(1, Ordering::SeqCst) + 1;
@@ -34,6 +36,11 @@ pub fn on_devices(test: &str, f: impl Fn(&Gpu, &str)) {
             println!("SKIPPED on cuda ({n} GPU skips so far in this run): {test}: {e}");
         }
     }
+}
+
+/// `COIN_GPU_ONLY=1` (the lent-GPU check): skip the emulator runs, which CI covers.
+pub fn gpu_only() -> bool {
+    std::env::var("COIN_GPU_ONLY").as_deref() == Ok("1")
 }
 
 pub fn randn(r: &mut Rng, n: usize) -> Vec<f32> {
@@ -114,6 +121,69 @@ fn emulator_checks_launches_and_catches_stray_accesses() {
     assert_eq!(g.download(&b).unwrap(), vec![3.0; 100]);
 }
 
+/// The emulator refuses every launch a GPU would: block and grid limits, and more threads than
+/// the kernel's `__launch_bounds__`.
+#[test]
+fn launches_past_the_hardware_limits_are_refused() {
+    let g = Gpu::emu();
+    let b = g.alloc_f32(4).unwrap();
+    let launch = |grid: [u32; 3], block: [u32; 3]| {
+        g.launch(
+            "fill_f32",
+            grid,
+            block,
+            0,
+            Args::new().buf(&b).i64(4).f32(0.0),
+        )
+    };
+    launch([1, 1, 1], [256, 1, 1]).unwrap();
+    for (grid, block, why) in [
+        ([1, 1, 1], [512, 1, 1], "__launch_bounds__(256)"),
+        ([1, 1, 1], [1025, 1, 1], "block past"),
+        ([1, 1, 1], [1, 1, 65], "block past"),
+        ([1, 65_536, 1], [32, 1, 1], "grid past"),
+        ([1, 1, 65_536], [32, 1, 1], "grid past"),
+        ([1 << 31, 1, 1], [32, 1, 1], "grid past"),
+        ([0, 1, 1], [32, 1, 1], "zero dimension"),
+    ] {
+        let e = launch(grid, block).unwrap_err().to_string();
+        assert!(e.contains(why), "{grid:?} {block:?}: {e}");
+    }
+}
+
+/// Batch norm over more planes (N·C) than grid.y holds (ResNet-18 at batch 128 has 65,536),
+/// forward and backward, in training and evaluation, against the reference.
+#[test]
+fn batch_norm_past_65535_planes() {
+    let (n, c, h, w) = (65_537, 1, 1, 2);
+    let mut r = Rng::new(31);
+    let xs = randn(&mut r, n * c * h * w);
+    let run = |dev: Device, train: bool| {
+        let tape = Tape::new();
+        let x = tape.track(&Tensor::from_f32(xs.clone(), [n, c, h, w], dev).unwrap());
+        let st = ops::BatchNormState {
+            running_mean: Tensor::full(0.5, [c], coin::DType::F32, dev),
+            running_var: Tensor::full(2.0, [c], coin::DType::F32, dev),
+            num_batches_tracked: 0,
+        };
+        let mode = if train {
+            ops::BnMode::train_stateless()
+        } else {
+            ops::BnMode::Eval { state: &st }
+        };
+        let y = ops::batch_norm(&x, ops::Affine::NONE, mode, 1e-5).unwrap();
+        let loss = ops::sum_all(&ops::square(&y).unwrap()).unwrap();
+        let g = tape.backward(&loss, &[&x]).unwrap();
+        (y.to_vec_f64(), g.get(&x).unwrap().to_vec_f64())
+    };
+    for train in [true, false] {
+        let (ye, ge) = run(Device::Emu, train);
+        let (yr, gr) = run(Device::Reference, train);
+        check_close(&format!("train={train} y"), &ye, &yr, REDUCTION).unwrap();
+        check_close(&format!("train={train} dx"), &ge, &gr, REDUCTION).unwrap();
+    }
+}
+
 /// A parameter struct whose Rust side does not match the C struct it names is refused at the
 /// launch, before anything runs.
 #[test]
@@ -151,7 +221,10 @@ fn a_launch_with_a_mismatched_parameter_struct_is_refused() {
 #[test]
 fn convolution_at_every_forced_tile() {
     emu::set_schedule(Schedule::Shuffled { seed: 5 });
-    let mut devices = vec![(Device::Emu, "emu-shuffled")];
+    let mut devices = vec![];
+    if !gpu_only() {
+        devices.push((Device::Emu, "emu-shuffled"));
+    }
     match coin::gpu::for_device(Device::Cuda(0)) {
         Ok(_) => devices.push((Device::Cuda(0), "cuda")),
         Err(e) => {
@@ -294,6 +367,8 @@ fn probe_and_device_messages() {
         driver: true,
         devices: 1,
         kernels: false,
+        driver_cuda: Some(13000),
+        kernels_cuda: None,
     }
     .auto_warning()
     .unwrap();
@@ -301,6 +376,26 @@ fn probe_and_device_messages() {
         w.contains("NO CUDA kernels") && w.contains("install-cuda-toolchain"),
         "{w}"
     );
+    // A driver older than the kernels' CUDA: `auto` falls back to the CPU, saying why.
+    let old = gpu::Probe {
+        driver: true,
+        devices: 1,
+        kernels: true,
+        driver_cuda: Some(12040),
+        kernels_cuda: Some(13000),
+    };
+    assert_eq!(old.auto_device(), Device::Cpu);
+    let w = old.auto_warning().unwrap();
+    assert!(
+        w.contains("CUDA 12.4") && w.contains("CUDA 13.0") && w.contains("≥ 580"),
+        "{w}"
+    );
+    let fine = gpu::Probe {
+        driver_cuda: Some(13000),
+        ..old
+    };
+    assert_eq!(fine.auto_device(), Device::Cuda(0));
+    assert!(fine.auto_warning().is_none());
     assert_eq!("cuda:1".parse::<Device>().unwrap(), Device::Cuda(1));
     assert_eq!("emu".parse::<Device>().unwrap(), Device::Emu);
     assert!("cuda:x".parse::<Device>().is_err());

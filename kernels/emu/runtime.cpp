@@ -19,6 +19,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -151,6 +152,9 @@ void* coin_emu_alloc(size_t bytes) {
   char* base = (char*)m;
   mprotect(base + body, page, PROT_NONE);
   char* p = base + body - padded;
+  // GPU memory comes back holding whatever was there: NaN bytes make a kernel that reads what
+  // it never wrote fail loudly instead of seeing zeros.
+  memset(p, 0xFF, padded);
   std::lock_guard<std::mutex> g(alloc_mu);
   allocs[(uintptr_t)p] = Alloc{base, len, bytes};
   return p;

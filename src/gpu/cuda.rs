@@ -21,6 +21,8 @@ pub(crate) struct CudaDevice {
     ctx: sys::CUcontext,
     stream: sys::CUstream,
     modules: Mutex<HashMap<&'static str, sys::CUmodule>>,
+    /// Modules whose load failed, with the message (a failed load is not retried per launch).
+    failed: Mutex<HashMap<&'static str, String>>,
     functions: Mutex<HashMap<&'static str, sys::CUfunction>>,
     sync_each_launch: bool,
 }
@@ -54,6 +56,9 @@ impl CudaDevice {
             ));
         }
         result::init().map_err(|e| drv("init", e))?;
+        if let (Some(d), Some(k)) = (super::driver_cuda_version(), super::table::CUDA_BUILT) {
+            super::versions::check_driver(d, k).map_err(Error::Device)?;
+        }
         let count = result::device::get_count().map_err(|e| drv("device count", e))? as usize;
         if ordinal >= count {
             return Err(Error::Device(format!(
@@ -86,6 +91,7 @@ impl CudaDevice {
             ctx,
             stream,
             modules: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             sync_each_launch: std::env::var("COIN_CUDA_SYNC").as_deref() == Ok("1"),
         })
@@ -150,6 +156,9 @@ impl CudaDevice {
         if let Some(&f) = self.functions.lock().expect("poisoned").get(entry.name) {
             return Ok(f);
         }
+        if let Some(m) = self.failed.lock().expect("poisoned").get(entry.module) {
+            return Err(Error::Device(m.clone()));
+        }
         let mut modules = self.modules.lock().expect("poisoned");
         let module = match modules.get(entry.module) {
             Some(&m) => m,
@@ -166,25 +175,26 @@ impl CudaDevice {
                 bytemuck::cast_slice_mut::<u64, u8>(&mut aligned)[..image.len()]
                     .copy_from_slice(image);
                 // SAFETY: a fatbin written by nvcc, kept alive during the call.
-                let m = unsafe { result::module::load_data(aligned.as_ptr() as *const c_void) }
-                    .map_err(|e| {
-                        if e.0 == sys::CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION
-                            || e.0 == sys::CUresult::CUDA_ERROR_NO_BINARY_FOR_GPU
-                        {
-                            Error::Device(format!(
-                                "module {}: the driver cannot load these kernels (built by nvcc \
-                                 {} with PTX ISA {}; {e}). Update the driver (CUDA 13.0 needs \
-                                 ≥ 580) or rebuild with COIN_CUDA_ARCHS set for this GPU",
-                                entry.module,
-                                NVCC_RELEASE.unwrap_or("?"),
-                                PTX_ISA.unwrap_or("?")
-                            ))
-                        } else {
-                            drv(&format!("load module {}", entry.module), e)
-                        }
-                    })?;
-                modules.insert(entry.module, m);
-                m
+                match unsafe { result::module::load_data(aligned.as_ptr() as *const c_void) } {
+                    Ok(m) => {
+                        modules.insert(entry.module, m);
+                        m
+                    }
+                    Err(e) => {
+                        let msg = load_error(
+                            entry.module,
+                            e.0 as u32,
+                            &e.to_string(),
+                            NVCC_RELEASE.unwrap_or("?"),
+                            PTX_ISA.unwrap_or("?"),
+                        );
+                        self.failed
+                            .lock()
+                            .expect("poisoned")
+                            .insert(entry.module, msg.clone());
+                        return Err(Error::Device(msg));
+                    }
+                }
             }
         };
         let cname = CString::new(entry.name).expect("no NUL");
@@ -237,11 +247,68 @@ impl CudaDevice {
 impl Drop for CudaDevice {
     fn drop(&mut self) {
         if self.current().is_ok() {
-            // SAFETY: the stream is ours, its context current; nothing uses it after drop.
+            // SAFETY: the stream, modules and context are ours, the context current; nothing
+            // uses them after drop (DevBufs keep the Gpu, hence this device, alive).
             unsafe {
                 let _ = result::stream::synchronize(self.stream);
                 let _ = result::stream::destroy(self.stream);
+                for (_, m) in self.modules.lock().expect("poisoned").drain() {
+                    let _ = result::module::unload(m);
+                }
+                if let Ok(dev) = result::device::get(self.ordinal as i32) {
+                    let _ = result::primary_ctx::release(dev);
+                }
             }
         }
+    }
+}
+
+/// A readable message for a failed module load: what the driver's code means and what to do.
+pub(crate) fn load_error(module: &str, code: u32, raw: &str, nvcc: &str, ptx: &str) -> String {
+    let why = match code {
+        200 => "the fatbin is not a valid image for this driver (CUDA_ERROR_INVALID_IMAGE)",
+        209 => {
+            "it holds no code this GPU can run (CUDA_ERROR_NO_BINARY_FOR_GPU): its SASS is \
+                for other architectures and its PTX is for a newer one"
+        }
+        218 => "the driver could not compile its PTX (CUDA_ERROR_INVALID_PTX)",
+        221 => "the driver has no PTX JIT compiler (CUDA_ERROR_JIT_COMPILER_NOT_FOUND)",
+        222 => "its PTX is newer than this driver understands (CUDA_ERROR_UNSUPPORTED_PTX_VERSION)",
+        _ => "",
+    };
+    let fix = match code {
+        200 | 218 | 222 => {
+            "update the NVIDIA driver (CUDA 13.0 kernels need ≥ 580), or rebuild with the nvcc \
+             of the driver's CUDA version (NVCC=…)"
+        }
+        209 => "rebuild with COIN_CUDA_ARCHS listing this GPU's compute capability",
+        221 => "install the driver's full user-space libraries (libnvidia-ptxjitcompiler)",
+        _ => "run with COIN_CUDA_SYNC=1 to see whether an earlier launch failed",
+    };
+    if why.is_empty() {
+        format!("CUDA load module {module}: {raw} (code {code}); {fix}")
+    } else {
+        format!(
+            "CUDA module {module} (nvcc {nvcc}, PTX ISA {ptx}) cannot load: {why}; {fix} \
+             [{raw}]"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn load_errors_say_what_to_do() {
+        for code in [200, 209, 218, 221, 222] {
+            let m = super::load_error("conv", code, "raw", "13.0", "9.0");
+            assert!(
+                m.contains("conv") && m.contains("CUDA_ERROR_"),
+                "{code}: {m}"
+            );
+        }
+        assert!(super::load_error("conv", 222, "", "13.0", "9.0").contains("≥ 580"));
+        assert!(super::load_error("conv", 209, "", "13.0", "9.0").contains("COIN_CUDA_ARCHS"));
+        let other = super::load_error("conv", 999, "weird", "13.0", "9.0");
+        assert!(other.contains("weird") && other.contains("999"), "{other}");
     }
 }

@@ -15,6 +15,7 @@ mod cuda;
 pub mod emu;
 pub mod grid;
 pub mod table;
+pub mod versions;
 
 use crate::{Error, Result};
 use std::ffi::c_void;
@@ -91,7 +92,7 @@ fn check_mirror_once<T: KernelParams>() -> Result<()> {
 
 enum Inner {
     Emu,
-    Cuda(cuda::CudaDevice),
+    Cuda(Box<cuda::CudaDevice>),
 }
 
 /// A device that runs the kernels.
@@ -126,7 +127,7 @@ impl Gpu {
     /// the build has no kernels.
     pub fn cuda(ordinal: usize) -> Result<Gpu> {
         Ok(Gpu {
-            inner: Arc::new(Inner::Cuda(cuda::CudaDevice::open(ordinal)?)),
+            inner: Arc::new(Inner::Cuda(Box::new(cuda::CudaDevice::open(ordinal)?))),
         })
     }
 
@@ -218,6 +219,7 @@ impl Gpu {
         if let Some(e) = args.error.take() {
             return Err(e);
         }
+        grid::check_launch(name, grid, block, entry.max_threads)?;
         LAUNCHED.with(|l| {
             if let Some(set) = l.borrow_mut().as_mut() {
                 set.insert(entry.name);
@@ -390,9 +392,23 @@ pub struct Probe {
     pub devices: usize,
     /// This build embeds nvcc-compiled kernels.
     pub kernels: bool,
+    /// The CUDA version the driver supports (`cuDriverGetVersion`, 1000·major + 10·minor).
+    pub driver_cuda: Option<i32>,
+    /// The CUDA version the kernels were built with.
+    pub kernels_cuda: Option<i32>,
 }
 
-/// Probes the driver (dlopen, then cuInit and the device count); never panics.
+/// The CUDA version of the loaded driver, when there is one.
+pub(crate) fn driver_cuda_version() -> Option<i32> {
+    use cudarc::driver::sys;
+    let mut v = 0;
+    // SAFETY: libcuda is loaded (callers check is_culib_present); v is a valid out-pointer.
+    let r = unsafe { sys::cuDriverGetVersion(&mut v) };
+    (r == sys::CUresult::CUDA_SUCCESS).then_some(v)
+}
+
+/// Probes the driver (dlopen, its CUDA version, then cuInit and the device count); never
+/// panics.
 pub fn probe() -> Probe {
     use cudarc::driver::{result, sys};
     // SAFETY: only tries to dlopen libcuda.
@@ -406,14 +422,27 @@ pub fn probe() -> Probe {
         driver,
         devices,
         kernels: has_cuda_kernels(),
+        driver_cuda: driver.then(driver_cuda_version).flatten(),
+        kernels_cuda: table::CUDA_BUILT,
     }
 }
 
 impl Probe {
-    /// The device `--device auto` picks: the first GPU when there is one and this build has
-    /// kernels, else the CPU.
+    /// Why the kernels cannot run here though a GPU is present: the driver is older than the
+    /// CUDA they were built with.
+    pub fn driver_mismatch(&self) -> Option<String> {
+        match (self.driver_cuda, self.kernels_cuda) {
+            (Some(d), Some(k)) if self.devices > 0 && self.kernels => {
+                versions::check_driver(d, k).err()
+            }
+            _ => None,
+        }
+    }
+
+    /// The device `--device auto` picks: the first GPU when there is one, this build has
+    /// kernels and the driver can load them; else the CPU.
     pub fn auto_device(&self) -> crate::Device {
-        if self.devices > 0 && self.kernels {
+        if self.devices > 0 && self.kernels && self.driver_mismatch().is_none() {
             crate::Device::Cuda(0)
         } else {
             crate::Device::Cpu
@@ -421,13 +450,19 @@ impl Probe {
     }
 
     /// A warning to print for `--device auto` when it falls back to the CPU on a machine with a
-    /// GPU (a build without kernels).
+    /// GPU (a build without kernels, or a driver too old for them).
     pub fn auto_warning(&self) -> Option<String> {
-        (self.devices > 0 && !self.kernels).then(|| {
-            format!(
+        if self.devices > 0 && !self.kernels {
+            return Some(format!(
                 "WARNING: {} CUDA device(s) found, but this build has NO CUDA kernels (nvcc was \
                  not found when it was compiled), so everything runs on the CPU. Run \
                  scripts/install-cuda-toolchain.sh (or set NVCC=/path/to/nvcc) and rebuild.",
+                self.devices
+            ));
+        }
+        self.driver_mismatch().map(|m| {
+            format!(
+                "WARNING: {} CUDA device(s) found, but {m}; everything runs on the CPU.",
                 self.devices
             )
         })

@@ -20,6 +20,8 @@ pub struct KernelEntry {
     pub name: &'static str,
     pub module: &'static str,
     pub params: &'static [ParamKind],
+    /// Its `__launch_bounds__`: the most threads one block may have.
+    pub max_threads: u32,
 }
 
 include!(concat!(env!("OUT_DIR"), "/kernel_table.rs"));

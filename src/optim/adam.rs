@@ -99,14 +99,8 @@ impl Adam {
         }
         group.check_finite_grad()?;
         self.step += 1;
-        let c = self.config;
         let h = AdamStep {
-            lr: c.lr,
-            beta1: c.beta1,
-            beta2: c.beta2,
-            eps: c.eps,
-            weight_decay: c.weight_decay,
-            decoupled: c.decoupled,
+            cfg: self.config,
             t: self.step as i32,
         };
         group.update(|params, grad, device| {

@@ -29,6 +29,14 @@ impl KernelGeom {
     /// stride or padding), an error for sizes past `int`.
     fn of(g: &ConvGeom) -> Option<Result<KernelGeom>> {
         (g.kh == g.kw && g.sh == g.sw && g.ph == g.pw).then(|| {
+            // The kernels index a GEMM column (one output or input pixel of the batch) in int.
+            let columns = (g.n * g.h * g.w).max(g.n * g.ho * g.wo);
+            if columns > i32::MAX as usize {
+                return Err(crate::Error::Shape(format!(
+                    "conv2d on the GPU: {columns} pixels in the batch exceed the kernels' int \
+                     index; split the batch"
+                )));
+            }
             Ok(KernelGeom {
                 n: i32_dim(g.n)?,
                 cin: i32_dim(g.cin)?,
@@ -43,14 +51,33 @@ impl KernelGeom {
             })
         })
     }
+    /// Sizes in 64 bits (a product of the i32 fields overflows past 2³¹ elements).
+    fn dims(&self) -> [usize; 10] {
+        [
+            self.n,
+            self.cin,
+            self.h,
+            self.w,
+            self.cout,
+            self.k,
+            self.stride,
+            self.pad,
+            self.ho,
+            self.wo,
+        ]
+        .map(|v| v as usize)
+    }
     fn x_len(&self) -> usize {
-        (self.n * self.cin * self.h * self.w) as usize
+        let [n, cin, h, w, ..] = self.dims();
+        n * cin * h * w
     }
     fn w_len(&self) -> usize {
-        (self.cout * self.cin * self.k * self.k) as usize
+        let [_, cin, _, _, cout, k, ..] = self.dims();
+        cout * cin * k * k
     }
     fn y_len(&self) -> usize {
-        self.n as usize * self.cout as usize * self.ho as usize * self.wo as usize
+        let [n, _, _, _, cout, _, _, _, ho, wo] = self.dims();
+        n * cout * ho * wo
     }
 }
 
@@ -221,5 +248,26 @@ mod tests {
     #[test]
     fn kernel_geometry_mirrors_conv_cu() {
         crate::gpu::check_mirror::<super::KernelGeom>().unwrap();
+    }
+
+    /// Buffer sizes past 2³¹ elements are computed in 64 bits.
+    #[test]
+    fn sizes_past_two_to_the_31_do_not_overflow() {
+        let g = super::KernelGeom {
+            n: 512,
+            cin: 1024,
+            h: 64,
+            w: 64,
+            cout: 2048,
+            k: 3,
+            stride: 1,
+            pad: 1,
+            ho: 64,
+            wo: 64,
+        };
+        assert_eq!(g.x_len(), 512 * 1024 * 64 * 64);
+        assert_eq!(g.y_len(), 512 * 2048 * 64 * 64);
+        assert_eq!(g.w_len(), 2048 * 1024 * 9);
+        assert!(g.y_len() > i32::MAX as usize);
     }
 }

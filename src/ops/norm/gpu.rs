@@ -3,7 +3,7 @@
 //! are updated there too, when they live on the device).
 
 use super::{BatchNormState, Stats};
-use crate::gpu::grid::{need, plane_grid, BLOCK};
+use crate::gpu::grid::{blocks, need, BLOCK};
 use crate::gpu::{kernel_params, Args, DevBuf, Gpu};
 use crate::ops::elementwise::gpu::{binary, unary, zeros};
 use crate::ops::elementwise::{Binary, Unary};
@@ -35,8 +35,9 @@ impl BnParams {
     fn len(&self) -> usize {
         (self.n * self.c * self.hw) as usize
     }
-    fn planes(&self) -> Result<[u32; 3]> {
-        plane_grid((self.n * self.c) as usize, self.hw as usize)
+    /// The grid of the elementwise kernels (bn_apply, bn_bwd_data).
+    fn grid(&self) -> [u32; 3] {
+        blocks(self.len())
     }
 }
 
@@ -146,7 +147,7 @@ fn launch_apply(g: &Gpu, x: &DevBuf, ch: Channels, y: &DevBuf, p: &BnParams) -> 
         .opt(ch.beta)
         .buf(y)
         .params(p);
-    g.launch("bn_apply_f32", p.planes()?, BLOCK, 0, &mut a)
+    g.launch("bn_apply_f32", p.grid(), BLOCK, 0, &mut a)
 }
 
 pub(super) fn normalize(
@@ -214,7 +215,7 @@ pub(super) fn backward(
                 .buf(&sum_gyx)
                 .buf(&dx)
                 .params(&p);
-            g.launch("bn_bwd_data_f32", p.planes()?, BLOCK, 0, &mut a)?;
+            g.launch("bn_bwd_data_f32", p.grid(), BLOCK, 0, &mut a)?;
         } else {
             dx = g.alloc_f32(x.numel())?;
             let zero = zeros(g, c)?;

@@ -8,13 +8,13 @@ pub(super) fn adam(p: &mut [f32], g: &[f32], [m, v]: [&mut Vec<f32>; 2], h: &Ada
     let (step_size, bc2_sqrt) = h.corrections();
     let (step_size, bc2_sqrt) = (step_size as f32, bc2_sqrt as f32);
     let (b1, b2, eps, wd, lr) = (
-        h.beta1 as f32,
-        h.beta2 as f32,
-        h.eps as f32,
-        h.weight_decay as f32,
-        h.lr as f32,
+        h.cfg.beta1 as f32,
+        h.cfg.beta2 as f32,
+        h.cfg.eps as f32,
+        h.cfg.weight_decay as f32,
+        h.cfg.lr as f32,
     );
-    let decoupled = h.decoupled;
+    let decoupled = h.cfg.decoupled;
     p.par_iter_mut()
         .zip(g.par_iter())
         .zip(m.par_iter_mut().zip(v.par_iter_mut()))

@@ -33,14 +33,14 @@ pub(super) fn adam(p: &DevBuf, [g, m, v]: [&DevBuf; 3], h: &AdamStep) -> Result<
     let (step_size, bc2_sqrt) = h.corrections();
     let hp = AdamParams {
         n: n as i64,
-        lr: h.lr as f32,
-        b1: h.beta1 as f32,
-        b2: h.beta2 as f32,
-        eps: h.eps as f32,
-        wd: h.weight_decay as f32,
+        lr: h.cfg.lr as f32,
+        b1: h.cfg.beta1 as f32,
+        b2: h.cfg.beta2 as f32,
+        eps: h.cfg.eps as f32,
+        wd: h.cfg.weight_decay as f32,
         step_size: step_size as f32,
         bc2_sqrt: bc2_sqrt as f32,
-        decoupled: h.decoupled as i32,
+        decoupled: h.cfg.decoupled as i32,
     };
     let mut a = Args::new();
     a.buf(p).buf(g).buf(m).buf(v).params(&hp);

@@ -108,24 +108,19 @@ pub(crate) fn may_be_non_finite(g: &Flat) -> Result<bool> {
     }
 }
 
-/// One Adam/AdamW step's hyper-parameters (`t` is the 1-based step number).
+/// One Adam/AdamW step: the optimizer's hyper-parameters and the 1-based step number `t`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct AdamStep {
-    pub lr: f64,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub eps: f64,
-    pub weight_decay: f64,
-    pub decoupled: bool,
+    pub cfg: crate::optim::AdamConfig,
     pub t: i32,
 }
 
 impl AdamStep {
     /// (lr / (1 − β1ᵗ), √(1 − β2ᵗ)): the bias corrections folded into the update.
     pub(crate) fn corrections(&self) -> (f64, f64) {
-        let bc1 = 1.0 - self.beta1.powi(self.t);
-        let bc2 = 1.0 - self.beta2.powi(self.t);
-        (self.lr / bc1, bc2.sqrt())
+        let bc1 = 1.0 - self.cfg.beta1.powi(self.t);
+        let bc2 = 1.0 - self.cfg.beta2.powi(self.t);
+        (self.cfg.lr / bc1, bc2.sqrt())
     }
 }
 

@@ -12,17 +12,17 @@ pub(super) fn adam(p: &mut [f32], g: &[f32], [m, v]: [&mut Vec<f32>; 2], h: &Ada
     let (step_size, bc2_sqrt) = h.corrections();
     for i in 0..p.len() {
         let (mut pi, mut gi) = (p[i] as f64, g[i] as f64);
-        if h.weight_decay != 0.0 {
-            if h.decoupled {
-                pi *= 1.0 - h.lr * h.weight_decay;
+        if h.cfg.weight_decay != 0.0 {
+            if h.cfg.decoupled {
+                pi *= 1.0 - h.cfg.lr * h.cfg.weight_decay;
             } else {
-                gi += h.weight_decay * pi;
+                gi += h.cfg.weight_decay * pi;
             }
         }
-        let mi = h.beta1 * m[i] as f64 + (1.0 - h.beta1) * gi;
-        let vi = h.beta2 * v[i] as f64 + (1.0 - h.beta2) * gi * gi;
+        let mi = h.cfg.beta1 * m[i] as f64 + (1.0 - h.cfg.beta1) * gi;
+        let vi = h.cfg.beta2 * v[i] as f64 + (1.0 - h.cfg.beta2) * gi * gi;
         m[i] = mi as f32;
         v[i] = vi as f32;
-        p[i] = (pi - step_size * mi / (vi.sqrt() / bc2_sqrt + h.eps)) as f32;
+        p[i] = (pi - step_size * mi / (vi.sqrt() / bc2_sqrt + h.cfg.eps)) as f32;
     }
 }

@@ -57,6 +57,9 @@ pub(super) fn broadcast_to(t: &Tensor, shape: &Shape) -> Option<Result<Tensor>> 
     })())
 }
 
+/// The shortest row summed by a whole block (reduce_rows); shorter ones take a thread each.
+const ROW_KERNEL_MIN: usize = 256;
+
 /// y[o, i] = scale · Σ_m x[o, m, i]: a sum over the middle axis of x viewed as
 /// [outer, mid, inner]. Deterministic (fixed order per output).
 pub(crate) fn sum_axis(
@@ -77,7 +80,9 @@ pub(crate) fn sum_axis(
     };
     let mut a = Args::new();
     a.buf(x).buf(y).params(&p);
-    if inner == 1 {
+    // A block per row pays off for long rows; short rows (a batch norm's 2-value planes, the
+    // last axis of a [65536, 2] tensor) take a thread each, like the strided sums.
+    if inner == 1 && mid >= ROW_KERNEL_MIN {
         let grid = [outer.clamp(1, 65535) as u32, 1, 1];
         g.launch("reduce_rows_f32", grid, BLOCK, 0, &mut a)
     } else {
