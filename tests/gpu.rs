@@ -184,6 +184,36 @@ fn batch_norm_past_65535_planes() {
     }
 }
 
+/// Evaluation-mode batch norm with running statistics in device memory reads nothing back to
+/// the host, forward or backward (they were read on every call before).
+#[test]
+fn eval_batch_norm_reads_nothing_back() {
+    let mut r = Rng::new(32);
+    let dev = Device::Emu;
+    let x = Tensor::from_f32(randn(&mut r, 2 * 3 * 4 * 4), [2, 3, 4, 4], dev).unwrap();
+    let gamma = Tensor::full(1.5, [3], coin::DType::F32, dev);
+    let st = ops::BatchNormState {
+        running_mean: Tensor::full(0.25, [3], coin::DType::F32, dev),
+        running_var: Tensor::full(2.0, [3], coin::DType::F32, dev),
+        num_batches_tracked: 0,
+    };
+    let tape = Tape::new();
+    let xt = tape.track(&x);
+    let before = gpu::reads_on_this_thread();
+    let affine = ops::Affine {
+        gamma: Some(&gamma),
+        beta: None,
+    };
+    let y = ops::batch_norm(&xt, affine, ops::BnMode::Eval { state: &st }, 1e-5).unwrap();
+    let loss = ops::sum_all(&y).unwrap();
+    let g = tape.backward(&loss, &[&xt]).unwrap();
+    assert_eq!(gpu::reads_on_this_thread(), before, "no device→host read");
+    // dL/dx = γ / √(var + eps) everywhere.
+    let want = 1.5 / (2.0f64 + 1e-5).sqrt();
+    let got = g.get(&xt).unwrap().to_vec_f64();
+    assert!(got.iter().all(|v| (v - want).abs() < 1e-5), "{got:?}");
+}
+
 /// A parameter struct whose Rust side does not match the C struct it names is refused at the
 /// launch, before anything runs.
 #[test]

@@ -175,8 +175,9 @@ impl Gpu {
         Ok(())
     }
 
-    /// The values of `b`.
+    /// The values of `b` (counted as a device→host read: [`reads_on_this_thread`]).
     pub fn download(&self, b: &DevBuf) -> Result<Vec<f32>> {
+        READS.with(|r| r.set(r.get() + 1));
         let mut v = vec![0.0f32; b.len];
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut v);
         match &*self.inner {
@@ -246,6 +247,15 @@ impl Gpu {
 thread_local! {
     static LAUNCHED: std::cell::RefCell<Option<std::collections::BTreeSet<&'static str>>> =
         const { std::cell::RefCell::new(None) };
+}
+
+thread_local! {
+    static READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Device→host reads made from this thread so far (tests count what a step reads back).
+pub fn reads_on_this_thread() -> u64 {
+    READS.with(|r| r.get())
 }
 
 /// Starts recording the kernels launched from this thread (coverage tests: every kernel in the

@@ -1,11 +1,12 @@
 //! Batch normalisation on the CUDA kernels (kernels/norm.cu): the Tensor adapter and the
 //! launchers. In training the per-channel statistics stay on the device (running statistics
-//! are updated there too, when they live on the device).
+//! are updated there too, when they live on the device); in evaluation running statistics in
+//! device memory are read there.
 
 use super::{BatchNormState, Stats};
 use crate::gpu::grid::{blocks, need, BLOCK};
 use crate::gpu::{kernel_params, Args, DevBuf, Gpu};
-use crate::ops::elementwise::gpu::{binary, unary, zeros};
+use crate::ops::elementwise::gpu::{binary, fill, unary, zeros};
 use crate::ops::elementwise::{Binary, Unary};
 use crate::{Result, Tensor};
 
@@ -91,6 +92,25 @@ pub(super) fn train_stats(
         }
         Ok(DeviceStats { mean, invstd })
     })())
+}
+
+/// Evaluation statistics from running statistics in device memory (f32): the mean as it is,
+/// 1/√(var + eps) computed on the device. None when they live elsewhere.
+pub(super) fn eval_stats(s: &BatchNormState, eps: f64) -> Option<Result<DeviceStats>> {
+    let on_device = |t: &Tensor| t.device().is_gpu() && t.dtype() == crate::DType::F32;
+    (on_device(&s.running_mean) && on_device(&s.running_var)).then(|| {
+        let (mean, var) = (s.running_mean.dev()?, s.running_var.dev()?);
+        let g = var.gpu();
+        let c = var.len();
+        let root = g.alloc_f32(c)?;
+        unary(g, Unary::AddScalar(eps), &var, &root, c)?;
+        unary(g, Unary::Sqrt, &root, &root, c)?;
+        let ones = g.alloc_f32(c)?;
+        fill(g, &ones, c, 1.0)?;
+        let invstd = g.alloc_f32(c)?;
+        binary(g, Binary::Div, (&ones, &[c]), (&root, &[c]), &invstd)?;
+        Ok(DeviceStats { mean, invstd })
+    })
 }
 
 /// r ← (1 − m)·r + m·batch on the device, with the unbiased variance for the running variance.

@@ -149,16 +149,20 @@ pub fn batch_norm(x: &Tensor, affine: Affine, mode: BnMode, eps: f64) -> Result<
         }
     } else {
         let s = eval_state.expect("evaluation mode carries its statistics");
-        let mean = s.running_mean.try_to_vec_f64()?;
-        let var = s.running_var.try_to_vec_f64()?;
-        if mean.len() != c || var.len() != c {
-            return Err(Error::Shape(format!(
-                "batch_norm: running statistics have {} entries, input has {c} channels",
-                mean.len()
-            )));
+        check_running(s, c)?;
+        // Running statistics in device memory stay there (no read per call on a GPU).
+        let on_device = (path_of(x) == Path::Gpu)
+            .then(|| gpu::eval_stats(s, eps))
+            .flatten();
+        match on_device {
+            Some(r) => Stats::Device(r?),
+            None => {
+                let mean = s.running_mean.try_to_vec_f64()?;
+                let var = s.running_var.try_to_vec_f64()?;
+                let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+                Stats::Host { mean, invstd }
+            }
         }
-        let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-        Stats::Host { mean, invstd }
     };
     // γ/β as host values for the host paths; the GPU path reads them on the device.
     let on_gpu = path_of(x) == Path::Gpu;
