@@ -437,3 +437,39 @@ fn probe_and_device_messages() {
         assert!(e.contains("no CUDA driver"), "{e}");
     }
 }
+
+/// The spectral norm's power iteration on a GPU device runs through the ops: `u` and σ match
+/// the host's f64 iteration, the normalised layer's output and weight gradient match, and a
+/// forward reads nothing back (σ only when asked).
+#[test]
+fn spectral_norm_on_the_device_matches_the_host_and_reads_nothing() {
+    use coin::nn::{Conv2dCfg, Ctx, ParamGroup, SNConv2d};
+    let run = |dev: Device| {
+        let mut group = ParamGroup::new("d", dev);
+        let mut rng = Rng::new(41);
+        let cfg = Conv2dCfg {
+            cin: 3,
+            cout: 5,
+            k: 3,
+            padding: 1,
+            ..Default::default()
+        };
+        let sn = SNConv2d::new(&mut group.scope("sn"), cfg, &mut rng).unwrap();
+        let mut r = Rng::new(42);
+        let x = Tensor::from_f32(randn(&mut r, 2 * 3 * 6 * 6), [2, 3, 6, 6], dev).unwrap();
+        let tape = Tape::new();
+        let ctx = Ctx::train(&tape);
+        let before = gpu::reads_on_this_thread();
+        // Two forwards: two power iterations, the second starting from the updated u.
+        sn.forward(&x, &ctx).unwrap();
+        let y = sn.forward(&x, &ctx).unwrap();
+        let reads = gpu::reads_on_this_thread() - before;
+        (sn.sigma(), sn.u.get().to_vec_f64(), y.to_vec_f64(), reads)
+    };
+    let (se, ue, ye, reads) = run(Device::Emu);
+    let (sr, ur, yr, _) = run(Device::Reference);
+    assert_eq!(reads, 0, "the power iteration read back {reads} buffers");
+    assert!((se - sr).abs() < 1e-5 * sr.abs(), "σ {se} vs {sr}");
+    check_close("u", &ue, &ur, REDUCTION).unwrap();
+    check_close("y", &ye, &yr, REDUCTION).unwrap();
+}

@@ -26,7 +26,8 @@ impl BufferHandle {
     pub fn get(&self) -> Tensor {
         self.cell.lock().expect("buffer lock").clone()
     }
-    /// Replaces the value; the shape and dtype must stay the same.
+    /// Replaces the value (moved to the buffer's device); the shape and dtype must stay the
+    /// same.
     pub fn set(&self, value: Tensor) -> Result<()> {
         let mut g = self.cell.lock().expect("buffer lock");
         if value.shape() != g.shape() || value.dtype() != g.dtype() {
@@ -39,7 +40,13 @@ impl BufferHandle {
                 value.shape()
             )));
         }
-        *g = value.detach().to_device(g.device());
+        // On the same device the value is kept as it is (ops never write into their outputs
+        // afterwards); a copy there would be a device→host→device round trip on a GPU.
+        *g = if value.device() == g.device() {
+            value.detach()
+        } else {
+            value.detach().to_device(g.device())
+        };
         Ok(())
     }
 }
