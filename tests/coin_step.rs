@@ -30,6 +30,10 @@ struct Iteration {
     losses: BTreeMap<String, f64>,
     grads: Map,
     state: Map,
+    /// Device→host reads during the iteration (0 on the host devices).
+    reads: u64,
+    /// Whether the generator stepped too.
+    generator: bool,
 }
 
 /// The fixture's batch `k`, or its top-left `crop`×`crop` corner of its first `n` images (the
@@ -80,7 +84,9 @@ fn run(
     let mut out = Vec::new();
     for k in 0..iterations {
         let x = input(fx, k, small, dev);
+        let before = coin::gpu::reads_on_this_thread();
         let l = step.train_step(&mut nets, &f.net, &x).unwrap();
+        let reads = coin::gpu::reads_on_this_thread() - before;
         let mut losses: BTreeMap<String, f64> = l
             .discriminator
             .iter()
@@ -110,6 +116,8 @@ fn run(
             losses,
             grads,
             state,
+            reads,
+            generator: l.generator.is_some(),
         });
     }
     assert!(
@@ -263,6 +271,15 @@ fn coin_step_on_the_emulated_gpu_matches_cpu() {
         run(Device::Emu, &fx, true, 2),
     );
     for (k, (c, e)) in cpu.iter().zip(&emu).enumerate() {
+        // What an iteration reads back on a GPU device: each logged loss scalar, Adam's one
+        // finiteness value per stepped group, and the classifier's p(x) for the class bins
+        // (still a host read: the next thing to move).
+        let want = e.losses.len() as u64 + 1 + e.generator as u64 + 1;
+        assert_eq!(
+            e.reads, want,
+            "it{k}: reads (generator step: {})",
+            e.generator
+        );
         for (n, v) in &c.losses {
             let w = e.losses[n];
             assert!(
