@@ -137,17 +137,7 @@ pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeo
         let bv = bias.map(|b| b.to_vec_f32());
         x.host_f32(|xv| {
             w.host_f32(|wv| {
-                let c = super::direct::Correlation {
-                    n: g.n,
-                    cin: g.cin,
-                    h: g.h,
-                    w: g.w,
-                    cout: g.cout,
-                    kh: g.kh,
-                    kw: g.kw,
-                    ph: g.ph,
-                    pw: g.pw,
-                };
+                let c = super::direct::Correlation::forward(g);
                 super::direct::correlate(xv, wv, bv.as_deref(), &c, &mut y)
             })
         });
@@ -223,19 +213,7 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
         }
         let mut dx = crate::tensor::recycler::zeroed(g.n * g.cin * g.h * g.w);
         gy.host_f32(|dy| {
-            // The input gradient is the correlation of gy with the flipped, transposed
-            // weights, padded by k − 1 − p.
-            let c = super::direct::Correlation {
-                n: g.n,
-                cin: g.cout,
-                h: g.ho,
-                w: g.wo,
-                cout: g.cin,
-                kh: g.kh,
-                kw: g.kw,
-                ph: g.kh - 1 - g.ph,
-                pw: g.kw - 1 - g.pw,
-            };
+            let c = super::direct::Correlation::backward_data(g);
             super::direct::correlate(dy, &wt, None, &c, &mut dx)
         });
         return from_f32_like(dx, [g.n, g.cin, g.h, g.w], gy);

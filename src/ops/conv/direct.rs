@@ -131,6 +131,38 @@ pub(super) struct Correlation {
     pub pw: usize,
 }
 
+impl Correlation {
+    /// The forward convolution of `g` (stride 1).
+    pub(super) fn forward(g: &super::ConvGeom) -> Correlation {
+        Correlation {
+            n: g.n,
+            cin: g.cin,
+            h: g.h,
+            w: g.w,
+            cout: g.cout,
+            kh: g.kh,
+            kw: g.kw,
+            ph: g.ph,
+            pw: g.pw,
+        }
+    }
+    /// The input gradient of `g` (stride 1): gy correlated with the flipped, transposed
+    /// weights, padded by k − 1 − p.
+    pub(super) fn backward_data(g: &super::ConvGeom) -> Correlation {
+        Correlation {
+            n: g.n,
+            cin: g.cout,
+            h: g.ho,
+            w: g.wo,
+            cout: g.cin,
+            kh: g.kh,
+            kw: g.kw,
+            ph: g.kh - 1 - g.ph,
+            pw: g.kw - 1 - g.pw,
+        }
+    }
+}
+
 /// `y[n][co][oh][ow] = Σ w[co][ci][kh][kw] · x[n][ci][oh+kh−ph][ow+kw−pw]` (+ bias), stride 1.
 /// `w` is OIHW. Writes every element of `y` (N × Cout × Ho × Wo).
 pub(super) fn correlate(
