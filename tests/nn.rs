@@ -268,3 +268,53 @@ fn checkpoints_round_trip_and_replace_atomically() {
     assert!(e.contains("bad.safetensors"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The spectral norm's power iteration on a GPU device runs through the ops: `u` and σ match
+/// the host's f64 iteration, the normalised layer's output and weight gradient (σ a constant)
+/// match, and a forward reads nothing back (σ only when asked).
+#[test]
+fn spectral_norm_on_the_device_matches_the_host_and_reads_nothing() {
+    use coin::nn::{Conv2dCfg, Ctx, ParamGroup, SNConv2d};
+    let run = |dev: Device| {
+        let mut group = ParamGroup::new("d", dev);
+        let mut rng = Rng::new(41);
+        let cfg = Conv2dCfg {
+            cin: 3,
+            cout: 5,
+            k: 3,
+            padding: 1,
+            ..Default::default()
+        };
+        let sn = SNConv2d::new(&mut group.scope("sn"), cfg, &mut rng).unwrap();
+        let mut r = Rng::new(42);
+        let x =
+            Tensor::from_f32(crate::gpu::randn(&mut r, 2 * 3 * 6 * 6), [2, 3, 6, 6], dev).unwrap();
+        let tape = Tape::new();
+        let ctx = Ctx::train(&tape);
+        let before = coin::gpu::reads_on_this_thread();
+        // Two forwards: two power iterations, the second starting from the updated u.
+        sn.forward(&x, &ctx).unwrap();
+        let y = sn.forward(&x, &ctx).unwrap();
+        let reads = coin::gpu::reads_on_this_thread() - before;
+        let loss = ops::sum_all(&ops::square(&y).unwrap()).unwrap();
+        let wrt = group.tensors();
+        let g = tape
+            .backward(&loss, &wrt.iter().collect::<Vec<_>>())
+            .unwrap();
+        let dw = g.get_id(sn.conv.weight.id()).unwrap().to_vec_f64();
+        (
+            sn.sigma(),
+            sn.u.get().to_vec_f64(),
+            y.to_vec_f64(),
+            dw,
+            reads,
+        )
+    };
+    let (se, ue, ye, dwe, reads) = run(Device::Emu);
+    let (sr, ur, yr, dwr, _) = run(Device::Reference);
+    assert_eq!(reads, 0, "the power iteration read back {reads} buffers");
+    assert!((se - sr).abs() < 1e-5 * sr.abs(), "σ {se} vs {sr}");
+    check_close("u", &ue, &ur, crate::common::REDUCTION).unwrap();
+    check_close("y", &ye, &yr, crate::common::REDUCTION).unwrap();
+    check_close("dW", &dwe, &dwr, crate::common::REDUCTION).unwrap();
+}

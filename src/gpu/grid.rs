@@ -1,5 +1,6 @@
 //! Launch-geometry helpers shared by every family's launchers: the block size, grid-stride
-//! grids, per-plane grids, GEMM tile grids, and the size checks that run before a launch.
+//! grids, GEMM tile grids, the hardware's launch limits, and the size checks that run before a
+//! launch.
 
 use super::DevBuf;
 use crate::{Error, Result};
@@ -51,7 +52,7 @@ pub fn check_launch(name: &str, grid: [u32; 3], block: [u32; 3], max_threads: u3
 /// Grid of a tiled GEMM: N / BN × M / BM tiles, `z` slices.
 pub fn tile_grid(m: usize, n: usize, (bm, bn): (usize, usize), z: usize) -> Result<[u32; 3]> {
     let (gx, gy) = (n.div_ceil(bn), m.div_ceil(bm));
-    if gy > 65535 || z > 65535 || gx > i32::MAX as usize {
+    if gy > MAX_GRID_YZ as usize || z > MAX_GRID_YZ as usize || gx > MAX_GRID_X as usize {
         return Err(Error::Shape(format!(
             "GEMM of {m}×{n} is too large for one launch"
         )));

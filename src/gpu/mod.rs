@@ -75,18 +75,20 @@ pub fn check_mirror<T: KernelParams>() -> Result<()> {
     Ok(())
 }
 
-/// [`check_mirror`] once per mirror type per process (launches call it on every push).
+thread_local! {
+    /// Mirror types already checked on this thread (a launch pushes its struct every time).
+    static MIRRORS_CHECKED: std::cell::RefCell<Vec<std::any::TypeId>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`check_mirror`] once per mirror type and thread: a lock-free lookup on the launch path.
 fn check_mirror_once<T: KernelParams>() -> Result<()> {
-    use std::any::TypeId;
-    use std::collections::HashSet;
-    use std::sync::{Mutex, OnceLock};
-    static CHECKED: OnceLock<Mutex<HashSet<TypeId>>> = OnceLock::new();
-    let set = CHECKED.get_or_init(Default::default);
-    if set.lock().expect("mirror set").contains(&TypeId::of::<T>()) {
+    let id = std::any::TypeId::of::<T>();
+    if MIRRORS_CHECKED.with(|c| c.borrow().contains(&id)) {
         return Ok(());
     }
     check_mirror::<T>()?;
-    set.lock().expect("mirror set").insert(TypeId::of::<T>());
+    MIRRORS_CHECKED.with(|c| c.borrow_mut().push(id));
     Ok(())
 }
 
@@ -334,11 +336,14 @@ impl DevBuf {
     }
 }
 
-/// Kernel arguments, each stored in its own 8-byte-aligned heap slot so the `void**` array can
-/// point at them (the pointers are taken at launch, after the last push).
+/// Kernel arguments, packed into one buffer of 8-byte words, each argument starting on its own
+/// word so the `void**` array can point at it (the pointers are taken at launch, after the last
+/// push, when the buffer no longer moves).
 #[derive(Default)]
 pub struct Args {
-    slots: Vec<Box<[u64]>>,
+    words: Vec<u64>,
+    /// Where each argument starts in `words`.
+    starts: Vec<usize>,
     kinds: Vec<ParamKind>,
     /// The first failed mirror check, reported by the launch.
     error: Option<Error>,
@@ -349,9 +354,11 @@ impl Args {
         Args::default()
     }
     fn push_bytes(&mut self, kind: ParamKind, bytes: &[u8]) -> &mut Args {
-        let mut slot = vec![0u64; bytes.len().div_ceil(8)].into_boxed_slice();
-        bytemuck::cast_slice_mut::<u64, u8>(&mut slot)[..bytes.len()].copy_from_slice(bytes);
-        self.slots.push(slot);
+        let start = self.words.len();
+        self.words.resize(start + bytes.len().div_ceil(8), 0);
+        bytemuck::cast_slice_mut::<u64, u8>(&mut self.words[start..])[..bytes.len()]
+            .copy_from_slice(bytes);
+        self.starts.push(start);
         self.kinds.push(kind);
         self
     }
@@ -378,7 +385,7 @@ impl Args {
     pub fn f32(&mut self, v: f32) -> &mut Args {
         self.push_bytes(ParamKind::F32, &v.to_ne_bytes())
     }
-    /// A parameter struct by value (its mirror is checked against the C layout once).
+    /// A parameter struct by value (its mirror is checked against the C layout once per thread).
     pub fn params<T: KernelParams>(&mut self, p: &T) -> &mut Args {
         if let Err(e) = check_mirror_once::<T>() {
             self.error.get_or_insert(e);
@@ -386,9 +393,11 @@ impl Args {
         self.push_bytes(ParamKind::Struct(T::C_NAME), bytemuck::bytes_of(p))
     }
     fn pointers(&mut self) -> Vec<*mut c_void> {
-        self.slots
-            .iter_mut()
-            .map(|s| s.as_mut_ptr() as *mut c_void)
+        let base = self.words.as_mut_ptr();
+        // SAFETY: every start is an index into `words` (pushed with at least one word).
+        self.starts
+            .iter()
+            .map(|&s| unsafe { base.add(s) } as *mut c_void)
             .collect()
     }
 }

@@ -5,7 +5,7 @@
 use super::ConvGeom;
 use crate::gpu::grid::{blocks, i32_dim, need, tile_grid, BLOCK};
 use crate::gpu::{kernel_params, Args, DevBuf, Gpu};
-use crate::ops::elementwise::gpu::fill;
+use crate::ops::elementwise::gpu::zeros;
 use crate::{Result, Tensor};
 
 kernel_params! {
@@ -51,34 +51,20 @@ impl KernelGeom {
             })
         })
     }
-    /// Sizes in 64 bits (a product of the i32 fields overflows past 2³¹ elements).
-    fn dims(&self) -> [usize; 10] {
-        [
-            self.n,
-            self.cin,
-            self.h,
-            self.w,
-            self.cout,
-            self.k,
-            self.stride,
-            self.pad,
-            self.ho,
-            self.wo,
-        ]
-        .map(|v| v as usize)
-    }
+    // Sizes in 64 bits: a product of the i32 fields overflows past 2³¹ elements.
     fn x_len(&self) -> usize {
-        let [n, cin, h, w, ..] = self.dims();
-        n * cin * h * w
+        product(&[self.n, self.cin, self.h, self.w])
     }
     fn w_len(&self) -> usize {
-        let [_, cin, _, _, cout, k, ..] = self.dims();
-        cout * cin * k * k
+        product(&[self.cout, self.cin, self.k, self.k])
     }
     fn y_len(&self) -> usize {
-        let [n, _, _, _, cout, _, _, _, ho, wo] = self.dims();
-        n * cout * ho * wo
+        product(&[self.n, self.cout, self.ho, self.wo])
     }
+}
+
+fn product(dims: &[i32]) -> usize {
+    dims.iter().map(|&d| d as usize).product()
 }
 
 pub(super) fn forward(
@@ -103,8 +89,7 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Option<Res
     Some((|| {
         let kg = kg?;
         let (gb, wb) = (gy.dev()?, w.dev()?);
-        let gx = gb.gpu().alloc_f32(kg.x_len())?;
-        fill(gb.gpu(), &gx, kg.x_len(), 0.0)?;
+        let gx = zeros(gb.gpu(), kg.x_len())?;
         launch_backward_data(gb.gpu(), &wb, &gb, &gx, &kg)?;
         Tensor::from_dev(gx, vec![g.n, g.cin, g.h, g.w], gy.device())
     })())
@@ -116,8 +101,7 @@ pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Option<R
         let kg = kg?;
         let (gb, xb) = (gy.dev()?, x.dev()?);
         let gpu = gb.gpu();
-        let gw = gpu.alloc_f32(kg.w_len())?;
-        fill(gpu, &gw, kg.w_len(), 0.0)?;
+        let gw = zeros(gpu, kg.w_len())?;
         launch_backward_weight(gpu, &xb, &gb, &gw, &kg)?;
         Tensor::from_dev(gw, vec![g.cout, g.cin, g.kh, g.kw], gy.device())
     })())

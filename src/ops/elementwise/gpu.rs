@@ -110,8 +110,7 @@ pub(super) fn unary_bwd(x: &Tensor, y: &Tensor, g: &Tensor, op: Unary) -> Option
         let (xb, yb, gb) = (x.dev()?, y.dev()?, g.dev()?);
         let gpu = xb.gpu();
         let n = x.numel();
-        let gx = gpu.alloc_f32(n)?;
-        fill(gpu, &gx, n, 0.0)?;
+        let gx = zeros(gpu, n)?;
         for (w, b) in [("x", &xb), ("y", &yb), ("gy", &gb), ("gx", &gx)] {
             need(&format!("unary backward {w}"), b, n)?;
         }

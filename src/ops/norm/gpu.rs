@@ -60,7 +60,7 @@ fn launch_stats(g: &Gpu, xb: &DevBuf, p: &BnParams) -> Result<[DevBuf; 3]> {
 }
 
 /// Mean and biased variance, read back (for host running statistics).
-pub(super) fn moments(x: &Tensor, _c: usize) -> Option<Result<(Vec<f64>, Vec<f64>)>> {
+pub(super) fn moments(x: &Tensor) -> Option<Result<(Vec<f64>, Vec<f64>)>> {
     Some((|| {
         let xb = x.dev()?;
         let g = xb.gpu();

@@ -31,8 +31,8 @@ pub(crate) enum Stats {
         mean: Vec<f64>,
         invstd: Vec<f64>,
     },
-    /// Training on a GPU device: the statistics stay in device memory, so a step makes no host
-    /// round trip for them.
+    /// On a GPU device (training, or evaluation with running statistics in device memory): the
+    /// statistics stay there, so a step makes no host round trip for them.
     Device(gpu::DeviceStats),
 }
 
@@ -137,7 +137,7 @@ pub fn batch_norm(x: &Tensor, affine: Affine, mode: BnMode, eps: f64) -> Result<
             None => {
                 let (mean, var) = match path_of(x) {
                     Path::Cpu => cpu::moments(x, c),
-                    Path::Gpu => gpu_or_reference(gpu::moments(x, c), || reference::moments(x, c))?,
+                    Path::Gpu => gpu_or_reference(gpu::moments(x), || reference::moments(x, c))?,
                     Path::Reference => reference::moments(x, c),
                 };
                 let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();

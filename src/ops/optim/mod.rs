@@ -39,9 +39,7 @@ impl Flat {
     }
     /// Resizes to n values (new ones 0), on the host: a device array is read back first.
     pub(crate) fn resize(&mut self, n: usize) -> Result<()> {
-        let mut v = self.to_host()?.into_owned();
-        v.resize(n, 0.0);
-        *self = Flat::Host(v);
+        self.host_mut()?.resize(n, 0.0);
         Ok(())
     }
     /// Sets every value to 0, where the values are.
