@@ -63,6 +63,13 @@ run_stage() {
   timeout "$limit" "$@" >> "$file" 2>&1
   rc=$?
   echo "$name rc=$rc in $(( $(date +%s) - t0 ))s" | tee -a "$file" >> "$summary"
+  # A failed or refused stage (a sanitizer that does not support the device, say) leaves its
+  # reason in the summary: the last line it printed.
+  if [ "$rc" != 0 ]; then
+    local why
+    why=$(grep -m1 -iE "panicked|error|not supported|refus" "$file" || grep -v '^$' "$file" | tail -1)
+    echo "  $name: $why" >> "$summary"
+  fi
   tail -3 "$file"
   return $rc
 }
@@ -72,7 +79,8 @@ run() {
   [ "${1:-}" = "--dry-run" ] && dry=1
   budget=0
   out="${OUT:-gpu-check/out}"
-  scratch=$(mktemp -d /tmp/gpu-check.XXXXXX)
+  scratch=/tmp/gpu-check.dry-run
+  [ "$dry" = 1 ] || scratch=$(mktemp -d /tmp/gpu-check.XXXXXX)
   summary="$out/summary.md"
   if [ "$dry" = 1 ]; then
     echo "dry run: the stages, their timeouts and commands (nothing runs)"
