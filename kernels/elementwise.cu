@@ -5,7 +5,7 @@
 #include "common.cuh"
 
 // Unary op codes (Rust reads them as generated constants: ops/elementwise/gpu.rs); p0/p1 are
-// clamp's bounds or the scalar. An unknown code yields NaN.
+// clamp's bounds, the scalar or at_least's threshold. An unknown code yields NaN.
 enum CoinUnary {
   UNARY_NEG = 0,
   UNARY_RELU = 1,
@@ -20,6 +20,7 @@ enum CoinUnary {
   UNARY_CLAMP = 10,
   UNARY_ADD_SCALAR = 11,
   UNARY_MUL_SCALAR = 12,
+  UNARY_AT_LEAST = 13,
 };
 
 // Binary op codes: add sub mul div maximum minimum (NaN-propagating as torch). An unknown code
@@ -72,6 +73,7 @@ __device__ inline float coin_unary(int op, float x, float p0, float p1) {
     case UNARY_CLAMP: return x != x ? x : fminf(fmaxf(x, p0), p1);
     case UNARY_ADD_SCALAR: return x + p0;
     case UNARY_MUL_SCALAR: return x * p0;
+    case UNARY_AT_LEAST: return x >= p0 ? 1.0f : 0.0f;
     default: return __int_as_float(0x7fffffff);
   }
 }
@@ -91,6 +93,7 @@ __device__ inline float coin_unary_grad(int op, float x, float y, float p0, floa
     case UNARY_CLAMP: return (x >= p0 && x <= p1) ? 1.0f : 0.0f;
     case UNARY_ADD_SCALAR: return 1.0f;
     case UNARY_MUL_SCALAR: return p0;
+    case UNARY_AT_LEAST: return 0.0f;
     default: return __int_as_float(0x7fffffff);
   }
 }

@@ -18,9 +18,12 @@
 #                    tests (skipped with the reason when the tool is missing or refuses)
 #   bench      60 s  benches/gpu.rs, short warm-up and measurement
 #   pytorch    30 s  the same shapes in PyTorch/cuDNN, when `import torch` works there
-#   train      60 s  COIN at the paper configuration on cuda:0: steps/s, GPU memory, checkpoint
-# $OUT gets 8 files: summary.md, smoke.txt, suite.txt, sanitizer.txt, bench.txt, pytorch.json,
-# train.txt, nvidia-smi.txt; criterion's folders and raw logs stay in a scratch folder.
+#   step       25 s  the COIN step at the paper configuration (256², widths ×1, batch 16): after
+#                    warm-up only the logged scalars come back — no fallback, copy-in or driver
+#                    allocation (asserted) — and the seconds of a G+D and a D-only step
+#   train      40 s  COIN at the paper configuration on cuda:0: steps/s, GPU memory, checkpoint
+# $OUT gets 9 files: summary.md, smoke.txt, suite.txt, sanitizer.txt, bench.txt, pytorch.json,
+# step.txt, train.txt, nvidia-smi.txt; criterion's folders and raw logs stay in a scratch folder.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=gpu-check/bin
@@ -133,13 +136,17 @@ run() {
     echo '{"skipped": "import torch with CUDA failed"}' > "$out/pytorch.json"
     echo "pytorch: skipped (no torch with CUDA)" >> "$summary"
   fi
-  # 6. COIN at the paper configuration for 60 s.
+  # 6. The COIN step at the paper configuration: what it reads back, and its time.
+  run_stage step 25 "$out/step.txt" "$bin/coin-tests" --exact \
+    coin_step::paper_config_step_on_cuda_reads_only_what_it_logs --nocapture
+  [ "$dry" = 1 ] || grep "paper-config" "$out/step.txt" >> "$summary"
+  # 7. COIN at the paper configuration for 40 s.
   if [ "$dry" != 1 ]; then
     (while sleep 5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader; done) \
       > "$scratch/memory.txt" 2>&1 &
     mem_pid=$!
   fi
-  run_stage train 60 "$out/train.txt" "$bin/coin-train" --preset paper-synthetic \
+  run_stage train 40 "$out/train.txt" "$bin/coin-train" --preset paper-synthetic \
     --device cuda:0 --out "$scratch/run"
   if [ "$dry" = 1 ]; then
     echo "total timeouts: ${budget}s (must be ≤ 300)"

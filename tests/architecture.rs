@@ -60,6 +60,8 @@ fn every_kernel_file_is_an_op_family_and_src_gpu_is_the_runtime_alone() {
     assert_eq!(
         runtime,
         [
+            "block_cache.rs",
+            "counters.rs",
             "cuda.rs",
             "emu.rs",
             "grid.rs",

@@ -135,6 +135,14 @@ impl CudaDevice {
         }
     }
 
+    /// Sets `n` 32-bit words at `dst` to `bits`, in stream order.
+    pub fn fill_u32(&self, dst: u64, bits: u32, n: usize) -> Result<()> {
+        self.current()?;
+        // SAFETY: dst holds at least n words and was allocated for this stream.
+        unsafe { sys::cuMemsetD32Async(dst, bits, n, self.stream).result() }
+            .map_err(|e| drv("fill", e))
+    }
+
     pub fn download(&self, dst: &mut [u8], src: u64) -> Result<()> {
         self.current()?;
         // SAFETY: src holds at least dst.len() bytes; synchronised before returning.

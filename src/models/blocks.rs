@@ -171,7 +171,7 @@ impl GeneratorBlock {
             conv2,
         })
     }
-    /// `y`: class ids, i64 [N].
+    /// `y`: the classes, [N] (i64 ids or f32 y ∈ {0, 1}).
     pub fn forward(&self, x: &Tensor, y: &Tensor, ctx: &Ctx) -> Result<Tensor> {
         let left = self.short.forward(&self.up.apply(x)?, ctx)?;
         let h = self.up.apply(&self.cbn1.forward(x, y, ctx)?)?;

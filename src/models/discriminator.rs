@@ -71,7 +71,8 @@ impl Discriminator {
         })
     }
 
-    /// Logits [N, 1] for images `x` and class ids `y` (i64 [N]).
+    /// Logits [N, 1] for images `x` and classes `y` ([N]: i64 ids, or the class as f32
+    /// y ∈ {0, 1}, as [`Embedding::forward`](crate::nn::Embedding::forward) reads them).
     pub fn forward(&self, x: &Tensor, y: &Tensor, ctx: &Ctx) -> Result<Tensor> {
         let mut h = x.clone();
         for b in &self.blocks {

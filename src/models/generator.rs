@@ -97,7 +97,7 @@ impl Generator {
         })
     }
 
-    /// The counterfactual for encoder features `feats = [f1 … f5]`, class ids `y` (i64 [N]) and,
+    /// The counterfactual for encoder features `feats = [f1 … f5]`, classes `y` ([N]: i64 ids or f32 y ∈ {0, 1}) and,
     /// for the perturbation head, the input image `x`.
     pub fn forward(&self, feats: &[Tensor], y: &Tensor, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
         if feats.len() != 5 {

@@ -80,12 +80,13 @@ impl ConditionalBatchNorm2d {
         })
     }
 
-    /// `x`: N×C×H×W; `y`: class ids, i64 of shape [N].
+    /// `x`: N×C×H×W; `y`: the classes, shape [N] — i64 ids, or for two classes f32 y ∈ {0, 1}
+    /// (see [`Embedding::forward`]).
     pub fn forward(&self, x: &Tensor, y: &Tensor, ctx: &Ctx) -> Result<Tensor> {
         let (n, c, _, _) = x.shape().dims4("conditional_batch_norm")?;
         if y.dims() != [n] {
             return Err(crate::Error::Shape(format!(
-                "conditional_batch_norm: class ids must have shape [{n}], got {}",
+                "conditional_batch_norm: the classes must have shape [{n}], got {}",
                 y.shape()
             )));
         }

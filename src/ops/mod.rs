@@ -26,8 +26,8 @@ pub mod shape;
 
 pub use conv::{conv2d, conv2d_backward_data, conv2d_backward_weight, Conv2dParams};
 pub use elementwise::{
-    abs, add, add_scalar, clamp, div, eq, exp, ge, gt, le, log, lt, maximum, minimum, mul,
-    mul_scalar, neg, relu, sigmoid, softplus, sqrt, square, sub, tanh, unary, where_, Unary,
+    abs, add, add_scalar, at_least, clamp, div, eq, exp, ge, gt, le, log, lt, maximum, minimum,
+    mul, mul_scalar, neg, relu, sigmoid, softplus, sqrt, square, sub, tanh, unary, where_, Unary,
 };
 pub use embedding::embedding;
 pub use linear::{linear, matmul};
@@ -58,20 +58,35 @@ pub(crate) fn path_of(t: &Tensor) -> Path {
 }
 
 /// The GPU side of an op's dispatch: `Some(result)` from the kernels, or `None` when they do
-/// not cover the case, which then runs on the reference loops (`reference`).
+/// not cover the case, which then runs on the reference loops (`reference`), counted as a host
+/// fallback at the caller's line ([`crate::gpu::counts_on_this_thread`]).
+#[track_caller]
 pub(crate) fn gpu_or_reference<T>(
     gpu: Option<Result<T>>,
     reference: impl FnOnce() -> T,
 ) -> Result<T> {
-    gpu.unwrap_or_else(|| Ok(reference()))
+    match gpu {
+        Some(r) => r,
+        None => {
+            crate::gpu::count_fallback();
+            Ok(reference())
+        }
+    }
 }
 
 /// [`gpu_or_reference`] for a reference that can fail.
+#[track_caller]
 pub(crate) fn gpu_or_try_reference<T>(
     gpu: Option<Result<T>>,
     reference: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
-    gpu.unwrap_or_else(reference)
+    match gpu {
+        Some(r) => r,
+        None => {
+            crate::gpu::count_fallback();
+            reference()
+        }
+    }
 }
 
 /// Errors unless `t` holds floats.
@@ -154,6 +169,9 @@ pub(crate) fn map_float(
             from_f32_like(out, t.shape().clone(), t)
         }
         Path::Reference | Path::Gpu => {
+            if path_of(t) == Path::Gpu {
+                crate::gpu::count_fallback();
+            }
             let out: Vec<f64> = t.to_vec_f64().into_iter().map(f64f).collect();
             from_f64_like(&out, t.shape().clone(), t)
         }

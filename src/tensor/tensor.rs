@@ -126,12 +126,29 @@ impl Tensor {
     }
     pub fn zeros(shape: impl Into<Shape>, dtype: DType, device: Device) -> Tensor {
         let shape = shape.into();
+        if let Some(t) = Self::filled_on_device(0.0, &shape, dtype, device) {
+            return t;
+        }
         Self::infallible(Buffer::zeros(dtype, shape.numel()), shape, device)
     }
     pub fn full(value: f64, shape: impl Into<Shape>, dtype: DType, device: Device) -> Tensor {
         let shape = shape.into();
+        if let Some(t) = Self::filled_on_device(value, &shape, dtype, device) {
+            return t;
+        }
         let v = vec![value; shape.numel()];
         Self::infallible(Buffer::from_f64(&v, dtype), shape, device)
+    }
+    /// f32 constants on a GPU device are set there (no host values copied over); None
+    /// elsewhere, or when the device cannot take them (see [`Self::infallible`]).
+    fn filled_on_device(value: f64, shape: &Shape, dtype: DType, device: Device) -> Option<Tensor> {
+        if dtype != DType::F32 || !device.is_gpu() {
+            return None;
+        }
+        let b = crate::gpu::for_device(device)
+            .and_then(|g| g.full_f32(shape.numel(), value as f32))
+            .ok()?;
+        Self::sized(Buffer::Gpu(b), shape.clone(), device).ok()
     }
     /// For the constructors that cannot fail: when a GPU device cannot take the values (no
     /// driver, out of memory), they stay on the host with the device's tag, and the first op on

@@ -21,6 +21,6 @@ pub use data_setup::{DataSource, Preprocessing};
 pub use losses::{d_loss, g_adv_loss, DLosses, GLosses};
 pub use memory::{check_memory, coin_step_bytes};
 pub use pipeline::{coin_nets_cfg, run, test_loader, RunOptions, Stages};
-pub use posterior::{posterior, Posterior};
+pub use posterior::{normal_classes, posterior, Posterior};
 pub use preset::{CoinSelect, RunConfig, PRESETS};
 pub use step::{counterfactual, CoinStep, StepLosses};

@@ -1,37 +1,51 @@
 //! What the frozen classifier says about a batch (`posterior_prob` of the authors' inpainting
 //! model): `p = sigmoid(f(x))`, its bin (`p ≥ 0.5` → 1, abnormal), the KL target (1e-6 for
 //! abnormal rows, `p` itself for normal ones) and the generator's condition (always 0).
+//!
+//! All four are computed by ops where `x` is, and the bins are classes as numbers (f32 0 or 1,
+//! which the networks' two-row embeddings read as `E₀ + y·(E₁ − E₀)`), so on a GPU device
+//! nothing is read back.
 
 use crate::models::ResNet18;
 use crate::nn::Ctx;
-use crate::{no_grad, ops, Device, Result, Tensor};
+use crate::{no_grad, ops, Result, Tensor};
+
+/// The KL target of an abnormal row (the authors' `1e-6`: "normal with certainty").
+const ABNORMAL_TARGET: f64 = 1e-6;
 
 pub struct Posterior {
     /// p(x), [N, 1].
     pub p: Tensor,
-    /// The classifier's bin, i64 [N] (D's condition for real images).
+    /// The classifier's bin, f32 [N]: 1 (abnormal) or 0 (D's condition for real images).
     pub bin: Tensor,
-    /// The KL target, [N, 1].
+    /// The KL target, [N, 1]: `(1 − bin)·p + bin·1e-6`.
     pub desired: Tensor,
-    /// The generator's condition: zeros, i64 [N].
+    /// The generator's condition: class 0 (normal), f32 [N].
     pub normal: Tensor,
+}
+
+/// The "normal" class for each image of the batch `x`, as the networks take it: zeros [N] in
+/// `x`'s dtype, on its device.
+pub fn normal_classes(x: &Tensor) -> Tensor {
+    Tensor::zeros([x.dims()[0]], x.dtype(), x.device())
 }
 
 /// The classifier's verdict on `x`, without a tape (eval-mode batch norm).
 pub fn posterior(f: &ResNet18, x: &Tensor) -> Result<Posterior> {
-    let p = no_grad(|| -> Result<Tensor> { ops::sigmoid(&f.forward(x, &Ctx::eval())?) })?;
-    let pv = p.try_to_vec_f64()?;
-    let n = pv.len();
-    let bin: Vec<i64> = pv.iter().map(|&v| (v >= 0.5) as i64).collect();
-    let desired: Vec<f64> = pv
-        .iter()
-        .map(|&v| if v >= 0.5 { 1e-6 } else { v })
-        .collect();
-    let dev: Device = x.device();
-    Ok(Posterior {
-        desired: Tensor::from_f64_as(&desired, [n, 1], p.dtype(), dev)?,
-        bin: Tensor::from_i64(bin, [n], dev)?,
-        normal: Tensor::from_i64(vec![0; n], [n], dev)?,
-        p,
+    no_grad(|| {
+        let p = ops::sigmoid(&f.forward(x, &Ctx::eval())?)?;
+        let n = p.dims()[0];
+        let bin = ops::at_least(&p, 0.5)?;
+        let not_bin = ops::add_scalar(&ops::neg(&bin)?, 1.0)?;
+        let desired = ops::add(
+            &ops::mul(&not_bin, &p)?,
+            &ops::mul_scalar(&bin, ABNORMAL_TARGET)?,
+        )?;
+        Ok(Posterior {
+            bin: ops::reshape(&bin, &[n])?,
+            desired,
+            normal: normal_classes(x),
+            p,
+        })
     })
 }

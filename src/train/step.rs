@@ -15,7 +15,7 @@
 
 use super::config::StepCfg;
 use super::losses::{d_loss, g_adv_loss, DLosses, GLosses};
-use super::posterior::{posterior, Posterior};
+use super::posterior::{normal_classes, posterior, Posterior};
 use crate::models::{CoinNets, ResNet18};
 use crate::nn::{Ctx, ParamGroup};
 use crate::ops::loss::{coin_tv, kl_bernoulli, l1};
@@ -177,8 +177,7 @@ impl CoinStep {
 /// The counterfactual of `x` in evaluation mode (running statistics, no tape), conditioned on
 /// "normal".
 pub fn counterfactual(nets: &CoinNets, x: &Tensor) -> Result<Tensor> {
-    let n = x.dims()[0];
-    let normal = Tensor::from_i64(vec![0; n], [n], x.device())?;
+    let normal = normal_classes(x);
     let ctx = Ctx::eval();
     nets.gen
         .forward(&nets.enc.forward(x, &ctx)?, &normal, x, &ctx)

@@ -37,6 +37,20 @@ pub fn cases() -> Vec<Case> {
     c.push(case("mul_scalar", vec![inp(&[5])], false, |x| {
         ops::mul_scalar(&x[0], -2.5)
     }));
+    // A bin as a number: the indicator of one input weights another (only the second gets a
+    // gradient; the indicator's derivative is 0 and a finite difference across its step is not).
+    c.push(case(
+        "at_least",
+        vec![
+            Input {
+                grad: false,
+                ..inp(&s)
+            },
+            inp(&s),
+        ],
+        false,
+        |x| ops::mul(&ops::at_least(&x[0], 0.25)?, &x[1]),
+    ));
     // ---- binary with broadcasting
     for (a, b) in [
         (vec![2, 3, 4, 5], vec![2, 3, 4, 5]),

@@ -66,6 +66,10 @@ macro_rules! each_unary {
                 let $o = move || Unary::MulScalar(s);
                 $body
             }
+            Unary::AtLeast(t) => {
+                let $o = move || Unary::AtLeast(t);
+                $body
+            }
         }
     };
 }

@@ -49,6 +49,7 @@ impl UnaryParams {
             Unary::Clamp(lo, hi) => (UNARY_CLAMP, lo as f32, hi as f32),
             Unary::AddScalar(s) => (UNARY_ADD_SCALAR, s as f32, 0.0),
             Unary::MulScalar(s) => (UNARY_MUL_SCALAR, s as f32, 0.0),
+            Unary::AtLeast(t) => (UNARY_AT_LEAST, t as f32, 0.0),
         };
         UnaryParams {
             n: n as i64,

@@ -32,6 +32,9 @@ pub enum Unary {
     Clamp(f64, f64),
     AddScalar(f64),
     MulScalar(f64),
+    /// The indicator `x ≥ t` as 1.0 or 0.0 (NaN → 0): a bin that can weight other tensors on
+    /// the device; the derivative is 0.
+    AtLeast(f64),
 }
 
 impl Unary {
@@ -50,6 +53,7 @@ impl Unary {
             Unary::Clamp(..) => "clamp",
             Unary::AddScalar(_) => "add_scalar",
             Unary::MulScalar(_) => "mul_scalar",
+            Unary::AtLeast(_) => "at_least",
         }
     }
 
@@ -92,6 +96,13 @@ impl Unary {
             }
             Unary::AddScalar(s) => x + T::of(s),
             Unary::MulScalar(s) => x * T::of(s),
+            Unary::AtLeast(t) => {
+                if x >= T::of(t) {
+                    T::ONE
+                } else {
+                    T::ZERO
+                }
+            }
         }
     }
 
@@ -148,6 +159,7 @@ impl Unary {
             }
             Unary::AddScalar(_) => T::ONE,
             Unary::MulScalar(s) => T::of(s),
+            Unary::AtLeast(_) => T::ZERO,
         }
     }
 }
@@ -237,6 +249,14 @@ pub fn sqrt(x: &Tensor) -> Result<Tensor> {
 }
 pub fn clamp(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
     unary(x, Unary::Clamp(lo, hi))
+}
+/// 1.0 where `x ≥ t`, else 0.0 (NaN → 0), in `x`'s dtype and on its device; no gradient flows
+/// through it (a class bin computed where the values are).
+pub fn at_least(x: &Tensor, t: f64) -> Result<Tensor> {
+    if t.is_nan() {
+        return Err(Error::Invalid("at_least: the threshold is NaN".into()));
+    }
+    unary(x, Unary::AtLeast(t))
 }
 pub fn add_scalar(x: &Tensor, s: f64) -> Result<Tensor> {
     unary(x, Unary::AddScalar(s))
@@ -400,7 +420,12 @@ fn compare(a: &Tensor, b: &Tensor, op: Compare) -> Result<Tensor> {
     let out_shape = a.shape().broadcast(b.shape(), "compare")?;
     Ok(match (path_of(a), path_of(b)) {
         (Path::Cpu, Path::Cpu) => cpu::compare(a, b, &out_shape, op),
-        _ => reference::compare(a, b, &out_shape, op),
+        (pa, pb) => {
+            if pa == Path::Gpu || pb == Path::Gpu {
+                crate::gpu::count_fallback();
+            }
+            reference::compare(a, b, &out_shape, op)
+        }
     })
 }
 pub fn gt(a: &Tensor, b: &Tensor) -> Result<Tensor> {
