@@ -374,3 +374,41 @@ fn probe_and_device_messages() {
         assert!(e.contains("no CUDA driver"), "{e}");
     }
 }
+
+/// Freed blocks are handed out again by size without reaching the driver (counted), hold NaN
+/// again on the emulator (as fresh device memory holds garbage), and constants are set on the
+/// device without a host copy.
+#[test]
+fn freed_blocks_are_reused_and_constants_are_set_on_the_device() {
+    on_devices("block cache", |g, dev| {
+        let n = 1000 + 17;
+        drop(g.alloc_f32(n).unwrap());
+        let before = gpu::counts_on_this_thread();
+        let b = g.full_f32(n, 2.5).unwrap();
+        let counts = gpu::counts_on_this_thread() - before;
+        assert_eq!(counts.driver_allocs, 0, "{dev}: the freed block is reused");
+        assert_eq!(counts.writes, 0, "{dev}: set on the device");
+        assert!(g.download(&b).unwrap().iter().all(|&v| v == 2.5), "{dev}");
+        if dev.starts_with("emu") {
+            drop(b);
+            let again = g.alloc_f32(n).unwrap();
+            assert!(
+                g.download(&again).unwrap().iter().all(|v| v.is_nan()),
+                "{dev}: a reused block holds NaN"
+            );
+        }
+        let before = gpu::counts_on_this_thread();
+        let other_size = g.alloc_f32(n + 1).unwrap();
+        assert_eq!(
+            (gpu::counts_on_this_thread() - before).driver_allocs,
+            1,
+            "{dev}: a new size reaches the driver"
+        );
+        drop(other_size);
+        g.release_cached();
+    });
+    let before = gpu::counts_on_this_thread();
+    let t = Tensor::full(-1.5, [3, 4], coin::DType::F32, Device::Emu);
+    assert_eq!((gpu::counts_on_this_thread() - before).writes, 0);
+    assert_eq!(t.to_vec_f32(), vec![-1.5; 12]);
+}

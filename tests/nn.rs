@@ -6,7 +6,8 @@ use coin::demo::blob_batch;
 use coin::models::TinyCnn;
 use coin::nn::init::Init;
 use coin::nn::{
-    CbnCfg, ConditionalBatchNorm2d, Conv2d, Conv2dCfg, Ctx, Linear, LinearCfg, ParamGroup,
+    CbnCfg, ConditionalBatchNorm2d, Conv2d, Conv2dCfg, Ctx, Embedding, EmbeddingCfg, Linear,
+    LinearCfg, ParamGroup,
 };
 use coin::optim::{Adam, AdamConfig};
 use coin::rng::Rng;
@@ -234,6 +235,49 @@ fn conditional_batch_norm_picks_rows_and_scatters_gradients() {
             &Ctx::eval()
         )
         .is_err());
+}
+
+/// A class given as a number (f32 y ∈ {0, 1}) selects exactly the rows class ids select, with
+/// the same gradient into the table, on the host and on `Emu` without a read; a table of more
+/// than two rows refuses it.
+#[test]
+fn a_two_row_embedding_takes_the_class_as_a_number() {
+    let rows_and_grad = |y: &Tensor, dev: Device| {
+        let mut g = ParamGroup::new("g", dev);
+        let cfg = EmbeddingCfg {
+            num: 2,
+            dim: 5,
+            init: None,
+        };
+        let e = Embedding::new(&mut g.scope("e"), cfg, &mut Rng::new(8)).unwrap();
+        let tape = Tape::new();
+        let before = coin::gpu::reads_on_this_thread();
+        let rows = e.forward(&y.to_device(dev), &Ctx::train(&tape)).unwrap();
+        let w = Tensor::from_f32((0..15).map(|v| v as f32 - 7.0).collect(), [3, 5], dev).unwrap();
+        let loss = ops::sum_all(&ops::mul(&rows, &w).unwrap()).unwrap();
+        let grads = tape.backward(&loss, &[&e.weight.value()]).unwrap();
+        let reads = coin::gpu::reads_on_this_thread() - before;
+        let gw = grads.get(&e.weight.value()).unwrap().to_vec_f64();
+        (rows.to_vec_f64(), gw, reads)
+    };
+    let ids = Tensor::from_i64(vec![1, 0, 1], [3], Device::Cpu).unwrap();
+    let as_numbers = Tensor::from_f32(vec![1.0, 0.0, 1.0], [3], Device::Cpu).unwrap();
+    let want = rows_and_grad(&ids, Device::Cpu);
+    for dev in [Device::Cpu, Device::Emu] {
+        let got = rows_and_grad(&as_numbers, dev);
+        assert_eq!(got.0, want.0, "{dev}: rows are exactly the table's");
+        assert_eq!(got.1, want.1, "{dev}: gradient into the table");
+        assert_eq!(got.2, 0, "{dev}: nothing read back");
+    }
+    let mut g = ParamGroup::new("g", Device::Cpu);
+    let cfg = EmbeddingCfg {
+        num: 3,
+        dim: 2,
+        init: None,
+    };
+    let e = Embedding::new(&mut g.scope("e"), cfg, &mut Rng::new(8)).unwrap();
+    let err = e.forward(&as_numbers, &Ctx::eval()).unwrap_err();
+    assert!(err.to_string().contains("two rows"), "{err}");
 }
 
 #[test]
