@@ -23,8 +23,9 @@ enum CoinUnary {
   UNARY_AT_LEAST = 13,
 };
 
-// Binary op codes: add sub mul div maximum minimum (NaN-propagating as torch). An unknown code
-// yields NaN.
+// Binary op codes: add sub mul div maximum minimum (NaN-propagating as torch), and the
+// comparisons, which write a mask as 1.0 / 0.0 (false for NaN, as IEEE). An unknown code yields
+// NaN.
 enum CoinBinary {
   BINARY_ADD = 0,
   BINARY_SUB = 1,
@@ -32,6 +33,11 @@ enum CoinBinary {
   BINARY_DIV = 3,
   BINARY_MAXIMUM = 4,
   BINARY_MINIMUM = 5,
+  BINARY_GT = 6,
+  BINARY_GE = 7,
+  BINARY_LT = 8,
+  BINARY_LE = 9,
+  BINARY_EQ = 10,
 };
 
 struct UnaryParams {
@@ -126,6 +132,11 @@ __device__ inline float coin_binary(int op, float a, float b) {
     case BINARY_DIV: return a / b;
     case BINARY_MAXIMUM: return (a != a || a >= b) ? a : b;
     case BINARY_MINIMUM: return (a != a || a <= b) ? a : b;
+    case BINARY_GT: return a > b ? 1.0f : 0.0f;
+    case BINARY_GE: return a >= b ? 1.0f : 0.0f;
+    case BINARY_LT: return a < b ? 1.0f : 0.0f;
+    case BINARY_LE: return a <= b ? 1.0f : 0.0f;
+    case BINARY_EQ: return a == b ? 1.0f : 0.0f;
     default: return __int_as_float(0x7fffffff);
   }
 }

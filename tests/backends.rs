@@ -342,3 +342,47 @@ fn eval_batch_norm_reads_nothing_back() {
     let got = g.get(&xt).unwrap().to_vec_f64();
     assert!(got.iter().all(|v| (v - want).abs() < 1e-5), "{got:?}");
 }
+
+/// Comparisons on a GPU device give masks held there, which `where` and the backward of
+/// `maximum`/`minimum` read in place: nothing falls back, nothing is read back or copied in;
+/// the mask reads back as the host's.
+#[test]
+fn comparisons_and_their_masks_stay_on_the_device() {
+    let mut r = Rng::new(33);
+    let (va, vb) = (randn(&mut r, 24), randn(&mut r, 6));
+    let run = |dev: Device| {
+        let a = Tensor::from_f32(va.clone(), [4, 6], dev).unwrap();
+        let b = Tensor::from_f32(vb.clone(), [1, 6], dev).unwrap();
+        let tape = Tape::new();
+        let (at, bt) = (tape.track(&a), tape.track(&b));
+        let before = coin::gpu::counts_on_this_thread();
+        let mask = ops::ge(&a, &b).unwrap();
+        let picked = ops::where_(&mask, &at, &ops::minimum(&at, &bt).unwrap()).unwrap();
+        let y = ops::maximum(&picked, &bt).unwrap();
+        let loss = ops::sum_all(&ops::square(&y).unwrap()).unwrap();
+        let g = tape.backward(&loss, &[&at, &bt]).unwrap();
+        let counts = coin::gpu::counts_on_this_thread() - before;
+        let mut mask_bytes = Vec::new();
+        mask.with_u8(|m| mask_bytes = m.to_vec()).unwrap();
+        (
+            counts,
+            mask_bytes,
+            y.to_vec_f64(),
+            g.get(&at).unwrap().to_vec_f64(),
+            g.get(&bt).unwrap().to_vec_f64(),
+        )
+    };
+    let (counts, mask, y, ga, gb) = run(Device::Emu);
+    let want = run(Device::Reference);
+    assert_eq!(
+        (counts.reads, counts.writes, counts.fallbacks),
+        (0, 0, 0),
+        "{:?} at {:?}",
+        counts,
+        coin::gpu::take_fallback_sites()
+    );
+    assert_eq!(mask, want.1);
+    check_close("y", &y, &want.2, ELEMENTWISE).unwrap();
+    check_close("da", &ga, &want.3, ELEMENTWISE).unwrap();
+    check_close("db", &gb, &want.4, REDUCTION).unwrap();
+}

@@ -23,7 +23,7 @@ fn bytes_of(t: &Tensor) -> Result<Vec<u8>> {
         Buffer::F64(v) => bytemuck::cast_slice(v).to_vec(),
         Buffer::I64(v) => bytemuck::cast_slice(v).to_vec(),
         Buffer::U8(v) => v.clone(),
-        Buffer::Gpu(_) => unreachable!("read_buffer returns host values"),
+        Buffer::Gpu(_) | Buffer::GpuMask(_) => unreachable!("read_buffer returns host values"),
     })
 }
 

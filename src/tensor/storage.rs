@@ -7,8 +7,9 @@
 use super::DType;
 use std::sync::{Arc, RwLock};
 
-/// A typed, contiguous buffer: host vectors, or f32 values in a GPU device's memory (tensors on
-/// `Device::Emu` / `Device::Cuda` that ops compute there).
+/// A typed, contiguous buffer: host vectors, or values in a GPU device's memory (tensors on
+/// `Device::Emu` / `Device::Cuda` that ops compute there): f32, or u8 masks from comparisons,
+/// held as f32 0.0 / 1.0 so the kernels read them like any other operand.
 #[derive(Clone, Debug)]
 pub enum Buffer {
     F32(Vec<f32>),
@@ -16,6 +17,8 @@ pub enum Buffer {
     I64(Vec<i64>),
     U8(Vec<u8>),
     Gpu(crate::gpu::DevBuf),
+    /// A u8 mask in device memory, one f32 (0.0 or 1.0) per element.
+    GpuMask(crate::gpu::DevBuf),
 }
 
 impl Buffer {
@@ -26,6 +29,7 @@ impl Buffer {
             Buffer::I64(_) => DType::I64,
             Buffer::U8(_) => DType::U8,
             Buffer::Gpu(_) => DType::F32,
+            Buffer::GpuMask(_) => DType::U8,
         }
     }
     pub fn len(&self) -> usize {
@@ -34,7 +38,7 @@ impl Buffer {
             Buffer::F64(v) => v.len(),
             Buffer::I64(v) => v.len(),
             Buffer::U8(v) => v.len(),
-            Buffer::Gpu(b) => b.len(),
+            Buffer::Gpu(b) | Buffer::GpuMask(b) => b.len(),
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -86,7 +90,7 @@ impl Buffer {
             Buffer::F64(v) => v[r].to_vec(),
             Buffer::I64(v) => v[r].iter().map(|&x| x as f64).collect(),
             Buffer::U8(v) => v[r].iter().map(|&x| x as f64).collect(),
-            Buffer::Gpu(b) => {
+            Buffer::Gpu(b) | Buffer::GpuMask(b) => {
                 let s = b.slice(offset, n)?;
                 s.gpu()
                     .download(&s)?

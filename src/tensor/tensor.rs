@@ -80,6 +80,7 @@ impl Tensor {
                 .and_then(|g| g.upload(v))
                 .map(Buffer::Gpu),
             (Buffer::Gpu(b), false) => b.gpu().download(b).map(Buffer::F32),
+            (Buffer::GpuMask(b), false) => b.gpu().download(b).map(|v| Buffer::U8(mask_bytes(&v))),
             _ => return Ok(buf),
         };
         moved.map_err(|e| (buf, e))
@@ -307,6 +308,10 @@ impl Tensor {
         let g = self.0.buf.read().expect("storage lock");
         match &*g {
             Buffer::U8(v) => Ok(f(&v[self.0.offset..self.0.offset + self.numel()])),
+            Buffer::GpuMask(b) => {
+                let s = b.slice(self.0.offset, self.numel())?;
+                Ok(f(&mask_bytes(&s.gpu().download(&s)?)))
+            }
             other => Err(Error::DType(format!(
                 "expected u8, tensor is {}",
                 other.dtype()
@@ -376,7 +381,29 @@ impl Tensor {
                 let s = b.slice(r.start, r.len())?;
                 Buffer::F32(s.gpu().download(&s)?)
             }
+            Buffer::GpuMask(b) => {
+                let s = b.slice(r.start, r.len())?;
+                Buffer::U8(mask_bytes(&s.gpu().download(&s)?))
+            }
         })
+    }
+
+    /// This view's device mask (a comparison's output on a GPU device), or None when the mask
+    /// is held on the host.
+    pub(crate) fn dev_mask(&self) -> Option<Result<crate::gpu::DevBuf>> {
+        match &*self.0.buf.read().expect("storage lock") {
+            Buffer::GpuMask(b) => Some(b.slice(self.0.offset, self.numel())),
+            _ => None,
+        }
+    }
+
+    /// A u8 mask over device values (0.0 / 1.0, a comparison kernel's output).
+    pub(crate) fn from_dev_mask(
+        b: crate::gpu::DevBuf,
+        shape: impl Into<Shape>,
+        device: Device,
+    ) -> Result<Tensor> {
+        Tensor::from_buffer(Buffer::GpuMask(b), shape, device)
     }
 
     /// This view's values on its GPU device: a slice of its device buffer, or (for host
@@ -434,4 +461,9 @@ impl Tensor {
         )
         .expect("same size")
     }
+}
+
+/// A device mask's f32 0.0 / 1.0 values as u8.
+fn mask_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().map(|&x| x as u8).collect()
 }

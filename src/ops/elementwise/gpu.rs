@@ -2,7 +2,7 @@
 //! launchers. Op codes come from the kernel file's C enums (generated constants), so the two
 //! sides cannot disagree; `fill` (owned here) serves every family that zeroes a buffer.
 
-use super::{Binary, Unary};
+use super::{Binary, Compare, Unary};
 use crate::gpu::grid::{blocks, need, BLOCK};
 use crate::gpu::{kernel_params, Args, DevBuf, Gpu};
 use crate::{Error, Result, Shape, Tensor};
@@ -97,6 +97,16 @@ fn binary_code(op: Binary) -> i32 {
     }
 }
 
+fn compare_code(op: Compare) -> i32 {
+    match op {
+        Compare::Gt => BINARY_GT,
+        Compare::Ge => BINARY_GE,
+        Compare::Lt => BINARY_LT,
+        Compare::Le => BINARY_LE,
+        Compare::Eq => BINARY_EQ,
+    }
+}
+
 pub(super) fn unary_fwd(x: &Tensor, op: Unary) -> Option<Result<Tensor>> {
     Some((|| {
         let xb = x.dev()?;
@@ -140,14 +150,39 @@ pub(super) fn binary_fwd(
     })())
 }
 
-/// `cond ? a : b` when the mask has the output's shape (the kernel reads it elementwise);
-/// other masks: None.
+/// A comparison's u8 mask, held on the device (0.0 / 1.0 per element).
+pub(super) fn compare(a: &Tensor, b: &Tensor, out: &Shape, op: Compare) -> Option<Result<Tensor>> {
+    Some((|| {
+        let (ab, bb) = (a.dev()?, b.dev()?);
+        let y = ab.gpu().alloc_f32(out.numel())?;
+        launch_binary(
+            ab.gpu(),
+            compare_code(op),
+            (&ab, a.dims()),
+            (&bb, b.dims()),
+            &y,
+        )?;
+        Tensor::from_dev_mask(y, out.clone(), a.device())
+    })())
+}
+
+/// `cond ? a : b` when the mask has the output's shape (the kernel reads it elementwise): a
+/// device mask in place, a host one copied over; other masks: None.
 pub(super) fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, out: &Shape) -> Option<Result<Tensor>> {
     (cond.shape() == out).then(|| {
         let (ab, bb) = (a.dev()?, b.dev()?);
         let gpu = ab.gpu();
-        let mask: Vec<f32> = cond.to_vec_f64().into_iter().map(|v| v as f32).collect();
-        let cb = gpu.upload(&mask)?;
+        let cb = match cond.dev_mask() {
+            Some(m) => m?,
+            None => {
+                let mask: Vec<f32> = cond
+                    .try_to_vec_f64()?
+                    .into_iter()
+                    .map(|v| v as f32)
+                    .collect();
+                gpu.upload(&mask)?
+            }
+        };
         let y = gpu.alloc_f32(out.numel())?;
         let p = BinaryParams::new(0, a.dims(), b.dims(), out)?;
         need("where a", &ab, a.numel())?;
@@ -176,8 +211,19 @@ pub(crate) fn binary(
     b: (&DevBuf, &[usize]),
     y: &DevBuf,
 ) -> Result<()> {
+    launch_binary(g, binary_code(op), a, b, y)
+}
+
+/// `binary_fwd_f32` with op code `code` (an arithmetic op or a comparison).
+fn launch_binary(
+    g: &Gpu,
+    code: i32,
+    a: (&DevBuf, &[usize]),
+    b: (&DevBuf, &[usize]),
+    y: &DevBuf,
+) -> Result<()> {
     let out = Shape(a.1.to_vec()).broadcast(&Shape(b.1.to_vec()), "GPU broadcast")?;
-    let p = BinaryParams::new(binary_code(op), a.1, b.1, &out)?;
+    let p = BinaryParams::new(code, a.1, b.1, &out)?;
     need("binary a", a.0, a.1.iter().product())?;
     need("binary b", b.0, b.1.iter().product())?;
     need("binary y", y, out.numel())?;

@@ -420,12 +420,10 @@ fn compare(a: &Tensor, b: &Tensor, op: Compare) -> Result<Tensor> {
     let out_shape = a.shape().broadcast(b.shape(), "compare")?;
     Ok(match (path_of(a), path_of(b)) {
         (Path::Cpu, Path::Cpu) => cpu::compare(a, b, &out_shape, op),
-        (pa, pb) => {
-            if pa == Path::Gpu || pb == Path::Gpu {
-                crate::gpu::count_fallback();
-            }
+        (Path::Gpu, Path::Gpu) => gpu_or_reference(gpu::compare(a, b, &out_shape, op), || {
             reference::compare(a, b, &out_shape, op)
-        }
+        })?,
+        _ => reference::compare(a, b, &out_shape, op),
     })
 }
 pub fn gt(a: &Tensor, b: &Tensor) -> Result<Tensor> {
