@@ -1,9 +1,10 @@
 // CUDA on the CPU: the execution model the kernels in kernels/*.cu rely on, for the host C++
 // compiler. Included (via kernels/common.cuh) when COIN_EMU is defined.
 //
-// - Blocks run one after another; the threads of a block are cooperative fibers (ucontext, own
-//   stacks) that switch only at __syncthreads() and at warp-collective calls (shuffles, votes),
-//   which this emulator treats as block-wide barriers: kernels must call them block-uniformly.
+// - Blocks run one after another; the threads of a block are cooperative fibers (own stacks;
+//   switched by a few instructions of assembly on x86-64, by ucontext elsewhere) that switch
+//   only at __syncthreads() and at warp-collective calls (shuffles, votes), which this emulator
+//   treats as block-wide barriers: kernels must call them block-uniformly.
 // - `__shared__` is a function-local `static thread_local`: shared by the fibers of the block
 //   running on this OS thread, private to each test thread. It keeps the previous block's (or
 //   launch's) values, as hardware may, so a missing-barrier test must change its data between

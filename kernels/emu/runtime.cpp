@@ -7,6 +7,11 @@
 // In shuffled mode the fibers of each round are resumed in a random order (seeded), which
 // exposes reads of shared memory that a missing __syncthreads() leaves unordered.
 //
+// Fibers switch through a few instructions of assembly on x86-64 ELF (callee-saved registers, the
+// stack pointer, MXCSR and the x87 control word — what the ABI says a call preserves); elsewhere
+// through ucontext, whose swapcontext also saves the signal mask with a system call on every
+// switch (it was most of the emulator's time).
+//
 // Memory: every allocation ends against a PROT_NONE page, so a read or write past its end
 // faults; the fault handler recognises our guard pages and turns the fault into a launch error
 // naming the kernel and the address (sizes are rounded up to 16 bytes, so a stray access within
@@ -41,8 +46,80 @@ thread_local uint64_t shfl_slots[1024];
 namespace {
 constexpr size_t kStack = 256 * 1024;
 
-struct Fiber {
+#if defined(__x86_64__) && defined(__ELF__)
+// coin_emu_switch(save, load): pushes the callee-saved registers and the FP control words on
+// the current stack, stores the stack pointer in *save, continues on the stack `load` (as left
+// by an earlier switch or by make_context) and pops the same there.
+extern "C" void coin_emu_switch(void** save, void* load);
+asm(R"(
+  .text
+  .globl coin_emu_switch
+  .type coin_emu_switch, @function
+coin_emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size coin_emu_switch, .-coin_emu_switch
+)");
+
+struct Context {
+  void* sp = nullptr;
+};
+
+void switch_context(Context& save, Context& load) { coin_emu_switch(&save.sp, load.sp); }
+
+// A context that starts `entry` (which never returns) on `stack`: the frame coin_emu_switch
+// pops — FP control words, six zeroed registers, `entry` as the return address — below a
+// dummy return slot, so `entry` starts with the stack aligned as after a call.
+void make_context(Context& c, char* stack, size_t size, void (*entry)()) {
+  uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
+  uint64_t* sp = (uint64_t*)top;
+  *--sp = 0;                 // entry's own return address: never used
+  *--sp = (uint64_t)entry;   // where coin_emu_switch's ret goes
+  for (int i = 0; i < 6; ++i) *--sp = 0;  // rbp rbx r12 r13 r14 r15
+  uint32_t mxcsr;
+  uint16_t fpucw;
+  asm volatile("stmxcsr %0" : "=m"(mxcsr));
+  asm volatile("fnstcw %0" : "=m"(fpucw));
+  *--sp = (uint64_t)mxcsr | ((uint64_t)fpucw << 32);
+  c.sp = sp;
+}
+#else
+struct Context {
   ucontext_t uc;
+};
+
+void switch_context(Context& save, Context& load) { swapcontext(&save.uc, &load.uc); }
+
+void make_context(Context& c, char* stack, size_t size, void (*entry)()) {
+  getcontext(&c.uc);
+  c.uc.uc_stack.ss_sp = stack;
+  c.uc.uc_stack.ss_size = size;
+  c.uc.uc_link = nullptr;
+  makecontext(&c.uc, entry, 0);
+}
+#endif
+
+struct Fiber {
+  Context uc;
   std::vector<char> stack;
   bool done = false;
   uint3 tid{0, 0, 0};
@@ -50,7 +127,7 @@ struct Fiber {
 };
 
 struct State {
-  ucontext_t sched;
+  Context sched;
   std::vector<Fiber> fibers;
   Fiber* current = nullptr;
   void (*tramp)(void**) = nullptr;
@@ -84,7 +161,7 @@ void fiber_main() {
   Fiber* f = st.current;
   st.tramp(st.args);
   f->done = true;
-  swapcontext(&f->uc, &st.sched);
+  switch_context(f->uc, st.sched);
 }
 
 bool is_guard(uintptr_t a) {
@@ -127,7 +204,7 @@ void install_handler() {
 
 void barrier() {
   Fiber* f = st.current;
-  swapcontext(&f->uc, &st.sched);
+  switch_context(f->uc, st.sched);
 }
 
 void fail(const char* what) {
@@ -231,11 +308,7 @@ int coin_emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, uns
           f.done = false;
           f.linear = t;
           f.tid = uint3{t % bx, t / bx % by, t / (bx * by)};
-          getcontext(&f.uc);
-          f.uc.uc_stack.ss_sp = f.stack.data();
-          f.uc.uc_stack.ss_size = f.stack.size();
-          f.uc.uc_link = nullptr;
-          makecontext(&f.uc, (void (*)())fiber_main, 0);
+          make_context(f.uc, f.stack.data(), f.stack.size(), fiber_main);
         }
         bool live = true;
         while (live) {
@@ -252,7 +325,7 @@ int coin_emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, uns
             st.current = &f;
             ctx.thread_idx = f.tid;
             ctx.linear_tid = f.linear;
-            swapcontext(&st.sched, &f.uc);
+            switch_context(st.sched, f.uc);
             live |= !f.done;
           }
         }
