@@ -114,11 +114,18 @@ struct Shared {
     cache: block_cache::BlockCache,
 }
 
-impl Drop for Shared {
-    fn drop(&mut self) {
+impl Shared {
+    /// Frees every cached block.
+    fn release_cached(&self) {
         for ptr in self.cache.drain() {
             self.device.free(ptr);
         }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.release_cached();
     }
 }
 
@@ -183,7 +190,9 @@ impl Gpu {
     /// driver (counted: [`counts_on_this_thread`]), emptying the cache and trying once more when
     /// the driver is out of memory.
     pub fn alloc_f32(&self, n: usize) -> Result<DevBuf> {
-        let bytes = n * 4;
+        let bytes = n
+            .checked_mul(4)
+            .ok_or_else(|| Error::Device(format!("a device buffer of {n} values is too large")))?;
         let size = self.inner.cache.block_size(bytes);
         let ptr = match self.inner.cache.take(size) {
             Some(p) => {
@@ -199,9 +208,7 @@ impl Gpu {
                     if self.inner.cache.cached_bytes() == 0 {
                         return Err(e);
                     }
-                    for p in self.inner.cache.drain() {
-                        self.inner.device.free(p);
-                    }
+                    self.inner.release_cached();
                     self.inner.device.alloc(size)
                 })?
             }
@@ -219,9 +226,7 @@ impl Gpu {
 
     /// Frees every cached block (memory other processes or libraries may need).
     pub fn release_cached(&self) {
-        for p in self.inner.cache.drain() {
-            self.inner.device.free(p);
-        }
+        self.inner.release_cached();
     }
 
     /// A buffer holding `values`.
