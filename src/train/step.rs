@@ -20,7 +20,7 @@ use crate::models::{CoinNets, ResNet18};
 use crate::nn::{Ctx, ParamGroup};
 use crate::ops::loss::{coin_tv, kl_bernoulli, l1};
 use crate::optim::Adam;
-use crate::{ops, Result, Tape, Tensor};
+use crate::{ops, Error, Result, Tape, Tensor};
 
 /// The logged values of one step: the generator's terms on generator steps, the
 /// discriminator's always.
@@ -40,10 +40,24 @@ pub struct CoinStep {
     pub step: u64,
 }
 
+/// The logged values of one-element tensors, read back together (one device→host read on a GPU
+/// device, which waits for the device once); a NaN or infinite term is an error naming it.
 fn values<const K: usize>(named: [(&'static str, &Tensor); K]) -> Result<Vec<(&'static str, f64)>> {
+    let flat = named
+        .iter()
+        .map(|(_, t)| ops::reshape(&t.detach(), &[1]))
+        .collect::<Result<Vec<_>>>()?;
+    let all = ops::cat(&flat.iter().collect::<Vec<_>>(), 0)?.try_to_vec_f64()?;
     named
         .iter()
-        .map(|(n, t)| Ok((*n, t.finite_scalar(n)?)))
+        .zip(all)
+        .map(|((n, _), v)| {
+            if v.is_finite() {
+                Ok((*n, v))
+            } else {
+                Err(Error::NonFinite(format!("{n} is {v}")))
+            }
+        })
         .collect()
 }
 
