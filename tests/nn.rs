@@ -6,8 +6,8 @@ use coin::demo::blob_batch;
 use coin::models::TinyCnn;
 use coin::nn::init::Init;
 use coin::nn::{
-    CbnCfg, ConditionalBatchNorm2d, Conv2d, Conv2dCfg, Ctx, Embedding, EmbeddingCfg, Linear,
-    LinearCfg, ParamGroup,
+    BatchNorm2d, BatchNormCfg, CbnCfg, ConditionalBatchNorm2d, Conv2d, Conv2dCfg, Ctx, Embedding,
+    EmbeddingCfg, Linear, LinearCfg, ParamGroup,
 };
 use coin::optim::{Adam, AdamConfig};
 use coin::rng::Rng;
@@ -193,6 +193,46 @@ fn initialisations_have_pytorch_ranges() {
         (std / want - 1.0).abs() < 0.03,
         "xavier normal std {std} vs {want}"
     );
+}
+
+/// A calibration pass (`Ctx::calibrate(k)` for batches k = 0, 1, 2) leaves batch norm's running
+/// statistics at the plain average of the batches' statistics (unbiased variances, as PyTorch
+/// keeps), whatever they held before; it records nothing.
+#[test]
+fn calibration_averages_the_batches_statistics() {
+    let mut rng = Rng::new(6);
+    let mut g = ParamGroup::new("g", Device::Cpu);
+    let bn = BatchNorm2d::new(&mut g.scope("bn"), BatchNormCfg::new(2)).unwrap();
+    bn.running_mean
+        .set(Tensor::full(5.0, [2], DType::F32, Device::Cpu))
+        .unwrap();
+    let batches: Vec<Tensor> = (0..3)
+        .map(|k| {
+            let x = crate::common::randn(&mut rng, &[2, 2, 3, 3], DType::F32, Device::Cpu);
+            ops::add_scalar(&x, k as f64).unwrap()
+        })
+        .collect();
+    let (mut mean, mut var) = ([0.0; 2], [0.0; 2]);
+    for x in &batches {
+        let v = x.to_vec_f64();
+        for c in 0..2 {
+            let xs: Vec<f64> = (0..2)
+                .flat_map(|n| v[(n * 2 + c) * 9..(n * 2 + c + 1) * 9].to_vec())
+                .collect();
+            let m = xs.iter().sum::<f64>() / 18.0;
+            mean[c] += m / 3.0;
+            var[c] += xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / 17.0 / 3.0;
+        }
+    }
+    for (k, x) in batches.iter().enumerate() {
+        bn.forward(x, &Ctx::calibrate(k)).unwrap();
+    }
+    let tol = Tol {
+        atol: 1e-5,
+        rtol: 1e-5,
+    };
+    check_close("mean", &bn.running_mean.get().to_vec_f64(), &mean, tol).unwrap();
+    check_close("var", &bn.running_var.get().to_vec_f64(), &var, tol).unwrap();
 }
 
 #[test]

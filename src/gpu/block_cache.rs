@@ -5,33 +5,43 @@
 //! again is only touched by work queued after everything that used it.
 //!
 //! Keys are byte sizes: exact on the emulator (its guard page sits right after the requested
-//! bytes, so a rounded block would hide overruns), rounded up to 512 bytes on CUDA. The cache
+//! bytes, so a rounded block would hide overruns), rounded up to 512 bytes on CUDA. The
+//! emulator's cache is also per thread: its users are independent threads (tests running side
+//! by side), each of which should see its own step reuse its own blocks. The cache
 //! holds at most `cap` bytes; a block freed past that goes back to the driver. When the driver
 //! runs out of memory the device empties the cache and tries once more.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::thread::ThreadId;
 
 pub(crate) struct BlockCache {
     state: Mutex<State>,
     cap: usize,
     granule: usize,
+    per_thread: bool,
 }
 
 #[derive(Default)]
 struct State {
-    free: HashMap<usize, Vec<u64>>,
+    free: HashMap<(Option<ThreadId>, usize), Vec<u64>>,
     bytes: usize,
 }
 
 impl BlockCache {
-    /// A cache of at most `cap` bytes whose keys are sizes rounded up to `granule`.
-    pub(crate) fn new(cap: usize, granule: usize) -> BlockCache {
+    /// A cache of at most `cap` bytes whose keys are sizes rounded up to `granule` (and the
+    /// calling thread, when `per_thread`).
+    pub(crate) fn new(cap: usize, granule: usize, per_thread: bool) -> BlockCache {
         BlockCache {
             state: Mutex::new(State::default()),
             cap,
             granule: granule.max(1),
+            per_thread,
         }
+    }
+
+    fn key(&self, size: usize) -> (Option<ThreadId>, usize) {
+        (self.per_thread.then(|| std::thread::current().id()), size)
     }
 
     /// The size a request of `bytes` allocates (and is cached under).
@@ -42,7 +52,7 @@ impl BlockCache {
     /// A cached block of exactly `size` bytes (from [`block_size`](Self::block_size)).
     pub(crate) fn take(&self, size: usize) -> Option<u64> {
         let mut s = self.state.lock().expect("block cache lock");
-        let ptr = s.free.get_mut(&size)?.pop()?;
+        let ptr = s.free.get_mut(&self.key(size))?.pop()?;
         s.bytes -= size;
         Some(ptr)
     }
@@ -54,7 +64,7 @@ impl BlockCache {
             return Some(ptr);
         }
         s.bytes += size;
-        s.free.entry(size).or_default().push(ptr);
+        s.free.entry(self.key(size)).or_default().push(ptr);
         None
     }
 
@@ -77,7 +87,7 @@ mod tests {
 
     #[test]
     fn blocks_are_reused_by_size_and_the_cap_is_kept() {
-        let c = BlockCache::new(2048, 512);
+        let c = BlockCache::new(2048, 512, false);
         assert_eq!(c.block_size(1), 512);
         assert_eq!(c.block_size(513), 1024);
         assert_eq!(c.take(512), None);
@@ -89,5 +99,15 @@ mod tests {
         assert_eq!(c.take(1024), None);
         assert_eq!(c.drain(), vec![7]);
         assert_eq!(c.cached_bytes(), 0);
+    }
+
+    #[test]
+    fn a_per_thread_cache_keeps_each_threads_blocks() {
+        let c = BlockCache::new(1 << 20, 1, true);
+        assert_eq!(c.give(64, 1), None);
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(c.take(64), None, "another thread's block"));
+        });
+        assert_eq!(c.take(64), Some(1));
     }
 }

@@ -144,7 +144,7 @@ impl Inner {
     }
 }
 
-/// The emulator's cache: exact sizes (guard pages stay tight), at most 1 GiB.
+/// The emulator's cache: exact sizes (guard pages stay tight), per thread, at most 1 GiB.
 const EMU_CACHE_BYTES: usize = 1 << 30;
 /// CUDA's: sizes in 512-byte steps, bounded by the device (an out-of-memory empties it).
 const CUDA_CACHE_GRANULE: usize = 512;
@@ -169,7 +169,7 @@ impl Gpu {
         Gpu {
             inner: Arc::new(Shared {
                 device: Inner::Emu,
-                cache: block_cache::BlockCache::new(EMU_CACHE_BYTES, 1),
+                cache: block_cache::BlockCache::new(EMU_CACHE_BYTES, 1, true),
             }),
         }
     }
@@ -180,7 +180,7 @@ impl Gpu {
         Ok(Gpu {
             inner: Arc::new(Shared {
                 device: Inner::Cuda(Box::new(cuda::CudaDevice::open(ordinal)?)),
-                cache: block_cache::BlockCache::new(usize::MAX, CUDA_CACHE_GRANULE),
+                cache: block_cache::BlockCache::new(usize::MAX, CUDA_CACHE_GRANULE, false),
             }),
         })
     }

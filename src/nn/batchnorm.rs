@@ -105,7 +105,7 @@ impl BatchNorm2d {
         }
         let mode = BnMode::Train {
             state: Some(&mut state),
-            momentum: self.momentum,
+            momentum: ctx.bn_momentum().unwrap_or(self.momentum),
         };
         let y = batch_norm(x, affine, mode, self.eps)?;
         self.running_mean.set(state.running_mean)?;

@@ -41,6 +41,8 @@ pub struct Ctx {
     tape: Option<Tape>,
     training: bool,
     track_params: bool,
+    /// Overrides every batch norm's momentum (calibration: a cumulative average).
+    bn_momentum: Option<f64>,
 }
 
 impl Ctx {
@@ -51,6 +53,7 @@ impl Ctx {
             tape: Some(tape.clone()),
             training: true,
             track_params: true,
+            bn_momentum: None,
         }
     }
     /// Training statistics without a tape: BatchNorm normalises with (and updates its running
@@ -61,6 +64,7 @@ impl Ctx {
             tape: None,
             training: true,
             track_params: false,
+            bn_momentum: None,
         }
     }
     /// Evaluation: running statistics, no tape (inference).
@@ -69,6 +73,7 @@ impl Ctx {
             tape: None,
             training: false,
             track_params: false,
+            bn_momentum: None,
         }
     }
     /// A frozen network inside a training step: running statistics, activations recorded on
@@ -79,7 +84,24 @@ impl Ctx {
             tape: Some(tape.clone()),
             training: false,
             track_params: false,
+            bn_momentum: None,
         }
+    }
+    /// Recalibration of running statistics: batch statistics, no tape, and every batch norm
+    /// folds batch `k` (0-based) of a calibration pass into its running statistics with
+    /// momentum 1/(k + 1), so after K batches they are the plain average of the K batches'
+    /// statistics under the current weights (batch 0 replaces whatever was there).
+    pub fn calibrate(k: usize) -> Ctx {
+        Ctx {
+            tape: None,
+            training: true,
+            track_params: false,
+            bn_momentum: Some(1.0 / (k as f64 + 1.0)),
+        }
+    }
+    /// The momentum batch norms use instead of their own (a calibration pass), if any.
+    pub fn bn_momentum(&self) -> Option<f64> {
+        self.bn_momentum
     }
     /// Whether BatchNorm uses batch statistics.
     pub fn training(&self) -> bool {

@@ -6,7 +6,11 @@
 //! With `stop_at_accuracy` the first evaluation that reaches that validation accuracy ends the
 //! stage and is the one chosen: a classifier trained on to extreme confidence puts its
 //! abnormal logits past COIN's KL clamp (p > 1 − 1e-5), where the term has no gradient.
+//! With `calibrate_bn_batches` each validation first recomputes batch norm's running statistics
+//! under the current weights from a few fixed training batches (`bn_calibration.rs`), so the
+//! evaluated and chosen checkpoint's statistics match its weights.
 
+use super::bn_calibration::CalibrationBatches;
 use super::progress::Progress;
 use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
 use crate::eval::{evaluate_classifier, ClassifierReport};
@@ -66,6 +70,7 @@ impl Stage<'_> {
         let best_path = self.run.path.join("classifier.safetensors");
         let t0 = Instant::now() - std::time::Duration::from_secs_f64(state.seconds);
         let bar = Progress::new("classifier", c.max_steps, c.budget_s, state.step);
+        let calibration = CalibrationBatches::draw(&train, c.calibrate_bn_batches)?;
         'outer: loop {
             let epoch = state.step / per_epoch;
             for batch in train.epoch(epoch).skip((state.step % per_epoch) as usize) {
@@ -89,6 +94,7 @@ impl Stage<'_> {
                 let done_steps = c.max_steps > 0 && state.step >= c.max_steps;
                 let done_time = c.budget_s > 0.0 && state.seconds >= c.budget_s;
                 if state.step.is_multiple_of(c.eval_every) || done_steps {
+                    calibration.recalibrate(&f.net)?;
                     let r = evaluate_classifier(&f.net, &val)?;
                     let good_enough = c.stop_at_accuracy > 0.0 && r.accuracy >= c.stop_at_accuracy;
                     if good_enough || r.loss < state.best_loss || state.best_step == 0 {

@@ -2,6 +2,7 @@
 //! library functions, and the whole `train` pipeline (data, classifier stage, counterfactual
 //! stage, evaluation, checkpoints, resume) driven by presets.
 
+mod bn_calibration;
 mod classifier_stage;
 mod coin_stage;
 mod config;

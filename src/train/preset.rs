@@ -78,6 +78,11 @@ pub struct ClassifierCfg {
     /// chooses that checkpoint (0: off — the lowest validation loss within the budget).
     #[serde(default)]
     pub stop_at_accuracy: f64,
+    /// Before each validation, batch norm's running statistics are recomputed under the
+    /// current weights from this many fixed training batches (0: off, the running averages as
+    /// training left them).
+    #[serde(default)]
+    pub calibrate_bn_batches: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
