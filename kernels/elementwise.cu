@@ -159,6 +159,3 @@ extern "C" __global__ void __launch_bounds__(256) where_f32(const float* cond, c
   }
 }
 
-extern "C" __global__ void __launch_bounds__(256) fill_f32(float* y, long long n, float v) {
-  COIN_GRID_LOOP(i, n) { y[i] = v; }
-}

@@ -236,16 +236,24 @@ impl Gpu {
         Ok(b)
     }
 
-    /// A buffer of `n` copies of `value`, set on the device (no host copy, no sync).
-    pub fn full_f32(&self, n: usize, value: f32) -> Result<DevBuf> {
-        let b = self.alloc_f32(n)?;
+    /// Sets every value of `b` to `value` on the device, in stream order (no host copy, no
+    /// sync; a driver memset on CUDA).
+    pub fn fill(&self, b: &DevBuf, value: f32) -> Result<()> {
         match &self.inner.device {
             Inner::Emu => {
-                // SAFETY: the allocation holds n f32 values and nothing else uses it yet.
-                unsafe { std::slice::from_raw_parts_mut(b.ptr() as *mut f32, n) }.fill(value)
+                // SAFETY: the range holds b.len f32 values of a live allocation; the emulator
+                // runs launches synchronously, so no kernel is using it now.
+                unsafe { std::slice::from_raw_parts_mut(b.ptr() as *mut f32, b.len) }.fill(value)
             }
-            Inner::Cuda(d) => d.fill_u32(b.ptr(), value.to_bits(), n)?,
+            Inner::Cuda(d) => d.fill_u32(b.ptr(), value.to_bits(), b.len)?,
         }
+        Ok(())
+    }
+
+    /// A buffer of `n` copies of `value`, set on the device ([`Gpu::fill`]).
+    pub fn full_f32(&self, n: usize, value: f32) -> Result<DevBuf> {
+        let b = self.alloc_f32(n)?;
+        self.fill(&b, value)?;
         Ok(b)
     }
 

@@ -168,8 +168,8 @@ pub(crate) fn map_float(
             });
             from_f32_like(out, t.shape().clone(), t)
         }
-        Path::Reference | Path::Gpu => {
-            if path_of(t) == Path::Gpu {
+        path @ (Path::Reference | Path::Gpu) => {
+            if path == Path::Gpu {
                 crate::gpu::count_fallback();
             }
             let out: Vec<f64> = t.to_vec_f64().into_iter().map(f64f).collect();

@@ -82,6 +82,25 @@ impl Buffer {
         self.try_range_f64(offset, n)
             .expect("device read (a failed GPU copy cannot be recovered here)")
     }
+    /// A host copy of the elements `[offset, offset + n)` in their dtype (device values read
+    /// back: f32, or a mask's 0.0 / 1.0 as u8); a failed device read is an error.
+    pub(crate) fn host_copy(&self, offset: usize, n: usize) -> crate::Result<Buffer> {
+        let r = offset..offset + n;
+        Ok(match self {
+            Buffer::F32(v) => Buffer::F32(v[r].to_vec()),
+            Buffer::F64(v) => Buffer::F64(v[r].to_vec()),
+            Buffer::I64(v) => Buffer::I64(v[r].to_vec()),
+            Buffer::U8(v) => Buffer::U8(v[r].to_vec()),
+            Buffer::Gpu(b) | Buffer::GpuMask(b) => {
+                let s = b.slice(offset, n)?;
+                let v = s.gpu().download(&s)?;
+                match self {
+                    Buffer::GpuMask(_) => Buffer::U8(v.iter().map(|&x| x as u8).collect()),
+                    _ => Buffer::F32(v),
+                }
+            }
+        })
+    }
     /// The elements `[offset, offset + n)` widened to f64; a failed device read is an error.
     pub fn try_range_f64(&self, offset: usize, n: usize) -> crate::Result<Vec<f64>> {
         let r = offset..offset + n;

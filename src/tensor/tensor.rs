@@ -79,8 +79,7 @@ impl Tensor {
             (Buffer::F32(v), true) => crate::gpu::for_device(device)
                 .and_then(|g| g.upload(v))
                 .map(Buffer::Gpu),
-            (Buffer::Gpu(b), false) => b.gpu().download(b).map(Buffer::F32),
-            (Buffer::GpuMask(b), false) => b.gpu().download(b).map(|v| Buffer::U8(mask_bytes(&v))),
+            (Buffer::Gpu(_) | Buffer::GpuMask(_), false) => buf.host_copy(0, buf.len()),
             _ => return Ok(buf),
         };
         moved.map_err(|e| (buf, e))
@@ -308,9 +307,12 @@ impl Tensor {
         let g = self.0.buf.read().expect("storage lock");
         match &*g {
             Buffer::U8(v) => Ok(f(&v[self.0.offset..self.0.offset + self.numel()])),
-            Buffer::GpuMask(b) => {
-                let s = b.slice(self.0.offset, self.numel())?;
-                Ok(f(&mask_bytes(&s.gpu().download(&s)?)))
+            Buffer::GpuMask(_) => {
+                drop(g);
+                match &self.try_read_buffer()? {
+                    Buffer::U8(v) => Ok(f(v)),
+                    _ => unreachable!("a device mask reads back as u8"),
+                }
             }
             other => Err(Error::DType(format!(
                 "expected u8, tensor is {}",
@@ -370,22 +372,11 @@ impl Tensor {
     }
     /// A standalone copy of this view's elements; a failed device read is an error.
     pub(crate) fn try_read_buffer(&self) -> Result<Buffer> {
-        let g = self.0.buf.read().expect("storage lock");
-        let r = self.0.offset..self.0.offset + self.numel();
-        Ok(match &*g {
-            Buffer::F32(v) => Buffer::F32(v[r].to_vec()),
-            Buffer::F64(v) => Buffer::F64(v[r].to_vec()),
-            Buffer::I64(v) => Buffer::I64(v[r].to_vec()),
-            Buffer::U8(v) => Buffer::U8(v[r].to_vec()),
-            Buffer::Gpu(b) => {
-                let s = b.slice(r.start, r.len())?;
-                Buffer::F32(s.gpu().download(&s)?)
-            }
-            Buffer::GpuMask(b) => {
-                let s = b.slice(r.start, r.len())?;
-                Buffer::U8(mask_bytes(&s.gpu().download(&s)?))
-            }
-        })
+        self.0
+            .buf
+            .read()
+            .expect("storage lock")
+            .host_copy(self.0.offset, self.numel())
     }
 
     /// This view's device mask (a comparison's output on a GPU device), or None when the mask
@@ -461,9 +452,4 @@ impl Tensor {
         )
         .expect("same size")
     }
-}
-
-/// A device mask's f32 0.0 / 1.0 values as u8.
-fn mask_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().map(|&x| x as u8).collect()
 }

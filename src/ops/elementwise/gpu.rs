@@ -1,6 +1,6 @@
 //! Elementwise ops on the CUDA kernels (kernels/elementwise.cu): the Tensor adapter and the
 //! launchers. Op codes come from the kernel file's C enums (generated constants), so the two
-//! sides cannot disagree; `fill` (owned here) serves every family that zeroes a buffer.
+//! sides cannot disagree; `zeros` (owned here) serves every family that needs a zeroed buffer.
 
 use super::{Binary, Compare, Unary};
 use crate::gpu::grid::{blocks, need, BLOCK};
@@ -232,19 +232,9 @@ fn launch_binary(
     g.launch("binary_fwd_f32", blocks(out.numel()), BLOCK, 0, &mut args)
 }
 
-/// Sets n values of `y` to `v`.
-pub(crate) fn fill(g: &Gpu, y: &DevBuf, n: usize, v: f32) -> Result<()> {
-    need("fill", y, n)?;
-    let mut a = Args::new();
-    a.buf(y).i64(n as i64).f32(v);
-    g.launch("fill_f32", blocks(n), BLOCK, 0, &mut a)
-}
-
-/// A zeroed buffer of n values.
+/// A zeroed buffer of n values (set by the runtime's [`Gpu::fill`]).
 pub(crate) fn zeros(g: &Gpu, n: usize) -> Result<DevBuf> {
-    let b = g.alloc_f32(n)?;
-    fill(g, &b, n, 0.0)?;
-    Ok(b)
+    g.full_f32(n, 0.0)
 }
 
 #[cfg(test)]

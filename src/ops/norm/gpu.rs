@@ -6,7 +6,7 @@
 use super::{BatchNormState, Stats};
 use crate::gpu::grid::{blocks, need, BLOCK};
 use crate::gpu::{kernel_params, Args, DevBuf, Gpu};
-use crate::ops::elementwise::gpu::{binary, fill, unary, zeros};
+use crate::ops::elementwise::gpu::{binary, unary, zeros};
 use crate::ops::elementwise::{Binary, Unary};
 use crate::{Result, Tensor};
 
@@ -105,8 +105,7 @@ pub(super) fn eval_stats(s: &BatchNormState, eps: f64) -> Option<Result<DeviceSt
         let root = g.alloc_f32(c)?;
         unary(g, Unary::AddScalar(eps), &var, &root, c)?;
         unary(g, Unary::Sqrt, &root, &root, c)?;
-        let ones = g.alloc_f32(c)?;
-        fill(g, &ones, c, 1.0)?;
+        let ones = g.full_f32(c, 1.0)?;
         let invstd = g.alloc_f32(c)?;
         binary(g, Binary::Div, (&ones, &[c]), (&root, &[c]), &invstd)?;
         Ok(DeviceStats { mean, invstd })

@@ -46,7 +46,7 @@ impl Flat {
     pub(crate) fn fill_zero(&mut self) -> Result<()> {
         match self {
             Flat::Host(v) => v.fill(0.0),
-            Flat::Device(d) => crate::ops::elementwise::gpu::fill(d.gpu(), d, d.len(), 0.0)?,
+            Flat::Device(d) => d.gpu().fill(d, 0.0)?,
         }
         Ok(())
     }
