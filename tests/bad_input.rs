@@ -125,7 +125,11 @@ fn zero_sized_and_wrong_dtype_inputs() {
     );
     let ids = Tensor::from_i64(vec![0, 1], [2], Device::Cpu).unwrap();
     err_contains(ops::relu(&ids), "float");
-    err_contains(ops::embedding(&z(&[2]), &z(&[3, 4])), "i64");
+    // Ids are i64 or class indices held as floats; a u8 mask is neither.
+    let mask_ids = Tensor::from_u8(vec![0, 1], [2], Device::Cpu).unwrap();
+    err_contains(ops::embedding(&mask_ids, &z(&[3, 4])), "i64");
+    let half = Tensor::from_f32(vec![0.5, 1.0], [2], Device::Cpu).unwrap();
+    err_contains(ops::embedding(&half, &z(&[3, 4])), "not a row index");
     let bad_ids = Tensor::from_i64(vec![0, 7], [2], Device::Cpu).unwrap();
     err_contains(ops::embedding(&bad_ids, &z(&[3, 4])), "outside the table");
     let f64t = Tensor::zeros([2], DType::F64, Device::Cpu);

@@ -277,11 +277,11 @@ fn conditional_batch_norm_picks_rows_and_scatters_gradients() {
         .is_err());
 }
 
-/// A class given as a number (f32 y ∈ {0, 1}) selects exactly the rows class ids select, with
-/// the same gradient into the table, on the host and on `Emu` without a read; a table of more
-/// than two rows refuses it.
+/// Class indices held in a float tensor select exactly the rows i64 ids select, with the same
+/// gradient into the table, on the host and on `Emu` without a read; on the host a float id
+/// that is not a row index is refused, on the device it gives a NaN row.
 #[test]
-fn a_two_row_embedding_takes_the_class_as_a_number() {
+fn an_embedding_takes_class_indices_held_as_floats() {
     let rows_and_grad = |y: &Tensor, dev: Device| {
         let mut g = ParamGroup::new("g", dev);
         let cfg = EmbeddingCfg {
@@ -309,15 +309,18 @@ fn a_two_row_embedding_takes_the_class_as_a_number() {
         assert_eq!(got.1, want.1, "{dev}: gradient into the table");
         assert_eq!(got.2, 0, "{dev}: nothing read back");
     }
-    let mut g = ParamGroup::new("g", Device::Cpu);
-    let cfg = EmbeddingCfg {
-        num: 3,
-        dim: 2,
-        init: None,
-    };
-    let e = Embedding::new(&mut g.scope("e"), cfg, &mut Rng::new(8)).unwrap();
-    let err = e.forward(&as_numbers, &Ctx::eval()).unwrap_err();
-    assert!(err.to_string().contains("two rows"), "{err}");
+    let table = Tensor::from_f32((0..6).map(|v| v as f32).collect(), [3, 2], Device::Cpu).unwrap();
+    let third = Tensor::from_f32(vec![2.0], [1], Device::Cpu).unwrap();
+    assert_eq!(
+        ops::embedding(&third, &table).unwrap().to_vec_f32(),
+        vec![4.0, 5.0],
+        "any row of a larger table"
+    );
+    let half = Tensor::from_f32(vec![0.5], [1], Device::Cpu).unwrap();
+    let err = ops::embedding(&half, &table).unwrap_err();
+    assert!(err.to_string().contains("not a row index"), "{err}");
+    let on_emu = ops::embedding(&half.to_device(Device::Emu), &table.to_device(Device::Emu));
+    assert!(on_emu.unwrap().to_vec_f32().iter().all(|v| v.is_nan()));
 }
 
 #[test]

@@ -293,13 +293,6 @@ impl Gpu {
         Ok(v)
     }
 
-    /// A buffer holding int32 values (ids, argmax indices): 4-byte elements like f32.
-    pub fn upload_i32(&self, values: &[i32]) -> Result<DevBuf> {
-        let b = self.alloc_f32(values.len())?;
-        self.write(&b, bytemuck::cast_slice(values))?;
-        Ok(b)
-    }
-
     /// Waits for every launch so far (the emulator runs them synchronously).
     pub fn synchronize(&self) -> Result<()> {
         match &self.inner.device {

@@ -1,7 +1,5 @@
-//! `Embedding` (`{scope}.weight` [V, D], default init N(0, 1)), looked up by class ids or, for
-//! a two-row table, by the class as a number: `y ∈ {0, 1}` (f32) selects
-//! `(1 − y)·E₀ + y·E₁ = E₀ + y·(E₁ − E₀)` — exactly E₀ or E₁ for y = 0 or 1 — so a class
-//! computed on a GPU device (the classifier's bin) conditions a network without a read.
+//! `Embedding` (`{scope}.weight` [V, D], default init N(0, 1)), looked up by class ids: i64, or
+//! class indices held in a float tensor (see [`ops::embedding`]).
 
 use super::init::{normal, Init};
 use super::{Ctx, Param, Scope};
@@ -38,29 +36,9 @@ impl Embedding {
             weight: s.param("weight", [num, dim], values)?,
         })
     }
-    /// Rows for `y`: class ids (i64, any shape → shape + [D]), or for a two-row table the
-    /// class as a float `y` of shape [N] (→ [N, D]; values between 0 and 1 mix the rows).
+    /// Rows for class ids `y` (any shape → shape + [D]): i64, or a float tensor of class
+    /// indices (a class computed on the device conditions the network without a read).
     pub fn forward(&self, y: &Tensor, ctx: &Ctx) -> Result<Tensor> {
-        let w = self.weight.get(ctx);
-        if !y.dtype().is_float() {
-            return ops::embedding(y, &w);
-        }
-        let (v, d) = (w.dims()[0], w.dims()[1]);
-        if v != 2 || y.rank() != 1 {
-            return Err(Error::Invalid(format!(
-                "embedding {}: a class given as a number (float, shape [N]) selects between \
-                 two rows; this table has {v} and the class has shape {} (pass i64 ids)",
-                self.weight.name(),
-                y.shape()
-            )));
-        }
-        let n = y.dims()[0];
-        let y = ops::reshape(&y.cast(w.dtype()), &[n, 1])?;
-        let not_y = ops::add_scalar(&ops::neg(&y)?, 1.0)?;
-        let e0 = ops::narrow(&w, 0, 0, 1)?;
-        let e1 = ops::narrow(&w, 0, 1, 1)?;
-        let rows = ops::add(&ops::mul(&not_y, &e0)?, &ops::mul(&y, &e1)?)?;
-        debug_assert_eq!(rows.dims(), [n, d]);
-        Ok(rows)
+        ops::embedding(y, &self.weight.get(ctx))
     }
 }

@@ -2,9 +2,9 @@
 //! model): `p = sigmoid(f(x))`, its bin (`p ≥ 0.5` → 1, abnormal), the KL target (1e-6 for
 //! abnormal rows, `p` itself for normal ones) and the generator's condition (always 0).
 //!
-//! All four are computed by ops where `x` is, and the bins are classes as numbers (f32 0 or 1,
-//! which the networks' two-row embeddings read as `E₀ + y·(E₁ − E₀)`), so on a GPU device
-//! nothing is read back.
+//! All four are computed by ops where `x` is, and the bins are class indices held as floats (0
+//! or 1, which the networks' embeddings look up directly), so on a GPU device nothing is read
+//! back.
 
 use crate::models::ResNet18;
 use crate::nn::Ctx;

@@ -1,5 +1,5 @@
-//! Embedding on the CUDA kernels (kernels/embedding.cu): the ids (checked on the host) go to
-//! the device as int32 and stay there for backward.
+//! Embedding on the CUDA kernels (kernels/embedding.cu): the ids as f32 in device memory — a
+//! float tensor's own buffer, or host i64 ids (checked there) copied over — kept for backward.
 
 use crate::gpu::grid::{blocks, need, BLOCK};
 use crate::gpu::{kernel_params, Args, DevBuf};
@@ -15,9 +15,21 @@ kernel_params! {
     }
 }
 
+/// The ids as the kernels read them: a float tensor's device values in place, or host i64 ids
+/// (already checked) copied over as f32.
+pub(super) fn device_ids(ids: &Tensor, host: Option<&[i64]>, table: &DevBuf) -> Result<DevBuf> {
+    match host {
+        Some(v) => table
+            .gpu()
+            .upload(&v.iter().map(|&i| i as f32).collect::<Vec<_>>()),
+        None => ids.dev(),
+    }
+}
+
 /// The gathered rows (shape `out`) and the ids on the device.
 pub(super) fn forward(
-    idv: &[i64],
+    ids: &Tensor,
+    host: Option<&[i64]>,
     table: &Tensor,
     out: Vec<usize>,
 ) -> Option<Result<(Tensor, DevBuf)>> {
@@ -25,25 +37,19 @@ pub(super) fn forward(
         let tb = table.dev()?;
         let gpu = tb.gpu();
         let (v, d) = (table.dims()[0], table.dims()[1]);
-        let id32: Vec<i32> = idv.iter().map(|&i| i as i32).collect();
-        let ids = gpu.upload_i32(&id32)?;
+        let idb = device_ids(ids, host, &tb)?;
+        let b = idb.len();
         let p = EmbeddingParams {
-            b: id32.len() as i64,
+            b: b as i64,
             v: v as i64,
             d: d as i64,
         };
         need("embedding table", &tb, v * d)?;
-        let y = gpu.alloc_f32(id32.len() * d)?;
+        let y = gpu.alloc_f32(b * d)?;
         let mut a = Args::new();
-        a.buf(&ids).buf(&tb).buf(&y).params(&p);
-        gpu.launch(
-            "embedding_fwd_f32",
-            blocks(id32.len() * d),
-            BLOCK,
-            0,
-            &mut a,
-        )?;
-        Ok((Tensor::from_dev(y, out, table.device())?, ids))
+        a.buf(&idb).buf(&tb).buf(&y).params(&p);
+        gpu.launch("embedding_fwd_f32", blocks(b * d), BLOCK, 0, &mut a)?;
+        Ok((Tensor::from_dev(y, out, table.device())?, idb))
     })())
 }
 
