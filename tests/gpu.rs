@@ -6,7 +6,7 @@
 
 use crate::common::{check_close, Tol, REDUCTION};
 use coin::gpu::emu::{self, Schedule};
-use coin::gpu::{self, table, Args, Gpu};
+use coin::gpu::{self, table, Args, CachePolicy, Gpu};
 use coin::ops;
 use coin::rng::Rng;
 use coin::{Device, Tape, Tensor};
@@ -375,40 +375,82 @@ fn probe_and_device_messages() {
     }
 }
 
-/// Freed blocks are handed out again by size without reaching the driver (counted), hold NaN
-/// again on the emulator (as fresh device memory holds garbage), and constants are set on the
-/// device without a host copy.
+/// Freed blocks are handed out again by size class without reaching the driver (counted), hold
+/// NaN again on the emulator (as fresh device memory holds garbage), and constants are set on
+/// the device without a host copy. Each run takes a handle with a cache of its own, so no other
+/// test thread can take its blocks: on the emulator with the emulator's policy and with CUDA's
+/// (512-byte classes, shared by threads), on CUDA with CUDA's.
 #[test]
 fn freed_blocks_are_reused_and_constants_are_set_on_the_device() {
     on_devices("block cache", |g, dev| {
-        let n = 1000 + 17;
-        drop(g.alloc_f32(n).unwrap());
-        let before = gpu::counts_on_this_thread();
-        let b = g.full_f32(n, 2.5).unwrap();
-        let counts = gpu::counts_on_this_thread() - before;
-        assert_eq!(counts.driver_allocs, 0, "{dev}: the freed block is reused");
-        assert_eq!(counts.writes, 0, "{dev}: set on the device");
-        assert!(g.download(&b).unwrap().iter().all(|&v| v == 2.5), "{dev}");
-        if dev.starts_with("emu") {
-            drop(b);
-            let again = g.alloc_f32(n).unwrap();
-            assert!(
-                g.download(&again).unwrap().iter().all(|v| v.is_nan()),
-                "{dev}: a reused block holds NaN"
-            );
+        let policies = if dev.starts_with("emu") {
+            vec![
+                ("emu cache", CachePolicy::EMU),
+                ("cuda cache", CachePolicy::CUDA),
+            ]
+        } else {
+            vec![("cuda cache", CachePolicy::CUDA)]
+        };
+        for (name, policy) in policies {
+            block_reuse(&g.with_cache(policy), policy, &format!("{dev}, {name}"));
         }
-        let before = gpu::counts_on_this_thread();
-        let other_size = g.alloc_f32(n + 1).unwrap();
-        assert_eq!(
-            (gpu::counts_on_this_thread() - before).driver_allocs,
-            1,
-            "{dev}: a new size reaches the driver"
-        );
-        drop(other_size);
-        g.release_cached();
     });
     let before = gpu::counts_on_this_thread();
     let t = Tensor::full(-1.5, [3, 4], coin::DType::F32, Device::Emu);
     assert_eq!((gpu::counts_on_this_thread() - before).writes, 0);
     assert_eq!(t.to_vec_f32(), vec![-1.5; 12]);
+}
+
+/// Driver allocations made by `f` on this thread.
+fn driver_allocs<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let before = gpu::counts_on_this_thread();
+    let out = f();
+    (out, (gpu::counts_on_this_thread() - before).driver_allocs)
+}
+
+fn block_reuse(g: &Gpu, policy: CachePolicy, what: &str) {
+    let n = 1000 + 17;
+    drop(g.alloc_f32(n).unwrap());
+    let before = gpu::counts_on_this_thread();
+    let b = g.full_f32(n, 2.5).unwrap();
+    let counts = gpu::counts_on_this_thread() - before;
+    assert_eq!(counts.driver_allocs, 0, "{what}: the freed block is reused");
+    assert_eq!(counts.writes, 0, "{what}: set on the device");
+    assert!(g.download(&b).unwrap().iter().all(|&v| v == 2.5), "{what}");
+    let (twin, allocs) = driver_allocs(|| g.alloc_f32(n).unwrap());
+    assert_eq!(allocs, 1, "{what}: a block in use is not handed out");
+    drop((b, twin));
+    // 1,018 values share 1,017's 512-byte class, not its exact size.
+    let same_class = (4 * n).div_ceil(policy.granule) == (4 * (n + 1)).div_ceil(policy.granule);
+    assert_eq!(same_class, policy.granule == 512, "{what}");
+    let (again, allocs) = driver_allocs(|| g.alloc_f32(n + 1).unwrap());
+    assert_eq!(allocs, u64::from(!same_class), "{what}: n + 1 values");
+    if what.starts_with("emu") && same_class {
+        assert!(
+            g.download(&again).unwrap().iter().all(|v| v.is_nan()),
+            "{what}: a reused block holds NaN"
+        );
+    }
+    let (other, allocs) = driver_allocs(|| g.alloc_f32(n + 128).unwrap());
+    assert_eq!(allocs, 1, "{what}: a new size class reaches the driver");
+    drop((again, other));
+    g.release_cached();
+    let (_, allocs) = driver_allocs(|| g.alloc_f32(n).unwrap());
+    assert_eq!(allocs, 1, "{what}: release_cached empties the cache");
+}
+
+/// `COIN_GPU_CACHE=off`'s policy: every allocation reaches the driver with its exact size and
+/// every freed block goes straight back, so compute-sanitizer sees each buffer's true bounds.
+#[test]
+fn the_exact_size_cache_mode_reuses_nothing() {
+    on_devices("cache off", |g, dev| {
+        let g = g.with_cache(CachePolicy::OFF);
+        for n in [1017, 1017, 1018, 1] {
+            let (b, allocs) = driver_allocs(|| g.alloc_f32(n).unwrap());
+            assert_eq!(allocs, 1, "{dev}: {n} values");
+            assert_eq!(b.len(), n);
+        }
+        let (_, allocs) = driver_allocs(|| g.full_f32(64, 1.0).unwrap());
+        assert_eq!(allocs, 1, "{dev}: constants too");
+    });
 }

@@ -8,8 +8,9 @@
 //! bytes, so a rounded block would hide overruns), rounded up to 512 bytes on CUDA. The
 //! emulator's cache is also per thread: its users are independent threads (tests running side
 //! by side), each of which should see its own step reuse its own blocks. The cache
-//! holds at most `cap` bytes; a block freed past that goes back to the driver. When the driver
-//! runs out of memory the device empties the cache and tries once more.
+//! holds at most `cap` bytes; a block freed past that goes back to the driver (`cap` 0 is
+//! `COIN_GPU_CACHE=off`: nothing reused). When the driver runs out of memory the device empties
+//! the cache and tries once more. The policies are `gpu::CachePolicy`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -81,6 +82,64 @@ impl BlockCache {
     }
 }
 
+/// How a device keeps freed blocks for reuse (see `block_cache.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// Block sizes are requests rounded up to a multiple of this many bytes.
+    pub granule: usize,
+    /// Each thread reuses only the blocks it freed.
+    pub per_thread: bool,
+    /// At most this many bytes are held; 0 frees every block at once (no reuse).
+    pub cap_bytes: usize,
+}
+
+impl CachePolicy {
+    /// The emulator's: exact sizes (guard pages stay tight), per thread, at most 1 GiB.
+    pub const EMU: CachePolicy = CachePolicy {
+        granule: 1,
+        per_thread: true,
+        cap_bytes: 1 << 30,
+    };
+    /// CUDA's: sizes in 512-byte steps, shared by every thread, bounded by the device (an
+    /// out-of-memory empties it).
+    pub const CUDA: CachePolicy = CachePolicy {
+        granule: 512,
+        per_thread: false,
+        cap_bytes: usize::MAX,
+    };
+    /// `COIN_GPU_CACHE=off`: every allocation of exactly the bytes requested from the driver,
+    /// every freed block back to it at once — what compute-sanitizer needs to see small overruns
+    /// and uninitialised reads that a rounded, reused block would hide. Slower (a driver call
+    /// per buffer), same results.
+    pub const OFF: CachePolicy = CachePolicy {
+        granule: 1,
+        per_thread: false,
+        cap_bytes: 0,
+    };
+
+    /// `default`, or [`OFF`](Self::OFF) when `COIN_GPU_CACHE=off`; any other value than `on`,
+    /// `off` or unset is an error naming the accepted ones.
+    pub fn from_env(default: CachePolicy) -> crate::Result<CachePolicy> {
+        Self::parse(std::env::var("COIN_GPU_CACHE").ok().as_deref(), default)
+    }
+
+    /// The policy a `COIN_GPU_CACHE` value selects.
+    pub fn parse(value: Option<&str>, default: CachePolicy) -> crate::Result<CachePolicy> {
+        match value.map(str::trim) {
+            None | Some("") | Some("on") => Ok(default),
+            Some("off") => Ok(CachePolicy::OFF),
+            Some(v) => Err(crate::Error::Device(format!(
+                "COIN_GPU_CACHE={v:?}: expected \"on\" (reuse freed device blocks, the default) \
+                 or \"off\" (exact sizes, never reused: for compute-sanitizer)"
+            ))),
+        }
+    }
+
+    pub(crate) fn cache(self) -> BlockCache {
+        BlockCache::new(self.cap_bytes, self.granule, self.per_thread)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +157,28 @@ mod tests {
         assert_eq!(c.take(1024), Some(8));
         assert_eq!(c.take(1024), None);
         assert_eq!(c.drain(), vec![7]);
+        assert_eq!(c.cached_bytes(), 0);
+    }
+
+    #[test]
+    fn cache_off_is_parsed_and_a_bad_value_is_refused() {
+        let d = CachePolicy::CUDA;
+        assert_eq!(CachePolicy::parse(None, d).unwrap(), d);
+        assert_eq!(CachePolicy::parse(Some("on"), d).unwrap(), d);
+        assert_eq!(
+            CachePolicy::parse(Some("off"), d).unwrap(),
+            CachePolicy::OFF
+        );
+        let e = CachePolicy::parse(Some("of"), d).unwrap_err().to_string();
+        assert!(e.contains("COIN_GPU_CACHE") && e.contains("\"off\""), "{e}");
+    }
+
+    #[test]
+    fn a_cache_of_no_bytes_reuses_nothing() {
+        let c = BlockCache::new(0, 1, false);
+        assert_eq!(c.block_size(1017 * 4), 1017 * 4, "exact sizes");
+        assert_eq!(c.give(4068, 3), Some(3), "freed at once");
+        assert_eq!(c.take(4068), None);
         assert_eq!(c.cached_bytes(), 0);
     }
 

@@ -24,6 +24,7 @@ use std::ffi::c_void;
 use std::sync::Arc;
 use table::ParamKind;
 
+pub use block_cache::CachePolicy;
 pub(crate) use counters::count_fallback;
 pub use counters::{counts_on_this_thread, reads_on_this_thread, take_fallback_sites, Counts};
 
@@ -108,9 +109,10 @@ pub struct Gpu {
     inner: Arc<Shared>,
 }
 
-/// A device and its cache of freed blocks.
+/// A device and its cache of freed blocks (handles made by [`Gpu::with_cache`] share the device
+/// with a cache of their own).
 struct Shared {
-    device: Inner,
+    device: Arc<Inner>,
     cache: block_cache::BlockCache,
 }
 
@@ -144,14 +146,9 @@ impl Inner {
     }
 }
 
-/// The emulator's cache: exact sizes (guard pages stay tight), per thread, at most 1 GiB.
-const EMU_CACHE_BYTES: usize = 1 << 30;
-/// CUDA's: sizes in 512-byte steps, bounded by the device (an out-of-memory empties it).
-const CUDA_CACHE_GRANULE: usize = 512;
-
 impl std::fmt::Debug for Gpu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.inner.device {
+        match &*self.inner.device {
             Inner::Emu => f.write_str("emu"),
             Inner::Cuda(d) => write!(f, "cuda:{} ({})", d.ordinal, d.name),
         }
@@ -164,25 +161,41 @@ pub fn has_cuda_kernels() -> bool {
 }
 
 impl Gpu {
-    /// The emulated device.
+    /// The emulated device, its cache as `COIN_GPU_CACHE` says ([`CachePolicy::EMU`] when
+    /// unset or not understood: [`for_device`] reports a bad value as an error).
     pub fn emu() -> Gpu {
+        let policy = CachePolicy::from_env(CachePolicy::EMU).unwrap_or(CachePolicy::EMU);
+        Gpu::with_device(Inner::Emu, policy)
+    }
+
+    /// CUDA device `ordinal`, its cache as `COIN_GPU_CACHE` says ([`CachePolicy::CUDA`] by
+    /// default), with a clear error when there is no driver, no such device, the build has no
+    /// kernels or the variable is not understood.
+    pub fn cuda(ordinal: usize) -> Result<Gpu> {
+        let policy = CachePolicy::from_env(CachePolicy::CUDA)?;
+        let device = Inner::Cuda(Box::new(cuda::CudaDevice::open(ordinal)?));
+        Ok(Gpu::with_device(device, policy))
+    }
+
+    fn with_device(device: Inner, policy: CachePolicy) -> Gpu {
         Gpu {
             inner: Arc::new(Shared {
-                device: Inner::Emu,
-                cache: block_cache::BlockCache::new(EMU_CACHE_BYTES, 1, true),
+                device: Arc::new(device),
+                cache: policy.cache(),
             }),
         }
     }
 
-    /// CUDA device `ordinal`, with a clear error when there is no driver, no such device, or
-    /// the build has no kernels.
-    pub fn cuda(ordinal: usize) -> Result<Gpu> {
-        Ok(Gpu {
+    /// A handle on the same device with a cache of its own, kept as `policy` says: blocks it
+    /// frees are reused only by its own allocations (a test that counts driver allocations
+    /// cannot have its blocks taken by another thread's handle).
+    pub fn with_cache(&self, policy: CachePolicy) -> Gpu {
+        Gpu {
             inner: Arc::new(Shared {
-                device: Inner::Cuda(Box::new(cuda::CudaDevice::open(ordinal)?)),
-                cache: block_cache::BlockCache::new(usize::MAX, CUDA_CACHE_GRANULE, false),
+                device: Arc::clone(&self.inner.device),
+                cache: policy.cache(),
             }),
-        })
+        }
     }
 
     /// An uninitialised buffer of `n` f32 values: a cached block of its size when there is one
@@ -196,7 +209,7 @@ impl Gpu {
         let size = self.inner.cache.block_size(bytes);
         let ptr = match self.inner.cache.take(size) {
             Some(p) => {
-                if let Inner::Emu = &self.inner.device {
+                if let Inner::Emu = &*self.inner.device {
                     // SAFETY: the block holds `size` ≥ `bytes` bytes and nothing else uses it.
                     unsafe { std::ptr::write_bytes(p as *mut u8, 0xFF, bytes) };
                 }
@@ -239,7 +252,7 @@ impl Gpu {
     /// Sets every value of `b` to `value` on the device, in stream order (no host copy, no
     /// sync; a driver memset on CUDA).
     pub fn fill(&self, b: &DevBuf, value: f32) -> Result<()> {
-        match &self.inner.device {
+        match &*self.inner.device {
             Inner::Emu => {
                 // SAFETY: the range holds b.len f32 values of a live allocation; the emulator
                 // runs launches synchronously, so no kernel is using it now.
@@ -268,7 +281,7 @@ impl Gpu {
         }
         counters::count_write();
         let bytes: &[u8] = bytemuck::cast_slice(values);
-        match &self.inner.device {
+        match &*self.inner.device {
             // SAFETY: the allocation holds b.len f32 values.
             Inner::Emu => unsafe {
                 std::ptr::copy_nonoverlapping(bytes.as_ptr(), b.ptr() as *mut u8, bytes.len())
@@ -283,7 +296,7 @@ impl Gpu {
         counters::count_read();
         let mut v = vec![0.0f32; b.len];
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut v);
-        match &self.inner.device {
+        match &*self.inner.device {
             // SAFETY: the allocation holds b.len f32 values.
             Inner::Emu => unsafe {
                 std::ptr::copy_nonoverlapping(b.ptr() as *const u8, bytes.as_mut_ptr(), bytes.len())
@@ -295,7 +308,7 @@ impl Gpu {
 
     /// Waits for every launch so far (the emulator runs them synchronously).
     pub fn synchronize(&self) -> Result<()> {
-        match &self.inner.device {
+        match &*self.inner.device {
             Inner::Emu => Ok(()),
             Inner::Cuda(d) => d.synchronize(),
         }
@@ -332,7 +345,7 @@ impl Gpu {
         // SAFETY: argument kinds match the kernel's signature (checked above); device pointers
         // come from DevBufs on this device, which the callers size for the launch.
         unsafe {
-            match &self.inner.device {
+            match &*self.inner.device {
                 Inner::Emu => emu::launch(name, grid, block, smem, &mut ptrs),
                 Inner::Cuda(d) => d.launch(name, grid, block, smem, &mut ptrs),
             }
@@ -596,7 +609,10 @@ pub fn for_device(d: crate::Device) -> Result<Gpu> {
     static EMU: OnceLock<Gpu> = OnceLock::new();
     static CUDA: OnceLock<Mutex<HashMap<u8, Gpu>>> = OnceLock::new();
     match d {
-        crate::Device::Emu => Ok(EMU.get_or_init(Gpu::emu).clone()),
+        crate::Device::Emu => {
+            CachePolicy::from_env(CachePolicy::EMU)?;
+            Ok(EMU.get_or_init(Gpu::emu).clone())
+        }
         crate::Device::Cuda(n) => {
             let mut m = CUDA
                 .get_or_init(|| Mutex::new(HashMap::new()))
