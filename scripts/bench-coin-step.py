@@ -29,40 +29,10 @@ def main(threads):
     torch.manual_seed(3)
     cp.WIDTH, cp.BASE = 0.25, 64
     m = cp.Coin()
-    f = m.classifier_f.eval()
-    for p in f.parameters():
-        p.requires_grad_(False)
+    f = m.classifier_f
     x = torch.tanh(0.5 * torch.randn(BATCH, 1, SIZE, SIZE))
-    eg = list(m.enc.parameters()) + list(m.gen.parameters())
-    opt_g = torch.optim.Adam(eg, lr=2e-4, betas=(0.0, 0.999), eps=1e-8)
-    opt_d = torch.optim.Adam(m.disc.parameters(), lr=2e-4, betas=(0.0, 0.999), eps=1e-8)
-    m.enc.train(), m.gen.train(), m.disc.train()
     ones, zeros = torch.ones(BATCH, 1), torch.zeros(BATCH, 1)
-
-    def step(k):
-        with torch.no_grad():
-            p = torch.sigmoid(f(x))
-            bin_ = (p >= 0.5).long().flatten()
-            desired = torch.where(p >= 0.5, torch.full_like(p, 1e-6), p)
-        c0 = torch.zeros_like(bin_)
-        opt_g.zero_grad()
-        if k % FREQ == 0:
-            x_cf = m.gen(m.enc(x), c0, x)
-            adv = F.binary_cross_entropy_with_logits(m.disc(x_cf, c0), ones)
-            klv = cp.kl(torch.sigmoid(f(x_cf)), desired)
-            fwd = (x - x_cf).abs().mean()
-            rec = fwd + (x - m.gen(m.enc(x_cf), c0, x_cf)).abs().mean()
-            tvv = cp.tv(torch.abs((x + 1) / 2 - (x_cf + 1) / 2) * 255)
-            (adv + 5 * klv + rec + fwd + 0.05 * tvv).backward()
-            opt_g.step()
-        else:
-            with torch.no_grad():
-                x_cf = m.gen(m.enc(x), c0, x)
-        opt_d.zero_grad()
-        d = (F.binary_cross_entropy_with_logits(m.disc(x, bin_), ones)
-             + F.binary_cross_entropy_with_logits(m.disc(x_cf.detach(), c0), zeros)) / 2
-        d.backward()
-        opt_d.step()
+    step = cp.training_step(m, x, FREQ)
 
     def cycle():
         times = []

@@ -262,6 +262,48 @@ def tv(img):
     return (dw.flatten(1).mean(1) + dh.flatten(1).mean(1)).mean()
 
 
+def training_step(m, x, freq):
+    """The COIN iteration as our `CoinStep::train_step` runs it (benchmark form: the frozen
+    classifier m.classifier_f in eval mode, Adam β = (0, 0.999), the paper's λ): iteration k
+    updates E+G when k % freq == 0, then D. Returns step(k)."""
+    f = m.classifier_f.eval()
+    for p in f.parameters():
+        p.requires_grad_(False)
+    eg = list(m.enc.parameters()) + list(m.gen.parameters())
+    opt_g = torch.optim.Adam(eg, lr=2e-4, betas=(0.0, 0.999), eps=1e-8)
+    opt_d = torch.optim.Adam(m.disc.parameters(), lr=2e-4, betas=(0.0, 0.999), eps=1e-8)
+    m.enc.train(), m.gen.train(), m.disc.train()
+    ones = torch.ones(x.shape[0], 1, device=x.device)
+    zeros = torch.zeros_like(ones)
+
+    def step(k):
+        with torch.no_grad():
+            p = torch.sigmoid(f(x))
+            bin_ = (p >= 0.5).long().flatten()
+            desired = torch.where(p >= 0.5, torch.full_like(p, 1e-6), p)
+        c0 = torch.zeros_like(bin_)
+        opt_g.zero_grad()
+        if k % freq == 0:
+            x_cf = m.gen(m.enc(x), c0, x)
+            adv = F.binary_cross_entropy_with_logits(m.disc(x_cf, c0), ones)
+            klv = kl(torch.sigmoid(f(x_cf)), desired)
+            fwd = (x - x_cf).abs().mean()
+            rec = fwd + (x - m.gen(m.enc(x_cf), c0, x_cf)).abs().mean()
+            tvv = tv(torch.abs((x + 1) / 2 - (x_cf + 1) / 2) * 255)
+            (adv + 5 * klv + rec + fwd + 0.05 * tvv).backward()
+            opt_g.step()
+        else:
+            with torch.no_grad():
+                x_cf = m.gen(m.enc(x), c0, x)
+        opt_d.zero_grad()
+        d = (F.binary_cross_entropy_with_logits(m.disc(x, bin_), ones)
+             + F.binary_cross_entropy_with_logits(m.disc(x_cf.detach(), c0), zeros)) / 2
+        d.backward()
+        opt_d.step()
+
+    return step
+
+
 def main(out):
     m = Coin()
     f = m.classifier_f

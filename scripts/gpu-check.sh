@@ -1,32 +1,41 @@
 #!/usr/bin/env bash
-# The GPU check for a lent machine (no Rust toolchain there), in two steps:
+# The GPU check for a lent machine (no Rust toolchain there), in two steps (docs/gpu.md):
 #
-#   scripts/gpu-check.sh prepare        # here: build the test, GPU-benchmark and train binaries
-#                                       # (libstdc++ static), strip them into gpu-check/bin,
-#                                       # fail unless nvcc kernels are embedded, and print the
-#                                       # exact device call (gpu-check/bin is git-ignored, so the
-#                                       # call must carry it)
+#   scripts/gpu-check.sh prepare    # here: build the test, GPU-benchmark and train binaries
+#                                   # (libstdc++ static) into gpu-check/bin with build-info.txt,
+#                                   # fail unless nvcc kernels are embedded or the carried tree
+#                                   # passes 64 MiB, print the exact device call
 #   scripts/gpu-check.sh run [--dry-run]
-#                                       # there: the stages below; --dry-run walks them here,
-#                                       # printing each command and its timeout, running none
+#                                   # there: the stages below into $OUT (gpu-check/out when
+#                                   # unset); --dry-run lists them here and runs nothing
 #
-# Stages of `run` (timeouts sum to ≤ 300 s, so one 15-minute lease leaves room for a second try):
-#   smoke      30 s  driver, GPU, glibc, the kernel table, one kernel with COIN_CUDA_SYNC=1;
-#                    a mismatch stops the check here
-#   suite      75 s  the GPU tests with COIN_REQUIRE_GPU=1, emulator schedules off (CI has them)
-#   sanitizer  40 s  compute-sanitizer memcheck, racecheck, initcheck, synccheck on named kernel
-#                    tests (skipped with the reason when the tool is missing or refuses)
-#   bench      60 s  benches/gpu.rs, short warm-up and measurement
-#   pytorch    30 s  the same shapes in PyTorch/cuDNN, when `import torch` works there
-#   step       25 s  the COIN step at the paper configuration (256², widths ×1, batch 16): after
-#                    warm-up only the logged scalars come back — no fallback, copy-in or driver
-#                    allocation (asserted) — and the seconds of a G+D and a D-only step
-#   train      40 s  COIN at the paper configuration on cuda:0: steps/s, GPU memory, checkpoint
-# $OUT gets 9 files: summary.md, smoke.txt, suite.txt, sanitizer.txt, bench.txt, pytorch.json,
-# step.txt, train.txt, nvidia-smi.txt; criterion's folders and raw logs stay in a scratch folder.
+# summary.md is written first, then rewritten after every stage: the answers at the top (op
+# mismatches, the first failing test, sanitizer errors, ours against PyTorch per shape, seconds
+# per COIN step, peak memory, how far training got), then the build and the machine, then the
+# stage table and the kernel table. Every stage appends to its file as it runs, so one cut short
+# by its time limit keeps what it measured. Without the prepared binaries, or without a GPU and
+# driver (probed with nvidia-smi before any test binary starts), `run` stops within seconds
+# with a one-line reason, in summary.md too. The stages, most valuable first:
+#   probe        nvidia-smi: GPU name, clocks, driver and its CUDA version (stop if none)
+#   smoke        kernel table, probe, one kernel, COIN_CUDA_SYNC=1 (stop if the device cannot run them)
+#   ops          the whole op table on cuda:0 against the reference, each mismatch named
+#   suite        the GPU tests, one thread, COIN_CUDA_SYNC=1 (a fault is pinned to its test)
+#   san-*        compute-sanitizer memcheck, racecheck, initcheck, synccheck on kernel tests,
+#                COIN_GPU_CACHE=off (exact sizes, nothing reused: overruns are not hidden)
+#   bench        benches/gpu.rs (short runs), criterion's files in a scratch folder
+#   pytorch      the same shapes in PyTorch/cuDNN, FP32 and TF32
+#   step         the COIN step at the paper configuration, each iteration as it finishes
+#   step-torch   the same step in PyTorch (scripts/coin_parity.py's networks), FP32 and TF32
+#   train        `train --preset gpu-check` (256², widths ×1, a small phantom): into COIN
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bin=gpu-check/bin
+bin=${COIN_GPU_CHECK_BIN:-gpu-check/bin} # another folder: for the script's own tests
+files=(summary.md smoke.txt suite.txt sanitizer.txt bench.txt pytorch.json step.txt train.txt)
+# Seconds outside the stage limits: reading the build, starting python for each summary,
+# stopping the memory samplers.
+allowance=20
+max_total=330
+carry_limit=$((64 * 1024 * 1024))
 
 prepare() {
   set -e
@@ -38,131 +47,224 @@ prepare() {
   strip -o "$bin/coin-gpu-bench" "$(ls -t $deps/gpu-* | grep -v '\.d$' | head -1)"
   strip -o "$bin/coin-train" target/gpu-check/release/train
   set +e
-  if ! "$bin/coin-tests" --exact gpu::kernel_table_is_shared_by_emulator_and_loader --nocapture \
-    2>&1 | grep -q "kernels built by nvcc"; then
+  local table
+  table=$("$bin/coin-tests" --exact gpu::kernel_table_is_shared_by_emulator_and_loader \
+    --nocapture 2>&1)
+  if ! grep -q "kernels built by nvcc" <<< "$table"; then
     echo "prepare: FAILED: this build has no CUDA kernels (nvcc not found); run" >&2
     echo "  scripts/install-cuda-toolchain.sh (or set NVCC=/path/to/nvcc) and prepare again" >&2
     exit 1
   fi
+  local commit
+  commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+  [ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit (with uncommitted changes)"
+  {
+    echo "commit: $commit"
+    echo "build: cargo --release, CXXSTDLIB_STATIC=1, RUSTFLAGS=${RUSTFLAGS:-(none)}"
+    echo "COIN_CUDA_ARCHS: ${COIN_CUDA_ARCHS:-(unset: SASS sm_80 and sm_90, PTX compute_80)}"
+    echo "toolkit: $(grep -m1 -o 'kernels built by nvcc[^;]*' <<< "$table" | sed 's/Some("\([^"]*\)")/\1/g')"
+    echo "rustc: $(rustc --version)"
+    echo "built on: $(uname -m), $(date -u +%Y-%m-%dT%H:%MZ)"
+  } > "$bin/build-info.txt"
   ls -la "$bin"
+  # What the device call carries: the working tree as git sees it (tracked and untracked but
+  # not ignored files) plus gpu-check/bin.
+  local tree bins total
+  tree=$(git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
+  bins=$(du -cb "$bin" | tail -1 | cut -f1)
+  total=$((tree + bins))
+  echo
+  echo "carried: $((total / 1024)) KiB (working tree $((tree / 1024)) KiB + $bin $((bins / 1024)) KiB; limit $((carry_limit / 1024)) KiB)"
+  if [ "$total" -gt "$carry_limit" ]; then
+    echo "prepare: FAILED: the device call would carry more than 64 MiB" >&2
+    exit 1
+  fi
   echo
   echo "Ready. On the lent machine, one call:"
   echo "  run(command=\"bash scripts/gpu-check.sh run\", carry=[\"$bin\"], timeout_s=420)"
 }
 
-# run_stage NAME TIMEOUT OUTFILE CMD...: runs CMD under TIMEOUT (or prints it in a dry run) and
-# appends a line to the summary.
-run_stage() {
-  local name=$1 limit=$2 file=$3
-  shift 3
-  budget=$((budget + limit))
-  if [ "$dry" = 1 ]; then
-    printf '%-10s %4ss  %s\n' "$name" "$limit" "$*"
+# summary: rewrites $out/summary.md from what the stages wrote (a plain one without python3).
+summary() {
+  [ "$dry" = 1 ] && return 0
+  if command -v python3 >/dev/null &&
+    python3 scripts/gpu_summary.py summary "$out" "$scratch" 2>> "$scratch/summary.err"; then
     return 0
   fi
-  echo "== $name (≤ ${limit}s)"
-  local t0 rc
-  t0=$(date +%s)
-  timeout "$limit" "$@" >> "$file" 2>&1
-  rc=$?
-  echo "$name rc=$rc in $(( $(date +%s) - t0 ))s" | tee -a "$file" >> "$summary"
-  # A failed or refused stage (a sanitizer that does not support the device, say) leaves its
-  # reason in the summary: the last line it printed.
-  if [ "$rc" != 0 ]; then
-    local why
-    why=$(grep -m1 -iE "panicked|error|not supported|refus" "$file" || grep -v '^$' "$file" | tail -1)
-    echo "  $name: $why" >> "$summary"
+  {
+    echo "# GPU check"
+    [ -s "$scratch/stop.txt" ] && echo "**Stopped early: $(cat "$scratch/stop.txt")**"
+    echo "(python3 could not build the answers: the stage table and the files hold them)"
+    echo
+    cat "$scratch/facts.txt" 2>/dev/null
+    echo
+    echo "| stage | exit | seconds | limit | reason |"
+    sed 's/\t/ | /g; s/^/| /; s/$/ |/' "$scratch/stages.tsv" 2>/dev/null
+  } > "$out/summary.md"
+}
+
+# stop REASON CODE: the one-line reason, in summary.md and on stdout; exits.
+stop() {
+  echo "$1" > "$scratch/stop.txt"
+  summary
+  echo "gpu-check: $1"
+  exit "$2"
+}
+
+# stage NAME LIMIT FILE CMD...: runs CMD under LIMIT seconds (listed only, in a dry run),
+# appending its output to FILE; records exit code, seconds and a reason; rewrites the summary.
+stage() {
+  local name=$1 limit=$2 file=$3
+  shift 3
+  total=$((total + limit))
+  if [ "$dry" = 1 ]; then
+    printf '%-13s %4ss  %-13s %s\n' "$name" "$limit" "$(basename "$file")" "$*"
+    return 0
   fi
-  tail -3 "$file"
-  return $rc
+  echo "== $name (≤ ${limit}s)" | tee -a "$file"
+  local t0 rc why=""
+  t0=$(date +%s)
+  timeout -k 5 "$limit" "$@" >> "$file" 2>&1
+  rc=$?
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    why="reached its ${limit} s limit"
+  elif [ "$rc" != 0 ]; then
+    why=$(grep -m1 -iE "panicked|error|not supported|refus|FAILED" "$file" | cut -c1-160)
+    [ -n "$why" ] || why=$(grep -v '^$' "$file" | tail -1 | cut -c1-160)
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rc" "$(($(date +%s) - t0))" "$limit" "${why//$'\t'/ }" \
+    >> "$scratch/stages.tsv"
+  echo "   $name: exit $rc in $(($(date +%s) - t0)) s${why:+ ($why)}"
+  summary
+  return "$rc"
+}
+
+# sample_memory FILE: samples the device's used memory (MiB) every 0.5 s until unsample.
+sample_memory() {
+  [ "$dry" = 1 ] && return 0
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 500 > "$1" 2>/dev/null &
+  sampler=$!
+}
+
+# unsample FILE OUTFILE: stops the sampler and appends the peak to OUTFILE.
+unsample() {
+  [ "$dry" = 1 ] && return 0
+  kill "$sampler" 2>/dev/null
+  wait "$sampler" 2>/dev/null
+  local peak
+  peak=$(sort -n "$1" 2>/dev/null | tail -1)
+  echo "peak GPU memory used (nvidia-smi): ${peak:-?} MiB" >> "$2"
+}
+
+probe() {
+  {
+    cat "$bin/build-info.txt" 2>/dev/null || echo "build: (no build-info.txt)"
+    echo "OUT: $out"
+  } > "$scratch/facts.txt"
+  if ! command -v nvidia-smi >/dev/null; then
+    stop "no NVIDIA driver here (nvidia-smi not found): nothing to check" 1
+  fi
+  local q
+  if ! q=$(timeout 10 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,clocks.mem,power.limit,compute_cap --format=csv,noheader 2>&1) ||
+    [ -z "$q" ]; then
+    stop "no usable GPU: nvidia-smi says: $(head -1 <<< "$q")" 1
+  fi
+  local cuda
+  cuda=$(timeout 10 nvidia-smi 2>/dev/null | grep -o 'CUDA Version: [0-9.]*' | head -1)
+  {
+    echo "GPU (name, driver, memory, SM clock, max SM clock, memory clock, power limit, compute capability): $q"
+    echo "driver's ${cuda:-CUDA Version: ?}"
+    echo "glibc: $(ldd --version 2>/dev/null | head -1)"
+  } >> "$scratch/facts.txt"
+  { cat "$scratch/facts.txt"; timeout 10 nvidia-smi; } >> "$out/smoke.txt" 2>&1
 }
 
 run() {
   dry=0
   [ "${1:-}" = "--dry-run" ] && dry=1
-  budget=0
+  total=0
   out="${OUT:-gpu-check/out}"
-  scratch=/tmp/gpu-check.dry-run
-  [ "$dry" = 1 ] || scratch=$(mktemp -d /tmp/gpu-check.XXXXXX)
-  summary="$out/summary.md"
+  scratch=/tmp/gpu-check.dry-run # not created in a dry run
   if [ "$dry" = 1 ]; then
-    echo "dry run: the stages, their timeouts and commands (nothing runs)"
+    echo "dry run: each stage, its time limit, the file it writes and its command (nothing runs)"
     for b in coin-tests coin-gpu-bench coin-train; do
       [ -x "$bin/$b" ] || echo "  (missing here: $bin/$b — run prepare first; the device call must carry $bin)"
     done
   else
-    for b in coin-tests coin-gpu-bench coin-train; do
-      if [ ! -x "$bin/$b" ]; then
-        echo "gpu-check: $bin/$b is missing: run scripts/gpu-check.sh prepare here and carry $bin" >&2
-        exit 2
-      fi
-    done
     mkdir -p "$out"
-    : > "$summary"
-    (nvidia-smi || echo "nvidia-smi failed") > "$out/nvidia-smi.txt" 2>&1
+    scratch=$(mktemp -d /tmp/gpu-check.XXXXXX)
+    : > "$scratch/stages.tsv"
+    summary
+    for b in coin-tests coin-gpu-bench coin-train build-info.txt; do
+      [ -e "$bin/$b" ] || stop "$bin/$b is missing: run scripts/gpu-check.sh prepare here and carry $bin" 2
+    done
+    probe
   fi
+  total=$((total + 10)) # the probe's nvidia-smi calls
   export COIN_REQUIRE_GPU=1 COIN_GPU_ONLY=1
-  # 1. smoke: stop here on a mismatch.
-  if ! run_stage smoke 30 "$out/smoke.txt" bash -c "
-      nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-      ldd --version | head -1
-      COIN_CUDA_SYNC=1 $bin/coin-tests --exact gpu::kernel_table_is_shared_by_emulator_and_loader \
-        gpu::probe_and_device_messages gpu::block_sum_with_shuffles --nocapture"; then
-    [ "$dry" = 1 ] || { echo "smoke failed: see smoke.txt (driver, GPU, kernels)" | tee -a "$summary"; exit 1; }
+  local t=$bin/coin-tests
+  if ! COIN_CUDA_SYNC=1 stage smoke 15 "$out/smoke.txt" "$t" --exact --nocapture --test-threads=1 \
+    gpu::kernel_table_is_shared_by_emulator_and_loader gpu::probe_and_device_messages \
+    gpu::block_sum_with_shuffles; then
+    stop "smoke failed: the device cannot run the kernels (see smoke.txt)" 1
   fi
-  # 2. the GPU suite.
-  run_stage suite 75 "$out/suite.txt" "$bin/coin-tests" gpu:: backends::cuda gpu_train \
-    --test-threads=2
-  # 3. compute-sanitizer.
+  COIN_CUDA_SYNC=1 stage ops 20 "$out/smoke.txt" "$t" --exact --nocapture --test-threads=1 \
+    backends::cuda_gpu_ops_match_reference_forward_and_backward
+  COIN_CUDA_SYNC=1 stage suite 50 "$out/suite.txt" "$t" gpu:: gpu_train --test-threads=1
   if [ "$dry" = 1 ] || command -v compute-sanitizer >/dev/null; then
-    for tool in memcheck racecheck initcheck synccheck; do
-      run_stage "san-$tool" 10 "$out/sanitizer.txt" compute-sanitizer --tool "$tool" \
-        --print-limit 10 "$bin/coin-tests" --exact gpu::block_sum_with_shuffles \
-        gpu::convolution_at_every_forced_tile --test-threads=1
+    local tool limit
+    for tool in memcheck:15 racecheck:12 initcheck:13 synccheck:10; do
+      limit=${tool#*:} tool=${tool%:*}
+      COIN_GPU_CACHE=off stage "san-$tool" "$limit" "$out/sanitizer.txt" \
+        compute-sanitizer --tool "$tool" --print-limit 10 "$t" --exact --test-threads=1 \
+        gpu::block_sum_with_shuffles gpu::convolution_at_every_forced_tile
     done
   else
-    budget=$((budget + 40))
-    echo "sanitizer: skipped (compute-sanitizer not found)" | tee "$out/sanitizer.txt" >> "$summary"
+    total=$((total + 50))
+    echo "sanitizers skipped: compute-sanitizer not found on this machine" > "$out/sanitizer.txt"
+    summary
   fi
-  # 4. benchmarks (criterion's files in scratch).
   CRITERION_HOME="$scratch/criterion" COIN_GPU_BENCH_QUICK=1 \
-    run_stage bench 60 "$out/bench.txt" "$bin/coin-gpu-bench" --bench
-  # 5. PyTorch on the same shapes.
-  if [ "$dry" = 1 ] || python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
-    run_stage pytorch 30 "$scratch/pytorch.err" bash -c \
-      "python3 scripts/bench-gpu-pytorch.py > '$out/pytorch.json'"
+    stage bench 35 "$out/bench.txt" "$bin/coin-gpu-bench" --bench
+  local torch=1
+  [ "$dry" = 1 ] || python3 -c "import torch; assert torch.cuda.is_available()" 2> "$scratch/torch.err" || torch=0
+  if [ "$torch" = 1 ]; then
+    stage pytorch 30 "$scratch/pytorch.log" python3 scripts/bench-gpu-pytorch.py "$out/pytorch.json"
   else
-    budget=$((budget + 30))
-    echo '{"skipped": "import torch with CUDA failed"}' > "$out/pytorch.json"
-    echo "pytorch: skipped (no torch with CUDA)" >> "$summary"
+    total=$((total + 30))
+    printf '{"skipped": "import torch with CUDA failed: %s"}\n' "$(tail -1 "$scratch/torch.err" | tr -d '"\\')" > "$out/pytorch.json"
+    summary
   fi
-  # 6. The COIN step at the paper configuration: what it reads back, and its time.
-  run_stage step 25 "$out/step.txt" "$bin/coin-tests" --exact \
-    coin_step::paper_config_step_on_cuda_reads_only_what_it_logs --nocapture
-  [ "$dry" = 1 ] || grep "paper-config" "$out/step.txt" >> "$summary"
-  # 7. COIN at the paper configuration for 40 s.
-  if [ "$dry" != 1 ]; then
-    (while sleep 5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader; done) \
-      > "$scratch/memory.txt" 2>&1 &
-    mem_pid=$!
+  sample_memory "$scratch/memory-step.txt"
+  stage step 25 "$out/step.txt" "$t" --exact --nocapture \
+    coin_step::paper_config_step_on_cuda_reads_only_what_it_logs
+  unsample "$scratch/memory-step.txt" "$out/step.txt"
+  if [ "$torch" = 1 ]; then
+    stage step-torch 20 "$out/step.txt" python3 scripts/gpu-coin-step.py 12
+  else
+    total=$((total + 20))
+    echo "torch: skipped (no torch with CUDA)" >> "$out/step.txt"
   fi
-  run_stage train 40 "$out/train.txt" "$bin/coin-train" --preset paper-synthetic \
-    --device cuda:0 --out "$scratch/run"
+  sample_memory "$scratch/memory-train.txt"
+  stage train 55 "$out/train.txt" "$bin/coin-train" --preset gpu-check --device cuda:0 \
+    --out "$scratch/run"
+  unsample "$scratch/memory-train.txt" "$out/train.txt"
+  total=$((total + allowance))
   if [ "$dry" = 1 ]; then
-    echo "total timeouts: ${budget}s (must be ≤ 300)"
-    [ "$budget" -le 300 ] || { echo "over budget" >&2; exit 1; }
+    echo "allowance     ${allowance}s  (outside the stages: summaries, samplers)"
+    echo "total: $total s (limit $max_total)"
+    echo "files: ${#files[@]} (${files[*]})"
+    [ "$total" -le "$max_total" ] || { echo "over the time limit" >&2; exit 1; }
+    [ "${#files[@]}" -le 8 ] || { echo "more than 8 files" >&2; exit 1; }
     return 0
   fi
-  kill "$mem_pid" 2>/dev/null
-  {
-    echo "GPU memory used (MiB, every 5 s): $(tr '\n' ' ' < "$scratch/memory.txt")"
-    echo "checkpoints: $(find "$scratch/run" -name '*.safetensors' 2>/dev/null | wc -l)"
-  } | tee -a "$out/train.txt" >> "$summary"
-  {
-    echo
-    python3 scripts/gpu_table.py "$scratch/criterion" "$out/pytorch.json" 2>&1
-  } >> "$summary"
-  cat "$summary"
+  python3 scripts/gpu_summary.py train-digest "$scratch/run" >> "$out/train.txt" 2>&1
+  summary
+  cat "$out/summary.md"
+  local extra
+  extra=$(cd "$out" && ls -A | grep -vxF -f <(printf '%s\n' "${files[@]}"))
+  [ -z "$extra" ] || echo "gpu-check: unexpected files in $out: $extra" >&2
+  ! cut -f2 "$scratch/stages.tsv" | grep -qv '^0$'
 }
 
 case "${1:-}" in

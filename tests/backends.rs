@@ -68,6 +68,10 @@ fn cuda_gpu_ops_match_reference_forward_and_backward() {
     }
     let mut failures = matches_reference(Device::Cuda(0));
     failures.extend(optimizer_matches_reference(Device::Cuda(0)));
+    // One line each, for scripts/gpu-check.sh's summary (the first names the op and shapes).
+    for f in &failures {
+        println!("mismatch: {f}");
+    }
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",
@@ -87,17 +91,28 @@ fn matches_reference(dev: Device) -> Vec<String> {
         } else {
             ELEMENTWISE
         };
+        let shapes: Vec<String> = case
+            .inputs
+            .iter()
+            .map(|i| format!("{:?}", i.shape))
+            .collect();
+        let name = format!("{} ({})", case.name, shapes.join(", "));
         let run = |dev| {
             let inputs = make_inputs(case, 2000 + k as u64, DType::F32, dev);
             value_and_grads(&*case.f, &inputs, &grad)
-                .unwrap_or_else(|e| panic!("{}: {e}", case.name))
         };
-        let (yc, gc) = run(dev);
-        let (yr, gr) = run(Device::Reference);
+        // An op that fails on the device is a mismatch too (named, then the next case).
+        let (yc, gc) = match run(dev) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("{name}: error on {dev}: {e}"));
+                continue;
+            }
+        };
+        let (yr, gr) = run(Device::Reference).unwrap_or_else(|e| panic!("{name}: {e}"));
         if (yc.device() != dev || yc.dtype() != DType::F32) && yc.dtype().is_float() {
             failures.push(format!(
-                "{}: output on {} as {}",
-                case.name,
+                "{name}: output on {} as {}",
                 yc.device(),
                 yc.dtype()
             ));
@@ -109,10 +124,10 @@ fn matches_reference(dev: Device) -> Vec<String> {
                 failures.push(e);
             }
         };
-        check(format!("{} forward", case.name), &yc, &yr);
+        check(format!("{name} forward"), &yc, &yr);
         for (i, (a, b)) in gc.iter().zip(&gr).enumerate() {
             if let (Some(a), Some(b)) = (a, b) {
-                check(format!("{} d/dinput{i}", case.name), a, b);
+                check(format!("{name} d/dinput{i}"), a, b);
             }
         }
     }

@@ -384,6 +384,9 @@ fn paper_config_step_on_cuda_reads_only_what_it_logs() {
     )
     .unwrap();
     let mut times: BTreeMap<bool, Vec<f64>> = BTreeMap::new();
+    let mut wrong = Vec::new();
+    // Every iteration is printed as it finishes and a count mismatch is reported after the loop,
+    // so a check cut short by its time limit still has each iteration's seconds.
     for k in 0..12 {
         let before = coin::gpu::counts_on_this_thread();
         let t = std::time::Instant::now();
@@ -401,12 +404,12 @@ fn paper_config_step_on_cuda_reads_only_what_it_logs() {
                 fallbacks: 0,
                 driver_allocs: 0,
             };
-            assert_eq!(
-                counts,
-                want,
-                "step {k}: fallbacks at {:?}",
-                coin::gpu::take_fallback_sites()
-            );
+            if counts != want {
+                wrong.push(format!(
+                    "step {k}: {counts:?}, want {want:?}; fallbacks at {:?}",
+                    coin::gpu::take_fallback_sites()
+                ));
+            }
         }
     }
     for (generator, t) in times {
@@ -417,4 +420,12 @@ fn paper_config_step_on_cuda_reads_only_what_it_logs() {
             t.len()
         );
     }
+    match wrong.first() {
+        None => println!("counts ok: once warm, only the logged scalars are read back"),
+        Some(first) => println!(
+            "counts MISMATCH in {} iterations; first {first}",
+            wrong.len()
+        ),
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -15,6 +15,7 @@ mod data_window;
 mod dataset;
 mod evaluate;
 mod gpu;
+mod gpu_check;
 mod gpu_train;
 mod gradcheck;
 mod layout;

@@ -7,7 +7,7 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// The presets shipped with the binary: (name, TOML text).
-pub const PRESETS: [(&str, &str); 5] = [
+pub const PRESETS: [(&str, &str); 6] = [
     (
         "cpu-default",
         include_str!("../../presets/cpu-default.toml"),
@@ -19,6 +19,7 @@ pub const PRESETS: [(&str, &str); 5] = [
         include_str!("../../presets/paper-synthetic.toml"),
     ),
     ("paper-tuh", include_str!("../../presets/paper-tuh.toml")),
+    ("gpu-check", include_str!("../../presets/gpu-check.toml")),
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
