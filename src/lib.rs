@@ -22,6 +22,7 @@
 //! - [`io`]: safetensors files, strict loading by name, checkpoint folders, figures.
 //! - [`demo`]: a tiny blob-detection task for the model-level tests.
 //! - [`attribution`]: the baselines (RISE, LayerCAM, ScoreCAM).
+//! - [`host`]: facts about the machine for reports (CPU model, SIMD path, threads, commit).
 //! - [`rng`]: a small counter-based random generator (reproducible across runs and threads).
 //! - [`error`]: the crate's `Error` and `Result`.
 
@@ -32,6 +33,7 @@ pub mod demo;
 pub mod error;
 pub mod eval;
 pub mod gpu;
+pub mod host;
 pub mod io;
 pub mod models;
 pub mod nn;

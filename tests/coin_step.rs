@@ -324,7 +324,7 @@ fn the_generator_loss_reaches_only_the_encoder_and_generator() {
     let fx = fixture();
     let (nets, f, step) = setup(Device::Cpu, &fx);
     let x = input(&fx, 0, true, Device::Cpu);
-    let post = coin::train::posterior(&f.net, &x).unwrap();
+    let post = coin::models::posterior(&f.net, &x).unwrap();
     let tape = coin::Tape::new();
     let ctx = coin::nn::Ctx::train(&tape);
     let x_cf = nets

@@ -10,7 +10,8 @@ use coin::eval::report::{baseline_row, coin_rows, Baseline, MethodResult};
 use coin::eval::report_page::{markdown_table, write_report, PageInfo};
 use coin::eval::{evaluate_coin_keeping_slices, EvalCfg, TrainedModel};
 use coin::train::data_setup::prepare;
-use coin::train::{test_loader, DataSource};
+use coin::data::DataSource;
+use coin::train::test_loader;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -175,7 +176,7 @@ fn real_main(a: &Args) -> Result<(), String> {
         ..RiseCfg::default()
     };
     for b in &baselines {
-        let bar = coin::train::progress::slice_bar(b.name());
+        let bar = coin::io::progress::slice_bar(b.name());
         bar.set_length(slices.len() as u64);
         let row = baseline_row(
             *b,
@@ -198,7 +199,7 @@ fn real_main(a: &Args) -> Result<(), String> {
             format!("data: {} — {} test slices, {} ground-truth abnormal (every method is scored on the same {})", splits.prep.data_root.display(), report.slices, report.abnormal_slices, slices.len()),
             format!("preprocessing: {}² slices, window [{:.0}, {:.0}] HU", model.prep.size, model.prep.window_hu[0], model.prep.window_hu[1]),
             format!("classifier on the test slices: accuracy {:.4}, F1 {:.4}; COIN flip rate {:.4}, changed pixels on normal slices {:.4}", report.classifier.accuracy, report.classifier.f1, report.flip_rate, report.changed_pixels_normal),
-            format!("host: {} ({} SIMD path), {} threads, device {device}", coin::train::pipeline::cpu_model(), coin::ops::conv::simd_path(), rayon::current_num_threads()),
+            format!("host: {}, device {device}", coin::host::describe()),
         ],
         notes: vec![
             "IoU and Dice are pooled over all pixels of the ground-truth-abnormal slices (the paper's BinaryJaccardIndex); per-image IoU averages over slices where the prediction or the truth is non-empty.".into(),

@@ -274,7 +274,7 @@ fn segment_one(
         difference: job.difference.is_some(),
     };
     let name = job.input.display().to_string();
-    let bar = coin::train::progress::slice_bar(&name);
+    let bar = coin::io::progress::slice_bar(&name);
     let seg = segment_volume(model, &v, &opts, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);

@@ -4,7 +4,8 @@
 
 use clap::{Parser, ValueEnum};
 use coin::data::layout::{LabelIds, LayoutKind};
-use coin::train::{run, DataSource, RunConfig, RunOptions, Stages};
+use coin::data::DataSource;
+use coin::train::{run, RunConfig, RunOptions, Stages};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

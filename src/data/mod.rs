@@ -1,7 +1,8 @@
 //! Data: NIfTI volumes in and out (`nifti`), dataset layouts (`layout`), CT windowing
 //! (`window`), slicing with provenance (`slices`), world orientation of voxel axes (`orientation`), resizing (`resize`), the built-in phantom
 //! (`phantom`), the paper's synthetic tumours (`tumour`), the preprocessed-slice cache (`cache`),
-//! the slice dataset that chains them (`dataset`), augmentations and epoch orders (`augment`),
+//! the slice dataset that chains them (`dataset`), what a run's inputs were made from and how
+//! (`preprocessing`), augmentations and epoch orders (`augment`),
 //! and the batching loader (`loader`).
 
 pub mod augment;
@@ -13,6 +14,7 @@ pub mod loader;
 pub mod nifti;
 pub mod orientation;
 pub mod phantom;
+pub mod preprocessing;
 pub mod resize;
 pub mod slices;
 pub mod tumour;
@@ -22,5 +24,6 @@ pub use self::nifti::{
     read_volume, write_f32, write_hu, write_labels, Geometry, ReadLimits, Volume,
 };
 pub use phantom::{patient, Patient, PhantomSpec, Phase};
+pub use preprocessing::{DataSource, Preprocessing};
 pub use resize::{resize_linear, resize_nearest};
 pub use window::{fingerprint, Fingerprint, Window};

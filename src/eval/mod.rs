@@ -16,7 +16,7 @@ mod volume;
 pub use metrics::{roc_auc, BinaryCounts, Confusion};
 pub use segmentation::{
     evaluate_classifier, evaluate_coin, evaluate_coin_keeping_slices, probabilities,
-    ClassifierReport, CoinReport, EvalCfg, Panel,
+    ClassifierReport, CoinReport, EvalCfg,
 };
 pub use trained::{checkpoint_arg, TrainedModel};
 pub use volume::{segment_volume, OrganMask, SegmentOptions, SliceRecord, VolumeSegmentation};

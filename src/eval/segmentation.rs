@@ -2,9 +2,10 @@
 
 use super::metrics::{roc_auc, BinaryCounts, Confusion};
 use crate::data::loader::Loader;
+use crate::io::figures::Panel;
 use crate::models::{CoinNets, ResNet18};
 use crate::nn::Ctx;
-use crate::train::counterfactual;
+use crate::models::counterfactual;
 use crate::{no_grad, ops, Result, Tensor};
 use serde::Serialize;
 
@@ -67,16 +68,6 @@ impl ClassifierReport {
             counts: c,
         }
     }
-}
-
-/// One slice for a sample panel: input, counterfactual, ground truth (rows × cols).
-#[derive(Clone, Debug)]
-pub struct Panel {
-    pub rows: usize,
-    pub cols: usize,
-    pub x: Vec<f32>,
-    pub x_cf: Vec<f32>,
-    pub truth: Vec<u8>,
 }
 
 /// COIN's scores on a split.

@@ -4,7 +4,8 @@
 
 use crate::io::load_groups;
 use crate::models::{Classifier, CoinNets};
-use crate::train::{coin_nets_cfg, DataSource, Preprocessing, RunConfig};
+use crate::data::{DataSource, Preprocessing};
+use crate::train::{coin_nets_cfg, RunConfig};
 use crate::{Device, Error, Result};
 use std::path::{Path, PathBuf};
 

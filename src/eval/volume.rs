@@ -12,7 +12,7 @@ use crate::data::cache::to_i16;
 use crate::data::orientation::{axial_axis, plan, Reorientation};
 use crate::data::slices::{cut, organ_slices, write_back, KIDNEY_PIXELS_AT_1_5MM};
 use crate::data::{resize_linear, Volume, Window};
-use crate::train::counterfactual;
+use crate::models::counterfactual;
 use crate::{no_grad, Error, Result, Tensor};
 
 /// An organ label map on the input's grid and the label ids that count as the organ.

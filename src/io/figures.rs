@@ -1,8 +1,17 @@
 //! Figures without system fonts: PNG sample panels and SVG line plots.
 
-use crate::eval::Panel;
 use crate::Result;
 use std::path::Path;
+
+/// One slice for a sample panel: input, counterfactual, ground truth (rows × cols).
+#[derive(Clone, Debug)]
+pub struct Panel {
+    pub rows: usize,
+    pub cols: usize,
+    pub x: Vec<f32>,
+    pub x_cf: Vec<f32>,
+    pub truth: Vec<u8>,
+}
 
 fn to_u8(v: f32, lo: f32, hi: f32) -> u8 {
     (((v - lo) / (hi - lo)).clamp(0.0, 1.0) * 255.0).round() as u8

@@ -1,8 +1,9 @@
 //! Files: named tensors in safetensors format, written atomically; a set of parameter groups
-//! saved and strictly loaded by name; checkpoint folders; figures.
+//! saved and strictly loaded by name; checkpoint folders; figures; progress on the terminal.
 
 pub mod checkpoint;
 pub mod figures;
+pub mod progress;
 mod safetensors_file;
 
 pub use safetensors_file::{load_tensors, save_tensors};

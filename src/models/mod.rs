@@ -1,11 +1,13 @@
 //! Networks built from `nn` modules and `ops` only: COIN's classifier (ResNet-18), encoder,
-//! generator and discriminator with the authors' parameter names, and the small demo CNN.
+//! generator and discriminator with the authors' parameter names, the classifier's class bins
+//! and the counterfactual they define (`posterior`), and the small demo CNN.
 
 pub mod blocks;
 mod coin_nets;
 pub mod discriminator;
 pub mod encoder;
 pub mod generator;
+mod posterior;
 pub mod resnet;
 mod tiny_cnn;
 mod width;
@@ -15,6 +17,7 @@ pub use coin_nets::{Classifier, CoinNets, CoinNetsCfg, Dataset};
 pub use discriminator::Discriminator;
 pub use encoder::Encoder;
 pub use generator::{Generator, GeneratorCfg, OutputHead};
+pub use posterior::{counterfactual, normal_classes, posterior, Posterior};
 pub use resnet::{ClassifierOutput, ResNet18};
 pub use tiny_cnn::TinyCnn;
 pub use width::scaled;

@@ -7,32 +7,8 @@
 //! parameter's name and leaves every value untouched.
 
 use crate::nn::ParamGroup;
-use crate::ops::optim::{AdamStep, Flat};
+use crate::ops::optim::{AdamConfig, AdamStep, Flat};
 use crate::{Error, Result};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdamConfig {
-    pub lr: f64,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub eps: f64,
-    pub weight_decay: f64,
-    /// AdamW's decoupled weight decay instead of Adam's coupled L2.
-    pub decoupled: bool,
-}
-
-impl Default for AdamConfig {
-    fn default() -> Self {
-        AdamConfig {
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            decoupled: false,
-        }
-    }
-}
 
 /// Adam(W) state for one parameter group. The update is an op (`ops::optim::adam_update`): for
 /// a group on a GPU device the moments move to device memory at the first step and the update

@@ -3,4 +3,5 @@
 
 mod adam;
 
-pub use adam::{Adam, AdamConfig};
+pub use crate::ops::optim::AdamConfig;
+pub use adam::Adam;

@@ -11,7 +11,7 @@
 //! evaluated and chosen checkpoint's statistics match its weights.
 
 use super::bn_calibration::CalibrationBatches;
-use super::progress::Progress;
+use crate::io::progress::Progress;
 use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
 use crate::eval::{evaluate_classifier, ClassifierReport};
 use crate::io::checkpoint::save_checkpoint;

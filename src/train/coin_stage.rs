@@ -6,7 +6,7 @@
 //! `best/` whenever it improves.
 
 use super::preset::CoinSelect;
-use super::progress::Progress;
+use crate::io::progress::Progress;
 use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
 use super::step::CoinStep;
 use crate::eval::{evaluate_coin, EvalCfg};

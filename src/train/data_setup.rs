@@ -5,59 +5,19 @@
 
 use super::preset::{RunConfig, TaskKind};
 use crate::data::cache::Slicing;
+use crate::data::preprocessing::{DataSource, Preprocessing};
 use crate::data::dataset::{DatasetConfig, SliceDataset, Task, Tumours};
-use crate::data::layout::{discover, Case, LabelIds, LayoutKind, Split};
-use crate::data::orientation::{slice_orientation, SliceOrientation};
+use crate::data::layout::{discover, Case, Split};
+use crate::data::orientation::slice_orientation;
 use crate::data::phantom::{write_dataset, PhantomSpec};
 use crate::data::slices::KIDNEY_PIXELS_AT_1_5MM;
 use crate::data::tumour::TumourParams;
-use crate::data::window::{fingerprint, Fingerprint};
+use crate::data::window::fingerprint;
 use crate::data::{read_volume, Window};
 use crate::rng::Rng;
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// Where the data come from.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct DataSource {
-    /// `None`: the built-in phantom.
-    pub root: Option<PathBuf>,
-    pub layout: LayoutKind,
-    pub labels: LabelIds,
-    /// A folder of label maps other than the layout's default (TotalSegmentator layout).
-    pub labels_dir: Option<String>,
-    /// `train_scans.csv` / `test_scans.csv` folder for layouts without split folders.
-    pub splits: Option<PathBuf>,
-}
-
-impl DataSource {
-    pub fn phantom() -> DataSource {
-        DataSource {
-            root: None,
-            layout: LayoutKind::TotalSegmentator,
-            labels: LabelIds::paper(),
-            labels_dir: None,
-            splits: None,
-        }
-    }
-}
-
-/// The preprocessing `segment` must repeat: recorded in every checkpoint.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Preprocessing {
-    pub window_hu: [f32; 2],
-    pub fingerprint: Option<Fingerprint>,
-    pub size: usize,
-    pub axis: usize,
-    pub kidney_labels: Vec<u32>,
-    pub data_root: PathBuf,
-    /// World directions of the training slices' rows and columns (from the first training
-    /// scan's affine); `segment` turns other scans' slices to match. Absent in older runs.
-    #[serde(default)]
-    pub orientation: Option<SliceOrientation>,
-}
 
 pub struct Splits {
     pub train: Arc<SliceDataset>,

@@ -3,7 +3,8 @@
 
 use super::classifier_stage::ClassifierState;
 use super::coin_stage::CoinState;
-use super::data_setup::{prepare, DataSource, Preprocessing};
+use super::data_setup::prepare;
+use crate::data::{DataSource, Preprocessing};
 use super::memory::check_memory;
 use super::preset::CoinSelect;
 use super::preset::RunConfig;
@@ -17,7 +18,7 @@ use crate::io::checkpoint::{latest_checkpoint, load_checkpoint};
 use crate::io::figures::{save_line_plot, save_panels};
 use crate::io::load_groups;
 use crate::models::{Classifier, CoinNets, CoinNetsCfg};
-use crate::{Device, Error, Result};
+use crate::{host, Device, Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -377,10 +378,10 @@ fn finish(
         }),
         "preset": cfg.name,
         "device": o.device.to_string(),
-        "cpu": cpu_model(),
-        "simd": crate::ops::conv::simd_path(),
-        "threads": rayon::current_num_threads(),
-        "git_commit": git_commit(),
+        "cpu": host::cpu_model(),
+        "simd": host::simd_path(),
+        "threads": host::threads(),
+        "git_commit": host::commit(),
         "data_root": prep.data_root,
         "window_hu": prep.window_hu,
         "fingerprint": prep.fingerprint,
@@ -438,28 +439,6 @@ fn plot_curves(run: &RunDir) -> Result<()> {
         "seconds of the counterfactual stage",
         &[("IoU".to_string(), val)],
     )
-}
-
-/// The host CPU's model name (for reports).
-pub fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
-}
-
-fn git_commit() -> Option<String> {
-    let o = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()?;
-    o.status
-        .success()
-        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
 #[cfg(test)]

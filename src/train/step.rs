@@ -15,8 +15,7 @@
 
 use super::config::StepCfg;
 use super::losses::{d_loss, g_adv_loss, DLosses, GLosses};
-use super::posterior::{normal_classes, posterior, Posterior};
-use crate::models::{CoinNets, ResNet18};
+use crate::models::{posterior, CoinNets, Posterior, ResNet18};
 use crate::nn::{Ctx, ParamGroup};
 use crate::ops::loss::{coin_tv, kl_bernoulli, l1};
 use crate::optim::Adam;
@@ -186,13 +185,4 @@ impl CoinStep {
         self.step += 1;
         Ok(out)
     }
-}
-
-/// The counterfactual of `x` in evaluation mode (running statistics, no tape), conditioned on
-/// "normal".
-pub fn counterfactual(nets: &CoinNets, x: &Tensor) -> Result<Tensor> {
-    let normal = normal_classes(x);
-    let ctx = Ctx::eval();
-    nets.gen
-        .forward(&nets.enc.forward(x, &ctx)?, &normal, x, &ctx)
 }

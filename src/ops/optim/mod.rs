@@ -106,10 +106,35 @@ pub(crate) fn may_be_non_finite(g: &Flat) -> Result<bool> {
     }
 }
 
+/// Adam/AdamW's hyper-parameters (`optim::Adam` holds one; the update op takes them per step).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    /// AdamW's decoupled weight decay instead of Adam's coupled L2.
+    pub decoupled: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: false,
+        }
+    }
+}
+
 /// One Adam/AdamW step: the optimizer's hyper-parameters and the 1-based step number `t`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct AdamStep {
-    pub cfg: crate::optim::AdamConfig,
+    pub cfg: AdamConfig,
     pub t: i32,
 }
 

@@ -1,4 +1,4 @@
-//! What the frozen classifier says about a batch (`posterior_prob` of the authors' inpainting
+//! The class bins and the counterfactual: what the frozen classifier says about a batch (`posterior_prob` of the authors' inpainting
 //! model): `p = sigmoid(f(x))`, its bin (`p ≥ 0.5` → 1, abnormal), the KL target (1e-6 for
 //! abnormal rows, `p` itself for normal ones) and the generator's condition (always 0).
 //!
@@ -6,7 +6,7 @@
 //! or 1, which the networks' embeddings look up directly), so on a GPU device nothing is read
 //! back.
 
-use crate::models::ResNet18;
+use super::{CoinNets, ResNet18};
 use crate::nn::Ctx;
 use crate::{no_grad, ops, Result, Tensor};
 
@@ -48,4 +48,13 @@ pub fn posterior(f: &ResNet18, x: &Tensor) -> Result<Posterior> {
             p,
         })
     })
+}
+
+/// The counterfactual of `x` in evaluation mode (running statistics, no tape), conditioned on
+/// "normal": `G(E(x), 0, x)`, the healed slice whose difference from `x` is the mask.
+pub fn counterfactual(nets: &CoinNets, x: &Tensor) -> Result<Tensor> {
+    let normal = normal_classes(x);
+    let ctx = Ctx::eval();
+    nets.gen
+        .forward(&nets.enc.forward(x, &ctx)?, &normal, x, &ctx)
 }

@@ -1,0 +1,45 @@
+//! Facts about the machine a run or a report ran on, for the records that carry figures: the
+//! CPU model, the SIMD path of the fast CPU kernels, the worker threads, and the commit.
+
+/// The host CPU's model name (the architecture where /proc/cpuinfo has none).
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// The instruction set the fast CPU kernels run with: "avx512", "avx2" or "portable".
+pub fn simd_path() -> &'static str {
+    crate::ops::conv::simd_path()
+}
+
+/// Worker threads of the tensor ops.
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// "CPU (SIMD path), N threads" for a report's header.
+pub fn describe() -> String {
+    format!(
+        "{} ({} SIMD path), {} threads",
+        cpu_model(),
+        simd_path(),
+        threads()
+    )
+}
+
+/// The short commit of the working folder's git checkout, when there is one.
+pub fn commit() -> Option<String> {
+    let o = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
