@@ -383,11 +383,11 @@ fn best_val_iou_selection_ends_with_the_best_validation() {
     );
     // `segment` and `evaluate` open it by default; `last` still means the latest checkpoint.
     let dev = coin::Device::Cpu;
-    let chosen = coin::eval::TrainedModel::open(&run, None, dev).unwrap();
+    let chosen = coin::train::TrainedModel::open(&run, None, dev).unwrap();
     assert_eq!(chosen.checkpoint, run.join("best").join(&name));
     assert_eq!(chosen.step, best.0);
-    let last = coin::eval::checkpoint_arg(&run, "last").unwrap();
-    let latest = coin::eval::TrainedModel::open(&run, last.as_deref(), dev).unwrap();
+    let last = coin::train::checkpoint_arg(&run, "last").unwrap();
+    let latest = coin::train::TrainedModel::open(&run, last.as_deref(), dev).unwrap();
     assert_eq!(
         latest.checkpoint,
         run.join("checkpoints/counterfactual-00000024")
@@ -402,7 +402,7 @@ fn best_val_iou_selection_ends_with_the_best_validation() {
         "--force",
     ]);
     assert!(!run.join("best").exists());
-    let fresh = coin::eval::TrainedModel::open(&run, None, dev).unwrap();
+    let fresh = coin::train::TrainedModel::open(&run, None, dev).unwrap();
     assert_eq!(
         fresh.checkpoint,
         run.join("checkpoints/counterfactual-00000016")

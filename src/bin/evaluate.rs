@@ -8,7 +8,8 @@ use coin::attribution::RiseCfg;
 use coin::data::layout::LayoutKind;
 use coin::eval::report::{baseline_row, coin_rows, Baseline, MethodResult};
 use coin::eval::report_page::{markdown_table, write_report, PageInfo};
-use coin::eval::{evaluate_coin_keeping_slices, EvalCfg, TrainedModel};
+use coin::eval::{evaluate_coin_keeping_slices, EvalCfg};
+use coin::train::TrainedModel;
 use coin::train::data_setup::prepare;
 use coin::data::DataSource;
 use coin::train::test_loader;
@@ -108,7 +109,7 @@ fn real_main(a: &Args) -> Result<(), String> {
         ));
     }
     let device = coin::gpu::device_from_arg(&a.device).map_err(e)?;
-    let checkpoint = coin::eval::checkpoint_arg(&a.model, &a.checkpoint).map_err(e)?;
+    let checkpoint = coin::train::checkpoint_arg(&a.model, &a.checkpoint).map_err(e)?;
     let model = TrainedModel::open(&a.model, checkpoint.as_deref(), device).map_err(e)?;
     let source = match &a.data {
         None => model.data.clone(),

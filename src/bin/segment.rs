@@ -4,7 +4,8 @@
 
 use clap::Parser;
 use coin::data::nifti::{read_volume, write_f32, write_labels};
-use coin::eval::{segment_volume, OrganMask, SegmentOptions, TrainedModel};
+use coin::eval::{segment_volume, OrganMask, SegmentOptions};
+use coin::train::TrainedModel;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -225,7 +226,7 @@ fn real_main(a: &Args) -> Result<(), String> {
     check_outputs(&jobs, a.force)?;
     let device = coin::gpu::device_from_arg(&a.device).map_err(|e| e.to_string())?;
     let checkpoint =
-        coin::eval::checkpoint_arg(&a.model, &a.checkpoint).map_err(|e| e.to_string())?;
+        coin::train::checkpoint_arg(&a.model, &a.checkpoint).map_err(|e| e.to_string())?;
     let model =
         TrainedModel::open(&a.model, checkpoint.as_deref(), device).map_err(|e| e.to_string())?;
     let ids = match &a.organ_labels {
@@ -275,7 +276,7 @@ fn segment_one(
     };
     let name = job.input.display().to_string();
     let bar = coin::io::progress::slice_bar(&name);
-    let seg = segment_volume(model, &v, &opts, |done, total| {
+    let seg = segment_volume(model.networks(), &v, &opts, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })

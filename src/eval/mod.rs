@@ -2,15 +2,14 @@
 //! threshold, coin-method.md §5.1) and the metrics — the paper's pooled (micro) IoU and Dice
 //! over ground-truth-abnormal slices, counterfactual validity, the classifier's accuracy,
 //! precision, recall, F1 and ROC AUC, the changed-pixel fraction on normal slices and the
-//! perfect-inpainter ceiling. A trained run opened for inference (`trained`), whole volumes
-//! segmented on their own grid (`volume`), and the paper's mask post-processing (`morphology`).
+//! perfect-inpainter ceiling. Whole volumes segmented on their own grid by a model's networks
+//! (`volume`), and the paper's mask post-processing (`morphology`).
 
 mod metrics;
 pub mod morphology;
 pub mod report;
 pub mod report_page;
 mod segmentation;
-mod trained;
 mod volume;
 
 pub use metrics::{roc_auc, BinaryCounts, Confusion};
@@ -18,5 +17,4 @@ pub use segmentation::{
     evaluate_classifier, evaluate_coin, evaluate_coin_keeping_slices, probabilities,
     ClassifierReport, CoinReport, EvalCfg,
 };
-pub use trained::{checkpoint_arg, TrainedModel};
-pub use volume::{segment_volume, OrganMask, SegmentOptions, SliceRecord, VolumeSegmentation};
+pub use volume::{segment_volume, Networks, OrganMask, SegmentOptions, SliceRecord, VolumeSegmentation};

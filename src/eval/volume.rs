@@ -7,12 +7,11 @@
 
 use super::morphology::postprocess;
 use super::segmentation::probabilities;
-use super::trained::TrainedModel;
 use crate::data::cache::to_i16;
 use crate::data::orientation::{axial_axis, plan, Reorientation};
 use crate::data::slices::{cut, organ_slices, write_back, KIDNEY_PIXELS_AT_1_5MM};
-use crate::data::{resize_linear, Volume, Window};
-use crate::models::counterfactual;
+use crate::data::{resize_linear, Preprocessing, Volume, Window};
+use crate::models::{counterfactual, CoinNets, ResNet18};
 use crate::{no_grad, Error, Result, Tensor};
 
 /// An organ label map on the input's grid and the label ids that count as the organ.
@@ -119,9 +118,18 @@ fn chosen_slices(
         .collect())
 }
 
+/// What segmentation needs of a trained model: the counterfactual networks, the frozen
+/// classifier, and the preprocessing their inputs were made with.
+#[derive(Clone, Copy)]
+pub struct Networks<'a> {
+    pub nets: &'a CoinNets,
+    pub classifier: &'a ResNet18,
+    pub prep: &'a Preprocessing,
+}
+
 /// Segments `v` with `model`; `progress(done, total)` is called after each batch.
 pub fn segment_volume(
-    model: &TrainedModel,
+    model: Networks<'_>,
     v: &Volume,
     opts: &SegmentOptions,
     mut progress: impl FnMut(usize, usize),
@@ -136,7 +144,7 @@ pub fn segment_volume(
             opts.threshold
         )));
     }
-    let prep = &model.prep;
+    let prep = model.prep;
     let (reorientation, orientation_warning) = match prep.orientation {
         None => (
             Reorientation::NONE,
@@ -194,9 +202,9 @@ pub fn segment_volume(
         }
         let n = group.len();
         let xt = Tensor::from_f32(x.clone(), [n, 1, size, size], device)?;
-        let x_cf = no_grad(|| counterfactual(&model.nets, &xt))?;
-        let p = probabilities(&model.classifier.net, &xt)?;
-        let p_cf = probabilities(&model.classifier.net, &x_cf)?;
+        let x_cf = no_grad(|| counterfactual(model.nets, &xt))?;
+        let p = probabilities(model.classifier, &xt)?;
+        let p_cf = probabilities(model.classifier, &x_cf)?;
         let cf = x_cf.try_to_vec_f32()?;
         let hw = size * size;
         for (i, s) in slices.iter().enumerate() {

@@ -11,7 +11,7 @@ mod losses;
 mod memory;
 pub mod pipeline;
 pub mod preset;
-mod run_dir;
+mod run_folder;
 mod stage;
 mod step;
 
@@ -20,4 +20,5 @@ pub use losses::{d_loss, g_adv_loss, DLosses, GLosses};
 pub use memory::{check_memory, coin_step_bytes};
 pub use pipeline::{coin_nets_cfg, run, test_loader, RunOptions, Stages};
 pub use preset::{CoinSelect, RunConfig, PRESETS};
+pub use run_folder::{checkpoint_arg, TrainedModel};
 pub use step::{CoinStep, StepLosses};

@@ -8,7 +8,7 @@ use crate::data::{DataSource, Preprocessing};
 use super::memory::check_memory;
 use super::preset::CoinSelect;
 use super::preset::RunConfig;
-use super::run_dir::RunDir;
+use super::run_folder::RunDir;
 use super::stage::{loader, Stage};
 use super::step::CoinStep;
 use crate::attribution::RiseCfg;

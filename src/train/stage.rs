@@ -4,7 +4,7 @@
 //! files.
 
 use super::preset::RunConfig;
-use super::run_dir::RunDir;
+use super::run_folder::RunDir;
 use crate::data::dataset::SliceDataset;
 use crate::data::loader::{Loader, LoaderConfig};
 use crate::{Device, Error, Result};

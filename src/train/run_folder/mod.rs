@@ -3,6 +3,10 @@
 //! model, with `coin.select = "best-val-iou"`), `classifier.safetensors` (the chosen
 //! classifier), `samples/` (panels), `loss.svg`, `summary.json`.
 
+mod trained;
+
+pub use trained::{checkpoint_arg, TrainedModel};
+
 use crate::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,10 @@
 //! A trained run, opened for inference: the counterfactual networks from a checkpoint of the
 //! counterfactual stage, the frozen classifier the run used, and the configuration and
-//! preprocessing recorded beside them (`segment` and `evaluate` start here).
+//! preprocessing recorded beside them (`segment` and `evaluate` start here). `eval` takes the
+//! networks and the preprocessing ([`TrainedModel::networks`]), never the run.
 
 use crate::io::load_groups;
+use crate::eval::Networks;
 use crate::models::{Classifier, CoinNets};
 use crate::data::{DataSource, Preprocessing};
 use crate::train::{coin_nets_cfg, RunConfig};
@@ -79,6 +81,15 @@ fn checkpoint_folder(run: &Path, checkpoint: Option<&Path>) -> Result<PathBuf> {
 }
 
 impl TrainedModel {
+    /// What segmentation needs: the networks and the preprocessing of their inputs.
+    pub fn networks(&self) -> Networks<'_> {
+        Networks {
+            nets: &self.nets,
+            classifier: &self.classifier.net,
+            prep: &self.prep,
+        }
+    }
+
     /// Opens run folder `run` at its latest checkpoint, or at `checkpoint` (a checkpoint folder
     /// or its `weights.safetensors`), with the networks on `device`.
     pub fn open(run: &Path, checkpoint: Option<&Path>, device: Device) -> Result<TrainedModel> {
