@@ -8,7 +8,7 @@ use coin::attribution::RiseCfg;
 use coin::data::layout::LayoutKind;
 use coin::eval::report::{baseline_row, coin_rows, Baseline, MethodResult};
 use coin::eval::report_page::{markdown_table, write_report, PageInfo};
-use coin::eval::{evaluate_coin_keeping_slices, EvalCfg};
+use coin::eval::evaluate_coin_keeping_slices;
 use coin::train::TrainedModel;
 use coin::train::data_setup::prepare;
 use coin::data::DataSource;
@@ -125,11 +125,7 @@ fn real_main(a: &Args) -> Result<(), String> {
     };
     let cfg = &model.config;
     let splits = prepare(cfg, &source, Some(&model.prep)).map_err(e)?;
-    let eval_cfg = EvalCfg {
-        threshold: cfg.eval.threshold,
-        validity_tau: cfg.eval.validity_tau,
-        keep_samples: 0,
-    };
+    let eval_cfg = cfg.eval_cfg(0);
     let t = Instant::now();
     let test = test_loader(&splits, cfg, device).map_err(e)?;
     let (report, slices) =

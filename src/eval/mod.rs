@@ -5,6 +5,7 @@
 //! perfect-inpainter ceiling. Whole volumes segmented on their own grid by a model's networks
 //! (`volume`), and the paper's mask post-processing (`morphology`).
 
+mod difference;
 mod metrics;
 pub mod morphology;
 pub mod report;
@@ -12,6 +13,7 @@ pub mod report_page;
 mod segmentation;
 mod volume;
 
+pub use difference::{difference, mask, mask_of};
 pub use metrics::{roc_auc, BinaryCounts, Confusion};
 pub use segmentation::{
     evaluate_classifier, evaluate_coin, evaluate_coin_keeping_slices, probabilities,

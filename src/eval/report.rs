@@ -3,6 +3,7 @@
 //! exactly the same ground-truth-abnormal slices, each scored as the paper does (pooled IoU and
 //! Dice), with per-image IoUs and a threshold sweep.
 
+use super::difference::{difference, mask};
 use super::metrics::Confusion;
 use super::morphology::postprocess;
 use super::segmentation::EvalSlice;
@@ -96,7 +97,7 @@ fn score(
     let mut pooled = Confusion::default();
     let mut per_image = Vec::new();
     for (m, s) in maps.iter().zip(slices) {
-        let mut pred: Vec<bool> = m.iter().map(|&v| v > threshold).collect();
+        let mut pred = mask(m, threshold as f64);
         if post {
             pred = postprocess(&pred, s.rows, s.cols);
         }
@@ -174,12 +175,7 @@ pub fn coin_rows(
         slices
             .iter()
             .map(|s| {
-                other(s).map(|o| {
-                    s.x.iter()
-                        .zip(o)
-                        .map(|(a, b)| (a - b).abs() / 2.0)
-                        .collect()
-                })
+                other(s).map(|o| difference(&s.x, o))
             })
             .collect()
     };

@@ -1,5 +1,6 @@
 //! Running the frozen classifier and the counterfactual generator over a split and scoring them.
 
+use super::difference::mask_of;
 use super::metrics::{roc_auc, BinaryCounts, Confusion};
 use crate::data::loader::Loader;
 use crate::io::figures::Panel;
@@ -159,7 +160,6 @@ fn evaluate(
     let (mut scores, mut labels) = (Vec::new(), Vec::new());
     let (mut confident, mut valid, mut flipped) = (0usize, 0usize, 0usize);
     let (mut normal_px, mut normal_changed) = (0u64, 0u64);
-    let thr = cfg.threshold as f32;
     for b in loader.epoch(0) {
         let b = b?;
         let (n, _, rows, cols) = b.images.shape().dims4("evaluate")?;
@@ -173,7 +173,7 @@ fn evaluate(
         let hw = rows * cols;
         for i in 0..n {
             let (xs, cs) = (&xv[i * hw..(i + 1) * hw], &cv[i * hw..(i + 1) * hw]);
-            let pred = xs.iter().zip(cs).map(|(a, c)| (a - c).abs() / 2.0 > thr);
+            let pred = mask_of(xs, cs, cfg.threshold);
             let abnormal = lab[i] > 0.5;
             r.slices += 1;
             scores.push(p[i]);
@@ -195,9 +195,7 @@ fn evaluate(
                 r.confusion.add(pred, truth.iter().map(|&t| t > 0));
                 match &clean {
                     Some(cl) => ceiling.add(
-                        xs.iter()
-                            .zip(&cl[i * hw..(i + 1) * hw])
-                            .map(|(a, c)| (a - c).abs() / 2.0 > thr),
+                        mask_of(xs, &cl[i * hw..(i + 1) * hw], cfg.threshold),
                         truth.iter().map(|&t| t > 0),
                     ),
                     None => has_ceiling = false,

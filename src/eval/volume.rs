@@ -5,6 +5,7 @@
 //! the scan's own resolution. The mask is written back through the slice's provenance onto the
 //! input's exact grid.
 
+use super::difference::{difference, mask};
 use super::morphology::postprocess;
 use super::segmentation::probabilities;
 use crate::data::cache::to_i16;
@@ -181,7 +182,6 @@ pub fn segment_volume(
     let mut diff_vol = opts.difference.then(zeros_like);
     let mut records = Vec::with_capacity(chosen.len());
     let batch = opts.batch.max(1);
-    let thr = opts.threshold as f32;
     let hu_per_unit = (window.hi - window.lo) / 2.0;
     for (done, group) in chosen.chunks(batch).enumerate() {
         let mut slices = Vec::with_capacity(group.len());
@@ -209,13 +209,8 @@ pub fn segment_volume(
         let hw = size * size;
         for (i, s) in slices.iter().enumerate() {
             let (xs, cs) = (&x[i * hw..(i + 1) * hw], &cf[i * hw..(i + 1) * hw]);
-            let diff: Vec<f32> = xs
-                .iter()
-                .zip(cs)
-                .map(|(a, c)| (a - c).abs() / 2.0)
-                .collect();
-            let native = resize_linear(&diff, size, size, s.rows, s.cols)?;
-            let mut m: Vec<bool> = native.iter().map(|&d| d > thr).collect();
+            let native = resize_linear(&difference(xs, cs), size, size, s.rows, s.cols)?;
+            let mut m = mask(&native, opts.threshold);
             if opts.postprocess {
                 m = postprocess(&m, s.rows, s.cols);
             }

@@ -8,7 +8,7 @@
 
 use crate::nn::ParamGroup;
 use crate::ops::optim::{AdamConfig, AdamStep, Flat};
-use crate::{Error, Result};
+use crate::{Error, Result, Tape, Tensor};
 
 /// Adam(W) state for one parameter group. The update is an op (`ops::optim::adam_update`): for
 /// a group on a GPU device the moments move to device memory at the first step and the update
@@ -61,6 +61,17 @@ impl Adam {
         }
         (self.step, self.m, self.v) = (step, Flat::Host(m), Flat::Host(v));
         Ok(())
+    }
+
+    /// The optimizer step of a training iteration, in one place: the gradients of `loss`
+    /// (recorded on `tape`) with respect to `group`'s tensors replace the group's gradient
+    /// arena, then one [`step`](Self::step).
+    pub fn minimize(&mut self, group: &mut ParamGroup, tape: &Tape, loss: &Tensor) -> Result<()> {
+        let wrt = group.tensors();
+        let grads = tape.backward(loss, &wrt.iter().collect::<Vec<_>>())?;
+        group.zero_grad()?;
+        group.accumulate(&grads)?;
+        self.step(group)
     }
 
     /// One update of every parameter of `group` from its gradient arena.

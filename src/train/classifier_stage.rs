@@ -81,11 +81,7 @@ impl Stage<'_> {
                 let v = loss
                     .finite_scalar("classifier BCE loss")
                     .map_err(|e| at_step(e, "classifier", state.step))?;
-                let wrt = f.group.tensors();
-                let grads = tape.backward(&loss, &wrt.iter().collect::<Vec<_>>())?;
-                f.group.zero_grad()?;
-                f.group.accumulate(&grads)?;
-                adam.step(&mut f.group)
+                adam.minimize(&mut f.group, &tape, &loss)
                     .map_err(|e| at_step(e, "classifier", state.step))?;
                 state.step += 1;
                 state.seconds = t0.elapsed().as_secs_f64();

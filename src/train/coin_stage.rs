@@ -9,7 +9,7 @@ use super::preset::CoinSelect;
 use crate::io::progress::Progress;
 use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
 use super::step::CoinStep;
-use crate::eval::{evaluate_coin, EvalCfg};
+use crate::eval::evaluate_coin;
 use crate::io::checkpoint::save_checkpoint;
 use crate::io::figures::save_panels;
 use crate::models::{Classifier, CoinNets};
@@ -33,14 +33,6 @@ pub struct CoinState {
 }
 
 impl Stage<'_> {
-    pub fn eval_cfg(&self) -> EvalCfg {
-        EvalCfg {
-            threshold: self.cfg.eval.threshold,
-            validity_tau: self.cfg.eval.validity_tau,
-            keep_samples: self.cfg.eval.samples,
-        }
-    }
-
     pub fn run_coin(
         &self,
         nets: &mut CoinNets,
@@ -91,7 +83,7 @@ impl Stage<'_> {
                 let eval_due = state.step.is_multiple_of(c.eval_every) || end;
                 let ckpt_due = state.step.is_multiple_of(c.checkpoint_every) || eval_due;
                 if eval_due {
-                    let r = evaluate_coin(nets, &f.net, &val, &self.eval_cfg())?;
+                    let r = evaluate_coin(nets, &f.net, &val, &self.cfg.eval_cfg(self.cfg.eval.samples))?;
                     save_panels(
                         &self
                             .run

@@ -249,7 +249,7 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
     // ---- evaluation on the test split
     let t = Instant::now();
     let test = test_loader(&splits, cfg, o.device)?;
-    let (report, slices) = evaluate_coin_keeping_slices(&nets, &f.net, &test, &stage.eval_cfg())?;
+    let (report, slices) = evaluate_coin_keeping_slices(&nets, &f.net, &test, &cfg.eval_cfg(cfg.eval.samples))?;
     save_panels(&run.path.join("samples").join("test.png"), &report.panels)?;
     seconds["evaluation"] = json!(t.elapsed().as_secs_f64());
     // The cheapest baseline (one forward and backward per 16 slices), on the same slices and

@@ -132,6 +132,16 @@ fn paper_saliency_threshold() -> f64 {
 }
 
 impl RunConfig {
+    /// The evaluation rule this configuration trains and scores with, keeping `samples`
+    /// abnormal slices as panels.
+    pub fn eval_cfg(&self, samples: usize) -> crate::eval::EvalCfg {
+        crate::eval::EvalCfg {
+            threshold: self.eval.threshold,
+            validity_tau: self.eval.validity_tau,
+            keep_samples: samples,
+        }
+    }
+
     pub fn preset(name: &str) -> Result<RunConfig> {
         let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
             let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();

@@ -16,7 +16,7 @@
 use super::config::StepCfg;
 use super::losses::{d_loss, g_adv_loss, DLosses, GLosses};
 use crate::models::{posterior, CoinNets, Posterior, ResNet18};
-use crate::nn::{Ctx, ParamGroup};
+use crate::nn::Ctx;
 use crate::ops::loss::{coin_tv, kl_bernoulli, l1};
 use crate::optim::Adam;
 use crate::{ops, Error, Result, Tape, Tensor};
@@ -58,14 +58,6 @@ fn values<const K: usize>(named: [(&'static str, &Tensor); K]) -> Result<Vec<(&'
             }
         })
         .collect()
-}
-
-fn apply(group: &mut ParamGroup, opt: &mut Adam, tape: &Tape, loss: &Tensor) -> Result<()> {
-    let wrt = group.tensors();
-    let grads = tape.backward(loss, &wrt.iter().collect::<Vec<_>>())?;
-    group.zero_grad()?;
-    group.accumulate(&grads)?;
-    opt.step(group)
 }
 
 impl CoinStep {
@@ -171,7 +163,7 @@ impl CoinStep {
                 .forward(&nets.enc.forward(x, &ctx)?, &post.normal, x, &ctx)?;
             let g = self.g_losses(nets, f, x, &x_cf, &post, &tape)?;
             out.generator = Some(values(g.named())?);
-            apply(&mut nets.eg, &mut self.opt_g, &tape, &g.total)?;
+            self.opt_g.minimize(&mut nets.eg, &tape, &g.total)?;
             x_cf.detach()
         } else {
             let ctx = Ctx::train_no_tape();
@@ -181,7 +173,7 @@ impl CoinStep {
         let tape = Tape::new();
         let d = self.d_losses(nets, x, &x_cf, &post, &tape)?;
         out.discriminator = values(d.named())?;
-        apply(&mut nets.d, &mut self.opt_d, &tape, &d.total)?;
+        self.opt_d.minimize(&mut nets.d, &tape, &d.total)?;
         self.step += 1;
         Ok(out)
     }
