@@ -26,6 +26,7 @@ mod nn;
 mod phantom;
 mod pytorch_fixtures;
 mod reference_values;
+mod run_state;
 mod sample_data;
 mod segment;
 mod slices;

@@ -6,13 +6,13 @@
 use clap::{Parser, ValueEnum};
 use coin::attribution::RiseCfg;
 use coin::data::layout::LayoutKind;
+use coin::data::DataSource;
+use coin::eval::evaluate_coin_keeping_slices;
 use coin::eval::report::{baseline_row, coin_rows, Baseline, MethodResult};
 use coin::eval::report_page::{markdown_table, write_report, PageInfo};
-use coin::eval::evaluate_coin_keeping_slices;
-use coin::train::TrainedModel;
 use coin::train::data_setup::prepare;
-use coin::data::DataSource;
 use coin::train::test_loader;
+use coin::train::TrainedModel;
 use std::path::PathBuf;
 use std::time::Instant;
 

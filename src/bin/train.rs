@@ -2,25 +2,12 @@
 //! your scans), the classifier stage, the counterfactual-inpainting stage, evaluation on the
 //! test split, `summary.json`. See `--help` and `presets/cpu-default.toml`.
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use coin::data::layout::{LabelIds, LayoutKind};
 use coin::data::DataSource;
-use coin::train::{run, RunConfig, RunOptions, Stages};
+use coin::train::{default_run_folder, run, RunConfig, RunOptions, Stages};
+use coin::Device;
 use std::path::PathBuf;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Layout {
-    Totalsegmentator,
-    Kits,
-    Nnunet,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Stage {
-    All,
-    Classifier,
-    Counterfactual,
-}
 
 /// Train COIN (counterfactual inpainting) for weakly supervised tumour segmentation.
 ///
@@ -34,7 +21,7 @@ struct Args {
     data: Option<PathBuf>,
     /// The layout of --data.
     #[arg(long, value_enum, default_value = "totalsegmentator")]
-    layout: Layout,
+    layout: LayoutKind,
     /// Label ids as kidney[,kidney…]:tumour[,…]:cyst[,…] (default 1:2:3, the paper's maps;
     /// TotalSegmentator's multilabel maps are 2,3::).
     #[arg(long)]
@@ -42,7 +29,7 @@ struct Args {
     /// A folder with train_scans.csv and test_scans.csv (layouts without split folders).
     #[arg(long)]
     splits: Option<PathBuf>,
-    /// A named preset: cpu-default, cpu-anchor, smoke, paper-synthetic, paper-tuh.
+    /// A named preset: cpu-default, cpu-anchor, smoke, paper-synthetic, paper-tuh, gpu-check.
     #[arg(long, default_value = "cpu-default", conflicts_with = "config")]
     preset: String,
     /// A TOML configuration with the presets' fields (see presets/cpu-default.toml).
@@ -52,8 +39,8 @@ struct Args {
     #[arg(long)]
     out: Option<PathBuf>,
     /// cpu, reference, emu, cuda[:N] or auto (a GPU when one and the kernels are present).
-    #[arg(long, default_value = "auto")]
-    device: String,
+    #[arg(long, default_value = "auto", value_parser = coin::gpu::device_from_arg)]
+    device: Device,
     /// Worker threads for the tensor ops (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -72,7 +59,7 @@ struct Args {
     force: bool,
     /// Run only one stage; `counterfactual` needs --classifier.
     #[arg(long, value_enum, default_value = "all")]
-    stage: Stage,
+    stage: Stages,
     /// The frozen classifier for --stage counterfactual: a run folder or a .safetensors file.
     #[arg(long)]
     classifier: Option<PathBuf>,
@@ -118,7 +105,9 @@ fn main() {
     }
 }
 
-fn real_main(a: Args) -> Result<(), String> {
+/// The configuration the arguments select: a preset or a file, with the seed and budget
+/// overrides.
+fn config(a: &Args) -> Result<RunConfig, String> {
     let mut cfg = match &a.config {
         Some(p) => RunConfig::from_file(p),
         None => RunConfig::preset(&a.preset),
@@ -135,22 +124,16 @@ fn real_main(a: Args) -> Result<(), String> {
         cfg.coin.budget_s *= k;
         cfg.total_budget_s *= k;
     }
-    if a.print_config {
-        print!("{}", cfg.to_toml());
-        return Ok(());
-    }
-    coin::set_threads(a.threads).map_err(|e| e.to_string())?;
-    let device = coin::gpu::device_from_arg(&a.device).map_err(|e| e.to_string())?;
-    let layout = match a.layout {
-        Layout::Totalsegmentator => LayoutKind::TotalSegmentator,
-        Layout::Kits => LayoutKind::Kits,
-        Layout::Nnunet => LayoutKind::NnUnet,
-    };
-    let data = match &a.data {
+    Ok(cfg)
+}
+
+/// The data the arguments name: the built-in phantom, or a folder in a layout.
+fn data_source(a: &Args) -> Result<DataSource, String> {
+    Ok(match &a.data {
         None => DataSource::phantom(),
         Some(root) => DataSource {
             root: Some(root.clone()),
-            layout,
+            layout: a.layout,
             labels: a
                 .labels
                 .as_deref()
@@ -160,23 +143,26 @@ fn real_main(a: Args) -> Result<(), String> {
             labels_dir: None,
             splits: a.splits.clone(),
         },
-    };
-    let out = a.out.clone().unwrap_or_else(|| {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        PathBuf::from(format!("runs/{}-{}", cfg.name, utc_stamp(t)))
-    });
-    let stages = match a.stage {
-        Stage::All => Stages::All,
-        Stage::Classifier => Stages::Classifier,
-        Stage::Counterfactual => Stages::Counterfactual,
-    };
+    })
+}
+
+fn real_main(a: Args) -> Result<(), String> {
+    let cfg = config(&a)?;
+    if a.print_config {
+        print!("{}", cfg.to_toml());
+        return Ok(());
+    }
+    coin::set_threads(a.threads).map_err(|e| e.to_string())?;
+    let data = data_source(&a)?;
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| default_run_folder(&cfg.name));
     println!(
-        "coin train: preset {}, device {device}, {} threads, seed {}, output {}",
+        "coin train: preset {}, device {}, {} threads, seed {}, output {}",
         cfg.name,
-        rayon::current_num_threads(),
+        a.device,
+        coin::host::threads(),
         cfg.seed,
         out.display()
     );
@@ -184,58 +170,15 @@ fn real_main(a: Args) -> Result<(), String> {
         cfg,
         data,
         out: out.clone(),
-        device,
+        device: a.device,
         resume: a.resume,
         force: a.force,
-        stages,
+        stages: a.stage,
         classifier: a.classifier,
         classifier_init: a.classifier_init,
     };
     let s = run(&o).map_err(|e| e.to_string())?;
-    let f = |k: &str| {
-        s[k].as_f64()
-            .map_or("n/a".to_string(), |v| format!("{v:.4}"))
-    };
     println!("\n== summary ({}/summary.json)", out.display());
-    println!(
-        "test IoU {} | Dice {} | perfect-inpainter ceiling IoU {}",
-        f("test_iou"),
-        f("test_dice"),
-        f("ceiling_iou")
-    );
-    println!("counterfactual validity {} | classifier test accuracy {} | changed pixels on normal slices {}", f("counterfactual_validity"), f("classifier_accuracy"), f("changed_pixels_normal"));
-    println!(
-        "seconds {} | {} | simd {} | {} threads | commit {}",
-        s["seconds"],
-        s["cpu"].as_str().unwrap_or(""),
-        s["simd"].as_str().unwrap_or(""),
-        s["threads"],
-        s["git_commit"].as_str().unwrap_or("?")
-    );
+    println!("{s}");
     Ok(())
-}
-
-/// `YYYYMMDDTHHMMSSZ` for seconds since the epoch.
-fn utc_stamp(t: u64) -> String {
-    let (days, rem) = (t / 86400, t % 86400);
-    let (y, m, d) = civil(days as i64);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }

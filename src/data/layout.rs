@@ -13,11 +13,16 @@
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A dataset layout; on the command line `totalsegmentator`, `kits` or `nnunet`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LayoutKind {
     Kits,
+    #[value(name = "nnunet")]
     NnUnet,
+    #[value(name = "totalsegmentator")]
     TotalSegmentator,
 }
 

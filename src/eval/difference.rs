@@ -6,7 +6,10 @@
 /// `|x − x_cf| / 2` per pixel.
 pub fn difference(x: &[f32], x_cf: &[f32]) -> Vec<f32> {
     debug_assert_eq!(x.len(), x_cf.len());
-    x.iter().zip(x_cf).map(|(&a, &c)| pixel_difference(a, c)).collect()
+    x.iter()
+        .zip(x_cf)
+        .map(|(&a, &c)| pixel_difference(a, c))
+        .collect()
 }
 
 /// One pixel of [`difference`].
@@ -42,7 +45,13 @@ mod tests {
         let x = [1.0, -1.0, 0.2, 0.0];
         let cf = [-1.0, -1.0, -0.4, 0.5];
         assert_eq!(difference(&x, &cf), vec![1.0, 0.0, 0.3, 0.25]);
-        assert_eq!(mask(&difference(&x, &cf), 0.25), vec![true, false, true, false]);
-        assert_eq!(mask_of(&x, &cf, 0.25).collect::<Vec<_>>(), vec![true, false, true, false]);
+        assert_eq!(
+            mask(&difference(&x, &cf), 0.25),
+            vec![true, false, true, false]
+        );
+        assert_eq!(
+            mask_of(&x, &cf, 0.25).collect::<Vec<_>>(),
+            vec![true, false, true, false]
+        );
     }
 }

@@ -19,4 +19,6 @@ pub use segmentation::{
     evaluate_classifier, evaluate_coin, evaluate_coin_keeping_slices, probabilities,
     ClassifierReport, CoinReport, EvalCfg,
 };
-pub use volume::{segment_volume, Networks, OrganMask, SegmentOptions, SliceRecord, VolumeSegmentation};
+pub use volume::{
+    segment_volume, Networks, OrganMask, SegmentOptions, SliceRecord, VolumeSegmentation,
+};

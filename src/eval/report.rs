@@ -174,9 +174,7 @@ pub fn coin_rows(
     let diff = |other: &dyn Fn(&EvalSlice) -> Option<&Vec<f32>>| -> Option<Vec<Vec<f32>>> {
         slices
             .iter()
-            .map(|s| {
-                other(s).map(|o| difference(&s.x, o))
-            })
+            .map(|s| other(s).map(|o| difference(&s.x, o)))
             .collect()
     };
     let rule = Rule {

@@ -4,9 +4,9 @@ use super::difference::mask_of;
 use super::metrics::{roc_auc, BinaryCounts, Confusion};
 use crate::data::loader::Loader;
 use crate::io::figures::Panel;
+use crate::models::counterfactual;
 use crate::models::{CoinNets, ResNet18};
 use crate::nn::Ctx;
-use crate::models::counterfactual;
 use crate::{no_grad, ops, Result, Tensor};
 use serde::Serialize;
 

@@ -11,10 +11,10 @@
 //! evaluated and chosen checkpoint's statistics match its weights.
 
 use super::bn_calibration::CalibrationBatches;
-use crate::io::progress::Progress;
+use super::run_folder::Phase;
 use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
 use crate::eval::{evaluate_classifier, ClassifierReport};
-use crate::io::checkpoint::save_checkpoint;
+use crate::io::progress::Progress;
 use crate::io::{load_groups, save_groups};
 use crate::models::Classifier;
 use crate::nn::Ctx;
@@ -56,7 +56,6 @@ impl Stage<'_> {
         f: &mut Classifier,
         adam: &mut Adam,
         mut state: ClassifierState,
-        state_json: impl Fn(&ClassifierState) -> serde_json::Value,
     ) -> Result<(ClassifierState, ClassifierReport)> {
         let c = &self.cfg.classifier;
         let spec = LoaderSpec {
@@ -105,11 +104,11 @@ impl Stage<'_> {
                         state.step, r.loss, r.accuracy, state.best_loss, state.best_step
                     ));
                     let name = format!("classifier-{:08}", state.step);
-                    save_checkpoint(
+                    self.checkpoint(
                         &self.run.checkpoints(),
                         &name,
                         &[(&f.group, Some(adam))],
-                        &state_json(&state),
+                        Phase::Classifier(state.clone()),
                         2,
                     )?;
                     self.run.log(json!({"stage": "classifier", "step": state.step, "event": "checkpoint", "name": name}))?;

@@ -6,12 +6,12 @@
 //! `best/` whenever it improves.
 
 use super::preset::CoinSelect;
-use crate::io::progress::Progress;
+use super::run_folder::Phase;
 use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
 use super::step::CoinStep;
 use crate::eval::evaluate_coin;
-use crate::io::checkpoint::save_checkpoint;
 use crate::io::figures::save_panels;
+use crate::io::progress::Progress;
 use crate::models::{Classifier, CoinNets};
 use crate::Result;
 use serde_json::json;
@@ -39,7 +39,6 @@ impl Stage<'_> {
         step: &mut CoinStep,
         f: &Classifier,
         mut state: CoinState,
-        state_json: impl Fn(&CoinState) -> serde_json::Value,
     ) -> Result<CoinState> {
         let c = &self.cfg.coin;
         let spec = LoaderSpec {
@@ -83,7 +82,12 @@ impl Stage<'_> {
                 let eval_due = state.step.is_multiple_of(c.eval_every) || end;
                 let ckpt_due = state.step.is_multiple_of(c.checkpoint_every) || eval_due;
                 if eval_due {
-                    let r = evaluate_coin(nets, &f.net, &val, &self.cfg.eval_cfg(self.cfg.eval.samples))?;
+                    let r = evaluate_coin(
+                        nets,
+                        &f.net,
+                        &val,
+                        &self.cfg.eval_cfg(self.cfg.eval.samples),
+                    )?;
                     save_panels(
                         &self
                             .run
@@ -107,22 +111,22 @@ impl Stage<'_> {
                     {
                         state.best_iou = Some(r.iou);
                         state.best_step = state.step;
-                        save_checkpoint(
+                        self.checkpoint(
                             &self.run.best(),
                             &format!("counterfactual-{:08}", state.step),
                             &[(&nets.eg, None), (&nets.d, None)],
-                            &state_json(&state),
+                            Phase::Counterfactual(state.clone()),
                             1,
                         )?;
                     }
                 }
                 if ckpt_due {
                     let name = format!("counterfactual-{:08}", state.step);
-                    save_checkpoint(
+                    self.checkpoint(
                         &self.run.checkpoints(),
                         &name,
                         &[(&nets.eg, Some(&step.opt_g)), (&nets.d, Some(&step.opt_d))],
-                        &state_json(&state),
+                        Phase::Counterfactual(state.clone()),
                         c.keep_checkpoints,
                     )?;
                     self.run.log(json!({"stage": "counterfactual", "step": state.step, "event": "checkpoint", "name": name}))?;

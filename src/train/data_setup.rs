@@ -5,11 +5,11 @@
 
 use super::preset::{RunConfig, TaskKind};
 use crate::data::cache::Slicing;
-use crate::data::preprocessing::{DataSource, Preprocessing};
 use crate::data::dataset::{DatasetConfig, SliceDataset, Task, Tumours};
 use crate::data::layout::{discover, Case, Split};
 use crate::data::orientation::slice_orientation;
 use crate::data::phantom::{write_dataset, PhantomSpec};
+use crate::data::preprocessing::{DataSource, Preprocessing};
 use crate::data::slices::KIDNEY_PIXELS_AT_1_5MM;
 use crate::data::tumour::TumourParams;
 use crate::data::window::fingerprint;

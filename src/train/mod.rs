@@ -3,8 +3,8 @@
 //! stage, evaluation, checkpoints, resume) driven by presets.
 
 mod bn_calibration;
-mod classifier_stage;
-mod coin_stage;
+pub(crate) mod classifier_stage;
+pub(crate) mod coin_stage;
 mod config;
 pub mod data_setup;
 mod losses;
@@ -20,5 +20,8 @@ pub use losses::{d_loss, g_adv_loss, DLosses, GLosses};
 pub use memory::{check_memory, coin_step_bytes};
 pub use pipeline::{coin_nets_cfg, run, test_loader, RunOptions, Stages};
 pub use preset::{CoinSelect, RunConfig, PRESETS};
-pub use run_folder::{checkpoint_arg, TrainedModel};
+pub use run_folder::{
+    checkpoint_arg, default_run_folder, Phase, RunRecord, RunState, Summary, TrainedModel,
+    RUN_STATE_FORMAT,
+};
 pub use step::{CoinStep, StepLosses};

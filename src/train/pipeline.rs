@@ -1,30 +1,30 @@
-//! The whole run: data → classifier stage → counterfactual stage → evaluation on the test
-//! split → `summary.json`. Resumable from the run folder's latest checkpoint.
+//! The whole run as a short sequence of phases, each returning what the next needs: open (the
+//! run folder, a resumed checkpoint's state, the data) → classifier (trained, resumed or
+//! borrowed, then the hand-over checkpoint) → counterfactual → test → `summary.json`. Every
+//! checkpoint carries a typed [`RunState`]; a resume continues from the latest.
 
 use super::classifier_stage::ClassifierState;
 use super::coin_stage::CoinState;
-use super::data_setup::prepare;
-use crate::data::{DataSource, Preprocessing};
+use super::data_setup::{prepare, Splits};
 use super::memory::check_memory;
-use super::preset::CoinSelect;
-use super::preset::RunConfig;
-use super::run_folder::RunDir;
+use super::preset::{CoinSelect, RunConfig};
+use super::run_folder::{Outcome, Phase, RunDir, RunRecord, RunState, Summary};
 use super::stage::{loader, Stage};
 use super::step::CoinStep;
 use crate::attribution::RiseCfg;
-use crate::eval::report::{baseline_row, Baseline, MethodResult};
-use crate::eval::{evaluate_coin_keeping_slices, ClassifierReport, CoinReport};
-use crate::io::checkpoint::{latest_checkpoint, load_checkpoint};
-use crate::io::figures::{save_line_plot, save_panels};
-use crate::io::load_groups;
+use crate::data::DataSource;
+use crate::eval::report::{baseline_row, Baseline};
+use crate::eval::{evaluate_coin_keeping_slices, ClassifierReport};
+use crate::io::checkpoint::{latest_checkpoint, write_atomic};
+use crate::io::figures::save_panels;
+use crate::io::{load_groups, save_groups};
 use crate::models::{Classifier, CoinNets, CoinNetsCfg};
-use crate::{host, Device, Error, Result};
-use serde_json::json;
+use crate::{Device, Error, Result};
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Which stages to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which stages to run (`--stage all|classifier|counterfactual`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Stages {
     All,
     Classifier,
@@ -46,78 +46,145 @@ pub struct RunOptions {
     pub classifier_init: Option<PathBuf>,
 }
 
-/// The final numbers (also written as `summary.json`).
-pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
-    let t_all = Instant::now();
-    let cfg = &o.cfg;
-    let run = RunDir::open(&o.out, o.resume, o.force)?;
-    let resumed = if o.resume {
-        latest_checkpoint(&run.checkpoints())?
-    } else {
-        None
+/// Runs the stages `o` asks for and writes `summary.json`.
+pub fn run(o: &RunOptions) -> Result<Summary> {
+    let mut s = Session::open(o)?;
+    // The networks are built once: their initial state is the hand-over checkpoint.
+    let mut nets = CoinNets::new(&coin_nets_cfg(&o.cfg), o.device, o.cfg.seed)?;
+    let mut step = CoinStep::new(&nets, o.cfg.coin.step.clone())?;
+    let mut f = Classifier::new(o.cfg.classifier.base, o.device, o.cfg.seed ^ 0xf)?;
+    let (classifier_val, coin_start) = s.classifier_phase(&mut f, &nets, &step)?;
+    let mut out = Outcome {
+        classifier_val,
+        ..Default::default()
     };
-    let saved_state: Option<serde_json::Value> = match &resumed {
-        Some(folder) => Some(
-            serde_json::from_slice(&std::fs::read(folder.join("state.json"))?).map_err(|e| {
-                Error::Format(format!("{}: {e}", folder.join("state.json").display()))
-            })?,
-        ),
-        None => None,
-    };
-    if let Some(s) = &saved_state {
-        let was: RunConfig = serde_json::from_value(s["config"].clone())
-            .map_err(|e| Error::Format(format!("checkpoint config: {e}")))?;
-        if &was != cfg {
-            return Err(Error::Invalid("--resume: the configuration differs from the checkpoint's (resume with the same preset or config file)".into()));
+    if o.stages != Stages::Classifier {
+        let coin = s.counterfactual_phase(&mut nets, &mut step, &f, coin_start)?;
+        s.test_phase(&nets, &f, &mut out)?;
+        out.coin = Some(coin);
+    }
+    out.seconds = std::mem::take(&mut s.seconds);
+    s.finish(out)
+}
+
+/// One session of a run: its folder, what every checkpoint records, the data, the checkpoint
+/// it resumed from, and the seconds spent so far.
+struct Session<'a> {
+    o: &'a RunOptions,
+    run: RunDir,
+    record: RunRecord,
+    splits: Splits,
+    resumed: Option<(PathBuf, RunState)>,
+    t_all: Instant,
+    seconds: super::run_folder::Seconds,
+}
+
+impl<'a> Session<'a> {
+    /// The run folder (new, forced or resumed), the resumed checkpoint's state (its
+    /// configuration must be this one), the data and their preprocessing (a resumed run keeps
+    /// its own), and a memory estimate.
+    fn open(o: &'a RunOptions) -> Result<Session<'a>> {
+        let t_all = Instant::now();
+        let cfg = &o.cfg;
+        let run = RunDir::open(&o.out, o.resume, o.force)?;
+        let resumed = match o.resume {
+            true => latest_checkpoint(&run.checkpoints())?,
+            false => None,
+        };
+        let resumed = match resumed {
+            Some(folder) => Some((folder.clone(), RunState::read(&folder)?)),
+            None => None,
+        };
+        if let Some((_, s)) = &resumed {
+            if &s.record.config != cfg {
+                return Err(Error::Invalid("--resume: the configuration differs from the checkpoint's (resume with the same preset or config file)".into()));
+            }
+        }
+        std::fs::write(run.path.join("config.toml"), cfg.to_toml())?;
+        let what = o.data.root.as_ref();
+        let what = what.map_or("built-in phantom".to_string(), |r| r.display().to_string());
+        println!("data: preparing ({what})");
+        let saved_prep = resumed.as_ref().map(|(_, s)| &s.record.preprocessing);
+        let splits = prepare(cfg, &o.data, saved_prep)?;
+        let prep = splits.prep.clone();
+        println!(
+            "data: {} / {} / {} slices (train / validation / test) from {}, window [{:.0}, {:.0}] HU, {}²",
+            splits.counts[0], splits.counts[1], splits.counts[2], prep.data_root.display(), prep.window_hu[0], prep.window_hu[1], cfg.data.size
+        );
+        check_memory(cfg)?;
+        let record = RunRecord {
+            config: cfg.clone(),
+            preprocessing: prep,
+            data: o.data.clone(),
+        };
+        Ok(Session {
+            o,
+            run,
+            record,
+            splits,
+            resumed,
+            t_all,
+            seconds: Default::default(),
+        })
+    }
+
+    /// The resumed checkpoint's folder and state when it was taken in the stage `stage`.
+    fn resumed_in(&self, stage: &str) -> Option<&PathBuf> {
+        let (folder, s) = self.resumed.as_ref()?;
+        let here = match s.phase {
+            Phase::Classifier(_) => "classifier",
+            Phase::Counterfactual(_) => "counterfactual",
+        };
+        (here == stage).then_some(folder)
+    }
+
+    fn stage(&self, train: &std::sync::Arc<crate::data::dataset::SliceDataset>) -> Stage<'_> {
+        Stage {
+            cfg: &self.o.cfg,
+            record: &self.record,
+            run: &self.run,
+            device: self.o.device,
+            train: train.clone(),
+            val: self.splits.val.clone(),
         }
     }
-    std::fs::write(run.path.join("config.toml"), cfg.to_toml())?;
-    let saved_prep: Option<Preprocessing> = saved_state
-        .as_ref()
-        .and_then(|s| serde_json::from_value(s["preprocessing"].clone()).ok());
-    println!(
-        "data: preparing ({})",
-        o.data
-            .root
-            .as_ref()
-            .map_or("built-in phantom".to_string(), |r| r.display().to_string())
-    );
-    let splits = prepare(cfg, &o.data, saved_prep.as_ref())?;
-    let prep = splits.prep.clone();
-    println!(
-        "data: {} / {} / {} slices (train / validation / test) from {}, window [{:.0}, {:.0}] HU, {}²",
-        splits.counts[0], splits.counts[1], splits.counts[2], prep.data_root.display(), prep.window_hu[0], prep.window_hu[1], cfg.data.size
-    );
-    check_memory(cfg)?;
-    let stage_of = |s: &Option<serde_json::Value>| {
-        s.as_ref()
-            .and_then(|v| v["stage"].as_str().map(String::from))
-    };
-    let base_state =
-        |stage: &str| json!({"stage": stage, "config": cfg, "preprocessing": prep, "data": o.data});
 
-    // The networks are built once: their initial state is the hand-over checkpoint below.
-    let mut nets = CoinNets::new(&coin_nets_cfg(cfg), o.device, cfg.seed)?;
-    let mut step = CoinStep::new(&nets, cfg.coin.step.clone())?;
+    /// The classifier: borrowed (`--stage counterfactual`) or kept from an earlier session of
+    /// this run, else trained (or resumed); then the hand-over checkpoint, from which a resume
+    /// goes straight to the counterfactual stage. Returns the chosen classifier's validation
+    /// report (when trained here) and the counterfactual stage's starting state.
+    fn classifier_phase(
+        &mut self,
+        f: &mut Classifier,
+        nets: &CoinNets,
+        step: &CoinStep,
+    ) -> Result<(Option<ClassifierReport>, CoinState)> {
+        let done = self.resumed.is_some() && self.resumed_in("classifier").is_none();
+        if self.o.stages == Stages::Counterfactual || done {
+            self.load_classifier(f, done)?;
+            return Ok((None, CoinState::default()));
+        }
+        let (report, earlier_s) = self.train_classifier(f)?;
+        let spent = self.t_all.elapsed().as_secs_f64() + earlier_s;
+        let coin_start = CoinState {
+            budget_s: Some(coin_budget(&self.o.cfg, spent)),
+            ..Default::default()
+        };
+        self.run.checkpoint(
+            &self.run.checkpoints(),
+            "counterfactual-00000000",
+            &[(&nets.eg, Some(&step.opt_g)), (&nets.d, Some(&step.opt_d))],
+            &self.record.state(Phase::Counterfactual(coin_start.clone())),
+            self.o.cfg.coin.keep_checkpoints,
+        )?;
+        Ok((Some(report), coin_start))
+    }
 
-    // ---- classifier
-    let mut f = Classifier::new(cfg.classifier.base, o.device, cfg.seed ^ 0xf)?;
-    let mut seconds = json!({});
-    let mut classifier_report: Option<ClassifierReport> = None;
-    let cstage = Stage {
-        cfg,
-        run: &run,
-        device: o.device,
-        train: splits.train.clone(),
-        val: splits.val.clone(),
-    };
-    // The counterfactual stage's starting state; its budget is fixed at the hand-over.
-    let mut coin_start = CoinState::default();
-    let resume_stage = stage_of(&saved_state);
-    let classifier_done = resume_stage.as_deref().is_some_and(|s| s != "classifier");
-    if o.stages == Stages::Counterfactual || classifier_done {
-        let path = match (&o.classifier, classifier_done) {
-            (_, true) => run.path.join("classifier.safetensors"),
+    /// Loads the run's own classifier (`done`) or `--classifier`'s, and keeps a copy in the run
+    /// folder so `--resume` and `segment` find it.
+    fn load_classifier(&self, f: &Classifier, done: bool) -> Result<()> {
+        let path = match (&self.o.classifier, done) {
+            (_, true) => self.run.path.join("classifier.safetensors"),
             (Some(p), _) if p.is_dir() => p.join("classifier.safetensors"),
             (Some(p), _) => p.clone(),
             (None, _) => {
@@ -127,30 +194,34 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
             }
         };
         load_groups(&path, &[&f.group])?;
-        // The run folder keeps the classifier it used, so --resume and `segment` find it.
-        crate::io::save_groups(&run.path.join("classifier.safetensors"), &[&f.group])?;
+        save_groups(&self.run.path.join("classifier.safetensors"), &[&f.group])?;
         println!("classifier: loaded {}", path.display());
-    } else {
-        if let Some(init) = &o.classifier_init {
+        Ok(())
+    }
+
+    /// Trains the classifier (from `--classifier-init`, or resumed) and says which step it
+    /// chose, warning when its validation accuracy is poor. Returns the chosen step's
+    /// validation report and the seconds the stage took in earlier sessions.
+    fn train_classifier(&mut self, f: &mut Classifier) -> Result<(ClassifierReport, f64)> {
+        let cfg = &self.o.cfg;
+        if let Some(init) = &self.o.classifier_init {
             load_groups(init, &[&f.group])?;
             println!("classifier: initialised from {}", init.display());
         }
-        let mut adam = cstage.classifier_adam(&f)?;
+        let stage = self.stage(&self.splits.train);
+        let mut adam = stage.classifier_adam(f)?;
         let mut st = ClassifierState::default();
-        if let (Some(folder), Some("classifier")) = (&resumed, resume_stage.as_deref()) {
-            let s = load_checkpoint(folder, &mut [(&f.group, Some(&mut adam))])?;
-            st = serde_json::from_value(s["classifier"].clone())
-                .map_err(|e| Error::Format(e.to_string()))?;
+        if let Some(folder) = self.resumed_in("classifier") {
+            let saved = RunDir::restore(folder, &mut [(&f.group, Some(&mut adam))])?;
+            if let Phase::Classifier(s) = saved.phase {
+                st = s;
+            }
             println!("classifier: resuming at step {}", st.step);
         }
-        let earlier_s = st.seconds; // the classifier's seconds in earlier sessions
+        let earlier_s = st.seconds;
         let t = Instant::now();
-        let (st, best) = cstage.run_classifier(&mut f, &mut adam, st, |s| {
-            let mut v = base_state("classifier");
-            v["classifier"] = json!(s);
-            v
-        })?;
-        seconds["classifier"] = json!(st.seconds);
+        let (st, best) = stage.run_classifier(f, &mut adam, st)?;
+        self.seconds.classifier = Some(st.seconds);
         println!(
             "classifier: {} steps in {:.0} s; chose step {} ({}): accuracy {:.3}, F1 {:.3}, AUC {}",
             st.step,
@@ -172,116 +243,95 @@ pub fn run(o: &RunOptions) -> Result<serde_json::Value> {
                 best.accuracy, cfg.classifier.warn_below_accuracy
             );
         }
-        classifier_report = Some(best);
-        coin_start.budget_s = Some(coin_budget(cfg, t_all.elapsed().as_secs_f64() + earlier_s));
-        let mut v = base_state("counterfactual");
-        v["coin"] = json!(coin_start);
-        // The hand-over point: a resume from here goes straight to the counterfactual stage.
-        crate::io::checkpoint::save_checkpoint(
-            &run.checkpoints(),
-            "counterfactual-00000000",
-            &[(&nets.eg, Some(&step.opt_g)), (&nets.d, Some(&step.opt_d))],
-            &v,
-            cfg.coin.keep_checkpoints,
-        )?;
-        if o.stages == Stages::Classifier {
-            return finish(
-                &run,
-                o,
-                &prep,
-                Outcome {
-                    seconds,
-                    classifier_val: classifier_report,
-                    test: None,
-                    layercam: None,
-                    coin: None,
-                },
-                t_all,
-            );
-        }
+        Ok((best, earlier_s))
     }
 
-    // ---- counterfactual (a resumed run continues from its checkpoint)
-    let mut st = coin_start;
-    if let (Some(folder), Some("counterfactual")) = (&resumed, resume_stage.as_deref()) {
-        let s = load_checkpoint(
-            folder,
-            &mut [
+    /// The counterfactual stage from `start` (or the resumed checkpoint), within its budget;
+    /// with `select = "best-val-iou"` the networks end at the best validation's weights.
+    fn counterfactual_phase(
+        &mut self,
+        nets: &mut CoinNets,
+        step: &mut CoinStep,
+        f: &Classifier,
+        start: CoinState,
+    ) -> Result<CoinState> {
+        let mut st = start;
+        if let Some(folder) = self.resumed_in("counterfactual") {
+            let groups = &mut [
                 (&nets.eg, Some(&mut step.opt_g)),
                 (&nets.d, Some(&mut step.opt_d)),
-            ],
-        )?;
-        st = serde_json::from_value(s["coin"].clone()).map_err(|e| Error::Format(e.to_string()))?;
-        if st.step > 0 {
-            println!("counterfactual: resuming at step {}", st.step);
+            ];
+            if let Phase::Counterfactual(s) = RunDir::restore(folder, groups)?.phase {
+                st = s;
+            }
+            if st.step > 0 {
+                println!("counterfactual: resuming at step {}", st.step);
+            }
         }
-    }
-    if st.budget_s.is_none() {
-        // A borrowed classifier (or a checkpoint from before budgets were recorded): only this
-        // session's data preparation has been spent.
-        st.budget_s = Some(coin_budget(cfg, t_all.elapsed().as_secs_f64()));
-    }
-    let stage = Stage {
-        cfg,
-        run: &run,
-        device: o.device,
-        train: splits.train_plain.clone(),
-        val: splits.val.clone(),
-    };
-    let st = stage.run_coin(&mut nets, &mut step, &f, st, |s| {
-        let mut v = base_state("counterfactual");
-        v["coin"] = json!(s);
-        v
-    })?;
-    seconds["counterfactual"] = json!(st.seconds);
-    println!("counterfactual: {} steps in {:.0} s", st.step, st.seconds);
-    if let (CoinSelect::BestValIou, Some(iou)) = (cfg.coin.select, st.best_iou) {
-        let folder = latest_checkpoint(&run.best())?.ok_or_else(|| {
-            Error::Format(format!("{}: no best checkpoint", run.best().display()))
-        })?;
-        load_checkpoint(&folder, &mut [(&nets.eg, None), (&nets.d, None)])?;
-        println!(
-            "counterfactual: chose step {} (highest validation IoU, {iou:.4})",
-            st.best_step
-        );
+        if st.budget_s.is_none() {
+            // A borrowed classifier (or a checkpoint from before budgets were recorded): only
+            // this session's data preparation has been spent.
+            st.budget_s = Some(coin_budget(&self.o.cfg, self.t_all.elapsed().as_secs_f64()));
+        }
+        let stage = self.stage(&self.splits.train_plain);
+        let st = stage.run_coin(nets, step, f, st)?;
+        self.seconds.counterfactual = Some(st.seconds);
+        println!("counterfactual: {} steps in {:.0} s", st.step, st.seconds);
+        if let (CoinSelect::BestValIou, Some(iou)) = (self.o.cfg.coin.select, st.best_iou) {
+            let best = self.run.best();
+            let folder = latest_checkpoint(&best)?
+                .ok_or_else(|| Error::Format(format!("{}: no best checkpoint", best.display())))?;
+            RunDir::restore(&folder, &mut [(&nets.eg, None), (&nets.d, None)])?;
+            println!(
+                "counterfactual: chose step {} (highest validation IoU, {iou:.4})",
+                st.best_step
+            );
+        }
+        Ok(st)
     }
 
-    // ---- evaluation on the test split
-    let t = Instant::now();
-    let test = test_loader(&splits, cfg, o.device)?;
-    let (report, slices) = evaluate_coin_keeping_slices(&nets, &f.net, &test, &cfg.eval_cfg(cfg.eval.samples))?;
-    save_panels(&run.path.join("samples").join("test.png"), &report.panels)?;
-    seconds["evaluation"] = json!(t.elapsed().as_secs_f64());
-    // The cheapest baseline (one forward and backward per 16 slices), on the same slices and
-    // scored as `evaluate` scores it.
-    let layercam = baseline_row(
-        Baseline::LayerCam,
-        &f.net,
-        &slices,
-        cfg.eval.saliency_threshold,
-        RiseCfg::default(),
-        o.device,
-        |_, _| {},
-    )?;
-    drop(slices);
-    seconds["layercam"] = json!(layercam.seconds);
-    println!(
-        "test: COIN IoU {:.4}, LayerCAM IoU {:.4} ({} abnormal slices)",
-        report.iou, layercam.iou, report.abnormal_slices
-    );
-    finish(
-        &run,
-        o,
-        &prep,
-        Outcome {
-            seconds,
-            classifier_val: classifier_report,
-            test: Some(report),
-            layercam: Some(layercam),
-            coin: Some(st),
-        },
-        t_all,
-    )
+    /// COIN on the test split, and the cheapest attribution baseline (LayerCAM: one forward
+    /// and backward per 16 slices) on the same slices, scored as `evaluate` scores it.
+    fn test_phase(&mut self, nets: &CoinNets, f: &Classifier, out: &mut Outcome) -> Result<()> {
+        let cfg = &self.o.cfg;
+        let t = Instant::now();
+        let test = test_loader(&self.splits, cfg, self.o.device)?;
+        let eval_cfg = cfg.eval_cfg(cfg.eval.samples);
+        let (report, slices) = evaluate_coin_keeping_slices(nets, &f.net, &test, &eval_cfg)?;
+        save_panels(
+            &self.run.path.join("samples").join("test.png"),
+            &report.panels,
+        )?;
+        self.seconds.evaluation = Some(t.elapsed().as_secs_f64());
+        let layercam = baseline_row(
+            Baseline::LayerCam,
+            &f.net,
+            &slices,
+            cfg.eval.saliency_threshold,
+            RiseCfg::default(),
+            self.o.device,
+            |_, _| {},
+        )?;
+        drop(slices);
+        self.seconds.layercam = Some(layercam.seconds);
+        println!(
+            "test: COIN IoU {:.4}, LayerCAM IoU {:.4} ({} abnormal slices)",
+            report.iou, layercam.iou, report.abnormal_slices
+        );
+        out.test = Some(report);
+        out.layercam = Some(layercam);
+        Ok(())
+    }
+
+    /// The curves, and `summary.json` from what the stages produced.
+    fn finish(&self, mut out: Outcome) -> Result<Summary> {
+        self.run.plot_curves()?;
+        out.seconds.total_this_session = self.t_all.elapsed().as_secs_f64();
+        let s = Summary::new(&self.o.cfg, self.o.device, &self.record.preprocessing, out);
+        let text = serde_json::to_string_pretty(&s).map_err(|e| Error::Format(e.to_string()))?;
+        write_atomic(&self.run.path.join("summary.json"), text.as_bytes())?;
+        Ok(s)
+    }
 }
 
 /// Seconds `total_budget_s` keeps for the test evaluation after the counterfactual stage.
@@ -325,120 +375,6 @@ pub fn coin_nets_cfg(cfg: &RunConfig) -> CoinNetsCfg {
         width: cfg.coin.width,
         ..Default::default()
     }
-}
-
-/// What the stages produced, for the summary.
-struct Outcome {
-    seconds: serde_json::Value,
-    classifier_val: Option<ClassifierReport>,
-    test: Option<CoinReport>,
-    layercam: Option<MethodResult>,
-    coin: Option<CoinState>,
-}
-
-fn finish(
-    run: &RunDir,
-    o: &RunOptions,
-    prep: &Preprocessing,
-    out: Outcome,
-    t_all: Instant,
-) -> Result<serde_json::Value> {
-    let cfg = &o.cfg;
-    let Outcome {
-        mut seconds,
-        classifier_val,
-        test,
-        layercam,
-        coin,
-    } = out;
-    plot_curves(run)?;
-    seconds["total_this_session"] = json!(t_all.elapsed().as_secs_f64());
-    let s = json!({
-        "test_iou": test.as_ref().map(|r| r.iou),
-        "test_dice": test.as_ref().map(|r| r.dice),
-        "counterfactual_validity": test.as_ref().and_then(|r| r.validity),
-        "flip_rate": test.as_ref().map(|r| r.flip_rate),
-        "classifier_accuracy": test.as_ref().map(|r| r.classifier.accuracy),
-        "classifier_test": test.as_ref().map(|r| &r.classifier),
-        "classifier_validation": classifier_val,
-        "ceiling_iou": test.as_ref().and_then(|r| r.ceiling_iou),
-        "changed_pixels_normal": test.as_ref().map(|r| r.changed_pixels_normal),
-        "test_slices": test.as_ref().map(|r| r.slices),
-        "test_abnormal_slices": test.as_ref().map(|r| r.abnormal_slices),
-        "layercam_iou": layercam.as_ref().map(|r| r.iou),
-        "layercam_dice": layercam.as_ref().map(|r| r.dice),
-        "threshold": cfg.eval.threshold,
-        "saliency_threshold": cfg.eval.saliency_threshold,
-        "seconds": seconds,
-        "coin_steps": coin.as_ref().map(|c| c.step),
-        "coin_select": cfg.coin.select,
-        "coin_chosen_step": coin.as_ref().map(|c| match cfg.coin.select {
-            CoinSelect::BestValIou if c.best_iou.is_some() => c.best_step,
-            _ => c.step,
-        }),
-        "preset": cfg.name,
-        "device": o.device.to_string(),
-        "cpu": host::cpu_model(),
-        "simd": host::simd_path(),
-        "threads": host::threads(),
-        "git_commit": host::commit(),
-        "data_root": prep.data_root,
-        "window_hu": prep.window_hu,
-        "fingerprint": prep.fingerprint,
-        "size": cfg.data.size,
-    });
-    crate::io::checkpoint::write_atomic(
-        &run.path.join("summary.json"),
-        serde_json::to_string_pretty(&s)
-            .unwrap_or_default()
-            .as_bytes(),
-    )?;
-    Ok(s)
-}
-
-fn plot_curves(run: &RunDir) -> Result<()> {
-    let log = run.read_log();
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    let mut push = |name: &str, x: f64, y: f64| match series.iter_mut().find(|s| s.0 == name) {
-        Some(s) => s.1.push((x, y)),
-        None => series.push((name.to_string(), vec![(x, y)])),
-    };
-    for l in &log {
-        let (Some(stage), Some(step)) = (l["stage"].as_str(), l["step"].as_f64()) else {
-            continue;
-        };
-        if l.get("event").is_some() {
-            continue;
-        }
-        if stage == "classifier" {
-            if let Some(v) = l["loss"].as_f64() {
-                push("classifier BCE", step, v);
-            }
-        } else {
-            for k in ["d_loss", "g_adv", "g_kl", "g_rec_loss"] {
-                if let Some(v) = l[k].as_f64() {
-                    push(k, step, v);
-                }
-            }
-        }
-    }
-    save_line_plot(
-        &run.path.join("loss.svg"),
-        "training losses",
-        "step (per stage)",
-        &series,
-    )?;
-    let val: Vec<(f64, f64)> = log
-        .iter()
-        .filter(|l| l["event"] == "validation" && l["stage"] == "counterfactual")
-        .filter_map(|l| Some((l["t"].as_f64()?, l["val_iou"].as_f64()?)))
-        .collect();
-    save_line_plot(
-        &run.path.join("val_iou.svg"),
-        "validation IoU",
-        "seconds of the counterfactual stage",
-        &[("IoU".to_string(), val)],
-    )
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! files.
 
 use super::preset::RunConfig;
-use super::run_folder::RunDir;
+use super::run_folder::{Phase, RunDir, RunRecord};
 use crate::data::dataset::SliceDataset;
 use crate::data::loader::{Loader, LoaderConfig};
 use crate::{Device, Error, Result};
@@ -12,10 +12,28 @@ use std::sync::Arc;
 
 pub struct Stage<'a> {
     pub cfg: &'a RunConfig,
+    /// What every checkpoint of the run records besides the stage's state.
+    pub record: &'a RunRecord,
     pub run: &'a RunDir,
     pub device: Device,
     pub train: Arc<SliceDataset>,
     pub val: Arc<SliceDataset>,
+}
+
+impl Stage<'_> {
+    /// Writes a checkpoint of `groups` taken in `phase` into `into`, keeping the newest `keep`.
+    pub(super) fn checkpoint(
+        &self,
+        into: &std::path::Path,
+        name: &str,
+        groups: &[(&crate::nn::ParamGroup, Option<&crate::optim::Adam>)],
+        phase: Phase,
+        keep: usize,
+    ) -> Result<()> {
+        self.run
+            .checkpoint(into, name, groups, &self.record.state(phase), keep)
+            .map(|_| ())
+    }
 }
 
 pub(super) fn loader(

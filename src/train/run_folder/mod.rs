@@ -1,12 +1,20 @@
-//! A run's folder: `config.toml` (the resolved configuration), `log.jsonl` (one JSON object per
+//! A run's folder, written and read here: `config.toml` (the resolved configuration), `log.jsonl` (one JSON object per
 //! logged step, evaluation and checkpoint), `checkpoints/`, `best/` (the best-validation COIN
 //! model, with `coin.select = "best-val-iou"`), `classifier.safetensors` (the chosen
 //! classifier), `samples/` (panels), `loss.svg`, `summary.json`.
 
+mod curves;
+mod state;
+mod summary;
 mod trained;
 
+pub use state::{Phase, RunRecord, RunState, RUN_STATE_FORMAT};
+pub use summary::{Outcome, Seconds, Summary};
 pub use trained::{checkpoint_arg, TrainedModel};
 
+use crate::io::checkpoint::{load_checkpoint, save_checkpoint};
+use crate::nn::ParamGroup;
+use crate::optim::Adam;
 use crate::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -67,6 +75,32 @@ impl RunDir {
     pub fn best(&self) -> PathBuf {
         self.path.join("best")
     }
+    /// Writes checkpoint `name` of `groups` (with their optimizers' moments) and `state` into
+    /// `into` ([`checkpoints`](Self::checkpoints) or [`best`](Self::best)), keeping the newest
+    /// `keep` there.
+    pub fn checkpoint(
+        &self,
+        into: &Path,
+        name: &str,
+        groups: &[(&ParamGroup, Option<&Adam>)],
+        state: &RunState,
+        keep: usize,
+    ) -> Result<PathBuf> {
+        let value = serde_json::to_value(state).map_err(|e| Error::Format(e.to_string()))?;
+        save_checkpoint(into, name, groups, &value, keep)
+    }
+
+    /// Loads checkpoint folder `folder` into `groups` (and their optimizers) and returns its
+    /// state.
+    pub fn restore(
+        folder: &Path,
+        groups: &mut [(&ParamGroup, Option<&mut Adam>)],
+    ) -> Result<RunState> {
+        let state = RunState::read(folder)?;
+        load_checkpoint(folder, groups)?;
+        Ok(state)
+    }
+
     /// Appends one JSON line (flushed, so a killed run keeps what it logged).
     pub fn log(&self, v: serde_json::Value) -> Result<()> {
         let mut f = self.log.lock().expect("log lock");
@@ -81,5 +115,52 @@ impl RunDir {
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
+    }
+}
+
+/// `runs/<name>-<YYYYMMDDTHHMMSSZ>`: a new run's folder when none is given.
+pub fn default_run_folder(name: &str) -> PathBuf {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    PathBuf::from(format!("runs/{name}-{}", utc_stamp(t)))
+}
+
+/// `YYYYMMDDTHHMMSSZ` for seconds since the epoch.
+fn utc_stamp(t: u64) -> String {
+    let (days, rem) = (t / 86400, t % 86400);
+    let (y, m, d) = civil(days as i64);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The proleptic Gregorian (year, month, day) of day `z` since 1970-01-01.
+fn civil(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_stamps_are_calendar_dates() {
+        assert_eq!(utc_stamp(0), "19700101T000000Z");
+        assert_eq!(utc_stamp(951_782_400 + 3_661), "20000229T010101Z");
+        assert_eq!(utc_stamp(1_796_515_200), "20261206T000000Z");
     }
 }

@@ -3,10 +3,11 @@
 //! preprocessing recorded beside them (`segment` and `evaluate` start here). `eval` takes the
 //! networks and the preprocessing ([`TrainedModel::networks`]), never the run.
 
-use crate::io::load_groups;
-use crate::eval::Networks;
-use crate::models::{Classifier, CoinNets};
+use super::{Phase, RunRecord, RunState};
 use crate::data::{DataSource, Preprocessing};
+use crate::eval::Networks;
+use crate::io::load_groups;
+use crate::models::{Classifier, CoinNets};
 use crate::train::{coin_nets_cfg, RunConfig};
 use crate::{Device, Error, Result};
 use std::path::{Path, PathBuf};
@@ -94,18 +95,13 @@ impl TrainedModel {
     /// or its `weights.safetensors`), with the networks on `device`.
     pub fn open(run: &Path, checkpoint: Option<&Path>, device: Device) -> Result<TrainedModel> {
         let folder = checkpoint_folder(run, checkpoint)?;
-        let state_path = folder.join("state.json");
-        let text = std::fs::read(&state_path).map_err(|e| {
-            Error::Invalid(format!(
-                "{}: {e}: not a checkpoint folder of `train`",
-                state_path.display()
-            ))
-        })?;
-        let state: serde_json::Value = serde_json::from_slice(&text)
-            .map_err(|e| Error::Format(format!("{}: {e}", state_path.display())))?;
-        let stage = state["stage"].as_str().unwrap_or("");
-        let step = state["coin"]["step"].as_u64().unwrap_or(0);
-        if stage != "counterfactual" || step == 0 {
+        let state = RunState::read(&folder)?;
+        let step = state.coin_step();
+        if step == 0 {
+            let stage = match state.phase {
+                Phase::Classifier(_) => "classifier",
+                Phase::Counterfactual(_) => "counterfactual",
+            };
             return Err(not_trained(
                 run,
                 format!(
@@ -114,19 +110,11 @@ impl TrainedModel {
                 ),
             ));
         }
-        let bad = |k: &str, e: serde_json::Error| {
-            Error::Format(format!("{}: '{k}': {e}", state_path.display()))
-        };
-        let config: RunConfig =
-            serde_json::from_value(state["config"].clone()).map_err(|e| bad("config", e))?;
-        let prep: Preprocessing = serde_json::from_value(state["preprocessing"].clone())
-            .map_err(|e| bad("preprocessing", e))?;
-        let data: DataSource = match state.get("data") {
-            Some(d) if !d.is_null() => {
-                serde_json::from_value(d.clone()).map_err(|e| bad("data", e))?
-            }
-            _ => DataSource::phantom(),
-        };
+        let RunRecord {
+            config,
+            preprocessing: prep,
+            data,
+        } = state.record;
         let nets = CoinNets::new(&coin_nets_cfg(&config), device, config.seed)?;
         load_groups(&folder.join("weights.safetensors"), &[&nets.eg, &nets.d])?;
         let classifier = Classifier::new(config.classifier.base, device, config.seed ^ 0xf)?;

@@ -1,0 +1,146 @@
+//! A run's `summary.json`, typed: the test split's numbers, the classifier's, the seconds of
+//! each stage, and what produced them (configuration, device, host, data).
+
+use crate::data::{Fingerprint, Preprocessing};
+use crate::eval::report::MethodResult;
+use crate::eval::{ClassifierReport, CoinReport};
+use crate::train::coin_stage::CoinState;
+use crate::train::{CoinSelect, RunConfig};
+use crate::{host, Device};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Seconds of this session's stages (a stage that did not run is left out).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Seconds {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterfactual: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layercam: Option<f64>,
+    pub total_this_session: f64,
+}
+
+/// What the stages produced.
+#[derive(Default)]
+pub struct Outcome {
+    pub seconds: Seconds,
+    pub classifier_val: Option<ClassifierReport>,
+    pub test: Option<CoinReport>,
+    pub layercam: Option<MethodResult>,
+    pub coin: Option<CoinState>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub test_iou: Option<f64>,
+    pub test_dice: Option<f64>,
+    pub counterfactual_validity: Option<f64>,
+    pub flip_rate: Option<f64>,
+    pub classifier_accuracy: Option<f64>,
+    pub classifier_test: Option<ClassifierReport>,
+    pub classifier_validation: Option<ClassifierReport>,
+    pub ceiling_iou: Option<f64>,
+    pub changed_pixels_normal: Option<f64>,
+    pub test_slices: Option<usize>,
+    pub test_abnormal_slices: Option<usize>,
+    pub layercam_iou: Option<f64>,
+    pub layercam_dice: Option<f64>,
+    pub threshold: f64,
+    pub saliency_threshold: f64,
+    pub seconds: Seconds,
+    pub coin_steps: Option<u64>,
+    pub coin_select: CoinSelect,
+    /// The counterfactual step whose model the test scored.
+    pub coin_chosen_step: Option<u64>,
+    pub preset: String,
+    pub device: String,
+    pub cpu: String,
+    pub simd: String,
+    pub threads: usize,
+    pub git_commit: Option<String>,
+    pub data_root: PathBuf,
+    pub window_hu: [f32; 2],
+    pub fingerprint: Option<Fingerprint>,
+    pub size: usize,
+}
+
+impl Summary {
+    pub fn new(cfg: &RunConfig, device: Device, prep: &Preprocessing, out: Outcome) -> Summary {
+        let Outcome {
+            seconds,
+            classifier_val,
+            test,
+            layercam,
+            coin,
+        } = out;
+        let t = test.as_ref();
+        Summary {
+            test_iou: t.map(|r| r.iou),
+            test_dice: t.map(|r| r.dice),
+            counterfactual_validity: t.and_then(|r| r.validity),
+            flip_rate: t.map(|r| r.flip_rate),
+            classifier_accuracy: t.map(|r| r.classifier.accuracy),
+            classifier_test: t.map(|r| r.classifier.clone()),
+            classifier_validation: classifier_val,
+            ceiling_iou: t.and_then(|r| r.ceiling_iou),
+            changed_pixels_normal: t.map(|r| r.changed_pixels_normal),
+            test_slices: t.map(|r| r.slices),
+            test_abnormal_slices: t.map(|r| r.abnormal_slices),
+            layercam_iou: layercam.as_ref().map(|r| r.iou),
+            layercam_dice: layercam.as_ref().map(|r| r.dice),
+            threshold: cfg.eval.threshold,
+            saliency_threshold: cfg.eval.saliency_threshold,
+            seconds,
+            coin_steps: coin.as_ref().map(|c| c.step),
+            coin_select: cfg.coin.select,
+            coin_chosen_step: coin.as_ref().map(|c| match cfg.coin.select {
+                CoinSelect::BestValIou if c.best_iou.is_some() => c.best_step,
+                _ => c.step,
+            }),
+            preset: cfg.name.clone(),
+            device: device.to_string(),
+            cpu: host::cpu_model(),
+            simd: host::simd_path().to_string(),
+            threads: host::threads(),
+            git_commit: host::commit(),
+            data_root: prep.data_root.clone(),
+            window_hu: prep.window_hu,
+            fingerprint: prep.fingerprint.clone(),
+            size: cfg.data.size,
+        }
+    }
+}
+
+impl std::fmt::Display for Summary {
+    /// The lines `train` ends with.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{v:.4}"));
+        writeln!(
+            f,
+            "test IoU {} | Dice {} | perfect-inpainter ceiling IoU {}",
+            v(self.test_iou),
+            v(self.test_dice),
+            v(self.ceiling_iou)
+        )?;
+        writeln!(
+            f,
+            "counterfactual validity {} | classifier test accuracy {} | changed pixels on normal slices {}",
+            v(self.counterfactual_validity),
+            v(self.classifier_accuracy),
+            v(self.changed_pixels_normal)
+        )?;
+        write!(
+            f,
+            "seconds {} | {} | simd {} | {} threads | commit {}",
+            serde_json::to_string(&self.seconds).unwrap_or_default(),
+            self.cpu,
+            self.simd,
+            self.threads,
+            self.git_commit.as_deref().unwrap_or("?")
+        )
+    }
+}
