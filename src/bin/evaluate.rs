@@ -3,25 +3,16 @@
 //! attribution baselines (RISE, LayerCAM, ScoreCAM) on the same frozen classifier and the same
 //! test slices, as Markdown, JSON, panels, plots and a static `index.html`. See `--help`.
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use coin::attribution::RiseCfg;
 use coin::data::layout::LayoutKind;
 use coin::data::DataSource;
-use coin::eval::evaluate_coin_keeping_slices;
-use coin::eval::report::{baseline_row, coin_rows, Baseline, MethodResult};
-use coin::eval::report_page::{markdown_table, write_report, PageInfo};
+use coin::eval::report::{self, Baseline, EvalOptions, Scored};
+use coin::eval::report_page::markdown_table;
 use coin::train::data_setup::prepare;
-use coin::train::test_loader;
-use coin::train::TrainedModel;
+use coin::train::{test_loader, TrainedModel};
+use coin::Device;
 use std::path::PathBuf;
-use std::time::Instant;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Layout {
-    Totalsegmentator,
-    Kits,
-    Nnunet,
-}
 
 /// Evaluate a trained COIN run against the paper's attribution baselines.
 ///
@@ -44,7 +35,7 @@ struct Args {
     data: Option<PathBuf>,
     /// The layout of --data.
     #[arg(long, value_enum, default_value = "totalsegmentator")]
-    layout: Layout,
+    layout: LayoutKind,
     /// The report folder.
     #[arg(long)]
     out: PathBuf,
@@ -63,8 +54,8 @@ struct Args {
     #[arg(long, num_args = 1..)]
     compare: Vec<PathBuf>,
     /// cpu, reference, emu, cuda[:N] or auto.
-    #[arg(long, default_value = "auto")]
-    device: String,
+    #[arg(long, default_value = "auto", value_parser = coin::gpu::device_from_arg)]
+    device: Device,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -81,137 +72,103 @@ fn main() {
     }
 }
 
+/// `--baselines`: a comma-separated list, or `none`.
+fn baselines(list: &str) -> Result<Vec<Baseline>, String> {
+    if list.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    list.split(',')
+        .map(|s| {
+            Baseline::parse(s).ok_or_else(|| {
+                format!("--baselines: unknown '{s}' (rise, layercam, scorecam or none)")
+            })
+        })
+        .collect()
+}
+
 fn real_main(a: &Args) -> Result<(), String> {
     let e = |e: coin::Error| e.to_string();
-    coin::set_threads(a.threads).map_err(|e| e.to_string())?;
-    let baselines: Vec<Baseline> = if a.baselines.trim() == "none" {
-        Vec::new()
-    } else {
-        a.baselines
-            .split(',')
-            .map(|s| {
-                Baseline::parse(s).ok_or_else(|| {
-                    format!("--baselines: unknown '{s}' (rise, layercam, scorecam or none)")
-                })
-            })
-            .collect::<Result<_, _>>()?
-    };
-    if a.out.is_dir()
+    coin::set_threads(a.threads).map_err(e)?;
+    let baselines = baselines(&a.baselines)?;
+    let busy = a.out.is_dir()
         && std::fs::read_dir(&a.out)
             .map_err(|e| e.to_string())?
             .next()
-            .is_some()
-        && !a.force
-    {
+            .is_some();
+    if busy && !a.force {
         return Err(format!(
             "{} is not empty (pass --force to write into it)",
             a.out.display()
         ));
     }
-    let device = coin::gpu::device_from_arg(&a.device).map_err(e)?;
     let checkpoint = coin::train::checkpoint_arg(&a.model, &a.checkpoint).map_err(e)?;
-    let model = TrainedModel::open(&a.model, checkpoint.as_deref(), device).map_err(e)?;
+    let model = TrainedModel::open(&a.model, checkpoint.as_deref(), a.device).map_err(e)?;
     let source = match &a.data {
         None => model.data.clone(),
         Some(root) => DataSource {
             root: Some(root.clone()),
-            layout: match a.layout {
-                Layout::Totalsegmentator => LayoutKind::TotalSegmentator,
-                Layout::Kits => LayoutKind::Kits,
-                Layout::Nnunet => LayoutKind::NnUnet,
-            },
+            layout: a.layout,
             ..model.data.clone()
         },
     };
     let cfg = &model.config;
     let splits = prepare(cfg, &source, Some(&model.prep)).map_err(e)?;
-    let eval_cfg = cfg.eval_cfg(0);
-    let t = Instant::now();
-    let test = test_loader(&splits, cfg, device).map_err(e)?;
-    let (report, slices) =
-        evaluate_coin_keeping_slices(&model.nets, &model.classifier.net, &test, &eval_cfg)
-            .map_err(e)?;
-    let coin_seconds = t.elapsed().as_secs_f64();
-    println!(
-        "COIN on {} test slices ({} abnormal): IoU {:.4} in {coin_seconds:.1} s",
-        report.slices, report.abnormal_slices, report.iou
-    );
-    let mut rows: Vec<MethodResult> = coin_rows(
-        "COIN",
-        &slices,
-        eval_cfg.threshold,
-        report.validity,
-        coin_seconds,
-    );
-    for other in &a.compare {
-        let m = TrainedModel::open(other, None, device).map_err(e)?;
-        if m.prep.size != model.prep.size || m.prep.window_hu != model.prep.window_hu {
-            return Err(format!(
-                "--compare {}: its size {} / window {:?} differ from this run's {} / {:?}, so it cannot be scored on the same slices",
-                other.display(), m.prep.size, m.prep.window_hu, model.prep.size, model.prep.window_hu
-            ));
-        }
-        let t = Instant::now();
-        let test = test_loader(&splits, cfg, device).map_err(e)?;
-        let (r, s) = evaluate_coin_keeping_slices(&m.nets, &m.classifier.net, &test, &eval_cfg)
-            .map_err(e)?;
-        let name = other
-            .file_name()
-            .map_or("other".into(), |n| n.to_string_lossy().to_string());
-        let mut row = coin_rows(
-            &format!("COIN ({name})"),
-            &s,
-            eval_cfg.threshold,
-            r.validity,
-            t.elapsed().as_secs_f64(),
-        );
-        rows.insert(1, row.remove(0));
-    }
-    let saliency_threshold = a.saliency_threshold.unwrap_or(cfg.eval.saliency_threshold);
-    let rise = RiseCfg {
-        masks: a.rise_masks,
-        ..RiseCfg::default()
-    };
-    for b in &baselines {
-        let bar = coin::io::progress::slice_bar(b.name());
-        bar.set_length(slices.len() as u64);
-        let row = baseline_row(
-            *b,
-            &model.classifier.net,
-            &slices,
-            saliency_threshold,
-            rise,
-            device,
-            |d, _| bar.set_position(d as u64),
-        )
+    let test = test_loader(&splits, cfg, a.device).map_err(e)?;
+    let others: Vec<TrainedModel> = a
+        .compare
+        .iter()
+        .map(|o| TrainedModel::open(o, None, a.device))
+        .collect::<coin::Result<_>>()
         .map_err(e)?;
-        bar.finish_and_clear();
-        println!("{}: IoU {:.4} in {:.1} s", row.method, row.iou, row.seconds);
-        rows.push(row);
-    }
-    let info = PageInfo {
-        title: format!("COIN evaluation: {}", a.model.display()),
+    let name = |p: &std::path::Path| {
+        p.file_name()
+            .map_or("other".into(), |n| n.to_string_lossy().to_string())
+    };
+    let o = EvalOptions {
+        model: Scored {
+            name: "COIN".into(),
+            model: model.networks(),
+        },
+        compare: a
+            .compare
+            .iter()
+            .zip(&others)
+            .map(|(p, m)| Scored {
+                name: format!("COIN ({})", name(p)),
+                model: m.networks(),
+            })
+            .collect(),
+        test: &test,
+        eval: cfg.eval_cfg(0),
+        baselines,
+        rise: RiseCfg {
+            masks: a.rise_masks,
+            ..RiseCfg::default()
+        },
+        saliency_threshold: a.saliency_threshold.unwrap_or(cfg.eval.saliency_threshold),
+        device: a.device,
+        out: a.out.clone(),
+        run: model.run.clone(),
         facts: vec![
-            format!("model: {} (checkpoint {}, counterfactual step {})", a.model.display(), model.checkpoint.display(), model.step),
-            format!("data: {} — {} test slices, {} ground-truth abnormal (every method is scored on the same {})", splits.prep.data_root.display(), report.slices, report.abnormal_slices, slices.len()),
-            format!("preprocessing: {}² slices, window [{:.0}, {:.0}] HU", model.prep.size, model.prep.window_hu[0], model.prep.window_hu[1]),
-            format!("classifier on the test slices: accuracy {:.4}, F1 {:.4}; COIN flip rate {:.4}, changed pixels on normal slices {:.4}", report.classifier.accuracy, report.classifier.f1, report.flip_rate, report.changed_pixels_normal),
-            format!("host: {}, device {device}", coin::host::describe()),
-        ],
-        notes: vec![
-            "IoU and Dice are pooled over all pixels of the ground-truth-abnormal slices (the paper's BinaryJaccardIndex); per-image IoU averages over slices where the prediction or the truth is non-empty.".into(),
-            format!("COIN: |x − x_cf| in [0, 1] units above {}; validity: among slices with p(x) > {}, the fraction with |p(x) − p(x_cf)| > {}.", eval_cfg.threshold, eval_cfg.validity_tau, eval_cfg.validity_tau),
-            format!("Baselines: min–max normalised saliency above {} at the classifier's layer4; RISE with {} masks (the paper: 6,000), 8×8 grid, p 0.1.", saliency_threshold, a.rise_masks),
-            "The paper's Table 1 (256², full widths, a GPU): COIN IoU 0.646 on synthetic tumours and 0.432 on TUH.".into(),
-            "FID is out of scope: the Inception weights cannot be fetched here.".into(),
+            format!(
+                "model: {} (checkpoint {}, counterfactual step {})",
+                a.model.display(),
+                model.checkpoint.display(),
+                model.step
+            ),
+            format!("data: {}", splits.prep.data_root.display()),
+            format!(
+                "preprocessing: {}² slices, window [{:.0}, {:.0}] HU",
+                model.prep.size, model.prep.window_hu[0], model.prep.window_hu[1]
+            ),
         ],
     };
-    let files = write_report(&a.out, &model.run, &rows, &slices, &info).map_err(e)?;
-    println!("\n{}", markdown_table(&rows));
+    let r = report::run(&o).map_err(e)?;
+    println!("\n{}", markdown_table(&r.rows));
     println!(
         "report: {}/index.html ({} files)",
         a.out.display(),
-        files.len() + 1
+        r.files.len() + 1
     );
     Ok(())
 }

@@ -3,6 +3,10 @@
 //! exactly the same ground-truth-abnormal slices, each scored as the paper does (pooled IoU and
 //! Dice), with per-image IoUs and a threshold sweep.
 
+mod procedure;
+
+pub use procedure::{run, EvalOptions, Report, Scored};
+
 use super::difference::{difference, mask};
 use super::metrics::Confusion;
 use super::morphology::postprocess;
