@@ -11,81 +11,98 @@
 //! `--bake-window LO,HI` (give a trained run's window, printed by `segment`), else the kidney
 //! fingerprint of all the patients written, as `train` computes it.
 
+use clap::Parser;
 use coin::data::bake::{bake_tumours, BakeCfg};
 use coin::data::phantom::{contact_sheet, patient, write_dataset, PhantomSpec};
 use coin::data::tumour::TumourParams;
 use coin::data::{fingerprint, read_volume, write_hu, write_labels, Window};
 use std::path::{Path, PathBuf};
 
+/// Write the built-in abdominal CT phantom as NIfTI in the paper's TotalSegmentator layout.
+///
+/// `OUT/{train,test}/patient_NNN.nii.gz` (int16 HU) and `OUT/nnUNet_predictions/` (uint8,
+/// kidney = 1), each file read back through the loader real scans use.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Args {
+    /// The dataset folder.
+    #[arg(long, default_value = "data/phantom")]
+    out: PathBuf,
+    /// Patients in the training split.
+    #[arg(long, default_value_t = 4)]
+    train: u64,
+    /// Patients in the test split.
+    #[arg(long, default_value_t = 2)]
+    test: u64,
+    /// The phantom's seed.
+    #[arg(long, default_value_t = 777)]
+    seed: u64,
+    /// Axial slices per patient.
+    #[arg(long, default_value_t = PhantomSpec::default().nz)]
+    slices: usize,
+    /// A PNG contact sheet of each patient's largest kidney slice (W400 L40).
+    #[arg(long)]
+    sheet: Option<PathBuf>,
+    /// Also write each test patient with the paper's synthetic tumours baked into its HU
+    /// (OUT/tumours/, labels with tumour = 2 in OUT/tumours/labels/): scans with a known
+    /// answer for `segment`.
+    #[arg(long)]
+    bake_tumours: bool,
+    /// The window LO,HI (HU) the baked tumours' intensity is defined in (give a trained run's
+    /// window, printed by `segment`); default: the kidney fingerprint of all patients written,
+    /// as `train` computes it.
+    #[arg(long, value_parser = parse_window)]
+    bake_window: Option<Window>,
+}
+
+fn parse_window(v: &str) -> Result<Window, String> {
+    let w: Vec<f32> = v
+        .split(',')
+        .map(|x| x.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("'{v}': {e}"))?;
+    let [lo, hi] = w[..] else {
+        return Err(format!("'{v}': expected LO,HI in HU"));
+    };
+    Window::hu(lo, hi).map_err(|e| e.to_string())
+}
+
 fn main() {
-    if let Err(e) = run() {
+    if let Err(e) = run(Args::parse()) {
         eprintln!("phantom: {e}");
         std::process::exit(1);
     }
 }
 
-fn run() -> Result<(), String> {
-    let (mut out, mut n_train, mut n_test, mut seed, mut sheet) = (
-        PathBuf::from("data/phantom"),
-        4u64,
-        2u64,
-        777u64,
-        None::<PathBuf>,
-    );
-    let (mut slices, mut bake, mut bake_window) = (PhantomSpec::default().nz, false, None);
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut val = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--out" => out = PathBuf::from(val()?),
-            "--train" => n_train = val()?.parse().map_err(|e| format!("--train: {e}"))?,
-            "--test" => n_test = val()?.parse().map_err(|e| format!("--test: {e}"))?,
-            "--seed" => seed = val()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--sheet" => sheet = Some(PathBuf::from(val()?)),
-            "--slices" => slices = val()?.parse().map_err(|e| format!("--slices: {e}"))?,
-            "--bake-tumours" => bake = true,
-            "--bake-window" => {
-                let v = val()?;
-                let w: Vec<f32> = v
-                    .split(',')
-                    .map(|x| x.trim().parse::<f32>())
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| format!("--bake-window '{v}': {e}"))?;
-                let [lo, hi] = w[..] else {
-                    return Err(format!("--bake-window '{v}': expected LO,HI in HU"));
-                };
-                bake_window = Some(Window::hu(lo, hi).map_err(|e| e.to_string())?);
-            }
-            other => return Err(format!("unknown option '{other}'")),
-        }
-    }
+fn run(a: Args) -> Result<(), String> {
+    let (out, n_train, n_test) = (&a.out, a.train, a.test);
     let spec = PhantomSpec {
-        seed,
-        nz: slices,
+        seed: a.seed,
+        nz: a.slices,
         ..PhantomSpec::default()
     };
-    let images = write_dataset(&out, &spec, n_train, n_test).map_err(|e| e.to_string())?;
+    let images = write_dataset(out, &spec, n_train, n_test).map_err(|e| e.to_string())?;
     for img in &images {
         let back = read_volume(img).map_err(|e| e.to_string())?;
         println!("{} ({:?} voxels) and its labels", img.display(), back.dims);
     }
-    if bake {
-        let window = match bake_window {
+    if a.bake_tumours {
+        let window = match a.bake_window {
             Some(w) => w,
-            None => kidney_window(&out, &images)?,
+            None => kidney_window(out, &images)?,
         };
         println!(
             "baking tumours in the window [{}, {}] HU",
             window.lo, window.hi
         );
         for img in &images[n_train as usize..] {
-            bake_one(&out, img, window)?;
+            bake_one(out, img, window)?;
         }
     }
-    if let Some(path) = sheet {
+    if let Some(path) = &a.sheet {
         let patients: Vec<_> = (0..n_train + n_test).map(|p| patient(&spec, p)).collect();
         let (px, w, h) = contact_sheet(&patients, -160.0, 240.0, 4);
-        image::save_buffer(&path, &px, w as u32, h as u32, image::ExtendedColorType::L8)
+        image::save_buffer(path, &px, w as u32, h as u32, image::ExtendedColorType::L8)
             .map_err(|e| e.to_string())?;
         println!("contact sheet: {}", path.display());
     }
