@@ -86,10 +86,8 @@ fn baselines(list: &str) -> Result<Vec<Baseline>, String> {
         .collect()
 }
 
-fn real_main(a: &Args) -> Result<(), String> {
-    let e = |e: coin::Error| e.to_string();
-    coin::set_threads(a.threads).map_err(e)?;
-    let baselines = baselines(&a.baselines)?;
+/// The report folder must be new or empty unless --force.
+fn check_out(a: &Args) -> Result<(), String> {
     let busy = a.out.is_dir()
         && std::fs::read_dir(&a.out)
             .map_err(|e| e.to_string())?
@@ -101,6 +99,31 @@ fn real_main(a: &Args) -> Result<(), String> {
             a.out.display()
         ));
     }
+    Ok(())
+}
+
+/// The page's lines about the model and its data.
+fn facts(a: &Args, model: &TrainedModel, data_root: &std::path::Path) -> Vec<String> {
+    vec![
+        format!(
+            "model: {} (checkpoint {}, counterfactual step {})",
+            a.model.display(),
+            model.checkpoint.display(),
+            model.step
+        ),
+        format!("data: {}", data_root.display()),
+        format!(
+            "preprocessing: {}² slices, window [{:.0}, {:.0}] HU",
+            model.prep.size, model.prep.window_hu[0], model.prep.window_hu[1]
+        ),
+    ]
+}
+
+fn real_main(a: &Args) -> Result<(), String> {
+    let e = |e: coin::Error| e.to_string();
+    coin::set_threads(a.threads).map_err(e)?;
+    let baselines = baselines(&a.baselines)?;
+    check_out(a)?;
     let checkpoint = coin::train::checkpoint_arg(&a.model, &a.checkpoint).map_err(e)?;
     let model = TrainedModel::open(&a.model, checkpoint.as_deref(), a.device).map_err(e)?;
     let source = match &a.data {
@@ -149,19 +172,7 @@ fn real_main(a: &Args) -> Result<(), String> {
         device: a.device,
         out: a.out.clone(),
         run: model.run.clone(),
-        facts: vec![
-            format!(
-                "model: {} (checkpoint {}, counterfactual step {})",
-                a.model.display(),
-                model.checkpoint.display(),
-                model.step
-            ),
-            format!("data: {}", splits.prep.data_root.display()),
-            format!(
-                "preprocessing: {}² slices, window [{:.0}, {:.0}] HU",
-                model.prep.size, model.prep.window_hu[0], model.prep.window_hu[1]
-            ),
-        ],
+        facts: facts(a, &model, &splits.prep.data_root),
     };
     let r = report::run(&o).map_err(e)?;
     println!("\n{}", markdown_table(&r.rows));

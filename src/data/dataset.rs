@@ -16,7 +16,8 @@ use super::augment::Augment;
 use super::cache::{CachedCase, Slicing};
 use super::layout::{Case, LabelIds, Split};
 use super::loader::{Item, SliceSource};
-use super::resize::{resize_linear, resize_nearest};
+use super::preprocessing::{to_model_size, window_slice};
+use super::resize::resize_nearest;
 use super::slices::Provenance;
 use super::tumour::{insert, Outcome, TumourParams};
 use super::window::Window;
@@ -152,16 +153,16 @@ impl SliceDataset {
         self.cases[c as usize].provenance(s as usize)
     }
 
-    /// Sample `i`, drawing fresh randomness from `rng`.
-    pub fn sample(&self, i: usize, rng: &mut Rng) -> Result<Sample> {
+    /// Sample `i` at native resolution (windowed, its tumour inserted, augmented), drawing fresh
+    /// randomness from `rng`: what [`sample`](Self::sample) resizes.
+    pub fn native(&self, i: usize, rng: &mut Rng) -> Result<Sample> {
         let &(c, s) = self.index.get(i).ok_or_else(|| {
             Error::Invalid(format!("dataset: sample {i} of {}", self.index.len()))
         })?;
         let case = &self.cases[c as usize];
         let (h, w) = (case.header.rows, case.header.cols);
         let (hu, ids) = case.read(s as usize)?;
-        let mut clean = hu;
-        self.cfg.window.apply_all(&mut clean);
+        let mut clean = window_slice(&hu, &self.cfg.window);
         let has = |set: &[u32]| -> Vec<u8> {
             ids.iter()
                 .map(|&v| set.contains(&(v as u32)) as u8)
@@ -207,22 +208,35 @@ impl SliceDataset {
             aug.apply(&mut image, &mut masks, h, w, rng);
             aug.apply(&mut clean, &mut [], h, w, &mut r2);
         }
-        let (rows, cols) = self.cfg.size;
-        let image = resize_linear(&image, h, w, rows, cols)?;
-        let clean = resize_linear(&clean, h, w, rows, cols)?;
-        let masks = masks
-            .iter()
-            .map(|m| resize_nearest(m, h, w, rows, cols))
-            .collect::<Result<Vec<_>>>()?;
         Ok(Sample {
             image,
             clean,
-            rows,
-            cols,
+            rows: h,
+            cols: w,
             masks,
             label,
             outcome,
             provenance: case.provenance(s as usize),
+        })
+    }
+
+    /// Sample `i` at the training size, drawing fresh randomness from `rng`.
+    pub fn sample(&self, i: usize, rng: &mut Rng) -> Result<Sample> {
+        let n = self.native(i, rng)?;
+        let (h, w) = (n.rows, n.cols);
+        let (rows, cols) = self.cfg.size;
+        let masks = n
+            .masks
+            .iter()
+            .map(|m| resize_nearest(m, h, w, rows, cols))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Sample {
+            image: to_model_size(&n.image, h, w, self.cfg.size)?,
+            clean: to_model_size(&n.clean, h, w, self.cfg.size)?,
+            rows,
+            cols,
+            masks,
+            ..n
         })
     }
 }

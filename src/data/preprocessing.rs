@@ -1,9 +1,16 @@
 //! What a trained model was trained on, and how its inputs were made: the data source of a run
-//! and the preprocessing `segment` must repeat (both recorded in every checkpoint).
+//! and the preprocessing `segment` must repeat (both recorded in every checkpoint), and the
+//! slice preprocessing itself, defined once for training (the slice cache and the dataset) and
+//! inference (`segment`): a native slice quantised as the cache stores it and windowed to
+//! [−1, 1] ([`window_slice`]; in training a synthetic tumour and augmentations follow, at native
+//! resolution), then resized to the model's size ([`to_model_size`]).
 
+use super::cache::to_i16;
 use super::layout::{LabelIds, LayoutKind};
 use super::orientation::SliceOrientation;
-use super::window::Fingerprint;
+use super::resize::resize_linear;
+use super::window::{Fingerprint, Window};
+use crate::Result;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -45,4 +52,22 @@ pub struct Preprocessing {
     /// scan's affine); `segment` turns other scans' slices to match. Absent in older runs.
     #[serde(default)]
     pub orientation: Option<SliceOrientation>,
+}
+
+/// A native HU slice as training sees it: truncated and saturated to int16 as the slice cache
+/// stores it (so a no-op on cached slices), then windowed to [−1, 1].
+pub fn window_slice(hu: &[f32], window: &Window) -> Vec<f32> {
+    let mut w: Vec<f32> = hu.iter().map(|&h| to_i16(h) as f32).collect();
+    window.apply_all(&mut w);
+    w
+}
+
+/// A rows × cols windowed slice at the model's size (bilinear, OpenCV's `INTER_LINEAR`).
+pub fn to_model_size(
+    img: &[f32],
+    rows: usize,
+    cols: usize,
+    size: (usize, usize),
+) -> Result<Vec<f32>> {
+    resize_linear(img, rows, cols, size.0, size.1)
 }

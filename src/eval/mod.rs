@@ -20,5 +20,6 @@ pub use segmentation::{
     ClassifierReport, CoinReport, EvalCfg,
 };
 pub use volume::{
-    segment_volume, Networks, OrganMask, SegmentOptions, SliceRecord, VolumeSegmentation,
+    run_batch, segment_volume, ModelView, Networks, OrganMask, SegmentOptions, SliceRecord,
+    VolumeSegmentation,
 };

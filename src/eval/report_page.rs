@@ -3,6 +3,7 @@
 //! threshold sweep, the per-image IoU distribution) and a static `index.html` that links them
 //! and reads in a browser without a server.
 
+use super::difference::mask;
 use super::report::{MethodKind, MethodResult};
 use super::segmentation::EvalSlice;
 use crate::io::checkpoint::write_atomic;
@@ -133,8 +134,16 @@ pub fn write_report(
         .iter()
         .filter(|r| r.kind == MethodKind::Attribution)
         .collect();
-    let mut files = Vec::new();
+    let mut files = write_tables(out, rows, info)?;
+    files.extend(write_panels(out, slices, coin, &baselines)?);
+    files.extend(write_plots(out, run, rows)?);
+    write_page(out, rows, info, &baselines, &files)?;
+    Ok(files)
+}
 
+/// `report.md` and `report.json`.
+fn write_tables(out: &Path, rows: &[MethodResult], info: &PageInfo) -> Result<Vec<String>> {
+    let mut files = Vec::new();
     // The table and the JSON.
     let mut md = format!("# {}\n\n", info.title);
     for f in &info.facts {
@@ -151,14 +160,24 @@ pub fn write_report(
     write_atomic(&out.join("report.json"), &json)?;
     files.extend(["report.md".to_string(), "report.json".to_string()]);
 
-    // Panels: the best and the worst slices by COIN's per-image IoU.
+    Ok(files)
+}
+
+/// The best and the worst slices by COIN's per-image IoU, as panels.
+fn write_panels(
+    out: &Path,
+    slices: &[EvalSlice],
+    coin: &MethodResult,
+    baselines: &[&MethodResult],
+) -> Result<Vec<String>> {
+    let mut files = Vec::new();
     let mut order: Vec<(usize, f64)> = slices
         .iter()
         .enumerate()
         .map(|(i, s)| {
             let mut c = super::metrics::Confusion::default();
             c.add(
-                coin.maps[i].iter().map(|&v| v > coin.threshold as f32),
+                mask(&coin.maps[i], coin.threshold).into_iter(),
                 s.truth.iter().map(|&t| t > 0),
             );
             (i, c.iou())
@@ -170,11 +189,17 @@ pub fn write_report(
     let worst: Vec<usize> = order[order.len() - k..].iter().rev().map(|p| p.0).collect();
     for (name, picks) in [("panels-best.png", &best), ("panels-worst.png", &worst)] {
         if !picks.is_empty() {
-            panels(&out.join(name), slices, picks, coin, &baselines)?;
+            panels(&out.join(name), slices, picks, coin, baselines)?;
             files.push(name.to_string());
         }
     }
 
+    Ok(files)
+}
+
+/// The threshold sweep, the per-image IoU histogram, and the run's own curves.
+fn write_plots(out: &Path, run: &Path, rows: &[MethodResult]) -> Result<Vec<String>> {
+    let mut files = Vec::new();
     // Plots.
     let sweep: Vec<(String, Vec<(f64, f64)>)> = rows
         .iter()
@@ -216,7 +241,17 @@ pub fn write_report(
         }
     }
 
-    // The page.
+    Ok(files)
+}
+
+/// `index.html`, linking what the other writers wrote.
+fn write_page(
+    out: &Path,
+    rows: &[MethodResult],
+    info: &PageInfo,
+    baselines: &[&MethodResult],
+    files: &[String],
+) -> Result<()> {
     let mut h = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{0}</title>\n<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}} td:first-child{{text-align:left}} img{{max-width:100%}}</style></head><body>\n<h1>{0}</h1>\n<ul>\n",
         html_escape(&info.title)
@@ -259,5 +294,5 @@ pub fn write_report(
     }
     h += "</body></html>\n";
     write_atomic(&out.join("index.html"), h.as_bytes())?;
-    Ok(files)
+    Ok(())
 }

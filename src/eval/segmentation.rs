@@ -154,12 +154,7 @@ fn evaluate(
     cfg: &EvalCfg,
     keep: bool,
 ) -> Result<(CoinReport, Vec<EvalSlice>)> {
-    let mut kept = Vec::new();
-    let mut r = CoinReport::default();
-    let (mut ceiling, mut has_ceiling) = (Confusion::default(), true);
-    let (mut scores, mut labels) = (Vec::new(), Vec::new());
-    let (mut confident, mut valid, mut flipped) = (0usize, 0usize, 0usize);
-    let (mut normal_px, mut normal_changed) = (0u64, 0u64);
+    let mut t = Tally::default();
     for b in loader.epoch(0) {
         let b = b?;
         let (n, _, rows, cols) = b.images.shape().dims4("evaluate")?;
@@ -172,76 +167,124 @@ fn evaluate(
         let lab = b.labels.try_to_vec_f64()?;
         let hw = rows * cols;
         for i in 0..n {
-            let (xs, cs) = (&xv[i * hw..(i + 1) * hw], &cv[i * hw..(i + 1) * hw]);
-            let pred = mask_of(xs, cs, cfg.threshold);
-            let abnormal = lab[i] > 0.5;
-            r.slices += 1;
-            scores.push(p[i]);
-            labels.push(abnormal as u8);
-            if p[i] > cfg.validity_tau {
-                confident += 1;
-                valid += ((p[i] - p_cf[i]).abs() > cfg.validity_tau) as usize;
-            }
-            flipped += (p_cf[i] < 0.5) as usize;
-            if abnormal {
-                r.abnormal_slices += 1;
-                let truth = b.masks[i].last().map(|m| m.as_slice()).unwrap_or(&[]);
-                if truth.len() != hw {
-                    return Err(crate::Error::Shape(format!(
-                        "evaluate: sample {} has no {rows}×{cols} ground-truth mask",
-                        b.indices[i]
-                    )));
-                }
-                r.confusion.add(pred, truth.iter().map(|&t| t > 0));
-                match &clean {
-                    Some(cl) => ceiling.add(
-                        mask_of(xs, &cl[i * hw..(i + 1) * hw], cfg.threshold),
-                        truth.iter().map(|&t| t > 0),
-                    ),
-                    None => has_ceiling = false,
-                }
-                if keep {
-                    kept.push(EvalSlice {
-                        index: b.indices[i],
-                        rows,
-                        cols,
-                        x: xs.to_vec(),
-                        x_cf: cs.to_vec(),
-                        clean: clean.as_ref().map(|cl| cl[i * hw..(i + 1) * hw].to_vec()),
-                        truth: truth.to_vec(),
-                        p: p[i],
-                        p_cf: p_cf[i],
-                    });
-                }
-                if r.panels.len() < cfg.keep_samples {
-                    r.panels.push(Panel {
-                        rows,
-                        cols,
-                        x: xs.to_vec(),
-                        x_cf: cs.to_vec(),
-                        truth: truth.to_vec(),
-                    });
-                }
-            } else {
-                normal_px += hw as u64;
-                normal_changed += pred.filter(|&c| c).count() as u64;
-            }
+            let at = i * hw..(i + 1) * hw;
+            let truth = b.masks[i].last().map(|m| m.as_slice()).unwrap_or(&[]);
+            let view = SliceView {
+                index: b.indices[i],
+                rows,
+                cols,
+                x: &xv[at.clone()],
+                x_cf: &cv[at.clone()],
+                clean: clean.as_ref().map(|c| &c[at.clone()]),
+                truth,
+                abnormal: lab[i] > 0.5,
+                p: p[i],
+                p_cf: p_cf[i],
+            };
+            t.add(view, cfg, keep)?;
         }
     }
-    r.iou = r.confusion.iou();
-    r.dice = r.confusion.dice();
-    r.ceiling_iou = (has_ceiling && r.abnormal_slices > 0).then(|| ceiling.iou());
-    r.validity = (confident > 0).then(|| valid as f64 / confident as f64);
-    r.flip_rate = if r.slices > 0 {
-        flipped as f64 / r.slices as f64
-    } else {
-        0.0
-    };
-    r.changed_pixels_normal = if normal_px > 0 {
-        normal_changed as f64 / normal_px as f64
-    } else {
-        0.0
-    };
-    r.classifier = ClassifierReport::from(&scores, &labels);
-    Ok((r, kept))
+    Ok(t.finish())
+}
+
+/// One slice of a batch as the evaluation sees it.
+struct SliceView<'a> {
+    index: usize,
+    rows: usize,
+    cols: usize,
+    x: &'a [f32],
+    x_cf: &'a [f32],
+    clean: Option<&'a [f32]>,
+    /// The last mask of the sample (empty when it has none).
+    truth: &'a [u8],
+    abnormal: bool,
+    p: f64,
+    p_cf: f64,
+}
+
+/// The running sums of one evaluation pass.
+#[derive(Default)]
+struct Tally {
+    r: CoinReport,
+    kept: Vec<EvalSlice>,
+    ceiling: Confusion,
+    no_ceiling: bool,
+    scores: Vec<f64>,
+    labels: Vec<u8>,
+    confident: usize,
+    valid: usize,
+    flipped: usize,
+    normal_px: u64,
+    normal_changed: u64,
+}
+
+impl Tally {
+    fn add(&mut self, s: SliceView, cfg: &EvalCfg, keep: bool) -> Result<()> {
+        let (r, hw) = (&mut self.r, s.rows * s.cols);
+        let pred = mask_of(s.x, s.x_cf, cfg.threshold);
+        r.slices += 1;
+        self.scores.push(s.p);
+        self.labels.push(s.abnormal as u8);
+        if s.p > cfg.validity_tau {
+            self.confident += 1;
+            self.valid += ((s.p - s.p_cf).abs() > cfg.validity_tau) as usize;
+        }
+        self.flipped += (s.p_cf < 0.5) as usize;
+        if !s.abnormal {
+            self.normal_px += hw as u64;
+            self.normal_changed += pred.filter(|&c| c).count() as u64;
+            return Ok(());
+        }
+        r.abnormal_slices += 1;
+        if s.truth.len() != hw {
+            return Err(crate::Error::Shape(format!(
+                "evaluate: sample {} has no {}×{} ground-truth mask",
+                s.index, s.rows, s.cols
+            )));
+        }
+        r.confusion.add(pred, s.truth.iter().map(|&t| t > 0));
+        match s.clean {
+            Some(cl) => self.ceiling.add(
+                mask_of(s.x, cl, cfg.threshold),
+                s.truth.iter().map(|&t| t > 0),
+            ),
+            None => self.no_ceiling = true,
+        }
+        if keep {
+            self.kept.push(EvalSlice {
+                index: s.index,
+                rows: s.rows,
+                cols: s.cols,
+                x: s.x.to_vec(),
+                x_cf: s.x_cf.to_vec(),
+                clean: s.clean.map(|c| c.to_vec()),
+                truth: s.truth.to_vec(),
+                p: s.p,
+                p_cf: s.p_cf,
+            });
+        }
+        if r.panels.len() < cfg.keep_samples {
+            r.panels.push(Panel {
+                rows: s.rows,
+                cols: s.cols,
+                x: s.x.to_vec(),
+                x_cf: s.x_cf.to_vec(),
+                truth: s.truth.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> (CoinReport, Vec<EvalSlice>) {
+        let mut r = self.r;
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        r.iou = r.confusion.iou();
+        r.dice = r.confusion.dice();
+        r.ceiling_iou = (!self.no_ceiling && r.abnormal_slices > 0).then(|| self.ceiling.iou());
+        r.validity = (self.confident > 0).then(|| self.valid as f64 / self.confident as f64);
+        r.flip_rate = ratio(self.flipped as f64, r.slices as f64);
+        r.changed_pixels_normal = ratio(self.normal_changed as f64, self.normal_px as f64);
+        r.classifier = ClassifierReport::from(&self.scores, &self.labels);
+        (r, self.kept)
+    }
 }

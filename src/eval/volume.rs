@@ -8,9 +8,9 @@
 use super::difference::{difference, mask};
 use super::morphology::postprocess;
 use super::segmentation::probabilities;
-use crate::data::cache::to_i16;
 use crate::data::orientation::{axial_axis, plan, Reorientation};
-use crate::data::slices::{cut, organ_slices, write_back, KIDNEY_PIXELS_AT_1_5MM};
+use crate::data::preprocessing::{to_model_size, window_slice};
+use crate::data::slices::{cut, organ_slices, write_back, Slice, KIDNEY_PIXELS_AT_1_5MM};
 use crate::data::{resize_linear, Preprocessing, Volume, Window};
 use crate::models::{counterfactual, CoinNets, ResNet18};
 use crate::{no_grad, Error, Result, Tensor};
@@ -128,6 +128,137 @@ pub struct Networks<'a> {
     pub prep: &'a Preprocessing,
 }
 
+/// The model on a batch of windowed native slices, as `segment` runs it: each slice resized
+/// to the model's size (the inputs), healed, scored by the classifier before and after, and
+/// the difference map at the model's size.
+pub struct ModelView {
+    /// The inputs and counterfactuals, size × size each, slice after slice.
+    pub x: Vec<f32>,
+    pub x_cf: Vec<f32>,
+    pub p: Vec<f64>,
+    pub p_cf: Vec<f64>,
+    /// `|x − x_cf| / 2`, size × size each.
+    pub difference: Vec<f32>,
+}
+
+/// [`ModelView`] of `slices` (windowed native slices and their rows × cols).
+pub fn run_batch(model: Networks<'_>, slices: &[(&[f32], usize, usize)]) -> Result<ModelView> {
+    let size = model.prep.size;
+    let mut x = Vec::with_capacity(slices.len() * size * size);
+    for &(w, rows, cols) in slices {
+        x.extend(to_model_size(w, rows, cols, (size, size))?);
+    }
+    let device = model.nets.eg.device();
+    let xt = Tensor::from_f32(x.clone(), [slices.len(), 1, size, size], device)?;
+    let x_cf = no_grad(|| counterfactual(model.nets, &xt))?;
+    let p = probabilities(model.classifier, &xt)?;
+    let p_cf = probabilities(model.classifier, &x_cf)?;
+    let x_cf = x_cf.try_to_vec_f32()?;
+    let difference = difference(&x, &x_cf);
+    Ok(ModelView {
+        x,
+        x_cf,
+        p,
+        p_cf,
+        difference,
+    })
+}
+
+/// How slices along `axis` are turned to the training orientation, and a warning when they
+/// cannot be.
+fn orientation_plan(
+    prep: &Preprocessing,
+    v: &Volume,
+    axis: usize,
+) -> (Reorientation, Option<String>) {
+    match prep.orientation {
+        None => (
+            Reorientation::NONE,
+            Some("the run records no training orientation (an older run): slices are used as stored".to_string()),
+        ),
+        Some(t) => match plan(v, axis, &t) {
+            Some(r) => (r, None),
+            None => (
+                Reorientation::NONE,
+                Some(format!(
+                    "the in-plane axes of slices along axis {axis} do not match the training orientation \
+                     ({}{} rows/columns): slices are used as stored",
+                    t.rows.code(),
+                    t.cols.code()
+                )),
+            ),
+        },
+    }
+}
+
+/// The volumes a segmentation writes into, on the input's grid.
+struct Outputs {
+    mask: Volume,
+    counterfactual: Option<Volume>,
+    difference: Option<Volume>,
+    hu_per_unit: f32,
+}
+
+impl Outputs {
+    fn new(v: &Volume, opts: &SegmentOptions, window: &Window) -> Outputs {
+        // Zero volumes on the input's grid (`..v.clone()` would copy the voxels only to drop them).
+        let zeros_like = || Volume {
+            data: vec![0.0; v.numel()],
+            dims: v.dims,
+            spacing: v.spacing,
+            affine: v.affine,
+            geometry: v.geometry.clone(),
+            source: v.source.clone(),
+        };
+        Outputs {
+            mask: zeros_like(),
+            counterfactual: opts.counterfactual.then(|| v.clone()),
+            difference: opts.difference.then(zeros_like),
+            hu_per_unit: (window.hi - window.lo) / 2.0,
+        }
+    }
+
+    /// Slice `i` of `view` at native size: the thresholded (and post-processed) mask, the
+    /// difference and the counterfactual written back; returns the mask's voxel count.
+    fn write(
+        &mut self,
+        view: &ModelView,
+        i: usize,
+        s: &Slice,
+        size: usize,
+        opts: &SegmentOptions,
+    ) -> Result<usize> {
+        let at = i * size * size..(i + 1) * size * size;
+        let native = resize_linear(&view.difference[at.clone()], size, size, s.rows, s.cols)?;
+        let mut m = mask(&native, opts.threshold);
+        if opts.postprocess {
+            m = postprocess(&m, s.rows, s.cols);
+        }
+        let changed = m.iter().filter(|&&b| b).count();
+        let mf: Vec<f32> = m.iter().map(|&b| b as u8 as f32).collect();
+        write_back(&mf, &s.provenance, &mut self.mask)?;
+        if let Some(d) = self.difference.as_mut() {
+            write_back(&native, &s.provenance, d)?;
+        }
+        if let Some(c) = self.counterfactual.as_mut() {
+            let delta: Vec<f32> = view.x[at.clone()]
+                .iter()
+                .zip(&view.x_cf[at])
+                .map(|(a, c)| c - a)
+                .collect();
+            let delta = resize_linear(&delta, size, size, s.rows, s.cols)?;
+            let hu: Vec<f32> = s
+                .data
+                .iter()
+                .zip(&delta)
+                .map(|(&h, &d)| h + d * self.hu_per_unit)
+                .collect();
+            write_back(&hu, &s.provenance, c)?;
+        }
+        Ok(changed)
+    }
+}
+
 /// Segments `v` with `model`; `progress(done, total)` is called after each batch.
 pub fn segment_volume(
     model: Networks<'_>,
@@ -146,108 +277,45 @@ pub fn segment_volume(
         )));
     }
     let prep = model.prep;
-    let (reorientation, orientation_warning) = match prep.orientation {
-        None => (
-            Reorientation::NONE,
-            Some("the run records no training orientation (an older run): slices are used as stored".to_string()),
-        ),
-        Some(t) => match plan(v, axis, &t) {
-            Some(r) => (r, None),
-            None => (
-                Reorientation::NONE,
-                Some(format!(
-                    "the in-plane axes of slices along axis {axis} do not match the training orientation \
-                     ({}{} rows/columns): slices are used as stored",
-                    t.rows.code(),
-                    t.cols.code()
-                )),
-            ),
-        },
-    };
+    let (r, orientation_warning) = orientation_plan(prep, v, axis);
     let chosen = chosen_slices(v, axis, &opts.organ)?;
     let window = Window::hu(prep.window_hu[0], prep.window_hu[1])?;
-    let size = prep.size;
-    let device = model.nets.eg.device();
-    // Zero volumes on the input's grid (`..v.clone()` would copy the voxels only to drop them).
-    let zeros_like = || Volume {
-        data: vec![0.0; v.numel()],
-        dims: v.dims,
-        spacing: v.spacing,
-        affine: v.affine,
-        geometry: v.geometry.clone(),
-        source: v.source.clone(),
-    };
-    let mut mask_vol = zeros_like();
-    let mut cf_vol = opts.counterfactual.then(|| v.clone());
-    let mut diff_vol = opts.difference.then(zeros_like);
+    let mut out = Outputs::new(v, opts, &window);
     let mut records = Vec::with_capacity(chosen.len());
     let batch = opts.batch.max(1);
-    let hu_per_unit = (window.hi - window.lo) / 2.0;
     for (done, group) in chosen.chunks(batch).enumerate() {
-        let mut slices = Vec::with_capacity(group.len());
-        let mut x = Vec::with_capacity(group.len() * size * size);
-        for &(k, _) in group {
-            let s = cut(
-                v,
-                axis,
-                k,
-                reorientation.transpose,
-                reorientation.flip_rows,
-                reorientation.flip_cols,
-            )?;
-            let mut w: Vec<f32> = s.data.iter().map(|&h| to_i16(h) as f32).collect();
-            window.apply_all(&mut w);
-            x.extend(resize_linear(&w, s.rows, s.cols, size, size)?);
-            slices.push(s);
-        }
-        let n = group.len();
-        let xt = Tensor::from_f32(x.clone(), [n, 1, size, size], device)?;
-        let x_cf = no_grad(|| counterfactual(model.nets, &xt))?;
-        let p = probabilities(model.classifier, &xt)?;
-        let p_cf = probabilities(model.classifier, &x_cf)?;
-        let cf = x_cf.try_to_vec_f32()?;
-        let hw = size * size;
+        let slices = group
+            .iter()
+            .map(|&(k, _)| cut(v, axis, k, r.transpose, r.flip_rows, r.flip_cols))
+            .collect::<Result<Vec<_>>>()?;
+        let windowed: Vec<Vec<f32>> = slices
+            .iter()
+            .map(|s| window_slice(&s.data, &window))
+            .collect();
+        let views: Vec<(&[f32], usize, usize)> = slices
+            .iter()
+            .zip(&windowed)
+            .map(|(s, w)| (w.as_slice(), s.rows, s.cols))
+            .collect();
+        let view = run_batch(model, &views)?;
         for (i, s) in slices.iter().enumerate() {
-            let (xs, cs) = (&x[i * hw..(i + 1) * hw], &cf[i * hw..(i + 1) * hw]);
-            let native = resize_linear(&difference(xs, cs), size, size, s.rows, s.cols)?;
-            let mut m = mask(&native, opts.threshold);
-            if opts.postprocess {
-                m = postprocess(&m, s.rows, s.cols);
-            }
-            let changed = m.iter().filter(|&&b| b).count();
-            let mf: Vec<f32> = m.iter().map(|&b| b as u8 as f32).collect();
-            write_back(&mf, &s.provenance, &mut mask_vol)?;
-            if let Some(d) = diff_vol.as_mut() {
-                write_back(&native, &s.provenance, d)?;
-            }
-            if let Some(c) = cf_vol.as_mut() {
-                let delta: Vec<f32> = xs.iter().zip(cs).map(|(a, c)| c - a).collect();
-                let delta = resize_linear(&delta, size, size, s.rows, s.cols)?;
-                let hu: Vec<f32> = s
-                    .data
-                    .iter()
-                    .zip(&delta)
-                    .map(|(&h, &d)| h + d * hu_per_unit)
-                    .collect();
-                write_back(&hu, &s.provenance, c)?;
-            }
             records.push(SliceRecord {
                 index: group[i].0,
                 organ_pixels: group[i].1,
-                p_before: p[i],
-                p_after: p_cf[i],
-                changed_pixels: changed,
+                p_before: view.p[i],
+                p_after: view.p_cf[i],
+                changed_pixels: out.write(&view, i, s, prep.size, opts)?,
             });
         }
-        progress((done * batch + n).min(chosen.len()), chosen.len());
+        progress((done * batch + group.len()).min(chosen.len()), chosen.len());
     }
     Ok(VolumeSegmentation {
-        mask: mask_vol.data.iter().map(|&m| (m > 0.5) as u8).collect(),
-        counterfactual_hu: cf_vol.map(|c| c.data),
-        difference: diff_vol.map(|d| d.data),
+        mask: out.mask.data.iter().map(|&m| (m > 0.5) as u8).collect(),
+        counterfactual_hu: out.counterfactual.map(|c| c.data),
+        difference: out.difference.map(|d| d.data),
         slices: records,
         axis,
-        reorientation,
+        reorientation: r,
         orientation_warning,
     })
 }

@@ -9,6 +9,8 @@ use super::preset::CoinSelect;
 use super::run_folder::Phase;
 use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
 use super::step::CoinStep;
+use super::step::StepLosses;
+use crate::data::loader::Loader;
 use crate::eval::evaluate_coin;
 use crate::io::figures::save_panels;
 use crate::io::progress::Progress;
@@ -62,17 +64,7 @@ impl Stage<'_> {
                     .map_err(|e| at_step(e, "counterfactual", state.step))?;
                 state.step += 1;
                 state.seconds = t0.elapsed().as_secs_f64();
-                let mut line =
-                    json!({"stage": "counterfactual", "step": state.step, "t": state.seconds});
-                let mut msg = String::new();
-                for (n, v) in l.generator.iter().flatten().chain(&l.discriminator) {
-                    line[*n] = json!(v);
-                    if matches!(*n, "g_loss" | "d_loss") {
-                        msg += &format!("{n} {v:.3} ");
-                    }
-                }
-                self.run.log(line)?;
-                bar.step(state.step, state.seconds, &msg);
+                self.log_step(&state, &l, &bar)?;
                 let done_steps = c.max_steps > 0 && state.step >= c.max_steps;
                 let done_time = budget_s > 0.0 && state.seconds >= budget_s;
                 // The end (a step limit or the budget) is always validated and checkpointed, so
@@ -82,43 +74,7 @@ impl Stage<'_> {
                 let eval_due = state.step.is_multiple_of(c.eval_every) || end;
                 let ckpt_due = state.step.is_multiple_of(c.checkpoint_every) || eval_due;
                 if eval_due {
-                    let r = evaluate_coin(
-                        nets,
-                        &f.net,
-                        &val,
-                        &self.cfg.eval_cfg(self.cfg.eval.samples),
-                    )?;
-                    save_panels(
-                        &self
-                            .run
-                            .path
-                            .join("samples")
-                            .join(format!("val-step-{:08}.png", state.step)),
-                        &r.panels,
-                    )?;
-                    self.run.log(json!({"stage": "counterfactual", "step": state.step, "event": "validation", "t": state.seconds,
-                        "val_iou": r.iou, "val_dice": r.dice, "val_validity": r.validity, "val_ceiling_iou": r.ceiling_iou,
-                        "val_changed_pixels_normal": r.changed_pixels_normal}))?;
-                    bar.note(&format!(
-                        "step {}: validation IoU {:.4} (ceiling {}), validity {}",
-                        state.step,
-                        r.iou,
-                        r.ceiling_iou.map_or("n/a".into(), |v| format!("{v:.3}")),
-                        r.validity.map_or("n/a".into(), |v| format!("{v:.3}"))
-                    ));
-                    if c.select == CoinSelect::BestValIou
-                        && state.best_iou.is_none_or(|b| r.iou > b)
-                    {
-                        state.best_iou = Some(r.iou);
-                        state.best_step = state.step;
-                        self.checkpoint(
-                            &self.run.best(),
-                            &format!("counterfactual-{:08}", state.step),
-                            &[(&nets.eg, None), (&nets.d, None)],
-                            Phase::Counterfactual(state.clone()),
-                            1,
-                        )?;
-                    }
+                    self.validate(nets, f, &val, &mut state, &bar)?;
                 }
                 if ckpt_due {
                     let name = format!("counterfactual-{:08}", state.step);
@@ -138,5 +94,63 @@ impl Stage<'_> {
         }
         bar.finish();
         Ok(state)
+    }
+    /// One step's line in the log and on the progress bar.
+    fn log_step(&self, state: &CoinState, l: &StepLosses, bar: &Progress) -> Result<()> {
+        let mut line = json!({"stage": "counterfactual", "step": state.step, "t": state.seconds});
+        let mut msg = String::new();
+        for (n, v) in l.generator.iter().flatten().chain(&l.discriminator) {
+            line[*n] = json!(v);
+            if matches!(*n, "g_loss" | "d_loss") {
+                msg += &format!("{n} {v:.3} ");
+            }
+        }
+        self.run.log(line)?;
+        bar.step(state.step, state.seconds, &msg);
+        Ok(())
+    }
+
+    /// Validation IoU and panels at this step; with `select = "best-val-iou"` a better IoU
+    /// than any before is kept in the run's `best/`.
+    fn validate(
+        &self,
+        nets: &CoinNets,
+        f: &Classifier,
+        val: &Loader,
+        state: &mut CoinState,
+        bar: &Progress,
+    ) -> Result<()> {
+        let c = &self.cfg.coin;
+        let r = evaluate_coin(nets, &f.net, val, &self.cfg.eval_cfg(self.cfg.eval.samples))?;
+        save_panels(
+            &self
+                .run
+                .path
+                .join("samples")
+                .join(format!("val-step-{:08}.png", state.step)),
+            &r.panels,
+        )?;
+        self.run.log(json!({"stage": "counterfactual", "step": state.step, "event": "validation", "t": state.seconds,
+            "val_iou": r.iou, "val_dice": r.dice, "val_validity": r.validity, "val_ceiling_iou": r.ceiling_iou,
+            "val_changed_pixels_normal": r.changed_pixels_normal}))?;
+        bar.note(&format!(
+            "step {}: validation IoU {:.4} (ceiling {}), validity {}",
+            state.step,
+            r.iou,
+            r.ceiling_iou.map_or("n/a".into(), |v| format!("{v:.3}")),
+            r.validity.map_or("n/a".into(), |v| format!("{v:.3}"))
+        ));
+        if c.select == CoinSelect::BestValIou && state.best_iou.is_none_or(|b| r.iou > b) {
+            state.best_iou = Some(r.iou);
+            state.best_step = state.step;
+            self.checkpoint(
+                &self.run.best(),
+                &format!("counterfactual-{:08}", state.step),
+                &[(&nets.eg, None), (&nets.d, None)],
+                Phase::Counterfactual(state.clone()),
+                1,
+            )?;
+        }
+        Ok(())
     }
 }

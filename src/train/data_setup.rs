@@ -7,12 +7,12 @@ use super::preset::{RunConfig, TaskKind};
 use crate::data::cache::Slicing;
 use crate::data::dataset::{DatasetConfig, SliceDataset, Task, Tumours};
 use crate::data::layout::{discover, Case, Split};
-use crate::data::orientation::slice_orientation;
+use crate::data::orientation::{slice_orientation, SliceOrientation};
 use crate::data::phantom::{write_dataset, PhantomSpec};
 use crate::data::preprocessing::{DataSource, Preprocessing};
 use crate::data::slices::KIDNEY_PIXELS_AT_1_5MM;
 use crate::data::tumour::TumourParams;
-use crate::data::window::fingerprint;
+use crate::data::window::{fingerprint, Fingerprint};
 use crate::data::{read_volume, Window};
 use crate::rng::Rng;
 use crate::{Error, Result};
@@ -115,17 +115,16 @@ fn carve_validation(
     Ok((train, val, test))
 }
 
-/// Everything the stages need from the data.
-/// The slice cache lives in `<data root>/.coin-cache`, shared by every run on those data.
-pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>) -> Result<Splits> {
-    let (root, all) = cases(cfg, src)?;
-    let cache_dir = root.join(".coin-cache");
-    let (train_cases, val_cases, test_cases) =
-        carve_validation(&all, cfg.data.val_fraction, cfg.seed)?;
-    let axis = src.layout.axial_axis();
-    let kidney = src.labels.kidney.clone();
-    // The training slices' orientation, from the first training scan (read once: the
-    // fingerprint below reads it too).
+/// The HU window: the saved run's, the configuration's fixed one, or the kidney fingerprint of
+/// the training split; with the training slices' orientation when the scans were read for it
+/// (else the saved one, or none yet).
+fn window_of(
+    cfg: &RunConfig,
+    saved: Option<&Preprocessing>,
+    train_cases: &[Case],
+    axis: usize,
+    kidney: &[u32],
+) -> Result<(Window, Option<Fingerprint>, Option<SliceOrientation>)> {
     let mut orientation = saved.and_then(|p| p.orientation);
     let (window, fp) = match (saved, cfg.data.window.as_slice()) {
         (Some(p), _) => (
@@ -135,7 +134,7 @@ pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>)
         (None, [lo, hi]) => (Window::hu(*lo, *hi)?, None),
         (None, _) => {
             let mut vols = Vec::new();
-            for c in &train_cases {
+            for c in train_cases {
                 let (img, lab) = (read_volume(&c.image)?, read_volume(&c.labels)?);
                 if img.dims != lab.dims {
                     return Err(Error::Shape(format!(
@@ -148,13 +147,27 @@ pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>)
                 }
                 vols.push((img, lab));
             }
+            // The training slices' orientation, from the first training scan (read once here).
             orientation = orientation.or(Some(slice_orientation(&vols[0].0, axis)));
             let refs: Vec<(&_, &_)> = vols.iter().map(|(a, b)| (a, b)).collect();
             let per_scan = (1_000_000 / refs.len().max(1)).max(1000);
-            let fp = fingerprint(&refs, &kidney, per_scan, 1234)?;
+            let fp = fingerprint(&refs, kidney, per_scan, 1234)?;
             (Window::from_fingerprint(&fp)?, Some(fp))
         }
     };
+    Ok((window, fp, orientation))
+}
+
+/// Everything the stages need from the data.
+/// The slice cache lives in `<data root>/.coin-cache`, shared by every run on those data.
+pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>) -> Result<Splits> {
+    let (root, all) = cases(cfg, src)?;
+    let cache_dir = root.join(".coin-cache");
+    let (train_cases, val_cases, test_cases) =
+        carve_validation(&all, cfg.data.val_fraction, cfg.seed)?;
+    let axis = src.layout.axial_axis();
+    let kidney = src.labels.kidney.clone();
+    let (window, fp, orientation) = window_of(cfg, saved, &train_cases, axis, &kidney)?;
     let task = match cfg.data.task {
         TaskKind::Synthetic => Task::Synthetic(TumourParams::default()),
         TaskKind::Real => Task::RealTumour {
