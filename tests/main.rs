@@ -29,6 +29,7 @@ mod reference_values;
 mod run_state;
 mod sample_data;
 mod segment;
+mod segment_path;
 mod slices;
 mod storage;
 mod train_pipeline;
