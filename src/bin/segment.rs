@@ -63,8 +63,8 @@ struct Args {
     #[arg(long, default_value_t = 8)]
     batch: usize,
     /// cpu, reference, emu, cuda[:N] or auto.
-    #[arg(long, default_value = "auto")]
-    device: String,
+    #[arg(long, default_value = "auto", value_parser = coin::gpu::device_from_arg)]
+    device: coin::Device,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -224,7 +224,7 @@ fn real_main(a: &Args) -> Result<(), String> {
     coin::set_threads(a.threads).map_err(|e| e.to_string())?;
     let jobs = jobs(a)?;
     check_outputs(&jobs, a.force)?;
-    let device = coin::gpu::device_from_arg(&a.device).map_err(|e| e.to_string())?;
+    let device = a.device;
     let checkpoint =
         coin::train::checkpoint_arg(&a.model, &a.checkpoint).map_err(|e| e.to_string())?;
     let model =
