@@ -16,9 +16,12 @@
 //! - [`data`]: NIfTI volumes, layouts, windowing, slicing, the phantom, synthetic tumours, the
 //!   slice cache, the slice dataset and the loader.
 //! - [`models`]: COIN's networks (ResNet-18 classifier, encoder, generator, discriminator) with
-//!   the authors' parameter names, and a small CNN for the model-level tests.
-//! - [`train`]: COIN's losses and steps, and the `train` pipeline (presets, stages, resume).
-//! - [`eval`]: segmentation from counterfactuals and the metrics.
+//!   the authors' parameter names, the class bins and the counterfactual, and a small CNN for
+//!   the model-level tests.
+//! - [`train`]: COIN's losses and steps, the `train` pipeline (presets, stages, resume) and the
+//!   run folder it writes and reads (typed run state, summary, a run opened for inference).
+//! - [`eval`]: the paper's segmentation rule, the metrics, whole volumes and `evaluate`'s
+//!   report, from networks and preprocessing (never from a run).
 //! - [`io`]: safetensors files, strict loading by name, checkpoint folders, figures.
 //! - [`demo`]: a tiny blob-detection task for the model-level tests.
 //! - [`attribution`]: the baselines (RISE, LayerCAM, ScoreCAM).
