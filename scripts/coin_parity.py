@@ -262,6 +262,24 @@ def tv(img):
     return (dw.flatten(1).mean(1) + dh.flatten(1).mean(1)).mean()
 
 
+def optimizers(m):
+    """Adam for E+G and for D, as the authors' GAN: lr 2e-4, β (0, 0.999)."""
+    eg = list(m.enc.parameters()) + list(m.gen.parameters())
+    opt_g = torch.optim.Adam(eg, lr=2e-4, betas=(0.0, 0.999), eps=1e-8)
+    opt_d = torch.optim.Adam(m.disc.parameters(), lr=2e-4, betas=(0.0, 0.999), eps=1e-8)
+    return opt_g, opt_d
+
+
+def posterior(f, x):
+    """The frozen classifier's bins (p ≥ 0.5: abnormal) and KL targets (1e-6 for abnormal rows,
+    p itself for normal ones), without a graph."""
+    with torch.no_grad():
+        p = torch.sigmoid(f(x))
+        bin_ = (p >= 0.5).long().flatten()
+        desired = torch.where(p >= 0.5, torch.full_like(p, 1e-6), p)
+    return bin_, desired
+
+
 def training_step(m, x, freq):
     """The COIN iteration as our `CoinStep::train_step` runs it (benchmark form: the frozen
     classifier m.classifier_f in eval mode, Adam β = (0, 0.999), the paper's λ): iteration k
@@ -269,18 +287,13 @@ def training_step(m, x, freq):
     f = m.classifier_f.eval()
     for p in f.parameters():
         p.requires_grad_(False)
-    eg = list(m.enc.parameters()) + list(m.gen.parameters())
-    opt_g = torch.optim.Adam(eg, lr=2e-4, betas=(0.0, 0.999), eps=1e-8)
-    opt_d = torch.optim.Adam(m.disc.parameters(), lr=2e-4, betas=(0.0, 0.999), eps=1e-8)
+    opt_g, opt_d = optimizers(m)
     m.enc.train(), m.gen.train(), m.disc.train()
     ones = torch.ones(x.shape[0], 1, device=x.device)
     zeros = torch.zeros_like(ones)
 
     def step(k):
-        with torch.no_grad():
-            p = torch.sigmoid(f(x))
-            bin_ = (p >= 0.5).long().flatten()
-            desired = torch.where(p >= 0.5, torch.full_like(p, 1e-6), p)
+        bin_, desired = posterior(f, x)
         c0 = torch.zeros_like(bin_)
         opt_g.zero_grad()
         if k % freq == 0:
@@ -334,17 +347,13 @@ def main(out):
     tensors = {f"init/{k}": v.clone() for k, v in m.state_dict().items()}
     for k, x in enumerate(xs):
         tensors[f"x/{k}"] = x
+    opt_g, opt_d = optimizers(m)
     eg = list(m.enc.parameters()) + list(m.gen.parameters())
-    opt_g = torch.optim.Adam(eg, lr=2e-4, betas=(0.0, 0.999), eps=1e-8)
-    opt_d = torch.optim.Adam(m.disc.parameters(), lr=2e-4, betas=(0.0, 0.999), eps=1e-8)
     names = {p: n for n, p in m.named_parameters()}
     m.enc.train(), m.gen.train(), m.disc.train()
     for step, x in enumerate(xs):
         pre = f"it{step}/"
-        with torch.no_grad():
-            p = torch.sigmoid(f(x))
-            bin_ = (p >= 0.5).long().flatten()
-            desired = torch.where(p >= 0.5, torch.full_like(p, 1e-6), p)
+        bin_, desired = posterior(f, x)
         c0 = torch.zeros_like(bin_)
         opt_g.zero_grad()
         x_cf = m.gen(m.enc(x), c0, x)
