@@ -221,7 +221,10 @@ fn binaries_use_only_the_library_entry_points() {
             );
         }
     }
-    assert!(checked > 30, "only {checked} paths found: the parser is broken");
+    assert!(
+        checked > 30,
+        "only {checked} paths found: the parser is broken"
+    );
     assert_eq!(
         coin_paths("use coin::a::{b, c::d, self};\nlet x = coin::e::f(1);"),
         ["coin::a::b", "coin::a::c::d", "coin::a", "coin::e::f"]
