@@ -1,6 +1,6 @@
 //! The typed run state (`train::RunState`): a run folder written before `state.json` carried a
-//! format version (tests/fixtures/run-format-1, a trimmed `smoke` run) still opens and
-//! segments a scan; a state written now round-trips with its phase; a newer format and a
+//! format version (tests/fixtures/run-format-1, a trimmed `smoke` run) still opens, segments a
+//! scan and evaluates; a state written now round-trips with its phase; a newer format and a
 //! foreign file are refused with a message saying why.
 
 use coin::data::nifti::{write_f32, write_labels};
@@ -104,4 +104,23 @@ fn newer_formats_and_foreign_files_are_refused() {
         e.contains("not a run state") || e.contains("unknown stage"),
         "{e}"
     );
+}
+
+#[test]
+fn a_format_1_run_evaluates() {
+    let out = std::env::temp_dir().join(format!("coin-run-state-eval-{}", std::process::id()));
+    std::fs::remove_dir_all(&out).ok();
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_evaluate"))
+        .arg("--model")
+        .arg(fixture())
+        .arg("--out")
+        .arg(&out)
+        .args(["--baselines", "none", "--device", "cpu", "--threads", "2"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report[0]["method"], "COIN", "{report}");
+    std::fs::remove_dir_all(&out).ok();
 }
