@@ -1,6 +1,6 @@
 // The benchmark shapes, shared by benches/ops.rs and scripts/bench-pytorch.py (which parses the
 // tables below). CPU scale: 128×128 input, channel widths ×0.25 of the paper's networks
-// (coin-method.md §9.2), batch 8; plus a few at 64×64.
+// (the per-pass shapes of the paper's configuration), batch 8; plus a few at 64×64.
 
 /// (name, batch, cin, cout, h, w, kernel, stride, padding, bias)
 pub type ConvShape = (

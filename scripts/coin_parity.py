@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""COIN's networks and training step in PyTorch, written from coin-method.md §2-4 with the
+"""COIN's networks and training step in PyTorch, written from the authors' modules (docs/method.md) with the
 authors' attribute names and nn.Sequential indices (so the state_dict keys are theirs), at a
 small size: widths x1/32, classifier base width 8, 64x64 images, batch 4. Runs three iterations
 of the authors' step with gen_update_freq 2 -- G+D, D-only, G+D -- and saves, as

@@ -3,7 +3,7 @@
 
 Our networks use the authors' state_dict keys (shared/docs/coin-state-dict.md), so converting is
 mostly re-packing, plus two fix-ups for a torchvision ImageNet ResNet-18 used as the classifier's
-starting point (coin-method.md §2.1):
+starting point (docs/method.md, "The networks"):
 
   * the RGB stem `conv1.weight` [64, 3, 7, 7] becomes one channel by summing over RGB (the
     authors sum, not average);

@@ -77,7 +77,7 @@ fn parameter_counts_at_quarter_width_and_for_tuh() {
     assert_eq!(count(&all, "disc."), 19_543_489);
     // The document's table gives 314 keys for TUH: its export kept the spectrally normalised
     // 1×1 shortcuts of E and G (10 `u` buffers). The authors' TUH config sets
-    // `use_snconv: false` (coin-method.md §3.2), so ours are plain convs: 304 keys.
+    // `use_snconv: false` (docs/method.md), so ours are plain convs: 304 keys.
     assert_eq!(named_tensors(&all).len(), 314 - 10);
 }
 

@@ -13,6 +13,7 @@ mod backends;
 mod bad_input;
 mod data_window;
 mod dataset;
+mod docs;
 mod evaluate;
 mod gpu;
 mod gpu_check;

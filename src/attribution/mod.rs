@@ -1,4 +1,4 @@
-//! Attribution baselines on the same frozen classifier (coin-method.md §6): RISE, LayerCAM and
+//! Attribution baselines on the same frozen classifier (docs/method.md, "Segmentation and metrics"): RISE, LayerCAM and
 //! ScoreCAM. Each returns one saliency map per image at the input's size, min–max normalised to
 //! [0, 1]; the evaluation thresholds them (0.975 in the paper) into masks.
 

@@ -1,5 +1,5 @@
 //! A slice dataset over cases on disk (any layout, the built-in phantom included): the paper's
-//! per-item order of operations (coin-method §1.1) over the preprocessed-slice cache.
+//! per-item order of operations (docs/method.md, "Data") over the preprocessed-slice cache.
 //!
 //! Per item: read the native slice (int16 HU, uint8 ids) → window to [−1, 1] → for the
 //! synthetic task insert a tumour in the kidney at native resolution (training: drawn afresh

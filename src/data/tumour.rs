@@ -1,4 +1,4 @@
-//! The paper's synthetic tumours (coin-method §1.3, `CTScan._augment_synthetic_anomaly`): a bright
+//! The paper's synthetic tumours (docs/method.md, "Data"; the authors' `CTScan._augment_synthetic_anomaly`): a bright
 //! Gaussian blob pasted additively inside one of the two largest kidney components.
 //!
 //! - Template: `g = exp(−d²/(2·0.4²))` on a `side × side` grid over [−1, 1]² (side 20 at

@@ -1,5 +1,5 @@
 //! Evaluation: segmentation from counterfactuals (`|x − x_cf|` in [0, 1] units above a
-//! threshold, coin-method.md §5.1) and the metrics — the paper's pooled (micro) IoU and Dice
+//! threshold, docs/method.md) and the metrics — the paper's pooled (micro) IoU and Dice
 //! over ground-truth-abnormal slices, counterfactual validity, the classifier's accuracy,
 //! precision, recall, F1 and ROC AUC, the changed-pixel fraction on normal slices and the
 //! perfect-inpainter ceiling. Whole volumes segmented on their own grid by a model's networks

@@ -1,4 +1,4 @@
-//! The paper's optional mask post-processing (coin-method.md §5.1): a 3×3 opening, a 3×3
+//! The paper's optional mask post-processing (docs/method.md, "Segmentation and metrics"): a 3×3 opening, a 3×3
 //! closing (OpenCV `morphologyEx` with its default border: pixels outside the image are neutral,
 //! so they neither erode nor dilate), then the largest 8-connected component (scikit-image's
 //! `label`; on a tie the component met first in row-major order wins). Masks are row-major

@@ -4,7 +4,7 @@ use crate::optim::AdamConfig;
 use serde::{Deserialize, Serialize};
 
 /// The adversarial loss. The authors' configs say `mse`, but their code runs BCE-with-logits
-/// (a truthiness bug, coin-method.md §11.1): `Bce` is what the paper's numbers come from.
+/// (a truthiness bug; docs/method.md): `Bce` is what the paper's numbers come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AdvLoss {

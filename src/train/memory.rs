@@ -6,7 +6,7 @@ use crate::{Error, Result};
 
 /// Rough bytes a COIN step needs at `batch`: parameters with gradients and Adam moments, plus
 /// the activations of the G step's two recorded E+G passes, D and the classifier. Calibrated
-/// against coin-method.md §10 (≈ 8 GB per E+G graph at 256², batch 16, widths ×1).
+/// against the authors' configuration (≈ 8 GB per E+G graph at 256², batch 16, widths ×1).
 pub fn coin_step_bytes(cfg: &RunConfig, batch: usize) -> f64 {
     let w = cfg.coin.width;
     let px = (cfg.data.size * cfg.data.size) as f64 / (256.0 * 256.0);

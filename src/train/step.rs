@@ -1,4 +1,4 @@
-//! One COIN training step, in the authors' order (coin-method.md §4.1):
+//! One COIN training step, in the authors' order (docs/method.md, "The losses"):
 //!
 //! 1. the frozen classifier's verdict on `x` (no tape);
 //! 2. `x_cf = G(E(x), 0, x)` — E and G in training mode (batch statistics, running statistics
