@@ -134,6 +134,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=CUDA_HOME");
     println!("cargo:rerun-if-env-changed=COIN_CUDA_ARCHS");
     println!("cargo:rerun-if-env-changed=COIN_FAIL_ON_SPILL");
+    emit_commit(&root);
 
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&kdir)
         .expect("kernels/ exists")
@@ -569,4 +570,35 @@ fn write_table(out: &Path, kernels: &[Kernel], real: &Real) {
     let _ = writeln!(t, "pub const PTX_ISA: Option<&str> = {:?};", real.ptx_isa);
     let _ = writeln!(t, "pub const CUDA_ARCHS: &str = {:?};", real.archs);
     std::fs::write(out.join("kernel_table.rs"), t).unwrap();
+}
+
+/// The commit this build comes from, for the records reports carry (`COIN_GIT_COMMIT`: a short
+/// hash, with `-dirty` when tracked files differed from it when this script last ran; unset
+/// outside a git checkout). Reruns when HEAD, its branch or the index move.
+fn emit_commit(root: &Path) {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    if let Some(hash) = git(&["rev-parse", "--short=12", "HEAD"]) {
+        let dirty =
+            git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+        let mark = if dirty { "-dirty" } else { "" };
+        println!("cargo:rustc-env=COIN_GIT_COMMIT={hash}{mark}");
+    }
+    let dot_git = root.join(".git");
+    let mut watch = vec![dot_git.join("HEAD"), dot_git.join("index")];
+    if let Ok(head) = std::fs::read_to_string(dot_git.join("HEAD")) {
+        if let Some(branch) = head.strip_prefix("ref: ") {
+            watch.push(dot_git.join(branch.trim()));
+        }
+    }
+    for f in watch.into_iter().filter(|f| f.exists()) {
+        println!("cargo:rerun-if-changed={}", f.display());
+    }
 }

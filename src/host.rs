@@ -1,5 +1,6 @@
 //! Facts about the machine a run or a report ran on, for the records that carry figures: the
-//! CPU model, the SIMD path of the fast CPU kernels, the worker threads, and the commit.
+//! CPU model, the SIMD path of the fast CPU kernels, the worker threads, and the version and
+//! commit this build came from.
 
 /// The host CPU's model name (the architecture where /proc/cpuinfo has none).
 pub fn cpu_model() -> String {
@@ -33,13 +34,14 @@ pub fn describe() -> String {
     )
 }
 
-/// The short commit of the working folder's git checkout, when there is one.
+/// The commit this build was compiled from (a short hash, `-dirty` when tracked files differed
+/// from it), when it was built in a git checkout: captured by `build.rs`, so it describes the
+/// binary wherever it runs.
 pub fn commit() -> Option<String> {
-    let o = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()?;
-    o.status
-        .success()
-        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    option_env!("COIN_GIT_COMMIT").map(str::to_string)
+}
+
+/// This build's version (Cargo.toml).
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
 }

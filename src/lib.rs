@@ -25,12 +25,14 @@
 //! - [`io`]: safetensors files, strict loading by name, checkpoint folders, figures.
 //! - [`demo`]: a tiny blob-detection task for the model-level tests.
 //! - [`attribution`]: the baselines (RISE, LayerCAM, ScoreCAM).
+//! - [`cli`]: what every binary shares: `--device` (parsed once, probed first), exit codes.
 //! - [`host`]: facts about the machine for reports (CPU model, SIMD path, threads, commit).
 //! - [`rng`]: a small counter-based random generator (reproducible across runs and threads).
 //! - [`error`]: the crate's `Error` and `Result`.
 
 pub mod attribution;
 pub mod autograd;
+pub mod cli;
 pub mod data;
 pub mod demo;
 pub mod error;

@@ -11,6 +11,7 @@ mod augment;
 mod autograd;
 mod backends;
 mod bad_input;
+mod cli;
 mod data_window;
 mod dataset;
 mod docs;

@@ -5,13 +5,13 @@
 
 use clap::Parser;
 use coin::attribution::RiseCfg;
+use coin::cli::{DeviceArg, Failure};
 use coin::data::layout::LayoutKind;
 use coin::data::DataSource;
 use coin::eval::report::{self, Baseline, EvalOptions, Scored};
 use coin::eval::report_page::markdown_table;
 use coin::train::data_setup::prepare;
 use coin::train::{test_loader, TrainedModel};
-use coin::Device;
 use std::path::PathBuf;
 
 /// Evaluate a trained COIN run against the paper's attribution baselines.
@@ -20,7 +20,7 @@ use std::path::PathBuf;
 /// tumours, same batches), so COIN's numbers equal the run's summary.json. The baselines run
 /// on the same frozen classifier and the same ground-truth-abnormal slices.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(version, about, long_about, after_help = coin::cli::EXIT_CODES_HELP)]
 struct Args {
     /// A run folder written by `train`.
     #[arg(long)]
@@ -53,9 +53,9 @@ struct Args {
     /// Other runs whose COIN is scored on the same slices (same size and window needed).
     #[arg(long, num_args = 1..)]
     compare: Vec<PathBuf>,
-    /// cpu, reference, emu, cuda[:N] or auto.
-    #[arg(long, default_value = "auto", value_parser = coin::gpu::device_from_arg)]
-    device: Device,
+    /// auto, cpu, cuda[:N] (or gpu[:N]), reference or emu.
+    #[arg(long, default_value = "auto")]
+    device: DeviceArg,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -66,38 +66,37 @@ struct Args {
 
 fn main() {
     let a = Args::parse();
-    if let Err(e) = real_main(&a) {
-        eprintln!("evaluate: {e}");
-        std::process::exit(1);
-    }
+    coin::cli::main("evaluate", || real_main(&a))
 }
 
 /// `--baselines`: a comma-separated list, or `none`.
-fn baselines(list: &str) -> Result<Vec<Baseline>, String> {
+fn baselines(list: &str) -> Result<Vec<Baseline>, Failure> {
     if list.trim() == "none" {
         return Ok(Vec::new());
     }
     list.split(',')
         .map(|s| {
             Baseline::parse(s).ok_or_else(|| {
-                format!("--baselines: unknown '{s}' (rise, layercam, scorecam or none)")
+                Failure::usage(format!(
+                    "--baselines: unknown '{s}' (rise, layercam, scorecam or none)"
+                ))
             })
         })
         .collect()
 }
 
 /// The report folder must be new or empty unless --force.
-fn check_out(a: &Args) -> Result<(), String> {
+fn check_out(a: &Args) -> Result<(), Failure> {
     let busy = a.out.is_dir()
         && std::fs::read_dir(&a.out)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| Failure::usage(format!("--out {}: {e}", a.out.display())))?
             .next()
             .is_some();
     if busy && !a.force {
-        return Err(format!(
+        return Err(Failure::usage(format!(
             "{} is not empty (pass --force to write into it)",
             a.out.display()
-        ));
+        )));
     }
     Ok(())
 }
@@ -119,13 +118,13 @@ fn facts(a: &Args, model: &TrainedModel, data_root: &std::path::Path) -> Vec<Str
     ]
 }
 
-fn real_main(a: &Args) -> Result<(), String> {
-    let e = |e: coin::Error| e.to_string();
-    coin::set_threads(a.threads).map_err(e)?;
+fn real_main(a: &Args) -> Result<(), Failure> {
+    coin::set_threads(a.threads).map_err(|e| Failure::usage(e.to_string()))?;
     let baselines = baselines(&a.baselines)?;
     check_out(a)?;
-    let checkpoint = coin::train::checkpoint_arg(&a.model, &a.checkpoint).map_err(e)?;
-    let model = TrainedModel::open(&a.model, checkpoint.as_deref(), a.device).map_err(e)?;
+    let device = a.device.open()?;
+    let checkpoint = coin::train::checkpoint_arg(&a.model, &a.checkpoint)?;
+    let model = TrainedModel::open(&a.model, checkpoint.as_deref(), device)?;
     let source = match &a.data {
         None => model.data.clone(),
         Some(root) => DataSource {
@@ -135,14 +134,13 @@ fn real_main(a: &Args) -> Result<(), String> {
         },
     };
     let cfg = &model.config;
-    let splits = prepare(cfg, &source, Some(&model.prep)).map_err(e)?;
-    let test = test_loader(&splits, cfg, a.device).map_err(e)?;
+    let splits = prepare(cfg, &source, Some(&model.prep))?;
+    let test = test_loader(&splits, cfg, device)?;
     let others: Vec<TrainedModel> = a
         .compare
         .iter()
-        .map(|o| TrainedModel::open(o, None, a.device))
-        .collect::<coin::Result<_>>()
-        .map_err(e)?;
+        .map(|o| TrainedModel::open(o, None, device))
+        .collect::<coin::Result<_>>()?;
     let name = |p: &std::path::Path| {
         p.file_name()
             .map_or("other".into(), |n| n.to_string_lossy().to_string())
@@ -169,12 +167,12 @@ fn real_main(a: &Args) -> Result<(), String> {
             ..RiseCfg::default()
         },
         saliency_threshold: a.saliency_threshold.unwrap_or(cfg.eval.saliency_threshold),
-        device: a.device,
+        device,
         out: a.out.clone(),
         run: model.run.clone(),
         facts: facts(a, &model, &splits.prep.data_root),
     };
-    let r = report::run(&o).map_err(e)?;
+    let r = report::run(&o)?;
     println!("\n{}", markdown_table(&r.rows));
     println!(
         "report: {}/index.html ({} files)",

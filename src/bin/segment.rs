@@ -3,8 +3,9 @@
 //! exact grid and affine, preprocessed as the run was trained. See `--help`.
 
 use clap::Parser;
+use coin::cli::{DeviceArg, Failure};
 use coin::data::nifti::{read_volume, write_f32, write_labels};
-use coin::eval::{segment_volume, OrganMask, SegmentOptions};
+use coin::eval::{check_organ_mask, segment_volume, OrganMask, SegmentOptions};
 use coin::train::TrainedModel;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -16,8 +17,10 @@ use std::time::Instant;
 /// generator; |x − x_cf| is resampled to the native slice size and thresholded. With a folder as
 /// --input, every .nii/.nii.gz in it is segmented into the --output folder under the same name
 /// (--organ-mask, --save-* and --csv then name folders too).
+///
+/// Research software, not a medical device: its masks are not for clinical decisions.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(version, about, long_about, after_help = coin::cli::EXIT_CODES_HELP)]
 struct Args {
     /// A run folder written by `train`.
     #[arg(long)]
@@ -62,15 +65,19 @@ struct Args {
     /// Slices per forward pass.
     #[arg(long, default_value_t = 8)]
     batch: usize,
-    /// cpu, reference, emu, cuda[:N] or auto.
-    #[arg(long, default_value = "auto", value_parser = coin::gpu::device_from_arg)]
-    device: coin::Device,
+    /// auto, cpu, cuda[:N] (or gpu[:N]), reference or emu.
+    #[arg(long, default_value = "auto")]
+    device: DeviceArg,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
     /// Overwrite existing outputs.
     #[arg(long)]
     force: bool,
+    /// When no slice is selected (the organ mask covers none), write an empty mask and exit 0
+    /// instead of writing nothing and exiting 3.
+    #[arg(long)]
+    allow_empty: bool,
 }
 
 /// One volume's input and output paths.
@@ -214,23 +221,18 @@ fn parse_ids(s: &str) -> Result<Vec<u32>, String> {
 
 fn main() {
     let a = Args::parse();
-    if let Err(e) = real_main(&a) {
-        eprintln!("segment: {e}");
-        std::process::exit(1);
-    }
+    coin::cli::main("segment", || real_main(&a))
 }
 
-fn real_main(a: &Args) -> Result<(), String> {
-    coin::set_threads(a.threads).map_err(|e| e.to_string())?;
-    let jobs = jobs(a)?;
-    check_outputs(&jobs, a.force)?;
-    let device = a.device;
-    let checkpoint =
-        coin::train::checkpoint_arg(&a.model, &a.checkpoint).map_err(|e| e.to_string())?;
-    let model =
-        TrainedModel::open(&a.model, checkpoint.as_deref(), device).map_err(|e| e.to_string())?;
+fn real_main(a: &Args) -> Result<(), Failure> {
+    coin::set_threads(a.threads).map_err(|e| Failure::usage(e.to_string()))?;
+    let jobs = jobs(a).map_err(Failure::usage)?;
+    check_outputs(&jobs, a.force).map_err(Failure::usage)?;
+    let device = a.device.open()?;
+    let checkpoint = coin::train::checkpoint_arg(&a.model, &a.checkpoint)?;
+    let model = TrainedModel::open(&a.model, checkpoint.as_deref(), device)?;
     let ids = match &a.organ_labels {
-        Some(s) => parse_ids(s)?,
+        Some(s) => parse_ids(s).map_err(Failure::usage)?,
         None => model.prep.kidney_labels.clone(),
     };
     let threshold = a.threshold.unwrap_or(model.config.eval.threshold);
@@ -243,25 +245,45 @@ fn real_main(a: &Args) -> Result<(), String> {
         model.prep.window_hu[0],
         model.prep.window_hu[1],
     );
+    let mut empty = Vec::new();
     for job in &jobs {
-        segment_one(a, &model, job, &ids, threshold)?;
+        if !segment_one(a, &model, job, &ids, threshold)? && !a.allow_empty {
+            empty.push(job.input.display().to_string());
+        }
     }
-    Ok(())
+    if empty.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::nothing(format!(
+        "no slice selected in {}: the organ mask covers no slice with enough organ voxels \
+         (training's filter), so nothing was written (--allow-empty writes an empty mask and \
+         exits 0)",
+        empty.join(", ")
+    )))
 }
 
+/// The organ label map of a job, refused when it looks like an image.
+fn organ_labels(job: &Job) -> Result<Option<coin::data::Volume>, Failure> {
+    let Some(p) = &job.organ else {
+        return Ok(None);
+    };
+    let v = read_volume(p)?;
+    check_organ_mask(&v).map_err(|e| Failure::usage(e.to_string()))?;
+    Ok(Some(v))
+}
+
+/// Segments one volume; false when no slice was selected (and, without --allow-empty, nothing
+/// was written).
 fn segment_one(
     a: &Args,
     model: &TrainedModel,
     job: &Job,
     ids: &[u32],
     threshold: f64,
-) -> Result<(), String> {
+) -> Result<bool, Failure> {
     let t = Instant::now();
-    let v = read_volume(&job.input).map_err(|e| e.to_string())?;
-    let labels = match &job.organ {
-        Some(p) => Some(read_volume(p).map_err(|e| e.to_string())?),
-        None => None,
-    };
+    let v = read_volume(&job.input)?;
+    let labels = organ_labels(job)?;
     let opts = SegmentOptions {
         threshold,
         postprocess: a.postprocess,
@@ -279,27 +301,25 @@ fn segment_one(
     let seg = segment_volume(model.networks(), &v, &opts, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     bar.finish_and_clear();
     if let Some(w) = &seg.orientation_warning {
         eprintln!("WARNING: {name}: {w}");
     }
-    // Everything is computed; each file is written to a temporary name and renamed.
-    let err = |e: coin::Error| e.to_string();
-    write_labels(&job.mask, &seg.mask, &v).map_err(err)?;
-    if let (Some(p), Some(c)) = (&job.counterfactual, &seg.counterfactual_hu) {
-        write_f32(p, c, &v).map_err(err)?;
+    if job.organ.is_none() {
+        eprintln!(
+            "WARNING: {name}: no --organ-mask, so all {} slices along axis {} were segmented, \
+             though the model saw only kidney slices in training; an organ label map (e.g. \
+             TotalSegmentator's, kidneys 2,3: --organ-mask SEG.nii.gz --organ-labels 2,3) \
+             restricts it to those slices",
+            v.dims[seg.axis], seg.axis
+        );
     }
-    if let (Some(p), Some(d)) = (&job.difference, &seg.difference) {
-        write_f32(p, d, &v).map_err(err)?;
+    if seg.slices.is_empty() && !a.allow_empty {
+        println!("{name}: no slice selected; nothing written");
+        return Ok(false);
     }
-    if let Some(p) = &job.csv {
-        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        coin::io::checkpoint::write_atomic(p, seg.csv().as_bytes()).map_err(err)?;
-    }
+    write_outputs(job, &seg, &v)?;
     let voxels = seg.mask.iter().filter(|&&m| m > 0).count();
     let ml = voxels as f64 * v.spacing.iter().map(|&s| s as f64).product::<f64>() / 1000.0;
     let r = seg.reorientation;
@@ -314,5 +334,29 @@ fn segment_one(
         job.mask.display(),
         t.elapsed().as_secs_f64()
     );
+    Ok(!seg.slices.is_empty())
+}
+
+/// Everything is computed; each file is written to a temporary name and renamed.
+fn write_outputs(
+    job: &Job,
+    seg: &coin::eval::VolumeSegmentation,
+    v: &coin::data::Volume,
+) -> Result<(), Failure> {
+    write_labels(&job.mask, &seg.mask, v)?;
+    if let (Some(p), Some(c)) = (&job.counterfactual, &seg.counterfactual_hu) {
+        write_f32(p, c, v)?;
+    }
+    if let (Some(p), Some(d)) = (&job.difference, &seg.difference) {
+        write_f32(p, d, v)?;
+    }
+    if let Some(p) = &job.csv {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Failure::from(coin::Error::Invalid(format!("{}: {e}", dir.display())))
+            })?;
+        }
+        coin::io::checkpoint::write_atomic(p, seg.csv().as_bytes())?;
+    }
     Ok(())
 }

@@ -3,10 +3,10 @@
 //! test split, `summary.json`. See `--help` and `presets/cpu-default.toml`.
 
 use clap::Parser;
+use coin::cli::{DeviceArg, Failure};
 use coin::data::layout::{LabelIds, LayoutKind};
 use coin::data::DataSource;
 use coin::train::{default_run_folder, run, RunConfig, RunOptions, Stages};
-use coin::Device;
 use std::path::PathBuf;
 
 /// Train COIN (counterfactual inpainting) for weakly supervised tumour segmentation.
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 /// With no arguments: the built-in phantom (written once under data/), the `cpu-default`
 /// preset (about 15 minutes on 2 cores), output in runs/cpu-default-<UTC time>/.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(version, about, long_about, after_help = coin::cli::EXIT_CODES_HELP)]
 struct Args {
     /// A data folder (default: the built-in phantom).
     #[arg(long)]
@@ -38,9 +38,10 @@ struct Args {
     /// The run folder (default runs/<preset>-<UTC time>).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// cpu, reference, emu, cuda[:N] or auto (a GPU when one and the kernels are present).
-    #[arg(long, default_value = "auto", value_parser = coin::gpu::device_from_arg)]
-    device: Device,
+    /// auto, cpu, cuda[:N] (or gpu[:N]), reference or emu; auto takes a GPU when a usable one
+    /// and the kernels are present, and says which it chose.
+    #[arg(long, default_value = "auto")]
+    device: DeviceArg,
     /// Worker threads for the tensor ops (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -96,29 +97,25 @@ fn parse_labels(s: &str) -> Result<LabelIds, String> {
 
 fn main() {
     let a = Args::parse();
-    match real_main(a) {
-        Ok(()) => {}
-        Err(e) => {
-            eprintln!("train: {e}");
-            std::process::exit(1);
-        }
-    }
+    coin::cli::main("train", || real_main(a))
 }
 
 /// The configuration the arguments select: a preset or a file, with the seed and budget
 /// overrides.
-fn config(a: &Args) -> Result<RunConfig, String> {
+fn config(a: &Args) -> Result<RunConfig, Failure> {
     let mut cfg = match &a.config {
         Some(p) => RunConfig::from_file(p),
         None => RunConfig::preset(&a.preset),
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| Failure::usage(e.to_string()))?;
     if let Some(s) = a.seed {
         cfg.seed = s;
     }
     if let Some(k) = a.budget_scale {
         if !(k.is_finite() && k > 0.0) {
-            return Err(format!("--budget-scale must be a positive number, got {k}"));
+            return Err(Failure::usage(format!(
+                "--budget-scale must be a positive number, got {k}"
+            )));
         }
         cfg.classifier.budget_s *= k;
         cfg.coin.budget_s *= k;
@@ -128,7 +125,7 @@ fn config(a: &Args) -> Result<RunConfig, String> {
 }
 
 /// The data the arguments name: the built-in phantom, or a folder in a layout.
-fn data_source(a: &Args) -> Result<DataSource, String> {
+fn data_source(a: &Args) -> Result<DataSource, Failure> {
     Ok(match &a.data {
         None => DataSource::phantom(),
         Some(root) => DataSource {
@@ -138,7 +135,8 @@ fn data_source(a: &Args) -> Result<DataSource, String> {
                 .labels
                 .as_deref()
                 .map(parse_labels)
-                .transpose()?
+                .transpose()
+                .map_err(Failure::usage)?
                 .unwrap_or_else(LabelIds::paper),
             labels_dir: None,
             splits: a.splits.clone(),
@@ -146,13 +144,14 @@ fn data_source(a: &Args) -> Result<DataSource, String> {
     })
 }
 
-fn real_main(a: Args) -> Result<(), String> {
+fn real_main(a: Args) -> Result<(), Failure> {
     let cfg = config(&a)?;
     if a.print_config {
         print!("{}", cfg.to_toml());
         return Ok(());
     }
-    coin::set_threads(a.threads).map_err(|e| e.to_string())?;
+    coin::set_threads(a.threads).map_err(|e| Failure::usage(e.to_string()))?;
+    let device = a.device.open()?;
     let data = data_source(&a)?;
     let out = a
         .out
@@ -161,7 +160,7 @@ fn real_main(a: Args) -> Result<(), String> {
     println!(
         "coin train: preset {}, device {}, {} threads, seed {}, output {}",
         cfg.name,
-        a.device,
+        device,
         coin::host::threads(),
         cfg.seed,
         out.display()
@@ -170,14 +169,14 @@ fn real_main(a: Args) -> Result<(), String> {
         cfg,
         data,
         out: out.clone(),
-        device: a.device,
+        device,
         resume: a.resume,
         force: a.force,
         stages: a.stage,
         classifier: a.classifier,
         classifier_init: a.classifier_init,
     };
-    let s = run(&o).map_err(|e| e.to_string())?;
+    let s = run(&o)?;
     println!("\n== summary ({}/summary.json)", out.display());
     println!("{s}");
     Ok(())

@@ -28,6 +28,20 @@ pub struct DataSource {
 }
 
 impl DataSource {
+    /// The same source with its folders made absolute (from the current folder): what a run
+    /// records, so the record holds wherever it is read from.
+    pub fn absolute(&self) -> Result<DataSource> {
+        let abs = |p: &PathBuf| {
+            std::path::absolute(p)
+                .map_err(|e| crate::Error::Invalid(format!("{}: {e}", p.display())))
+        };
+        Ok(DataSource {
+            root: self.root.as_ref().map(abs).transpose()?,
+            splits: self.splits.as_ref().map(abs).transpose()?,
+            ..self.clone()
+        })
+    }
+
     pub fn phantom() -> DataSource {
         DataSource {
             root: None,

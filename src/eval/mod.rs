@@ -20,6 +20,6 @@ pub use segmentation::{
     ClassifierReport, CoinReport, EvalCfg,
 };
 pub use volume::{
-    run_batch, segment_volume, ModelView, Networks, OrganMask, SegmentOptions, SliceRecord,
-    VolumeSegmentation,
+    check_organ_mask, run_batch, segment_volume, ModelView, Networks, OrganMask, SegmentOptions,
+    SliceRecord, VolumeSegmentation,
 };

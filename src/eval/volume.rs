@@ -94,6 +94,31 @@ fn same_grid(a: &Volume, b: &Volume) -> bool {
     a.dims == b.dims && close
 }
 
+/// Refuses an organ mask whose values look like an image rather than label ids: a negative
+/// value, a non-integer, or more than 255 distinct values (a CT passed as the organ mask).
+pub fn check_organ_mask(labels: &Volume) -> Result<()> {
+    let refuse = |why: String| {
+        Err(Error::Invalid(format!(
+            "organ mask {} does not look like a label map ({why}): give an organ segmentation \
+             (e.g. TotalSegmentator's output), not the scan",
+            labels.source.display()
+        )))
+    };
+    let mut distinct = std::collections::BTreeSet::new();
+    for (i, &v) in labels.data.iter().enumerate() {
+        if v < 0.0 {
+            return refuse(format!("{v} at voxel {i}"));
+        }
+        if v.fract() != 0.0 || !v.is_finite() {
+            return refuse(format!("the non-integer {v} at voxel {i}"));
+        }
+        if distinct.insert(v as u32) && distinct.len() > 255 {
+            return refuse("more than 255 distinct values".into());
+        }
+    }
+    Ok(())
+}
+
 /// The slices to process along `axis`, with their organ voxel counts: every slice, or those that
 /// pass training's kidney filter in the organ mask.
 fn chosen_slices(

@@ -588,20 +588,6 @@ impl Probe {
     }
 }
 
-/// The device a binary's `--device` names: `auto` probes for a GPU (printing
-/// [`Probe::auto_warning`] when it falls back), anything else is parsed.
-pub fn device_from_arg(arg: &str) -> crate::Result<crate::Device> {
-    if arg == "auto" {
-        let p = probe();
-        if let Some(w) = p.auto_warning() {
-            eprintln!("{w}");
-        }
-        Ok(p.auto_device())
-    } else {
-        arg.parse()
-    }
-}
-
 /// The device handle behind a GPU `Device` tag (opened on first use, then shared).
 pub fn for_device(d: crate::Device) -> Result<Gpu> {
     use std::collections::HashMap;

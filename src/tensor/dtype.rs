@@ -84,14 +84,15 @@ impl std::str::FromStr for Device {
             "cpu" | "auto" => Ok(Device::Cpu),
             "reference" | "ref" => Ok(Device::Reference),
             "emu" => Ok(Device::Emu),
-            "cuda" => Ok(Device::Cuda(0)),
-            other if other.starts_with("cuda:") => other[5..]
-                .parse::<u8>()
+            "cuda" | "gpu" => Ok(Device::Cuda(0)),
+            other if other.starts_with("cuda:") || other.starts_with("gpu:") => other
+                .split_once(':')
+                .and_then(|(_, n)| n.parse::<u8>().ok())
                 .map(Device::Cuda)
-                .map_err(|_| crate::Error::Device(format!("bad CUDA device '{other}' (cuda:N)"))),
+                .ok_or_else(|| crate::Error::Device(format!("bad CUDA device '{other}' (cuda:N)"))),
             other => Err(crate::Error::Device(format!(
-                "unknown device '{other}': this build knows 'cpu', 'reference', 'emu', \
-                 'cuda', 'cuda:N' and 'auto'"
+                "unknown device '{other}': this build knows auto, cpu, cuda[:N] (or gpu[:N]), \
+                 reference (ref) and emu"
             ))),
         }
     }

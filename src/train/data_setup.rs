@@ -16,7 +16,7 @@ use crate::data::window::{fingerprint, Fingerprint};
 use crate::data::{read_volume, Window};
 use crate::rng::Rng;
 use crate::{Error, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub struct Splits {
@@ -40,21 +40,26 @@ fn slicing(axis: usize, kidney: &[u32]) -> Slicing {
 }
 
 /// The cases of the run (phantom written first if needed) and its data root.
-pub fn cases(cfg: &RunConfig, src: &DataSource) -> Result<(PathBuf, Vec<Case>)> {
-    let root = match &src.root {
-        Some(r) => r.clone(),
-        None => {
+pub fn cases(
+    cfg: &RunConfig,
+    src: &DataSource,
+    saved_root: Option<&Path>,
+) -> Result<(PathBuf, Vec<Case>)> {
+    let root = match (&src.root, saved_root) {
+        (Some(r), _) => absolute(r)?,
+        // The phantom a run was trained on, where that run wrote it (absolute since runs
+        // record it so): found wherever the run folder is opened from.
+        (None, Some(saved)) if saved.is_absolute() => {
+            write_phantom(cfg, saved)?;
+            saved.to_path_buf()
+        }
+        (None, _) => {
             let d = &cfg.data;
-            let root = PathBuf::from(format!(
+            let root = absolute(Path::new(&format!(
                 "data/phantom-{}x{}x{}-s{}",
                 d.phantom_train, d.phantom_test, d.phantom_slices, cfg.seed
-            ));
-            let spec = PhantomSpec {
-                nz: d.phantom_slices,
-                seed: cfg.seed,
-                ..PhantomSpec::default()
-            };
-            write_dataset(&root, &spec, d.phantom_train, d.phantom_test)?;
+            )))?;
+            write_phantom(cfg, &root)?;
             root
         }
     };
@@ -74,6 +79,23 @@ pub fn cases(cfg: &RunConfig, src: &DataSource) -> Result<(PathBuf, Vec<Case>)> 
         )));
     }
     Ok((root, cases))
+}
+
+/// The built-in phantom of `cfg` under `root` (written once, reused after).
+fn write_phantom(cfg: &RunConfig, root: &Path) -> Result<()> {
+    let d = &cfg.data;
+    let spec = PhantomSpec {
+        nz: d.phantom_slices,
+        seed: cfg.seed,
+        ..PhantomSpec::default()
+    };
+    write_dataset(root, &spec, d.phantom_train, d.phantom_test)?;
+    Ok(())
+}
+
+/// `p` from the current folder, so a run's records hold wherever they are read from.
+fn absolute(p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))
 }
 
 /// Splits the training cases into train and validation at patient level (seeded).
@@ -161,7 +183,7 @@ fn window_of(
 /// Everything the stages need from the data.
 /// The slice cache lives in `<data root>/.coin-cache`, shared by every run on those data.
 pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>) -> Result<Splits> {
-    let (root, all) = cases(cfg, src)?;
+    let (root, all) = cases(cfg, src, saved.map(|p| p.data_root.as_path()))?;
     let cache_dir = root.join(".coin-cache");
     let (train_cases, val_cases, test_cases) =
         carve_validation(&all, cfg.data.val_fraction, cfg.seed)?;

@@ -101,11 +101,12 @@ impl<'a> Session<'a> {
             }
         }
         std::fs::write(run.path.join("config.toml"), cfg.to_toml())?;
-        let what = o.data.root.as_ref();
+        let data = o.data.absolute()?;
+        let what = data.root.as_ref();
         let what = what.map_or("built-in phantom".to_string(), |r| r.display().to_string());
         println!("data: preparing ({what})");
         let saved_prep = resumed.as_ref().map(|(_, s)| &s.record.preprocessing);
-        let splits = prepare(cfg, &o.data, saved_prep)?;
+        let splits = prepare(cfg, &data, saved_prep)?;
         let prep = splits.prep.clone();
         println!(
             "data: {} / {} / {} slices (train / validation / test) from {}, window [{:.0}, {:.0}] HU, {}²",
@@ -115,7 +116,7 @@ impl<'a> Session<'a> {
         let record = RunRecord {
             config: cfg.clone(),
             preprocessing: prep,
-            data: o.data.clone(),
+            data,
         };
         Ok(Session {
             o,

@@ -1,0 +1,218 @@
+//! What every binary shares with its user: the `--device` argument (parsed once, probed before
+//! any work), the exit codes, and one-line failures. Binaries call [`main`] with their work.
+//!
+//! Exit codes, the same in every binary: 0 done, 1 failed, 2 bad usage or an unusable device,
+//! 3 nothing selected (`segment --allow-empty` turns 3 into 0).
+
+use crate::gpu::{self, Probe};
+use crate::{Device, Error};
+
+/// Done.
+pub const EXIT_DONE: i32 = 0;
+/// The work failed (bad data, a non-finite loss, an I/O error…).
+pub const EXIT_FAILED: i32 = 1;
+/// Bad usage: an argument that cannot work, or a device that cannot run here.
+pub const EXIT_USAGE: i32 = 2;
+/// Nothing was selected to work on (no slice of a scan, say).
+pub const EXIT_NOTHING: i32 = 3;
+
+/// The exit codes as `--help` lists them.
+pub const EXIT_CODES_HELP: &str = "Exit codes: 0 done, 1 failed, 2 bad usage or unusable device, \
+3 nothing selected.";
+
+/// A binary's failure: its exit code and a one-line message.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    /// Bad usage (exit 2).
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_USAGE,
+            message: message.into(),
+        }
+    }
+    /// Nothing selected (exit 3).
+    pub fn nothing(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_NOTHING,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    /// An unusable device is bad usage; every other library error is a failure.
+    fn from(e: Error) -> Failure {
+        let code = match e {
+            Error::Device(_) => EXIT_USAGE,
+            _ => EXIT_FAILED,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Runs a binary's work and exits: 0, or its failure's code after `name: message` on one line
+/// of stderr (line breaks in the message are folded).
+pub fn main(name: &str, work: impl FnOnce() -> Result<(), Failure>) -> ! {
+    match work() {
+        Ok(()) => std::process::exit(EXIT_DONE),
+        Err(f) => {
+            let one_line = f.message.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("{name}: {one_line}");
+            std::process::exit(f.code)
+        }
+    }
+}
+
+/// `--device`: `auto` or a named device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceArg {
+    Auto,
+    Named(Device),
+}
+
+impl std::str::FromStr for DeviceArg {
+    type Err = Error;
+    fn from_str(s: &str) -> crate::Result<DeviceArg> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(DeviceArg::Auto),
+            other => other.parse().map(DeviceArg::Named),
+        }
+    }
+}
+
+impl DeviceArg {
+    /// The device to run on, probed before any work: `auto` takes the GPU when a usable one and
+    /// the kernels are present and says on stderr what it chose and why; a named CUDA device
+    /// that cannot run here (no driver, no such device, a build without kernels, a driver too
+    /// old for them) is an error naming what to do.
+    pub fn open(self) -> Result<Device, Failure> {
+        match self {
+            DeviceArg::Auto => {
+                let p = gpu::probe();
+                let d = p.auto_device();
+                eprintln!("device: {d} ({})", auto_reason(&p));
+                if d.is_gpu() {
+                    gpu::for_device(d)?;
+                }
+                Ok(d)
+            }
+            DeviceArg::Named(d @ Device::Cuda(n)) => {
+                if let Some(why) = cuda_unusable(&gpu::probe(), n) {
+                    return Err(Failure::usage(format!("--device {d}: {why}")));
+                }
+                gpu::for_device(d).map_err(|e| Failure::usage(format!("--device {d}: {e}")))?;
+                Ok(d)
+            }
+            DeviceArg::Named(d) => Ok(d),
+        }
+    }
+}
+
+/// Why `auto` chose what it chose.
+pub fn auto_reason(p: &Probe) -> String {
+    if p.auto_device().is_gpu() {
+        return format!("{} CUDA device(s) and this build's kernels", p.devices);
+    }
+    match p.auto_warning() {
+        Some(w) => w.trim_start_matches("WARNING: ").to_string(),
+        None if !p.driver => "no NVIDIA driver found".to_string(),
+        None => "the NVIDIA driver reports no device".to_string(),
+    }
+}
+
+/// Why CUDA device `n` cannot run the kernels here, or `None` when it can.
+pub fn cuda_unusable(p: &Probe, n: u8) -> Option<String> {
+    if !p.driver {
+        return Some(
+            "no NVIDIA driver found (libcuda could not be loaded); use --device cpu, or auto"
+                .to_string(),
+        );
+    }
+    if (n as usize) >= p.devices {
+        return Some(format!(
+            "the NVIDIA driver reports {} device(s); use --device cpu, or auto",
+            p.devices
+        ));
+    }
+    if !p.kernels {
+        return Some(
+            "this build has no CUDA kernels (nvcc was not found when it was built): run \
+             scripts/install-cuda-toolchain.sh and rebuild, or use --device cpu"
+                .to_string(),
+        );
+    }
+    p.driver_mismatch()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_parse_once_for_every_binary() {
+        let named = |s: &str| s.parse::<DeviceArg>().unwrap();
+        assert_eq!(named("auto"), DeviceArg::Auto);
+        assert_eq!(named("cpu"), DeviceArg::Named(Device::Cpu));
+        assert_eq!(named("ref"), DeviceArg::Named(Device::Reference));
+        assert_eq!(named("reference"), DeviceArg::Named(Device::Reference));
+        assert_eq!(named("emu"), DeviceArg::Named(Device::Emu));
+        assert_eq!(named("cuda"), DeviceArg::Named(Device::Cuda(0)));
+        assert_eq!(named("gpu"), DeviceArg::Named(Device::Cuda(0)));
+        assert_eq!(named("gpu:1"), DeviceArg::Named(Device::Cuda(1)));
+        assert_eq!(named("CUDA:2"), DeviceArg::Named(Device::Cuda(2)));
+        for bad in ["tpu", "cuda:x", "gpu:", "cuda:300"] {
+            assert!(bad.parse::<DeviceArg>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_unusable_cuda_device_says_why() {
+        let none = Probe {
+            driver: false,
+            devices: 0,
+            kernels: true,
+            driver_cuda: None,
+            kernels_cuda: Some(13000),
+        };
+        assert!(cuda_unusable(&none, 0)
+            .unwrap()
+            .contains("no NVIDIA driver"));
+        let one = Probe {
+            driver: true,
+            devices: 1,
+            driver_cuda: Some(13000),
+            ..none
+        };
+        assert_eq!(cuda_unusable(&one, 0), None);
+        assert!(cuda_unusable(&one, 1).unwrap().contains("reports 1 device"));
+        let no_kernels = Probe {
+            kernels: false,
+            ..one
+        };
+        assert!(cuda_unusable(&no_kernels, 0)
+            .unwrap()
+            .contains("no CUDA kernels"));
+        let old = Probe {
+            driver_cuda: Some(12040),
+            ..one
+        };
+        assert!(cuda_unusable(&old, 0).is_some());
+        assert!(auto_reason(&none).contains("no NVIDIA driver"));
+    }
+
+    #[test]
+    fn failures_map_to_exit_codes() {
+        assert_eq!(Failure::from(Error::Device("x".into())).code, EXIT_USAGE);
+        assert_eq!(Failure::from(Error::Invalid("x".into())).code, EXIT_FAILED);
+        assert_eq!(Failure::usage("x").code, EXIT_USAGE);
+        assert_eq!(Failure::nothing("x").code, EXIT_NOTHING);
+    }
+}
