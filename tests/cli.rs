@@ -117,6 +117,20 @@ fn exit_codes_are_in_every_help_and_bad_usage_is_2() {
     }
     let h = String::from_utf8_lossy(&run("segment", &[os("--help")]).stdout).to_string();
     assert!(h.contains("not a medical device"), "{h}");
+    // Work that fails (here: a run folder that is not there) exits 1, on one line.
+    let o = run(
+        "evaluate",
+        &[
+            os("--model"),
+            os("/nonexistent/run"),
+            os("--out"),
+            os("/nonexistent/report"),
+            os("--device"),
+            os("cpu"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
 
 #[test]
