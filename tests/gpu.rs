@@ -454,3 +454,117 @@ fn the_exact_size_cache_mode_reuses_nothing() {
         assert_eq!(allocs, 1, "{dev}: constants too");
     });
 }
+
+/// TF32 as the tensor cores see it: `rna` rounds to nearest, ties away from zero (what
+/// `wmma::__float_to_tf32` does); `false` drops the low 13 mantissa bits (an FP32 value passed
+/// to `mma_sync` unconverted).
+fn tf32(x: f32, rna: bool) -> f64 {
+    let u = x.to_bits();
+    let u = if rna { u.wrapping_add(0x1000) } else { u } & 0xFFFF_E000;
+    f32::from_bits(u) as f64
+}
+
+/// The emulated tensor cores (`nvcuda::wmma`, TF32 16×16×8) against the reference: a 32×48×24
+/// GEMM, operands converted with `__float_to_tf32` and passed in unconverted; each matches the
+/// f64 product of the operands as TF32 holds them to FP32 accumulation accuracy, and the exact
+/// product to TF32 accuracy. In order, shuffled, and on a GPU when present.
+#[test]
+fn wmma_tf32_gemm_matches_the_reference() {
+    let (m, n, k) = (32usize, 48usize, 24usize);
+    let mut r = Rng::new(41);
+    let a = randn(&mut r, m * k);
+    let b = randn(&mut r, k * n);
+    on_devices("wmma", |g, dev| {
+        let (da, db) = (g.upload(&a).unwrap(), g.upload(&b).unwrap());
+        let mut outs = Vec::new();
+        for convert in [1, 0] {
+            let dc = g.alloc_f32(m * n).unwrap();
+            let mut args = Args::new();
+            args.buf(&da)
+                .buf(&db)
+                .buf(&dc)
+                .i32(n as i32)
+                .i32(k as i32)
+                .i32(convert);
+            g.launch(
+                "selftest_wmma_gemm",
+                [(n / 16) as u32, (m / 16) as u32, 1],
+                [32, 1, 1],
+                0,
+                &mut args,
+            )
+            .unwrap();
+            let got: Vec<f64> = g.download(&dc).unwrap().iter().map(|&v| v as f64).collect();
+            let (mut as_tf32, mut exact, mut scale) =
+                (vec![0.0; m * n], vec![0.0; m * n], vec![0.0; m * n]);
+            for i in 0..m {
+                for j in 0..n {
+                    for p in 0..k {
+                        let (x, y) = (a[i * k + p], b[p * n + j]);
+                        as_tf32[i * n + j] += tf32(x, convert == 1) * tf32(y, convert == 1);
+                        exact[i * n + j] += x as f64 * y as f64;
+                        scale[i * n + j] += (x as f64 * y as f64).abs();
+                    }
+                }
+            }
+            for e in 0..m * n {
+                let what = format!("{dev}, convert {convert}, element {e}");
+                assert!(
+                    (got[e] - as_tf32[e]).abs() <= 1e-5 * scale[e] + 1e-6,
+                    "{what}: {} vs {}",
+                    got[e],
+                    as_tf32[e]
+                );
+                assert!(
+                    (got[e] - exact[e]).abs() <= 2f64.powi(-9) * scale[e],
+                    "{what}: TF32 accuracy"
+                );
+            }
+            outs.push(got);
+        }
+        assert!(
+            outs[0] != outs[1],
+            "{dev}: rounding and truncation give different products"
+        );
+    });
+}
+
+/// cp.async on the emulator: with its `__pipeline_wait_prior` the copied data arrive; without
+/// it, the destination still holds NaN when read, so a missing wait fails (on a GPU the same
+/// kernel would race instead). With the wait it also runs on a GPU when present.
+#[test]
+fn cp_async_without_its_wait_is_caught() {
+    let threads = 64usize;
+    let x: Vec<f32> = (0..4 * threads).map(|i| i as f32).collect();
+    let want: Vec<f32> = (0..threads)
+        .flat_map(|t| (0..4).map(move |i| (4 * ((t + 1) % threads) + i) as f32))
+        .collect();
+    on_devices("cp.async", |g, dev| {
+        let dx = g.upload(&x).unwrap();
+        for wait in [1, 0] {
+            if wait == 0 && dev == "cuda" {
+                continue;
+            }
+            let dy = g.alloc_f32(4 * threads).unwrap();
+            let mut args = Args::new();
+            args.buf(&dx).buf(&dy).i32(wait);
+            g.launch(
+                "selftest_cp_async",
+                [1, 1, 1],
+                [threads as u32, 1, 1],
+                0,
+                &mut args,
+            )
+            .unwrap();
+            let y = g.download(&dy).unwrap();
+            if wait == 1 {
+                assert_eq!(y, want, "{dev}");
+            } else {
+                assert!(
+                    y.iter().all(|v| v.is_nan()),
+                    "{dev}: a read before the wait sees NaN"
+                );
+            }
+        }
+    });
+}

@@ -11,6 +11,8 @@
 //   launches. Dynamic shared memory comes from coin_dynamic_smem() (kernels/common.cuh) and is
 //   poisoned with NaNs before every block.
 // - Atomics are plain read-modify-writes (fibers never preempt each other).
+// - Tensor cores (nvcuda::wmma, TF32) and the cp.async pipeline: kernels/emu/wmma.h and
+//   kernels/emu/pipeline.h, included at the end of this file.
 // - What it cannot see: races between blocks (they never overlap), warp-synchronous code without
 //   barriers, FMA contraction and other rounding differences of the real compiler.
 #pragma once
@@ -36,6 +38,9 @@ struct Ctx {
   dim3 block_dim;
   dim3 grid_dim;
   unsigned linear_tid;
+  // Counts blocks run on this OS thread: per-block state (the cp.async pipelines) resets when
+  // it changes.
+  uint64_t block_serial;
 };
 extern thread_local Ctx ctx;
 // Switches back to the scheduler until every fiber of the block has reached this barrier.
@@ -74,6 +79,7 @@ inline T shfl_exchange(T v, unsigned src_lane, unsigned width, bool valid) {
 #define __restrict__ __restrict
 #define __launch_bounds__(...)
 #define __shared__ static thread_local
+#define __align__(n) __attribute__((aligned(n)))
 
 inline void __syncthreads() { ::emu::barrier(); }
 inline void __syncwarp(unsigned = 0xffffffffu) { ::emu::barrier(); }
@@ -166,3 +172,6 @@ using std::max;
 using std::min;
 inline long long min(long long a, int b) { return a < b ? a : (long long)b; }
 inline long long max(long long a, int b) { return a > b ? a : (long long)b; }
+
+#include "pipeline.h"
+#include "wmma.h"

@@ -300,6 +300,7 @@ int coin_emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, uns
     for (unsigned y = 0; y < gy; ++y)
       for (unsigned x = 0; x < gx; ++x) {
         ctx.block_idx = uint3{x, y, z};
+        ++ctx.block_serial;
         // Poison dynamic shared memory: reads before writes show up as NaN.
         float nan = std::nanf("");
         for (size_t i = 0; i + 4 <= st.smem.size(); i += 4) std::memcpy(&st.smem[i], &nan, 4);
