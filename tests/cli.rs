@@ -5,8 +5,8 @@
 //! selected (`--allow-empty`: an empty mask and 0); a run folder moved elsewhere opens in
 //! `evaluate` from any folder without regenerating its data.
 
-use crate::common::files::smoke_model;
-use coin::data::nifti::{write_f32, write_labels};
+use crate::common::files::{phantom_pair, smoke_model, train_smoke};
+use coin::data::nifti::write_labels;
 use coin::data::{patient, PhantomSpec};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -34,23 +34,6 @@ fn os(s: &str) -> &std::ffi::OsStr {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-/// A phantom patient of the smoke run's data: its CT and its kidney labels.
-fn phantom_pair(d: &Path) -> (PathBuf, PathBuf) {
-    let p = patient(
-        &PhantomSpec {
-            nz: 16,
-            seed: 777,
-            ..PhantomSpec::default()
-        },
-        3,
-    );
-    let (img, lab) = (d.join("ct.nii.gz"), d.join("kidney.nii.gz"));
-    write_f32(&img, &p.image.data, &p.image).unwrap();
-    let ids: Vec<u8> = p.labels.data.iter().map(|&v| v as u8).collect();
-    write_labels(&lab, &ids, &p.labels).unwrap();
-    (img, lab)
 }
 
 #[test]
@@ -227,20 +210,7 @@ fn a_moved_run_folder_opens_in_evaluate_from_anywhere() {
     let (first, elsewhere) = (d.join("first"), d.join("elsewhere"));
     std::fs::create_dir_all(&first).unwrap();
     std::fs::create_dir_all(&elsewhere).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_train"))
-        .args([
-            "--preset",
-            "smoke",
-            "--device",
-            "cpu",
-            "--threads",
-            "2",
-            "--out",
-            "run",
-        ])
-        .current_dir(&first)
-        .output()
-        .unwrap();
+    let o = train_smoke(Path::new("run"), &first);
     assert!(o.status.success(), "{}", stderr(&o));
     let moved = d.join("moved-run");
     std::fs::rename(first.join("run"), &moved).unwrap();

@@ -3,8 +3,6 @@
 //! scan and evaluates; a state written now round-trips with its phase; a newer format and a
 //! foreign file are refused with a message saying why.
 
-use coin::data::nifti::{write_f32, write_labels};
-use coin::data::{patient, PhantomSpec};
 use coin::train::{Phase, RunState, TrainedModel, RUN_STATE_FORMAT};
 use coin::Device;
 use std::path::{Path, PathBuf};
@@ -29,22 +27,8 @@ fn a_format_1_run_opens_for_inference() {
 fn a_format_1_run_segments_a_scan() {
     let d = std::env::temp_dir().join(format!("coin-run-state-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
-    let p = patient(
-        &PhantomSpec {
-            nz: 16,
-            seed: 777,
-            ..PhantomSpec::default()
-        },
-        3,
-    );
-    let (img, lab, mask) = (
-        d.join("ct.nii.gz"),
-        d.join("kidney.nii.gz"),
-        d.join("mask.nii.gz"),
-    );
-    write_f32(&img, &p.image.data, &p.image).unwrap();
-    let ids: Vec<u8> = p.labels.data.iter().map(|&v| v as u8).collect();
-    write_labels(&lab, &ids, &p.labels).unwrap();
+    let (img, lab) = crate::common::files::phantom_pair(&d);
+    let mask = d.join("mask.nii.gz");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_segment"))
         .arg("--model")
         .arg(fixture())
