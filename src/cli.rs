@@ -89,67 +89,33 @@ impl std::str::FromStr for DeviceArg {
 }
 
 impl DeviceArg {
-    /// The device to run on, probed before any work: `auto` takes the GPU when a usable one and
-    /// the kernels are present and says on stderr what it chose and why; a named CUDA device
-    /// that cannot run here (no driver, no such device, a build without kernels, a driver too
-    /// old for them) is an error naming what to do.
+    /// The device to run on, opened before any work: `auto` takes the GPU when it can run the
+    /// kernels and says on stderr what it chose and why; a named CUDA device that cannot run
+    /// here (no driver, no such device, a build without kernels, a driver too old for them:
+    /// [`Probe::unusable`]) is a bad-usage error naming what to do.
     pub fn open(self) -> Result<Device, Failure> {
-        match self {
+        let d = match self {
             DeviceArg::Auto => {
                 let p = gpu::probe();
                 let d = p.auto_device();
                 eprintln!("device: {d} ({})", auto_reason(&p));
-                if d.is_gpu() {
-                    gpu::for_device(d)?;
-                }
-                Ok(d)
+                d
             }
-            DeviceArg::Named(d @ Device::Cuda(n)) => {
-                if let Some(why) = cuda_unusable(&gpu::probe(), n) {
-                    return Err(Failure::usage(format!("--device {d}: {why}")));
-                }
-                gpu::for_device(d).map_err(|e| Failure::usage(format!("--device {d}: {e}")))?;
-                Ok(d)
-            }
-            DeviceArg::Named(d) => Ok(d),
+            DeviceArg::Named(d) => d,
+        };
+        if d.is_gpu() {
+            gpu::for_device(d).map_err(|e| Failure::usage(format!("--device {d}: {e}")))?;
         }
+        Ok(d)
     }
 }
 
 /// Why `auto` chose what it chose.
 pub fn auto_reason(p: &Probe) -> String {
-    if p.auto_device().is_gpu() {
-        return format!("{} CUDA device(s) and this build's kernels", p.devices);
+    match p.unusable(0) {
+        None => format!("{} CUDA device(s) and this build's kernels", p.devices),
+        Some(why) => p.auto_warning().unwrap_or(why),
     }
-    match p.auto_warning() {
-        Some(w) => w.trim_start_matches("WARNING: ").to_string(),
-        None if !p.driver => "no NVIDIA driver found".to_string(),
-        None => "the NVIDIA driver reports no device".to_string(),
-    }
-}
-
-/// Why CUDA device `n` cannot run the kernels here, or `None` when it can.
-pub fn cuda_unusable(p: &Probe, n: u8) -> Option<String> {
-    if !p.driver {
-        return Some(
-            "no NVIDIA driver found (libcuda could not be loaded); use --device cpu, or auto"
-                .to_string(),
-        );
-    }
-    if (n as usize) >= p.devices {
-        return Some(format!(
-            "the NVIDIA driver reports {} device(s); use --device cpu, or auto",
-            p.devices
-        ));
-    }
-    if !p.kernels {
-        return Some(
-            "this build has no CUDA kernels (nvcc was not found when it was built): run \
-             scripts/install-cuda-toolchain.sh and rebuild, or use --device cpu"
-                .to_string(),
-        );
-    }
-    p.driver_mismatch()
 }
 
 #[cfg(test)]
@@ -182,29 +148,25 @@ mod tests {
             driver_cuda: None,
             kernels_cuda: Some(13000),
         };
-        assert!(cuda_unusable(&none, 0)
-            .unwrap()
-            .contains("no NVIDIA driver"));
+        assert!(none.unusable(0).unwrap().contains("no NVIDIA driver"));
         let one = Probe {
             driver: true,
             devices: 1,
             driver_cuda: Some(13000),
             ..none
         };
-        assert_eq!(cuda_unusable(&one, 0), None);
-        assert!(cuda_unusable(&one, 1).unwrap().contains("reports 1 device"));
+        assert_eq!(one.unusable(0), None);
+        assert!(one.unusable(1).unwrap().contains("reports 1 device"));
         let no_kernels = Probe {
             kernels: false,
             ..one
         };
-        assert!(cuda_unusable(&no_kernels, 0)
-            .unwrap()
-            .contains("no CUDA kernels"));
+        assert!(no_kernels.unusable(0).unwrap().contains("no CUDA kernels"));
         let old = Probe {
             driver_cuda: Some(12040),
             ..one
         };
-        assert!(cuda_unusable(&old, 0).is_some());
+        assert!(old.unusable(0).is_some());
         assert!(auto_reason(&none).contains("no NVIDIA driver"));
     }
 

@@ -39,32 +39,12 @@ fn drv(what: &str, e: result::DriverError) -> Error {
 impl CudaDevice {
     /// Opens device `ordinal`, probing the driver library first.
     pub fn open(ordinal: usize) -> Result<CudaDevice> {
-        // SAFETY: only tries to dlopen libcuda.
-        if !unsafe { sys::is_culib_present() } {
-            return Err(Error::Device(
-                "no CUDA driver: libcuda.so was not found (install the NVIDIA driver, ≥ 580 for \
-                 CUDA 13.0), or use --device cpu"
-                    .into(),
-            ));
-        }
-        if FATBINS.is_empty() {
-            return Err(Error::Device(
-                "this build has no CUDA kernels (nvcc was not found when it was compiled): run \
-                 scripts/install-cuda-toolchain.sh (or set NVCC=/path/to/nvcc) and rebuild with \
-                 cargo build --release"
-                    .into(),
-            ));
+        // No driver, no such device, no kernels, a driver too old for them: one check, shared
+        // with `--device auto` (it dlopens libcuda and initialises the driver when present).
+        if let Some(why) = super::probe().unusable(ordinal) {
+            return Err(Error::Device(why));
         }
         result::init().map_err(|e| drv("init", e))?;
-        if let (Some(d), Some(k)) = (super::driver_cuda_version(), super::table::CUDA_BUILT) {
-            super::versions::check_driver(d, k).map_err(Error::Device)?;
-        }
-        let count = result::device::get_count().map_err(|e| drv("device count", e))? as usize;
-        if ordinal >= count {
-            return Err(Error::Device(format!(
-                "cuda:{ordinal} asked for, but the driver sees {count} device(s)"
-            )));
-        }
         let dev = result::device::get(ordinal as i32).map_err(|e| drv("device", e))?;
         let name = result::device::get_name(dev).unwrap_or_else(|_| "?".into());
         // SAFETY: dev came from device::get.

@@ -558,22 +558,50 @@ impl Probe {
         }
     }
 
-    /// The device `--device auto` picks: the first GPU when there is one, this build has
-    /// kernels and the driver can load them; else the CPU.
+    /// Why CUDA device `ordinal` cannot run this build's kernels here, naming what to do, or
+    /// `None` when it can: the one check [`Gpu::cuda`] and `--device auto` both use.
+    pub fn unusable(&self, ordinal: usize) -> Option<String> {
+        if !self.driver {
+            return Some(
+                "no CUDA driver: no NVIDIA driver was found (libcuda.so could not be loaded; the \
+                 NVIDIA driver ≥ 580 provides it for CUDA 13.0); or run on the CPU (--device cpu)"
+                    .into(),
+            );
+        }
+        if ordinal >= self.devices {
+            return Some(format!(
+                "cuda:{ordinal} asked for, but the NVIDIA driver reports {} device(s); run on \
+                 the CPU (--device cpu), or auto",
+                self.devices
+            ));
+        }
+        if !self.kernels {
+            return Some(
+                "this build has no CUDA kernels (nvcc was not found when it was compiled): run \
+                 scripts/install-cuda-toolchain.sh (or set NVCC=/path/to/nvcc) and rebuild with \
+                 cargo build --release, or run on the CPU (--device cpu)"
+                    .into(),
+            );
+        }
+        self.driver_mismatch()
+    }
+
+    /// The device `--device auto` picks: the first GPU when it can run the kernels
+    /// ([`unusable`](Self::unusable)); else the CPU.
     pub fn auto_device(&self) -> crate::Device {
-        if self.devices > 0 && self.kernels && self.driver_mismatch().is_none() {
+        if self.unusable(0).is_none() {
             crate::Device::Cuda(0)
         } else {
             crate::Device::Cpu
         }
     }
 
-    /// A warning to print for `--device auto` when it falls back to the CPU on a machine with a
-    /// GPU (a build without kernels, or a driver too old for them).
+    /// Why `--device auto` falls back to the CPU on a machine with a GPU (a build without
+    /// kernels, or a driver too old for them): a warning to print.
     pub fn auto_warning(&self) -> Option<String> {
         if self.devices > 0 && !self.kernels {
             return Some(format!(
-                "WARNING: {} CUDA device(s) found, but this build has NO CUDA kernels (nvcc was \
+                "{} CUDA device(s) found, but this build has NO CUDA kernels (nvcc was \
                  not found when it was compiled), so everything runs on the CPU. Run \
                  scripts/install-cuda-toolchain.sh (or set NVCC=/path/to/nvcc) and rebuild.",
                 self.devices
@@ -581,7 +609,7 @@ impl Probe {
         }
         self.driver_mismatch().map(|m| {
             format!(
-                "WARNING: {} CUDA device(s) found, but {m}; everything runs on the CPU.",
+                "{} CUDA device(s) found, but {m}; everything runs on the CPU.",
                 self.devices
             )
         })
@@ -596,7 +624,10 @@ pub fn for_device(d: crate::Device) -> Result<Gpu> {
     static CUDA: OnceLock<Mutex<HashMap<u8, Gpu>>> = OnceLock::new();
     match d {
         crate::Device::Emu => {
-            CachePolicy::from_env(CachePolicy::EMU)?;
+            if EMU.get().is_none() {
+                // Checked once, when the shared emulator is made (not on every tensor).
+                CachePolicy::from_env(CachePolicy::EMU)?;
+            }
             Ok(EMU.get_or_init(Gpu::emu).clone())
         }
         crate::Device::Cuda(n) => {
