@@ -35,6 +35,13 @@ impl Failure {
             message: message.into(),
         }
     }
+    /// The work failed (exit 1).
+    pub fn failed(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_FAILED,
+            message: message.into(),
+        }
+    }
     /// Nothing selected (exit 3).
     pub fn nothing(message: impl Into<String>) -> Failure {
         Failure {

@@ -175,7 +175,6 @@ fn binaries_use_only_the_library_entry_points() {
         "coin::data::Volume",
         "coin::eval::check_organ_mask",
         "coin::eval::VolumeSegmentation",
-        "coin::Error::Invalid",
         "coin::attribution::RiseCfg",
         "coin::data::DataSource",
         "coin::data::Window",

@@ -352,9 +352,8 @@ fn write_outputs(
     }
     if let Some(p) = &job.csv {
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Failure::from(coin::Error::Invalid(format!("{}: {e}", dir.display())))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::failed(format!("{}: {e}", dir.display())))?;
         }
         coin::io::checkpoint::write_atomic(p, seg.csv().as_bytes())?;
     }

@@ -31,13 +31,9 @@ impl DataSource {
     /// The same source with its folders made absolute (from the current folder): what a run
     /// records, so the record holds wherever it is read from.
     pub fn absolute(&self) -> Result<DataSource> {
-        let abs = |p: &PathBuf| {
-            std::path::absolute(p)
-                .map_err(|e| crate::Error::Invalid(format!("{}: {e}", p.display())))
-        };
         Ok(DataSource {
-            root: self.root.as_ref().map(abs).transpose()?,
-            splits: self.splits.as_ref().map(abs).transpose()?,
+            root: self.root.as_deref().map(absolute).transpose()?,
+            splits: self.splits.as_deref().map(absolute).transpose()?,
             ..self.clone()
         })
     }
@@ -66,6 +62,12 @@ pub struct Preprocessing {
     /// scan's affine); `segment` turns other scans' slices to match. Absent in older runs.
     #[serde(default)]
     pub orientation: Option<SliceOrientation>,
+}
+
+/// `p` from the current folder, so the records that hold it mean the same wherever they are
+/// read from.
+pub fn absolute(p: &std::path::Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| crate::Error::Invalid(format!("{}: {e}", p.display())))
 }
 
 /// A native HU slice as training sees it: truncated and saturated to int16 as the slice cache

@@ -39,7 +39,7 @@ pub struct ClassifierState {
 
 impl Stage<'_> {
     pub fn classifier_adam(&self, f: &Classifier) -> Result<Adam> {
-        let c = &self.cfg.classifier;
+        let c = &self.cfg().classifier;
         Adam::new(
             &f.group,
             AdamConfig {
@@ -57,7 +57,7 @@ impl Stage<'_> {
         adam: &mut Adam,
         mut state: ClassifierState,
     ) -> Result<(ClassifierState, ClassifierReport)> {
-        let c = &self.cfg.classifier;
+        let c = &self.cfg().classifier;
         let spec = LoaderSpec {
             batch: c.batch,
             salt: 0xc1a5,
@@ -65,7 +65,7 @@ impl Stage<'_> {
             what: "classifier",
         };
         let (train, val, per_epoch) =
-            stage_loaders(self.cfg, [&self.train, &self.val], spec, self.device)?;
+            stage_loaders(self.cfg(), [&self.train, &self.val], spec, self.device)?;
         let best_path = self.run.path.join("classifier.safetensors");
         let t0 = Instant::now() - std::time::Duration::from_secs_f64(state.seconds);
         let bar = Progress::new("classifier", c.max_steps, c.budget_s, state.step);

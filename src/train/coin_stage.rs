@@ -42,7 +42,7 @@ impl Stage<'_> {
         f: &Classifier,
         mut state: CoinState,
     ) -> Result<CoinState> {
-        let c = &self.cfg.coin;
+        let c = &self.cfg().coin;
         let spec = LoaderSpec {
             batch: c.batch,
             salt: 0xc014,
@@ -50,7 +50,7 @@ impl Stage<'_> {
             what: "COIN",
         };
         let (train, val, per_epoch) =
-            stage_loaders(self.cfg, [&self.train, &self.val], spec, self.device)?;
+            stage_loaders(self.cfg(), [&self.train, &self.val], spec, self.device)?;
         let t0 = Instant::now() - std::time::Duration::from_secs_f64(state.seconds);
         let budget_s = state.budget_s.unwrap_or(c.budget_s);
         let bar = Progress::new("counterfactual", c.max_steps, budget_s, state.step);
@@ -120,8 +120,13 @@ impl Stage<'_> {
         state: &mut CoinState,
         bar: &Progress,
     ) -> Result<()> {
-        let c = &self.cfg.coin;
-        let r = evaluate_coin(nets, &f.net, val, &self.cfg.eval_cfg(self.cfg.eval.samples))?;
+        let c = &self.cfg().coin;
+        let r = evaluate_coin(
+            nets,
+            &f.net,
+            val,
+            &self.cfg().eval_cfg(self.cfg().eval.samples),
+        )?;
         save_panels(
             &self
                 .run

@@ -9,7 +9,7 @@ use crate::data::dataset::{DatasetConfig, SliceDataset, Task, Tumours};
 use crate::data::layout::{discover, Case, Split};
 use crate::data::orientation::{slice_orientation, SliceOrientation};
 use crate::data::phantom::{write_dataset, PhantomSpec};
-use crate::data::preprocessing::{DataSource, Preprocessing};
+use crate::data::preprocessing::{absolute, DataSource, Preprocessing};
 use crate::data::slices::KIDNEY_PIXELS_AT_1_5MM;
 use crate::data::tumour::TumourParams;
 use crate::data::window::{fingerprint, Fingerprint};
@@ -91,11 +91,6 @@ fn write_phantom(cfg: &RunConfig, root: &Path) -> Result<()> {
     };
     write_dataset(root, &spec, d.phantom_train, d.phantom_test)?;
     Ok(())
-}
-
-/// `p` from the current folder, so a run's records hold wherever they are read from.
-fn absolute(p: &Path) -> Result<PathBuf> {
-    std::path::absolute(p).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))
 }
 
 /// Splits the training cases into train and validation at patient level (seeded).

@@ -132,16 +132,11 @@ impl<'a> Session<'a> {
     /// The resumed checkpoint's folder and state when it was taken in the stage `stage`.
     fn resumed_in(&self, stage: &str) -> Option<&PathBuf> {
         let (folder, s) = self.resumed.as_ref()?;
-        let here = match s.phase {
-            Phase::Classifier(_) => "classifier",
-            Phase::Counterfactual(_) => "counterfactual",
-        };
-        (here == stage).then_some(folder)
+        (s.phase.stage() == stage).then_some(folder)
     }
 
     fn stage(&self, train: &std::sync::Arc<crate::data::dataset::SliceDataset>) -> Stage<'_> {
         Stage {
-            cfg: &self.o.cfg,
             record: &self.record,
             run: &self.run,
             device: self.o.device,

@@ -11,8 +11,8 @@ use crate::{Device, Error, Result};
 use std::sync::Arc;
 
 pub struct Stage<'a> {
-    pub cfg: &'a RunConfig,
-    /// What every checkpoint of the run records besides the stage's state.
+    /// The run's configuration, preprocessing and data: what every checkpoint records besides
+    /// the stage's state.
     pub record: &'a RunRecord,
     pub run: &'a RunDir,
     pub device: Device,
@@ -21,6 +21,11 @@ pub struct Stage<'a> {
 }
 
 impl Stage<'_> {
+    /// The run's configuration.
+    pub fn cfg(&self) -> &RunConfig {
+        &self.record.config
+    }
+
     /// Writes a checkpoint of `groups` taken in `phase` into `into`, keeping the newest `keep`.
     pub(super) fn checkpoint(
         &self,

@@ -96,9 +96,9 @@ impl RunDir {
         folder: &Path,
         groups: &mut [(&ParamGroup, Option<&mut Adam>)],
     ) -> Result<RunState> {
-        let state = RunState::read(folder)?;
-        load_checkpoint(folder, groups)?;
-        Ok(state)
+        let state = load_checkpoint(folder, groups)?;
+        RunState::from_json(state)
+            .map_err(|e| Error::Format(format!("{}: {e}", folder.join("state.json").display())))
     }
 
     /// Appends one JSON line (flushed, so a killed run keeps what it logged).

@@ -53,6 +53,16 @@ impl RunRecord {
     }
 }
 
+impl Phase {
+    /// The stage's name, as checkpoints and messages spell it.
+    pub fn stage(&self) -> &'static str {
+        match self {
+            Phase::Classifier(_) => "classifier",
+            Phase::Counterfactual(_) => "counterfactual",
+        }
+    }
+}
+
 impl RunState {
     /// The state of checkpoint folder `folder`.
     pub fn read(folder: &Path) -> Result<RunState> {

@@ -3,7 +3,7 @@
 //! preprocessing recorded beside them (`segment` and `evaluate` start here). `eval` takes the
 //! networks and the preprocessing ([`TrainedModel::networks`]), never the run.
 
-use super::{Phase, RunRecord, RunState};
+use super::{RunRecord, RunState};
 use crate::data::{DataSource, Preprocessing};
 use crate::eval::Networks;
 use crate::io::load_groups;
@@ -98,10 +98,7 @@ impl TrainedModel {
         let state = RunState::read(&folder)?;
         let step = state.coin_step();
         if step == 0 {
-            let stage = match state.phase {
-                Phase::Classifier(_) => "classifier",
-                Phase::Counterfactual(_) => "counterfactual",
-            };
+            let stage = state.phase.stage();
             return Err(not_trained(
                 run,
                 format!(
