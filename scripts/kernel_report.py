@@ -97,6 +97,12 @@ def mix(instrs):
     }
 
 
+def arithmetic(instrs):
+    """What ranks a loop as the main one: its MMAs, FFMAs and 128-bit shared loads."""
+    m = mix(instrs)
+    return m["mma"] + m["ffma"] + m["lds128"]
+
+
 def main_loop(instrs):
     loops = []
     for addr, ins in instrs:
@@ -106,8 +112,7 @@ def main_loop(instrs):
             loops.append(body)
     if not loops:
         return instrs, False
-    best = max(loops, key=lambda b: (lambda m: m["mma"] + m["ffma"] + m["lds128"])(mix(b)))
-    return best, True
+    return max(loops, key=arithmetic), True
 
 
 def occupancy(arch, threads, regs, smem):

@@ -29,31 +29,32 @@ fn anchor(heading: &str) -> String {
         .collect()
 }
 
-fn anchors(text: &str) -> Vec<String> {
+/// The lines of a Markdown page outside fenced code blocks.
+fn prose(text: &str) -> Vec<&str> {
     let mut fenced = false;
-    let mut out = Vec::new();
-    for l in text.lines() {
-        if l.starts_with("```") {
-            fenced = !fenced;
-        } else if !fenced && l.starts_with('#') {
-            out.push(anchor(l.trim_start_matches('#')));
-        }
-    }
-    out
+    text.lines()
+        .filter(|l| {
+            if l.starts_with("```") {
+                fenced = !fenced;
+                return false;
+            }
+            !fenced
+        })
+        .collect()
+}
+
+fn anchors(text: &str) -> Vec<String> {
+    prose(text)
+        .into_iter()
+        .filter(|l| l.starts_with('#'))
+        .map(|l| anchor(l.trim_start_matches('#')))
+        .collect()
 }
 
 /// The targets of `[text](target)` and `![alt](target)` outside code.
 fn links(text: &str) -> Vec<String> {
-    let mut fenced = false;
     let mut out = Vec::new();
-    for l in text.lines() {
-        if l.starts_with("```") {
-            fenced = !fenced;
-            continue;
-        }
-        if fenced {
-            continue;
-        }
+    for l in prose(text) {
         let mut rest = l;
         while let Some(i) = rest.find("](") {
             let tail = &rest[i + 2..];

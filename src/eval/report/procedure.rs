@@ -106,7 +106,7 @@ fn compare_row(o: &EvalOptions, other: &Scored) -> Result<MethodResult> {
     let (a, b) = (o.model.model.prep, other.model.prep);
     if a.size != b.size || a.window_hu != b.window_hu {
         return Err(Error::Invalid(format!(
-            "--compare {}: its size {} / window {:?} differ from this run's {} / {:?}, so it cannot be scored on the same slices",
+            "{}: its size {} / window {:?} differ from this run's {} / {:?}, so it cannot be scored on the same slices",
             other.name, b.size, b.window_hu, a.size, a.window_hu
         )));
     }
