@@ -154,27 +154,34 @@ mod tests {
             kernels: true,
             driver_cuda: None,
             kernels_cuda: Some(13000),
+            init_error: None,
         };
         assert!(none.unusable(0).unwrap().contains("no NVIDIA driver"));
         let one = Probe {
             driver: true,
             devices: 1,
             driver_cuda: Some(13000),
-            ..none
+            ..none.clone()
         };
         assert_eq!(one.unusable(0), None);
         assert!(one.unusable(1).unwrap().contains("reports 1 device"));
         let no_kernels = Probe {
             kernels: false,
-            ..one
+            ..one.clone()
         };
         assert!(no_kernels.unusable(0).unwrap().contains("no CUDA kernels"));
         let old = Probe {
             driver_cuda: Some(12040),
-            ..one
+            ..one.clone()
         };
         assert!(old.unusable(0).is_some());
         assert!(auto_reason(&none).contains("no NVIDIA driver"));
+        let broken = Probe {
+            devices: 0,
+            init_error: Some("CUDA_ERROR_NO_DEVICE".into()),
+            ..one.clone()
+        };
+        assert!(broken.unusable(0).unwrap().contains("would not initialise"));
     }
 
     #[test]

@@ -336,6 +336,7 @@ fn probe_and_device_messages() {
         kernels: false,
         driver_cuda: Some(13000),
         kernels_cuda: None,
+        init_error: None,
     }
     .auto_warning()
     .unwrap();
@@ -350,6 +351,7 @@ fn probe_and_device_messages() {
         kernels: true,
         driver_cuda: Some(12040),
         kernels_cuda: Some(13000),
+        init_error: None,
     };
     assert_eq!(old.auto_device(), Device::Cpu);
     let w = old.auto_warning().unwrap();

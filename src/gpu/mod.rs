@@ -515,6 +515,8 @@ pub struct Probe {
     pub driver_cuda: Option<i32>,
     /// The CUDA version the kernels were built with.
     pub kernels_cuda: Option<i32>,
+    /// Why the driver would not initialise (`cuInit`), when it was found but failed.
+    pub init_error: Option<String>,
 }
 
 /// The CUDA version of the loaded driver, when there is one.
@@ -532,7 +534,12 @@ pub fn probe() -> Probe {
     use cudarc::driver::{result, sys};
     // SAFETY: only tries to dlopen libcuda.
     let driver = unsafe { sys::is_culib_present() };
-    let devices = if driver && result::init().is_ok() {
+    let init = if driver {
+        result::init().map_err(|e| format!("{e:?}"))
+    } else {
+        Ok(())
+    };
+    let devices = if driver && init.is_ok() {
         result::device::get_count().map(|c| c as usize).unwrap_or(0)
     } else {
         0
@@ -540,6 +547,7 @@ pub fn probe() -> Probe {
     Probe {
         driver,
         devices,
+        init_error: init.err(),
         kernels: has_cuda_kernels(),
         driver_cuda: driver.then(driver_cuda_version).flatten(),
         kernels_cuda: table::CUDA_BUILT,
@@ -567,6 +575,12 @@ impl Probe {
                  NVIDIA driver ≥ 580 provides it for CUDA 13.0); or run on the CPU (--device cpu)"
                     .into(),
             );
+        }
+        if let Some(e) = &self.init_error {
+            return Some(format!(
+                "the NVIDIA driver was found but would not initialise ({e}): check the driver \
+                 with nvidia-smi, or run on the CPU (--device cpu)"
+            ));
         }
         if ordinal >= self.devices {
             return Some(format!(
