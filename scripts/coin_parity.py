@@ -132,9 +132,10 @@ class GenBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    def __init__(self, enc, chans, skips=(1, 2, 3, 4)):
+    def __init__(self, enc, chans, skips=(1, 2, 3, 4), ptb=True):
         super().__init__()
         self.skips = skips
+        self.ptb = ptb
         blocks, cin = [], enc[-1]
         for i, cout in enumerate(chans):
             if i in skips:
@@ -150,7 +151,8 @@ class Generator(nn.Module):
             if i in self.skips:
                 h = torch.cat([h, feats[4 - i]], 1)
             h = b(h, y)
-        return torch.tanh(self.last_block(h) + x)
+        r = self.last_block(h)
+        return torch.tanh(r + x) if self.ptb else torch.tanh(r)
 
 
 class DiscBlock(nn.Module):
@@ -228,12 +230,14 @@ class ResNet18(nn.Module):
 
 
 class Coin(nn.Module):
-    def __init__(self):
+    """E, G, D and the classifier; `ptb=False` gives the generator the plain `tanh(r)` head."""
+
+    def __init__(self, ptb=True):
         super().__init__()
         sc = lambda cs: [max(1, round(c * WIDTH)) for c in cs]
         enc = sc([64, 128, 256, 512, 1024])
         self.enc = Encoder(enc)
-        self.gen = Generator(enc, sc([1024, 512, 256, 128, 64]))
+        self.gen = Generator(enc, sc([1024, 512, 256, 128, 64]), ptb=ptb)
         layout = list(zip(sc([64, 128, 256, 512, 1024, 1024]), [2, 2, 2, 2, 2, 1]))
         self.disc = Discriminator(layout)
         self.classifier_f = ResNet18(BASE)
@@ -317,12 +321,9 @@ def training_step(m, x, freq):
     return step
 
 
-def main(out):
-    m = Coin()
-    f = m.classifier_f
-    xs = [batch(100 + k) for k in range(3)]
-    # Give the classifier meaningful eval statistics (cumulative averages over calibration
-    # batches) and centre its logits so both bins occur.
+def calibrate(f, xs):
+    """Gives the classifier meaningful eval statistics (cumulative averages over calibration
+    batches), centres its logits on the batches `xs` so both bins occur, and freezes it."""
     for mod in f.modules():
         if isinstance(mod, nn.BatchNorm2d):
             mod.momentum = None
@@ -344,6 +345,12 @@ def main(out):
     for p in f.parameters():
         p.requires_grad_(False)
 
+
+def main(out):
+    m = Coin()
+    f = m.classifier_f
+    xs = [batch(100 + k) for k in range(3)]
+    calibrate(f, xs)
     tensors = {f"init/{k}": v.clone() for k, v in m.state_dict().items()}
     for k, x in enumerate(xs):
         tensors[f"x/{k}"] = x

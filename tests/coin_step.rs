@@ -4,20 +4,50 @@
 //! state, the batches, every logged loss term, every gradient each optimizer saw and the state
 //! after each iteration (tests/fixtures/coin_step.safetensors). Here the same initial state is
 //! loaded strictly by name into our networks and the same steps run on Reference and Cpu
-//! (against PyTorch) and on Emu (against Cpu).
+//! (against PyTorch) and on Emu (against Cpu). The harness is shared with the Singla et al.
+//! step (`singla_step.rs`): a [`Spec`] names the fixture and the method.
 
-use coin::models::{Classifier, CoinNets, CoinNetsCfg};
+use coin::models::{Classifier, CoinNets, CoinNetsCfg, Method, OutputHead};
 use coin::nn::{load_named, named_tensors};
-use coin::train::{CoinStep, StepCfg};
+use coin::train::{CoinStep, LossWeights, StepCfg};
 use coin::{Device, Tensor};
 use std::collections::BTreeMap;
 
-type Map = BTreeMap<String, Vec<f64>>;
+pub type Map = BTreeMap<String, Vec<f64>>;
+pub type Fixture = BTreeMap<String, Tensor>;
 
-fn fixture() -> BTreeMap<String, Tensor> {
-    let p = concat!(
+/// Which step a parity fixture holds.
+pub struct Spec {
+    pub fixture: &'static str,
+    pub method: Method,
+    pub head: OutputHead,
+    pub weights: LossWeights,
+    /// Scales the loss and first-gradient tolerances: a step with more generator passes
+    /// through the classifier's ReLUs and max-pool meets more near-ties that f32 summation
+    /// orders route differently.
+    pub tolerance: f64,
+}
+
+/// COIN's synthetic configuration (`scripts/coin_parity.py`).
+pub const COIN: Spec = Spec {
+    fixture: "coin_step.safetensors",
+    method: Method::Coin,
+    head: OutputHead::SkipAddTanh,
+    weights: LossWeights {
+        adv: 1.0,
+        kl: 5.0,
+        rec: 1.0,
+        minc: 1.0,
+        tv: 0.05,
+    },
+    tolerance: 1.0,
+};
+
+pub fn fixture(spec: &Spec) -> Fixture {
+    let p = format!(
+        "{}/tests/fixtures/{}",
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/coin_step.safetensors"
+        spec.fixture
     );
     coin::io::load_tensors(p.as_ref(), Device::Cpu)
         .unwrap()
@@ -40,25 +70,33 @@ struct Iteration {
 
 /// The fixture's batch `k` (of three, then again from the first), or its top-left `crop`×`crop` corner of its first `n` images (the
 /// emulator's run is smaller: it runs every kernel thread as a fiber).
-fn input(fx: &BTreeMap<String, Tensor>, k: usize, small: bool, dev: Device) -> Tensor {
-    let x = &fx[&format!("x/{}", k % 3)];
+pub fn input(fx: &Fixture, k: usize, small: bool, dev: Device) -> Tensor {
+    crop(&fx[&format!("x/{}", k % 3)], small, dev)
+}
+
+/// The fixture's tensor `x` (N×C×W×W), or the top-left 32×32 corner of each plane.
+pub fn crop(x: &Tensor, small: bool, dev: Device) -> Tensor {
     if !small {
         return x.to_device(dev);
     }
-    let (n, s) = (4, 32);
+    let s = 32;
+    let [n, ch, _, w] = x.dims()[..] else {
+        panic!("NCHW")
+    };
     let v = x.to_vec_f32();
-    let w = x.dims()[3];
-    let crop: Vec<f32> = (0..n)
+    let crop: Vec<f32> = (0..n * ch)
         .flat_map(|i| (0..s).flat_map(move |r| (0..s).map(move |c| (i, r, c))))
         .map(|(i, r, c)| v[i * w * w + r * w + c])
         .collect();
-    Tensor::from_f32(crop, [n, 1, s, s], dev).unwrap()
+    Tensor::from_f32(crop, [n, ch, s, s], dev).unwrap()
 }
 
 /// The fixture's networks, classifier and step (gen_update_freq 2), loaded strictly by name.
-fn setup(dev: Device, fx: &BTreeMap<String, Tensor>) -> (CoinNets, Classifier, CoinStep) {
+pub fn setup(spec: &Spec, dev: Device, fx: &Fixture) -> (CoinNets, Classifier, CoinStep) {
     let cfg = CoinNetsCfg {
         width: 1.0 / 32.0,
+        method: spec.method,
+        head: spec.head,
         ..Default::default()
     };
     let nets = CoinNets::new(&cfg, dev, 0).unwrap();
@@ -70,19 +108,15 @@ fn setup(dev: Device, fx: &BTreeMap<String, Tensor>) -> (CoinNets, Classifier, C
     load_named(&[&nets.eg, &nets.d, &f.group], init).unwrap();
     let step_cfg = StepCfg {
         gen_update_freq: 2,
+        weights: spec.weights,
         ..Default::default()
     };
     let step = CoinStep::new(&nets, step_cfg).unwrap();
     (nets, f, step)
 }
 
-fn run(
-    dev: Device,
-    fx: &BTreeMap<String, Tensor>,
-    small: bool,
-    iterations: usize,
-) -> Vec<Iteration> {
-    let (mut nets, f, mut step) = setup(dev, fx);
+fn run(spec: &Spec, dev: Device, fx: &Fixture, small: bool, iterations: usize) -> Vec<Iteration> {
+    let (mut nets, f, mut step) = setup(spec, dev, fx);
     let mut out = Vec::new();
     for k in 0..iterations {
         let x = input(fx, k, small, dev);
@@ -133,7 +167,7 @@ fn run(
 }
 
 /// `|a − b| ≤ atol + rtol·max|b|` over a tensor; the worst element on failure.
-fn close(what: &str, a: &[f64], b: &[f64], rtol: f64, atol: f64) {
+pub fn close(what: &str, a: &[f64], b: &[f64], rtol: f64, atol: f64) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
     let scale = b.iter().fold(0f64, |m, v| m.max(v.abs()));
     let mut worst = (0usize, 0f64);
@@ -157,27 +191,38 @@ fn close(what: &str, a: &[f64], b: &[f64], rtol: f64, atol: f64) {
 
 const LR: f64 = 2e-4;
 
-fn against_pytorch(dev: Device) {
-    let fx = fixture();
-    let ours = run(dev, &fx, false, 3);
+/// Every term PyTorch logged matches ours; a term only we log (COIN's minc and TV under the
+/// Singla et al. step) must be zero, its weight being zero.
+pub fn losses_match(what: &str, ours: &BTreeMap<String, f64>, fx: &Fixture, pre: &str, rtol: f64) {
+    let want: BTreeMap<&str, f64> = fx
+        .iter()
+        .filter_map(|(n, t)| n.strip_prefix(pre).map(|n| (n, t.to_vec_f64()[0])))
+        .collect();
+    assert!(!want.is_empty(), "{what}: no terms under {pre}");
+    for (name, a) in ours {
+        match want.get(name.as_str()) {
+            Some(b) => assert!(
+                (a - b).abs() <= 1e-6 + rtol * b.abs(),
+                "{what} {name}: {a} vs {b}"
+            ),
+            None => assert_eq!(*a, 0.0, "{what} {name}: a term PyTorch does not log"),
+        }
+    }
+    for name in want.keys() {
+        assert!(ours.contains_key(*name), "{what}: we do not log {name}");
+    }
+}
+
+pub fn against_pytorch(spec: &Spec, dev: Device) {
+    let fx = fixture(spec);
+    let ours = run(spec, dev, &fx, false, 3);
     for (k, it) in ours.iter().enumerate() {
         let pre = format!("it{k}/");
         // Losses: the first iteration starts from identical weights; later ones from weights
         // that may differ by 2·lr where a near-zero gradient's sign differs.
-        let loss_rtol = if k == 0 { 2e-4 } else { 1e-3 };
-        let want: Vec<&String> = fx
-            .keys()
-            .filter(|n| n.starts_with(&format!("{pre}loss/")))
-            .collect();
-        assert_eq!(want.len(), it.losses.len(), "{dev} it{k}: loss terms");
-        for n in want {
-            let name = &n[pre.len() + 5..];
-            let (a, b) = (it.losses[name], fx[n].to_vec_f64()[0]);
-            assert!(
-                (a - b).abs() <= 1e-6 + loss_rtol * b.abs(),
-                "{dev} it{k} {name}: {a} vs {b}"
-            );
-        }
+        let loss_rtol = spec.tolerance * if k == 0 { 2e-4 } else { 1e-3 };
+        let what = format!("{dev} it{k}");
+        losses_match(&what, &it.losses, &fx, &format!("{pre}loss/"), loss_rtol);
         // Gradients of the first iteration, relative to each tensor's largest; atol 1e-5 because
         // `enc.first_block.2.bias` feeds only training-mode batch norms, so its gradient is
         // analytically zero and numerically noise (|g| ≤ 4e-6 in PyTorch).
@@ -187,7 +232,8 @@ fn against_pytorch(dev: Device) {
         for (name, g) in &it.grads {
             let want = fx[&format!("{pre}grad/{name}")].to_vec_f64();
             if k == 0 {
-                close(&format!("{dev} it{k} grad {name}"), g, &want, 2e-3, 1e-5);
+                let rtol = 2e-3 * spec.tolerance;
+                close(&format!("{dev} it{k} grad {name}"), g, &want, rtol, 1e-5);
                 continue;
             }
             let dot: f64 = g.iter().zip(&want).map(|(a, b)| a * b).sum();
@@ -260,12 +306,12 @@ fn against_pytorch(dev: Device) {
 
 #[test]
 fn coin_step_matches_pytorch_on_cpu() {
-    against_pytorch(Device::Cpu);
+    against_pytorch(&COIN, Device::Cpu);
 }
 
 #[test]
 fn coin_step_matches_pytorch_on_reference() {
-    against_pytorch(Device::Reference);
+    against_pytorch(&COIN, Device::Reference);
 }
 
 /// On the emulated GPU the step matches Cpu, and once warm (a G+D and a D-only iteration) it
@@ -274,10 +320,14 @@ fn coin_step_matches_pytorch_on_reference() {
 /// host values are copied in, and every allocation is served by the block cache.
 #[test]
 fn coin_step_on_the_emulated_gpu_matches_cpu_and_reads_only_what_it_logs() {
-    let fx = fixture();
+    emu_matches_cpu_and_reads_only_what_it_logs(&COIN);
+}
+
+pub fn emu_matches_cpu_and_reads_only_what_it_logs(spec: &Spec) {
+    let fx = fixture(spec);
     let (cpu, emu) = (
-        run(Device::Cpu, &fx, true, 2),
-        run(Device::Emu, &fx, true, 4),
+        run(spec, Device::Cpu, &fx, true, 2),
+        run(spec, Device::Emu, &fx, true, 4),
     );
     for (k, (c, e)) in cpu.iter().zip(&emu).enumerate() {
         for (n, v) in &c.losses {
@@ -321,19 +371,11 @@ fn coin_step_on_the_emulated_gpu_matches_cpu_and_reads_only_what_it_logs() {
 /// (they run in `Ctx::frozen`, so their parameters are not even on the tape).
 #[test]
 fn the_generator_loss_reaches_only_the_encoder_and_generator() {
-    let fx = fixture();
-    let (nets, f, step) = setup(Device::Cpu, &fx);
+    let fx = fixture(&COIN);
+    let (nets, f, step) = setup(&COIN, Device::Cpu, &fx);
     let x = input(&fx, 0, true, Device::Cpu);
-    let post = coin::models::posterior(&f.net, &x).unwrap();
     let tape = coin::Tape::new();
-    let ctx = coin::nn::Ctx::train(&tape);
-    let x_cf = nets
-        .gen
-        .forward(&nets.enc.forward(&x, &ctx).unwrap(), &post.normal, &x, &ctx)
-        .unwrap();
-    let g = step
-        .g_losses(&nets, &f.net, &x, &x_cf, &post, &tape)
-        .unwrap();
+    let (g, _) = generator_losses(&nets, &f, &step, &x, None, &tape);
     let groups = [&nets.eg, &nets.d, &f.group];
     let wrt: Vec<Tensor> = groups.iter().flat_map(|g| g.tensors()).collect();
     let grads = tape
@@ -353,6 +395,30 @@ fn the_generator_loss_reaches_only_the_encoder_and_generator() {
             p.name()
         );
     }
+}
+
+/// The generator's weighted terms on batch `x` as the step computes them (E and G in training
+/// mode on `tape`), and the counterfactual.
+pub fn generator_losses(
+    nets: &CoinNets,
+    f: &Classifier,
+    step: &CoinStep,
+    x: &Tensor,
+    masks: Option<&Tensor>,
+    tape: &coin::Tape,
+) -> (coin::train::GLosses, Tensor) {
+    let post = coin::models::posterior(&f.net, x, nets.cfg.method).unwrap();
+    let ctx = coin::nn::Ctx::train(tape);
+    let feats = nets.enc.forward(x, &ctx).unwrap();
+    let x_cf = nets.gen.forward(&feats, &post.condition, x, &ctx).unwrap();
+    let pass = coin::train::Pass {
+        x,
+        masks,
+        feats: &feats,
+        x_cf: &x_cf,
+    };
+    let g = step.g_losses(nets, &f.net, &pass, &post, tape).unwrap();
+    (g, x_cf)
 }
 
 /// The paper's configuration (256², widths ×1, classifier ResNet-18 base 64, batch 16,

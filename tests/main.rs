@@ -32,6 +32,7 @@ mod run_state;
 mod sample_data;
 mod segment;
 mod segment_path;
+mod singla_step;
 mod slices;
 mod storage;
 mod train_pipeline;

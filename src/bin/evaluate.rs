@@ -147,7 +147,7 @@ fn real_main(a: &Args) -> Result<(), Failure> {
     };
     let o = EvalOptions {
         model: Scored {
-            name: "COIN".into(),
+            name: model.nets.cfg.method.label().into(),
             model: model.networks(),
         },
         compare: a
@@ -155,7 +155,7 @@ fn real_main(a: &Args) -> Result<(), Failure> {
             .iter()
             .zip(&others)
             .map(|(p, m)| Scored {
-                name: format!("COIN ({})", name(p)),
+                name: format!("{} ({})", m.nets.cfg.method.label(), name(p)),
                 model: m.networks(),
             })
             .collect(),

@@ -126,9 +126,10 @@ pub fn write_report(
     info: &PageInfo,
 ) -> Result<Vec<String>> {
     std::fs::create_dir_all(out)?;
+    // The first row is the model the report is about (COIN or Singla et al.).
     let coin = rows
-        .iter()
-        .find(|r| r.kind == MethodKind::Counterfactual)
+        .first()
+        .filter(|r| r.kind.is_generated())
         .ok_or_else(|| Error::Invalid("evaluate: no counterfactual method to report".into()))?;
     let baselines: Vec<&MethodResult> = rows
         .iter()

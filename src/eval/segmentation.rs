@@ -4,11 +4,27 @@ use super::difference::mask_of;
 use super::metrics::{roc_auc, BinaryCounts, Confusion};
 use crate::data::loader::Loader;
 use crate::io::figures::Panel;
-use crate::models::counterfactual;
+use crate::models::{counterfactual, counterfactual_as_trained};
 use crate::models::{CoinNets, ResNet18};
 use crate::nn::Ctx;
 use crate::{no_grad, ops, Result, Tensor};
 use serde::Serialize;
+
+/// Which counterfactual scores a slice and which slices count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// COIN's evaluation, and what `segment` does for either method: every slice, healed
+    /// (`G(E(x), 0, x)`); validity among slices with p(x) > τ.
+    #[default]
+    Coin,
+    /// The authors' evaluation of Singla et al.: the counterfactual under the condition the
+    /// method trained with (the other class, `bin(1 − p)`); only slices with p < 0.2 or
+    /// p > 0.8 count, and validity is the fraction of them with |p − p_cf| > τ.
+    Singla,
+}
+
+/// The slices the Singla et al. protocol keeps: a confident classifier.
+const SINGLA_KEEP: (f64, f64) = (0.2, 0.8);
 
 /// The segmentation rule and the validity threshold.
 #[derive(Clone, Copy, Debug)]
@@ -19,6 +35,7 @@ pub struct EvalCfg {
     pub validity_tau: f64,
     /// How many abnormal slices to keep as sample panels.
     pub keep_samples: usize,
+    pub protocol: Protocol,
 }
 
 impl Default for EvalCfg {
@@ -27,6 +44,7 @@ impl Default for EvalCfg {
             threshold: 0.25,
             validity_tau: 0.8,
             keep_samples: 4,
+            protocol: Protocol::Coin,
         }
     }
 }
@@ -82,7 +100,8 @@ pub struct CoinReport {
     pub confusion: Confusion,
     /// The same with the clean slice in place of `x_cf` (a perfect inpainter).
     pub ceiling_iou: Option<f64>,
-    /// Among slices with p(x) > τ, the fraction with |p(x) − p(x_cf)| > τ.
+    /// Among slices with p(x) > τ (the Singla et al. protocol: among every slice it keeps),
+    /// the fraction with |p(x) − p(x_cf)| > τ.
     pub validity: Option<f64>,
     /// The fraction of all slices the classifier calls normal after inpainting.
     pub flip_rate: f64,
@@ -158,7 +177,10 @@ fn evaluate(
     for b in loader.epoch(0) {
         let b = b?;
         let (n, _, rows, cols) = b.images.shape().dims4("evaluate")?;
-        let x_cf = no_grad(|| counterfactual(nets, &b.images))?;
+        let x_cf = no_grad(|| match cfg.protocol {
+            Protocol::Coin => counterfactual(nets, &b.images),
+            Protocol::Singla => counterfactual_as_trained(nets, f, &b.images),
+        })?;
         let p = probabilities(f, &b.images)?;
         let p_cf = probabilities(f, &x_cf)?;
         let xv = b.images.try_to_vec_f32()?;
@@ -221,11 +243,17 @@ struct Tally {
 impl Tally {
     fn add(&mut self, s: SliceView, cfg: &EvalCfg, keep: bool) -> Result<()> {
         let (r, hw) = (&mut self.r, s.rows * s.cols);
+        let (lo, hi) = SINGLA_KEEP;
+        let counted = match cfg.protocol {
+            Protocol::Coin => s.p > cfg.validity_tau,
+            Protocol::Singla if s.p < lo || s.p > hi => true,
+            Protocol::Singla => return Ok(()),
+        };
         let pred = mask_of(s.x, s.x_cf, cfg.threshold);
         r.slices += 1;
         self.scores.push(s.p);
         self.labels.push(s.abnormal as u8);
-        if s.p > cfg.validity_tau {
+        if counted {
             self.confident += 1;
             self.valid += ((s.p - s.p_cf).abs() > cfg.validity_tau) as usize;
         }

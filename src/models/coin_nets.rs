@@ -6,6 +6,7 @@ use super::blocks::Upsample;
 use super::discriminator::{Discriminator, DISCRIMINATOR_SYNTHETIC, DISCRIMINATOR_TUH};
 use super::encoder::Encoder;
 use super::generator::{Generator, GeneratorCfg, OutputHead};
+use super::posterior::Method;
 use super::resnet::ResNet18;
 use crate::nn::ParamGroup;
 use crate::rng::Rng;
@@ -33,6 +34,9 @@ pub struct CoinNetsCfg {
     pub skips: Vec<usize>,
     pub head: OutputHead,
     pub num_classes: usize,
+    /// What the generator's condition means (COIN: heal; Singla et al.: the other class).
+    #[serde(default)]
+    pub method: Method,
 }
 
 impl Default for CoinNetsCfg {
@@ -43,6 +47,7 @@ impl Default for CoinNetsCfg {
             skips: vec![1, 2, 3, 4],
             head: OutputHead::SkipAddTanh,
             num_classes: 2,
+            method: Method::Coin,
         }
     }
 }

@@ -15,10 +15,11 @@ use crate::{ops, Error, Result, Tensor};
 pub const GENERATOR_CHANNELS: [usize; 5] = [1024, 512, 256, 128, 64];
 
 /// How `r` becomes the counterfactual.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum OutputHead {
-    /// `tanh(r + x)` (`ptb_based`, `skip_add_tanh`).
+    /// `tanh(r + x)` (the authors' `ptb_based`; `skip-add-tanh` in a configuration).
+    #[default]
     SkipAddTanh,
     /// `tanh(r)`.
     Tanh,

@@ -17,7 +17,9 @@ pub use coin_nets::{Classifier, CoinNets, CoinNetsCfg, Dataset};
 pub use discriminator::Discriminator;
 pub use encoder::Encoder;
 pub use generator::{Generator, GeneratorCfg, OutputHead};
-pub use posterior::{counterfactual, normal_classes, posterior, Posterior};
+pub use posterior::{
+    counterfactual, counterfactual_as_trained, normal_classes, posterior, Method, Posterior,
+};
 pub use resnet::{ClassifierOutput, ResNet18};
 pub use tiny_cnn::TinyCnn;
 pub use width::scaled;

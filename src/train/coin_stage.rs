@@ -5,17 +5,18 @@
 //! `select = "best-val-iou"` the one at the validation with the highest IoU, saved in the run's
 //! `best/` whenever it improves.
 
+use super::config::Rec;
 use super::preset::CoinSelect;
 use super::run_folder::Phase;
 use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
 use super::step::CoinStep;
 use super::step::StepLosses;
-use crate::data::loader::Loader;
+use crate::data::loader::{Batch, Loader};
 use crate::eval::evaluate_coin;
 use crate::io::figures::save_panels;
 use crate::io::progress::Progress;
 use crate::models::{Classifier, CoinNets};
-use crate::Result;
+use crate::{Error, Result, Tensor};
 use serde_json::json;
 use std::time::Instant;
 
@@ -32,6 +33,28 @@ pub struct CoinState {
     /// `total_budget_s` leaves after the data and the classifier); kept for a resumed run.
     #[serde(default)]
     pub budget_s: Option<f64>,
+}
+
+/// The batch's background and kidney masks as an N×2×H×W 0/1 tensor on the images' device
+/// (CARL's regions); an error naming the key when a slice has no organ masks.
+pub fn region_masks(b: &Batch) -> Result<Tensor> {
+    let (n, _, h, w) = b.images.shape().dims4("region masks")?;
+    let mut data = Vec::with_capacity(n * 2 * h * w);
+    for (i, m) in b.masks.iter().enumerate() {
+        if m.len() < 2 || m[..2].iter().any(|r| r.len() != h * w) {
+            return Err(Error::Invalid(format!(
+                "[coin.step] rec = \"carl\" needs each slice's background and kidney masks, and slice {} of the batch has none; use rec = \"l1\" for data without organ label maps",
+                b.indices.get(i).copied().unwrap_or(i)
+            )));
+        }
+        data.extend(m[..2].iter().flatten().map(|&v| (v > 0) as u8 as f32));
+    }
+    if b.masks.len() != n {
+        return Err(Error::Invalid(
+            "[coin.step] rec = \"carl\" needs each slice's organ masks, and this batch has none; use rec = \"l1\"".into(),
+        ));
+    }
+    Tensor::from_f32(data, [n, 2, h, w], b.images.device())
 }
 
 impl Stage<'_> {
@@ -59,8 +82,12 @@ impl Stage<'_> {
             let epoch = state.step / per_epoch;
             for batch in train.epoch(epoch).skip((state.step % per_epoch) as usize) {
                 let b = batch?;
+                let masks = match step.cfg.rec {
+                    Rec::Carl => Some(region_masks(&b)?),
+                    Rec::L1 => None,
+                };
                 let l = step
-                    .train_step(nets, &f.net, &b.images)
+                    .train_step_with_masks(nets, &f.net, &b.images, masks.as_ref())
                     .map_err(|e| at_step(e, "counterfactual", state.step))?;
                 state.step += 1;
                 state.seconds = t0.elapsed().as_secs_f64();

@@ -13,6 +13,18 @@ pub enum AdvLoss {
     Hinge,
 }
 
+/// The reconstruction distance `R` of the rec term.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rec {
+    /// Mean absolute error over every pixel (COIN; the paper's Singla et al. row).
+    #[default]
+    L1,
+    /// Singla et al.'s CARL: masked mean |x − x′| over the background and the kidney, summed
+    /// (the authors' class default); needs the slices' organ masks.
+    Carl,
+}
+
 /// The generator loss weights `L_G = λ_adv·L_adv + λ_kl·L_kl + λ_rec·L_rec + λ_minc·L_minc +
 /// λ_tv·L_tv`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,15 +61,20 @@ impl LossWeights {
     }
 }
 
-/// Everything a COIN training step needs besides the networks.
+/// Everything a training step needs besides the networks (whose configuration says the
+/// method: COIN or Singla et al.).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepCfg {
     pub weights: LossWeights,
     pub adv_loss: AdvLoss,
-    /// `L_rec = L1(x, x_cf) + L1(x, G(E(x_cf), 0, x_cf))` when true, `L1(x, x_cf)` alone when
-    /// false.
+    /// COIN: `L_rec = R(x, x_cf) + R(x, G(E(x_cf), 0, x_cf))` when true, `R(x, x_cf)` alone
+    /// when false; Singla et al.: `R(x, G(E(x), bin p)) + R(x, G(E(x_cf), bin p))`, or the
+    /// first term alone.
     pub cyclic_rec: bool,
+    /// The distance of the rec terms: L1, or CARL over the organ masks.
+    #[serde(default)]
+    pub rec: Rec,
     /// The generator updates on steps where `step % gen_update_freq == 0` (D:G = 5:1).
     pub gen_update_freq: u64,
     /// Adam for E+G and for D: lr 2e-4, β (0, 0.999), eps 1e-8.
@@ -73,6 +90,7 @@ impl Default for StepCfg {
             weights: LossWeights::synthetic(),
             adv_loss: AdvLoss::Bce,
             cyclic_rec: true,
+            rec: Rec::L1,
             gen_update_freq: 5,
             lr: 2e-4,
             beta1: 0.0,

@@ -15,7 +15,8 @@ mod run_folder;
 mod stage;
 mod step;
 
-pub use config::{AdvLoss, LossWeights, StepCfg};
+pub use coin_stage::region_masks;
+pub use config::{AdvLoss, LossWeights, Rec, StepCfg};
 pub use losses::{d_loss, g_adv_loss, DLosses, GLosses};
 pub use memory::{check_memory, coin_step_bytes};
 pub use pipeline::{coin_nets_cfg, run, test_loader, RunOptions, Stages};
@@ -24,4 +25,4 @@ pub use run_folder::{
     checkpoint_arg, default_run_folder, Phase, RunRecord, RunState, Summary, TrainedModel,
     RUN_STATE_FORMAT,
 };
-pub use step::{CoinStep, StepLosses};
+pub use step::{CoinStep, Pass, StepLosses};

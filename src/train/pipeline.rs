@@ -265,14 +265,34 @@ impl<'a> Session<'a> {
             }
         }
         if st.budget_s.is_none() {
-            // A borrowed classifier (or a checkpoint from before budgets were recorded): only
-            // this session's data preparation has been spent.
-            st.budget_s = Some(coin_budget(&self.o.cfg, self.t_all.elapsed().as_secs_f64()));
+            // A borrowed classifier: the seconds the lending run's counterfactual stage had, so
+            // two methods on one classifier get the same time; else (a classifier file, or a
+            // checkpoint from before budgets were recorded) what is left after this session's
+            // data preparation.
+            st.budget_s = Some(
+                match self.o.classifier.as_deref().and_then(borrowed_stage) {
+                    Some((seconds, steps)) => {
+                        println!(
+                        "counterfactual: {seconds:.0} s, as the classifier's run had ({steps} steps there)"
+                    );
+                        seconds
+                    }
+                    None => coin_budget(&self.o.cfg, self.t_all.elapsed().as_secs_f64()),
+                },
+            );
         }
         let stage = self.stage(&self.splits.train_plain);
         let st = stage.run_coin(nets, step, f, st)?;
         self.seconds.counterfactual = Some(st.seconds);
-        println!("counterfactual: {} steps in {:.0} s", st.step, st.seconds);
+        let g_steps = st
+            .step
+            .div_ceil(self.o.cfg.coin.step.gen_update_freq.max(1));
+        println!(
+            "counterfactual: {} steps ({g_steps} generator updates, {}) in {:.0} s",
+            st.step,
+            self.o.cfg.coin.method.label(),
+            st.seconds
+        );
         if let (CoinSelect::BestValIou, Some(iou)) = (self.o.cfg.coin.select, st.best_iou) {
             let best = self.run.best();
             let folder = latest_checkpoint(&best)?
@@ -330,6 +350,17 @@ impl<'a> Session<'a> {
     }
 }
 
+/// The counterfactual stage of the run a classifier is borrowed from (`--classifier RUN_DIR`):
+/// its seconds and steps, from the run's `summary.json`; None for a weights file or a run
+/// without a finished counterfactual stage.
+fn borrowed_stage(classifier: &std::path::Path) -> Option<(f64, u64)> {
+    let text = std::fs::read_to_string(classifier.join("summary.json")).ok()?;
+    let s: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let seconds = s["seconds"]["counterfactual"].as_f64()?;
+    let steps = s["coin_steps"].as_u64().unwrap_or(0);
+    (seconds > 0.0).then_some((seconds, steps))
+}
+
 /// Seconds `total_budget_s` keeps for the test evaluation after the counterfactual stage.
 const TEST_RESERVE_S: f64 = 20.0;
 
@@ -369,6 +400,8 @@ pub fn coin_nets_cfg(cfg: &RunConfig) -> CoinNetsCfg {
     CoinNetsCfg {
         dataset: cfg.coin.dataset,
         width: cfg.coin.width,
+        head: cfg.coin.head,
+        method: cfg.coin.method,
         ..Default::default()
     }
 }

@@ -2,12 +2,12 @@
 //! or a user's TOML file with the same fields. Unknown keys are errors.
 
 use super::config::StepCfg;
-use crate::models::Dataset;
+use crate::models::{Dataset, Method, OutputHead};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// The presets shipped with the binary: (name, TOML text).
-pub const PRESETS: [(&str, &str); 6] = [
+pub const PRESETS: [(&str, &str); 8] = [
     (
         "cpu-default",
         include_str!("../../presets/cpu-default.toml"),
@@ -20,6 +20,11 @@ pub const PRESETS: [(&str, &str); 6] = [
     ),
     ("paper-tuh", include_str!("../../presets/paper-tuh.toml")),
     ("gpu-check", include_str!("../../presets/gpu-check.toml")),
+    ("cpu-singla", include_str!("../../presets/cpu-singla.toml")),
+    (
+        "paper-singla",
+        include_str!("../../presets/paper-singla.toml"),
+    ),
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -89,6 +94,13 @@ pub struct ClassifierCfg {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoinCfg {
+    /// "coin" (counterfactual inpainting) or "singla" (Singla et al.'s counterfactual
+    /// explanation, the paper's baseline).
+    #[serde(default)]
+    pub method: Method,
+    /// The generator's output: "skip-add-tanh" (`tanh(r + x)`, COIN) or "tanh" (`tanh(r)`).
+    #[serde(default)]
+    pub head: OutputHead,
     pub dataset: Dataset,
     pub width: f64,
     pub batch: usize,
@@ -131,6 +143,52 @@ fn paper_saliency_threshold() -> f64 {
     0.975
 }
 
+/// The TOML text of `text` with its `extends` chain applied (None when it extends nothing).
+fn resolve_extends(text: &str, what: &str, depth: usize) -> Result<Option<String>> {
+    let mut overlay: toml::Table =
+        toml::from_str(text).map_err(|e| Error::Format(format!("{what}: {e}")))?;
+    let base = match overlay.remove("extends") {
+        None => return Ok(None),
+        Some(toml::Value::String(name)) => name,
+        Some(v) => {
+            return Err(Error::Invalid(format!(
+                "{what}: extends must be a preset's name, got {v}"
+            )))
+        }
+    };
+    let (_, base_text) = PRESETS.iter().find(|(n, _)| *n == base).ok_or_else(|| {
+        let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+        Error::Invalid(format!(
+            "{what}: extends = \"{base}\" is not a preset (presets: {})",
+            names.join(", ")
+        ))
+    })?;
+    if depth > 4 {
+        return Err(Error::Invalid(format!("{what}: extends chains too deep")));
+    }
+    let base_what = format!("preset {base}");
+    let base_text =
+        resolve_extends(base_text, &base_what, depth + 1)?.unwrap_or_else(|| base_text.to_string());
+    let mut merged: toml::Table =
+        toml::from_str(&base_text).map_err(|e| Error::Format(format!("{base_what}: {e}")))?;
+    merge(&mut merged, overlay);
+    toml::to_string(&merged)
+        .map(Some)
+        .map_err(|e| Error::Format(format!("{what}: {e}")))
+}
+
+/// `overlay`'s keys over `base`'s, tables merged key by key.
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (k, v) in overlay {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
 impl RunConfig {
     /// The evaluation rule this configuration trains and scores with, keeping `samples`
     /// abnormal slices as panels.
@@ -139,6 +197,7 @@ impl RunConfig {
             threshold: self.eval.threshold,
             validity_tau: self.eval.validity_tau,
             keep_samples: samples,
+            protocol: Default::default(),
         }
     }
 
@@ -161,7 +220,15 @@ impl RunConfig {
         })?;
         Self::parse(&text, &path.display().to_string())
     }
+    /// A configuration from TOML `text`. A top-level `extends = "PRESET"` starts from that
+    /// preset and replaces only the keys `text` sets (tables merge key by key), so a variant
+    /// such as `cpu-singla` follows its base when the base is re-tuned.
     pub fn parse(text: &str, what: &str) -> Result<RunConfig> {
+        let merged = resolve_extends(text, what, 0)?;
+        let text = match &merged {
+            Some(t) => t.as_str(),
+            None => text,
+        };
         let c: RunConfig =
             toml::from_str(text).map_err(|e| Error::Format(format!("{what}: {e}")))?;
         c.validate()

@@ -29,6 +29,22 @@ pub fn cases() -> Vec<Case> {
         true,
         |x| ops::loss::mse(&x[0], &x[1]),
     ));
+    c.push(case(
+        "carl",
+        vec![
+            inp(&[3, 1, 4, 5]),
+            inp(&[3, 1, 4, 5]),
+            Input {
+                shape: vec![3, 2, 4, 5],
+                lo: -1.0,
+                hi: 1.0,
+                grad: false,
+            },
+        ],
+        true,
+        // The third input becomes two 0/1 region masks (about half of each plane).
+        |x| ops::loss::carl(&x[0], &x[1], &ops::at_least(&x[2], 0.0)?),
+    ));
     c.push(case("tv_squared", vec![inp(&[2, 1, 5, 6])], true, |x| {
         ops::loss::tv_squared(&x[0])
     }));

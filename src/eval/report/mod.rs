@@ -43,14 +43,29 @@ impl Baseline {
     }
 }
 
-/// What a row is: a counterfactual method (COIN), the perfect-inpainter ceiling, or an
-/// attribution baseline.
+/// What a row is: counterfactual inpainting (COIN), a counterfactual explanation (Singla et
+/// al.), the perfect-inpainter ceiling, or an attribution baseline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MethodKind {
     Counterfactual,
+    Explanation,
     Ceiling,
     Attribution,
+}
+
+impl MethodKind {
+    /// The row kind of a trained model's method.
+    pub fn of(method: crate::models::Method) -> MethodKind {
+        match method {
+            crate::models::Method::Coin => MethodKind::Counterfactual,
+            crate::models::Method::Singla => MethodKind::Explanation,
+        }
+    }
+    /// A row scored from a generator's counterfactuals.
+    pub fn is_generated(self) -> bool {
+        matches!(self, MethodKind::Counterfactual | MethodKind::Explanation)
+    }
 }
 
 /// How a method's maps become masks: `map > threshold`, optionally post-processed (§5.1), and
@@ -166,10 +181,11 @@ fn result(
 pub const COIN_SWEEP: [f64; 10] = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5];
 pub const SALIENCY_SWEEP: [f64; 8] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99];
 
-/// COIN's rows: plain (the run's threshold), post-processed (§5.1) and the perfect-inpainter
-/// ceiling (the clean slice in place of `x_cf`, synthetic data only).
+/// A generator's rows (COIN's or Singla et al.'s, `kind`): plain (the run's threshold),
+/// post-processed (§5.1) and the perfect-inpainter ceiling (the clean slice in place of
+/// `x_cf`, synthetic data only).
 pub fn coin_rows(
-    label: &str,
+    (label, kind): (&str, MethodKind),
     slices: &[EvalSlice],
     threshold: f64,
     validity: Option<f64>,
@@ -188,7 +204,7 @@ pub fn coin_rows(
     };
     let maps = diff(&|s| Some(&s.x_cf)).expect("every slice has a counterfactual");
     let mut plain = result(
-        (label, MethodKind::Counterfactual),
+        (label, kind),
         maps.clone(),
         slices,
         rule,
@@ -197,10 +213,7 @@ pub fn coin_rows(
     );
     plain.validity = validity;
     let mut post = result(
-        (
-            &format!("{label} + post-processing"),
-            MethodKind::Counterfactual,
-        ),
+        (&format!("{label} + post-processing"), kind),
         maps,
         slices,
         Rule {

@@ -3,19 +3,20 @@
 //! then the report folder. The caller opens the models and builds the test loader (a run's
 //! data and preprocessing are the training side's business); everything else happens here.
 
-use super::{baseline_row, coin_rows, Baseline, MethodResult};
+use super::{baseline_row, coin_rows, Baseline, MethodKind, MethodResult};
 use crate::attribution::RiseCfg;
 use crate::data::loader::Loader;
 use crate::eval::report_page::{write_report, PageInfo};
 use crate::eval::segmentation::EvalSlice;
-use crate::eval::{evaluate_coin_keeping_slices, CoinReport, EvalCfg, Networks};
+use crate::eval::{evaluate_coin_keeping_slices, CoinReport, EvalCfg, Networks, Protocol};
+use crate::models::Method;
 use crate::{host, Device, Error, Result};
 use std::path::PathBuf;
 use std::time::Instant;
 
 /// One model scored on the test slices.
 pub struct Scored<'a> {
-    /// The method's name in the table ("COIN", "COIN (other-run)").
+    /// The method's name in the table ("COIN", "Singla et al. (other-run)").
     pub name: String,
     pub model: Networks<'a>,
 }
@@ -64,14 +65,22 @@ pub fn run(o: &EvalOptions) -> Result<Report> {
         o.model.name, report.slices, report.abnormal_slices, report.iou
     );
     let mut rows = coin_rows(
-        &o.model.name,
+        (&o.model.name, kind_of(&o.model)),
         &slices,
         o.eval.threshold,
         report.validity,
         seconds,
     );
-    for (k, other) in o.compare.iter().enumerate() {
-        rows.insert(1 + k, compare_row(o, other)?);
+    let mut at = 1;
+    if o.model.model.nets.cfg.method == Method::Singla {
+        rows.insert(at, authors_protocol_row(o, &o.model)?);
+        at += 1;
+    }
+    for other in &o.compare {
+        for row in compare_rows(o, other)? {
+            rows.insert(at, row);
+            at += 1;
+        }
     }
     for &b in &o.baselines {
         rows.push(baseline(o, b, &slices)?);
@@ -101,8 +110,13 @@ pub fn run(o: &EvalOptions) -> Result<Report> {
     })
 }
 
-/// Another model's plain COIN row on the same slices.
-fn compare_row(o: &EvalOptions, other: &Scored) -> Result<MethodResult> {
+fn kind_of(m: &Scored) -> MethodKind {
+    MethodKind::of(m.model.nets.cfg.method)
+}
+
+/// Another model's plain row on the same slices, scored by its own method (and a Singla et
+/// al. model's row under the authors' protocol too).
+fn compare_rows(o: &EvalOptions, other: &Scored) -> Result<Vec<MethodResult>> {
     let (a, b) = (o.model.model.prep, other.model.prep);
     if a.size != b.size || a.window_hu != b.window_hu {
         return Err(Error::Invalid(format!(
@@ -113,14 +127,45 @@ fn compare_row(o: &EvalOptions, other: &Scored) -> Result<MethodResult> {
     let t = Instant::now();
     let (r, s) =
         evaluate_coin_keeping_slices(other.model.nets, other.model.classifier, o.test, &o.eval)?;
-    let mut row = coin_rows(
-        &other.name,
+    let mut rows = coin_rows(
+        (&other.name, kind_of(other)),
         &s,
         o.eval.threshold,
         r.validity,
         t.elapsed().as_secs_f64(),
     );
-    Ok(row.remove(0))
+    rows.truncate(1);
+    if other.model.nets.cfg.method == Method::Singla {
+        rows.push(authors_protocol_row(o, other)?);
+    }
+    Ok(rows)
+}
+
+/// A Singla et al. model's plain row as the authors evaluate it: its counterfactual under the
+/// condition it trained with (the other class), on the slices with p < 0.2 or p > 0.8 only.
+fn authors_protocol_row(o: &EvalOptions, m: &Scored) -> Result<MethodResult> {
+    let t = Instant::now();
+    let eval = EvalCfg {
+        protocol: Protocol::Singla,
+        ..o.eval
+    };
+    let (r, s) = evaluate_coin_keeping_slices(m.model.nets, m.model.classifier, o.test, &eval)?;
+    let name = format!("{}, authors' protocol", m.name);
+    let mut rows = coin_rows(
+        (&name, kind_of(m)),
+        &s,
+        o.eval.threshold,
+        r.validity,
+        t.elapsed().as_secs_f64(),
+    );
+    let mut row = rows.remove(0);
+    row.settings = serde_json::json!({
+        "condition": "the other class, bin(1 − p)",
+        "slices": "p < 0.2 or p > 0.8",
+        "validity": "over every kept slice",
+        "changed_pixels_normal": r.changed_pixels_normal,
+    });
+    Ok(row)
 }
 
 /// One attribution baseline on the model's classifier, with a progress bar.

@@ -2,6 +2,8 @@
 //! - [`bce_with_logits`]: fused, stable form `max(z,0) − z·y + log1p(e^{−|z|})`;
 //! - [`kl_bernoulli`]: the paper's clamped Bernoulli KL (`src/losses.py::kl_divergence`);
 //! - [`l1`], [`mse`];
+//! - [`carl`]: the masked L1 of Singla et al.'s reconstruction (per-sample masked means, summed
+//!   over the masks, averaged over the batch: `src/losses.py::CARL`);
 //! - [`tv_squared`]: squared-difference total variation, and [`coin_tv`], the paper's TV of the
 //!   255-scaled difference map.
 //!
@@ -108,6 +110,37 @@ pub fn kl_bernoulli(target: &Tensor, q: &Tensor) -> Result<Tensor> {
 pub fn l1(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     same_shape("l1", a, b)?;
     ops::mean_all(&ops::abs(&ops::sub(a, b)?)?)
+}
+
+/// Singla et al.'s CARL reconstruction term for images `a`, `b` (N×1×H×W) and region masks
+/// `masks` (N×K×H×W of 0/1, the authors' background and kidney): for each region k,
+/// `mean_n[ Σ_hw |a − b|·m_k / (Σ_hw m_k + 1e-8) ]`, summed over k. A region absent from a
+/// sample contributes 0 for it. The masks carry no gradient.
+pub fn carl(a: &Tensor, b: &Tensor, masks: &Tensor) -> Result<Tensor> {
+    same_shape("carl", a, b)?;
+    let (n, c, h, w) = a.shape().dims4("carl")?;
+    let (mn, k, mh, mw) = masks.shape().dims4("carl masks")?;
+    if c != 1 || (mn, mh, mw) != (n, h, w) || k == 0 {
+        return Err(Error::Shape(format!(
+            "carl: images {} need one channel and masks N×K×H×W on the same grid, got masks {}",
+            a.shape(),
+            masks.shape()
+        )));
+    }
+    let masks = masks.detach();
+    let diff = ops::abs(&ops::sub(a, b)?)?;
+    let mut total: Option<Tensor> = None;
+    for region in 0..k {
+        let m = ops::narrow(&masks, 1, region, 1)?;
+        let num = ops::sum(&ops::mul(&diff, &m)?, &[1, 2, 3], false)?;
+        let den = ops::add_scalar(&ops::sum(&m, &[1, 2, 3], false)?, 1e-8)?;
+        let term = ops::mean_all(&ops::div(&num, &den)?)?;
+        total = Some(match total {
+            None => term,
+            Some(t) => ops::add(&t, &term)?,
+        });
+    }
+    Ok(total.expect("k ≥ 1"))
 }
 
 /// Mean squared error.
