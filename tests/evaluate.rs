@@ -140,3 +140,110 @@ fn bad_arguments_are_clear_errors() {
     let o = evaluate(&["--baselines", "none"], &empty, &out_dir("bad2"));
     assert!(String::from_utf8_lossy(&o.stderr).contains("holds no trained COIN model"));
 }
+
+/// A Singla et al. run trained on the smoke run's classifier (`--stage counterfactual
+/// --classifier RUN`) gets that run's counterfactual seconds, and one report scores both runs
+/// on the same slices, each by its own method: the Singla run as an explanation row, also under
+/// the authors' protocol.
+#[test]
+fn one_report_scores_a_singla_run_and_a_coin_run_sharing_a_classifier() {
+    let coin_run = smoke_model();
+    let dir = out_dir("singla");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("smoke-singla.toml");
+    let text = "extends = \"smoke\"\nname = \"smoke-singla\"\n[coin]\nmethod = \"singla\"\nhead = \"tanh\"\n\
+                [coin.step.weights]\nadv = 1.0\nkl = 1.0\nrec = 1.0\nminc = 0.0\ntv = 0.0\n";
+    std::fs::write(&cfg, text).unwrap();
+    let singla = dir.join("singla-run");
+    let o = Command::new(env!("CARGO_BIN_EXE_train"))
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "--stage",
+            "counterfactual",
+            "--device",
+            "cpu",
+            "--threads",
+            "2",
+        ])
+        .arg("--classifier")
+        .arg(coin_run)
+        .arg("--out")
+        .arg(&singla)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("as the classifier's run had"), "{stdout}");
+    assert!(stdout.contains("Singla et al."), "{stdout}");
+    let summary = |run: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
+    };
+    assert!(summary(&singla)["coin_steps"].as_u64().unwrap() > 0);
+
+    for (model, other) in [(&singla, coin_run), (&coin_run.to_path_buf(), &singla)] {
+        let out = dir.join(format!(
+            "report-{}",
+            model.file_name().unwrap().to_string_lossy()
+        ));
+        let o = evaluate(&["--baselines", "layercam"], model, &out);
+        let o2 = Command::new(env!("CARGO_BIN_EXE_evaluate"))
+            .arg("--model")
+            .arg(model)
+            .arg("--compare")
+            .arg(other)
+            .arg("--out")
+            .arg(out.with_extension("compare"))
+            .args([
+                "--baselines",
+                "layercam",
+                "--device",
+                "cpu",
+                "--threads",
+                "2",
+            ])
+            .output()
+            .unwrap();
+        for o in [&o, &o2] {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let report: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.with_extension("compare").join("report.json")).unwrap(),
+        )
+        .unwrap();
+        let rows: Vec<(String, String, u64)> = report
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["method"].as_str().unwrap().to_string(),
+                    e["kind"].as_str().unwrap().to_string(),
+                    e["slices"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let kind_of = |prefix: &str| -> Vec<&(String, String, u64)> {
+            rows.iter().filter(|r| r.0.starts_with(prefix)).collect()
+        };
+        let singla_rows = kind_of("Singla et al.");
+        let coin_rows = kind_of("COIN");
+        assert!(singla_rows.iter().all(|r| r.1 == "explanation"), "{rows:?}");
+        assert!(
+            coin_rows.iter().all(|r| r.1 == "counterfactual"),
+            "{rows:?}"
+        );
+        let authors: Vec<_> = singla_rows
+            .iter()
+            .filter(|r| r.0.ends_with("authors' protocol"))
+            .collect();
+        assert_eq!(authors.len(), 1, "{rows:?}");
+        // The authors' protocol keeps only confidently classified slices.
+        assert!(authors[0].2 <= rows[0].2, "{rows:?}");
+        assert!(!coin_rows.is_empty() && rows.iter().any(|r| r.0 == "LayerCAM"));
+    }
+}

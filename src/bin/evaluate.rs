@@ -50,7 +50,8 @@ struct Args {
     /// paper's 0.975).
     #[arg(long)]
     saliency_threshold: Option<f64>,
-    /// Other runs whose COIN is scored on the same slices (same size and window needed).
+    /// Other runs (COIN or Singla et al.) scored on the same slices, each by its own method
+    /// (same size and window needed).
     #[arg(long, num_args = 1..)]
     compare: Vec<PathBuf>,
     /// auto, cpu, cuda[:N] (or gpu[:N]), reference or emu.

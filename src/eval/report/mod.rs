@@ -164,7 +164,8 @@ fn result(
         kind,
         iou: c.iou(),
         dice: c.dice(),
-        per_image_iou_mean: per_image.iter().sum::<f64>() / per_image.len().max(1) as f64,
+        // `+ 0.0`: an empty sum is −0.0.
+        per_image_iou_mean: per_image.iter().sum::<f64>() / per_image.len().max(1) as f64 + 0.0,
         per_image_iou_median: median(&per_image),
         validity: None,
         seconds,

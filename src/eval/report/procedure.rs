@@ -187,11 +187,18 @@ fn baseline(o: &EvalOptions, b: Baseline, slices: &[EvalSlice]) -> Result<Method
 }
 
 fn notes(o: &EvalOptions) -> Vec<String> {
-    vec![
+    let singla = std::iter::once(&o.model)
+        .chain(&o.compare)
+        .any(|m| m.model.nets.cfg.method == Method::Singla);
+    let mut notes = vec![
         "IoU and Dice are pooled over all pixels of the ground-truth-abnormal slices (the paper's BinaryJaccardIndex); per-image IoU averages over slices where the prediction or the truth is non-empty.".into(),
         format!("COIN: |x − x_cf| in [0, 1] units above {}; validity: among slices with p(x) > {}, the fraction with |p(x) − p(x_cf)| > {}.", o.eval.threshold, o.eval.validity_tau, o.eval.validity_tau),
         format!("Baselines: min–max normalised saliency above {} at the classifier's layer4; RISE with {} masks (the paper: 6,000), 8×8 grid, p 0.1.", o.saliency_threshold, o.rise.masks),
         "The paper's Table 1 (256², full widths, a GPU): COIN IoU 0.646 on synthetic tumours and 0.432 on TUH.".into(),
         "FID is out of scope: the Inception weights cannot be fetched here.".into(),
-    ]
+    ];
+    if singla {
+        notes.insert(2, "Singla et al. rows are scored as COIN's: every slice, the generator asked for the slice's normal version (what `segment` does). Their \"authors' protocol\" rows ask for the other class, bin(1 − p), as the method trained, and keep only slices with p < 0.2 or p > 0.8; validity there is over every kept slice, and the changed pixels on its normal slices are in the row's settings.".into());
+    }
+    notes
 }
