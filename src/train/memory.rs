@@ -4,13 +4,19 @@
 use super::preset::RunConfig;
 use crate::{Error, Result};
 
-/// Rough bytes a COIN step needs at `batch`: parameters with gradients and Adam moments, plus
-/// the activations of the G step's two recorded E+G passes, D and the classifier. Calibrated
-/// against the authors' configuration (≈ 8 GB per E+G graph at 256², batch 16, widths ×1).
+/// Rough bytes a training step needs at `batch`: parameters with gradients and Adam moments,
+/// plus the activations of the G step's recorded E+G passes (COIN: two; Singla et al.: two and
+/// a third generator pass, counted as 0.6 of one — the decoder holds most of an E+G graph's
+/// activations), D and the classifier. Calibrated against the authors' COIN configuration
+/// (≈ 8 GB per E+G graph at 256², batch 16, widths ×1).
 pub fn coin_step_bytes(cfg: &RunConfig, batch: usize) -> f64 {
     let w = cfg.coin.width;
     let px = (cfg.data.size * cfg.data.size) as f64 / (256.0 * 256.0);
-    let graphs = 2.0 * 8.0e9 * (batch as f64 / 16.0) * px * (0.15 + 0.85 * w);
+    let passes = match cfg.coin.method {
+        crate::models::Method::Coin => 2.0,
+        crate::models::Method::Singla => 2.6,
+    };
+    let graphs = passes * 8.0e9 * (batch as f64 / 16.0) * px * (0.15 + 0.85 * w);
     let disc_and_f = 0.35 * graphs;
     let params =
         4.0 * 4.0 * 92e6 * w * w + 4.0 * 4.0 * 11.2e6 * (cfg.classifier.base as f64 / 64.0).powi(2);
@@ -37,7 +43,8 @@ pub fn check_memory(cfg: &RunConfig) -> Result<()> {
         .rev()
         .find(|&b| coin_step_bytes(cfg, b) <= 0.9 * avail);
     Err(Error::Invalid(format!(
-        "out of memory ahead: a COIN step at {}², widths ×{}, batch {} needs about {:.1} GB, {:.1} GB are available{}",
+        "out of memory ahead: a {} step at {}², widths ×{}, batch {} needs about {:.1} GB, {:.1} GB are available{}",
+        cfg.coin.method.label(),
         cfg.data.size,
         cfg.coin.width,
         cfg.coin.batch,
