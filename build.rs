@@ -81,10 +81,13 @@ fn blocks<'a>(text: &'a str, keyword: &str) -> Vec<(String, &'a str)> {
 }
 
 /// `struct Name { type a, b[6]; … };` declarations: field names (array suffixes dropped).
+/// Structs with member functions (a kernel's device-side helpers, never kernel parameters)
+/// are skipped.
 fn parse_structs(text: &str) -> Vec<CStruct> {
     let text = strip_comments(text);
     blocks(&text, "struct")
         .into_iter()
+        .filter(|(_, body)| !body.contains('('))
         .map(|(name, body)| {
             let mut fields = Vec::new();
             for decl in body.split(';').map(str::trim).filter(|d| !d.is_empty()) {
@@ -436,7 +439,13 @@ fn build_fatbins(root: &Path, kdir: &Path, out: &Path, sources: &[PathBuf]) -> R
     flags.push("-gencode".into());
     flags.push(format!("arch=compute_{lowest},code=compute_{lowest}"));
     let mut common = Vec::new();
-    for e in ["common.cuh", "emu/cuda_emu.h"] {
+    for e in [
+        "common.cuh",
+        "tc_gemm.cuh",
+        "emu/cuda_emu.h",
+        "emu/wmma.h",
+        "emu/pipeline.h",
+    ] {
         common.extend(std::fs::read(kdir.join(e)).unwrap_or_default());
     }
     let mut fatbins = Vec::new();

@@ -2,7 +2,10 @@
 // M×K (A stored M×K, or K×M when ta) and op(B) K×N (B stored K×N, or N×K when tb), row-major.
 // β is 0 (write) or 1 (accumulate). Tiles of 64×64 with BK = 16 in static shared memory; 256
 // threads as 16×16, each owning a 4×4 strided micro-tile. Deterministic (fixed K order).
+// gemm_tc_{tf32,3xtf32}: the same product on TF32 tensor cores (kernels/tc_gemm.cuh: 64×64
+// tiles of 128 threads, cp.async double buffering, FP32 accumulation in a fixed k order).
 #include "common.cuh"
+#include "tc_gemm.cuh"
 
 // Sizes, operand layouts (ta, tb: 1 = stored transposed) and β (0 write, 1 accumulate).
 struct GemmParams {
@@ -48,4 +51,37 @@ extern "C" __global__ void __launch_bounds__(256) gemm_f32(const float* a, const
       c[o] = beta ? c[o] + v : v;
     }
   }
+}
+
+// op(A) [m × k] and op(B) [k × n] read in place; C = β·C + A·B + bias at the thread's column.
+struct GemmOp {
+  const float *a, *b, *bias;
+  float* c;
+  GemmParams p;
+  int nn;
+  __device__ bool column(int n) {
+    nn = n;
+    return true;
+  }
+  __device__ void decompose_k(int, int*) const {}
+  __device__ const float* a_src(int m, int kk, const int*) const {
+    return p.ta ? a + (long long)kk * p.m + m : a + (long long)m * p.k + kk;
+  }
+  __device__ const float* b_src(int kk, const int*) const {
+    return p.tb ? b + (long long)nn * p.k + kk : b + (long long)kk * p.n + nn;
+  }
+  __device__ void store(int m, float v) const {
+    long long o = (long long)m * p.n + nn;
+    v += bias ? bias[nn] : 0.0f;
+    c[o] = p.beta ? c[o] + v : v;
+  }
+};
+
+extern "C" __global__ void __launch_bounds__(128) gemm_tc_tf32(const float* a, const float* b, const float* bias, float* c, GemmParams p) {
+  GemmOp op{a, b, bias, c, p};
+  tc::gemm_tile<GemmOp, tc::TF32>(op, blockIdx.y * tc::BM, blockIdx.x * tc::BN, p.m, p.n, 0, p.k);
+}
+extern "C" __global__ void __launch_bounds__(128) gemm_tc_3xtf32(const float* a, const float* b, const float* bias, float* c, GemmParams p) {
+  GemmOp op{a, b, bias, c, p};
+  tc::gemm_tile<GemmOp, tc::TF32X3>(op, blockIdx.y * tc::BM, blockIdx.x * tc::BN, p.m, p.n, 0, p.k);
 }

@@ -20,8 +20,8 @@ fn cpu_matches_reference_forward_and_backward() {
 }
 
 /// The whole op table and the optimizer ops on the CUDA kernels (emulated), in order and with
-/// a shuffled schedule; together with the forced convolution tiles they launch every kernel of
-/// the table (a new kernel without a case fails here).
+/// a shuffled schedule; together with the forced convolution tiles and the tensor-core
+/// precisions they launch every kernel of the table (a new kernel without a case fails here).
 #[test]
 fn emulated_kernels_match_reference_forward_and_backward() {
     use coin::gpu::emu::{set_schedule, Schedule};
@@ -43,6 +43,10 @@ fn emulated_kernels_match_reference_forward_and_backward() {
         crate::gpu::conv_matches_reference(Device::Emu, &format!("emu tile {t:?}"));
     }
     coin::ops::conv::force_gpu_tile(None);
+    // The tensor-core kernels: convolutions and matrix products at each precision.
+    for p in coin::ops::Precision::ALL {
+        crate::tensor_cores::precision_matches_reference(Device::Emu, p, "emu");
+    }
     let launched = coin::gpu::take_recorded_launches();
     let missing: Vec<&str> = coin::gpu::table::KERNELS
         .iter()

@@ -35,5 +35,6 @@ mod segment_path;
 mod singla_step;
 mod slices;
 mod storage;
+mod tensor_cores;
 mod train_pipeline;
 mod tumour;

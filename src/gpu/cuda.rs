@@ -18,6 +18,8 @@ use std::sync::Mutex;
 pub(crate) struct CudaDevice {
     pub ordinal: usize,
     pub name: String,
+    /// The compute capability's major version (8: Ampere, 9: Hopper).
+    pub cc_major: i32,
     ctx: sys::CUcontext,
     stream: sys::CUstream,
     modules: Mutex<HashMap<&'static str, sys::CUmodule>>,
@@ -47,6 +49,9 @@ impl CudaDevice {
         result::init().map_err(|e| drv("init", e))?;
         let dev = result::device::get(ordinal as i32).map_err(|e| drv("device", e))?;
         let name = result::device::get_name(dev).unwrap_or_else(|_| "?".into());
+        let major = sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR;
+        // SAFETY: dev came from device::get.
+        let cc_major = unsafe { result::device::get_attribute(dev, major) }.unwrap_or(0);
         // SAFETY: dev came from device::get.
         let ctx = unsafe { result::primary_ctx::retain(dev) }.map_err(|e| drv("context", e))?;
         // SAFETY: ctx was just retained for this device.
@@ -68,6 +73,7 @@ impl CudaDevice {
         Ok(CudaDevice {
             ordinal,
             name,
+            cc_major,
             ctx,
             stream,
             modules: Mutex::new(HashMap::new()),

@@ -161,6 +161,15 @@ pub fn has_cuda_kernels() -> bool {
 }
 
 impl Gpu {
+    /// Whether the device runs the TF32 tensor-core kernels (compute capability 8.0 or later;
+    /// the emulator always does).
+    pub fn tensor_cores(&self) -> bool {
+        match &*self.inner.device {
+            Inner::Emu => true,
+            Inner::Cuda(d) => d.cc_major >= 8,
+        }
+    }
+
     /// The emulated device, its cache as `COIN_GPU_CACHE` says ([`CachePolicy::EMU`] when
     /// unset or not understood: [`for_device`] reports a bad value as an error).
     pub fn emu() -> Gpu {

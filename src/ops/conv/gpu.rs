@@ -159,9 +159,26 @@ fn launch_forward(
         );
     }
     let (m, n) = (geo.cout as usize, geo.y_len() / geo.cout as usize);
+    if let Some(p) = tensor_cores(g) {
+        let name = format!("conv2d_tc_fwd_{p}");
+        return g.launch(&name, tile_grid(m, n, TC_TILE, 1)?, TC_BLOCK, 0, &mut a);
+    }
     let t = tile(m, n);
     let name = format!("conv2d_igemm_fwd_{}x{}_f32", t.0, t.1);
     g.launch(&name, tile_grid(m, n, t, 1)?, BLOCK, 0, &mut a)
+}
+
+/// The tensor-core kernels' tile and block (kernels/tc_gemm.cuh).
+const TC_TILE: (usize, usize) = (64, 64);
+const TC_BLOCK: [u32; 3] = [128, 1, 1];
+
+/// The tensor-core kernels' name suffix when this thread's precision asks for them and the
+/// device has them (`ops::precision`); None: the FP32 kernels.
+fn tensor_cores(g: &Gpu) -> Option<&'static str> {
+    let suffix = crate::ops::precision::gpu_precision()
+        .0
+        .tensor_core_suffix()?;
+    g.tensor_cores().then_some(suffix)
 }
 
 /// gx += conv2d's gradient with respect to its input.
@@ -176,9 +193,13 @@ fn launch_backward_data(
     need("conv gy", gy, geo.y_len())?;
     need("conv gx", gx, geo.x_len())?;
     let (m, n) = (geo.cin as usize, geo.x_len() / geo.cin as usize);
-    let t = tile(m, n);
     let mut a = Args::new();
     a.buf(w).buf(gy).buf(gx).params(geo);
+    if let Some(p) = tensor_cores(g) {
+        let name = format!("conv2d_tc_bwd_data_{p}");
+        return g.launch(&name, tile_grid(m, n, TC_TILE, 1)?, TC_BLOCK, 0, &mut a);
+    }
+    let t = tile(m, n);
     let name = format!("conv2d_igemm_bwd_data_{}x{}_f32", t.0, t.1);
     g.launch(&name, tile_grid(m, n, t, 1)?, BLOCK, 0, &mut a)
 }
@@ -196,17 +217,26 @@ fn launch_backward_weight(
     need("conv gy", gy, geo.y_len())?;
     let (m, n) = (geo.cout as usize, geo.w_len() / geo.cout as usize);
     need("conv gw", gw, m * n)?;
-    let (splits, chunk) = splitk(geo);
+    let tc = tensor_cores(g);
+    let t = if tc.is_some() { TC_TILE } else { tile(m, n) };
+    let (splits, chunk) = splitk(geo, t);
     let workspace = g.alloc_f32(splits * m * n)?;
-    let t = tile(m, n);
     let mut a = Args::new();
     a.buf(x)
         .buf(gy)
         .buf(&workspace)
         .params(geo)
         .i32(chunk as i32);
-    let name = format!("conv2d_igemm_bwd_weight_{}x{}_f32", t.0, t.1);
-    g.launch(&name, tile_grid(m, n, t, splits)?, BLOCK, 0, &mut a)?;
+    match tc {
+        Some(p) => {
+            let name = format!("conv2d_tc_bwd_weight_{p}");
+            g.launch(&name, tile_grid(m, n, t, splits)?, TC_BLOCK, 0, &mut a)?;
+        }
+        None => {
+            let name = format!("conv2d_igemm_bwd_weight_{}x{}_f32", t.0, t.1);
+            g.launch(&name, tile_grid(m, n, t, splits)?, BLOCK, 0, &mut a)?;
+        }
+    }
     let mut a = Args::new();
     a.buf(&workspace)
         .buf(gw)
@@ -215,12 +245,11 @@ fn launch_backward_weight(
     g.launch("conv2d_splitk_sum_f32", blocks(m * n), BLOCK, 0, &mut a)
 }
 
-/// (splits, K per split) of the weight gradient: enough blocks to fill a large GPU, each split
-/// a multiple of the 16-deep K tile.
-fn splitk(geo: &KernelGeom) -> (usize, usize) {
+/// (splits, K per split) of the weight gradient with tile `t`: enough blocks to fill a large
+/// GPU, each split a multiple of the 16-deep K tile.
+fn splitk(geo: &KernelGeom, t: (usize, usize)) -> (usize, usize) {
     let k = geo.y_len() / geo.cout as usize;
     let (m, n) = (geo.cout as usize, geo.w_len() / geo.cout as usize);
-    let t = tile(m, n);
     let tiles = m.div_ceil(t.0) * n.div_ceil(t.1);
     let want = 512usize.div_ceil(tiles).clamp(1, 64);
     let chunk = k.div_ceil(want).div_ceil(16) * 16;

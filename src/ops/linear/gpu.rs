@@ -40,13 +40,19 @@ pub(super) fn mm(
         };
         let mut args = Args::new();
         args.buf(&ab).buf(&bb).null().buf(&c).params(&p);
-        ab.gpu().launch(
-            "gemm_f32",
-            tile_grid(m, n, (64, 64), 1)?,
-            BLOCK,
-            0,
-            &mut args,
-        )?;
+        let gpu = ab.gpu();
+        let grid = tile_grid(m, n, (64, 64), 1)?;
+        // The tensor-core kernels when this thread's precision asks for them
+        // (`ops::precision`) and the device has them; both tile 64×64.
+        match crate::ops::precision::gpu_precision()
+            .1
+            .tensor_core_suffix()
+        {
+            Some(p) if gpu.tensor_cores() => {
+                gpu.launch(&format!("gemm_tc_{p}"), grid, [128, 1, 1], 0, &mut args)?
+            }
+            _ => gpu.launch("gemm_f32", grid, BLOCK, 0, &mut args)?,
+        }
         Tensor::from_dev(c, vec![m, n], a.device())
     })())
 }
