@@ -3,10 +3,11 @@
 //! written (memory-bound kernels), each through the op API (allocation is stream-ordered, so an
 //! op's output costs no host sync). They need a real GPU: without one they print a skip line and
 //! measure nothing (CI only builds them). `scripts/gpu-check.sh` runs them on a lent machine
-//! beside the same shapes in PyTorch/cuDNN.
+//! beside the same shapes in PyTorch/cuDNN. The convolutions run at each GPU precision
+//! (`fwd` FP32, `fwd-tf32`, `fwd-3xtf32`, …; `ops::precision`).
 
 use coin::nn::ParamGroup;
-use coin::ops::{self, Conv2dParams};
+use coin::ops::{self, Conv2dParams, Precision};
 use coin::optim::{Adam, AdamConfig};
 use coin::{Device, Tape, Tensor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -71,24 +72,33 @@ fn bench(c: &mut Criterion) {
         let (ho, wo) = (y.dims()[2], y.dims()[3]);
         let flops = 2 * n * cout * ho * wo * cin * kk * kk;
         grp.throughput(Throughput::Elements(flops as u64));
-        grp.bench_function(BenchmarkId::new("fwd", name), |b| {
-            b.iter(|| {
-                ops::conv2d(&x, &w, None, prm).unwrap();
-                sync()
-            })
-        });
-        grp.bench_function(BenchmarkId::new("bwd_data", name), |b| {
-            b.iter(|| {
-                ops::conv2d_backward_data(&y, &w, [n, cin, h, h], prm).unwrap();
-                sync()
-            })
-        });
-        grp.bench_function(BenchmarkId::new("bwd_weight", name), |b| {
-            b.iter(|| {
-                ops::conv2d_backward_weight(&y, &x, [cout, cin, kk, kk], prm).unwrap();
-                sync()
-            })
-        });
+        // Each pass at each precision: `fwd` (FP32), `fwd-tf32`, `fwd-3xtf32`, …
+        for p in Precision::ALL {
+            ops::set_gpu_precision(p, Precision::Fp32);
+            let id = |pass: &str| match p {
+                Precision::Fp32 => pass.to_string(),
+                _ => format!("{pass}-{p}"),
+            };
+            grp.bench_function(BenchmarkId::new(id("fwd"), name), |b| {
+                b.iter(|| {
+                    ops::conv2d(&x, &w, None, prm).unwrap();
+                    sync()
+                })
+            });
+            grp.bench_function(BenchmarkId::new(id("bwd_data"), name), |b| {
+                b.iter(|| {
+                    ops::conv2d_backward_data(&y, &w, [n, cin, h, h], prm).unwrap();
+                    sync()
+                })
+            });
+            grp.bench_function(BenchmarkId::new(id("bwd_weight"), name), |b| {
+                b.iter(|| {
+                    ops::conv2d_backward_weight(&y, &x, [cout, cin, kk, kk], prm).unwrap();
+                    sync()
+                })
+            });
+        }
+        ops::set_gpu_precision(Precision::Fp32, Precision::Fp32);
     }
     grp.finish();
 

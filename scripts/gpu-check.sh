@@ -210,14 +210,15 @@ run() {
   fi
   COIN_CUDA_SYNC=1 stage ops 20 "$out/smoke.txt" "$t" --exact --nocapture --test-threads=1 \
     backends::cuda_gpu_ops_match_reference_forward_and_backward
-  COIN_CUDA_SYNC=1 stage suite 50 "$out/suite.txt" "$t" gpu:: gpu_train --test-threads=1
+  COIN_CUDA_SYNC=1 stage suite 45 "$out/suite.txt" "$t" gpu:: gpu_train tensor_cores --test-threads=1
   if [ "$dry" = 1 ] || command -v compute-sanitizer >/dev/null; then
     local tool limit
     for tool in memcheck:15 racecheck:12 initcheck:13 synccheck:10; do
       limit=${tool#*:} tool=${tool%:*}
       COIN_GPU_CACHE=off stage "san-$tool" "$limit" "$out/sanitizer.txt" \
         compute-sanitizer --tool "$tool" --print-limit 10 "$t" --exact --test-threads=1 \
-        gpu::block_sum_with_shuffles gpu::convolution_at_every_forced_tile
+        gpu::block_sum_with_shuffles gpu::convolution_at_every_forced_tile \
+        tensor_cores::every_gpu_precision_meets_its_rounding_bound
     done
   else
     total=$((total + 50))
@@ -225,18 +226,18 @@ run() {
     summary
   fi
   CRITERION_HOME="$scratch/criterion" COIN_GPU_BENCH_QUICK=1 \
-    stage bench 35 "$out/bench.txt" "$bin/coin-gpu-bench" --bench
+    stage bench 50 "$out/bench.txt" "$bin/coin-gpu-bench" --bench
   local torch=1
   [ "$dry" = 1 ] || python3 -c "import torch; assert torch.cuda.is_available()" 2> "$scratch/torch.err" || torch=0
   if [ "$torch" = 1 ]; then
-    stage pytorch 30 "$scratch/pytorch.log" python3 scripts/bench-gpu-pytorch.py "$out/pytorch.json"
+    stage pytorch 25 "$scratch/pytorch.log" python3 scripts/bench-gpu-pytorch.py "$out/pytorch.json"
   else
-    total=$((total + 30))
+    total=$((total + 25))
     printf '{"skipped": "import torch with CUDA failed: %s"}\n' "$(tail -1 "$scratch/torch.err" | tr -d '"\\')" > "$out/pytorch.json"
     summary
   fi
   sample_memory "$scratch/memory-step.txt"
-  stage step 25 "$out/step.txt" "$t" --exact --nocapture \
+  stage step 35 "$out/step.txt" "$t" --exact --nocapture \
     coin_step::paper_config_step_on_cuda_reads_only_what_it_logs
   unsample "$scratch/memory-step.txt" "$out/step.txt"
   if [ "$torch" = 1 ]; then
@@ -246,7 +247,7 @@ run() {
     echo "torch: skipped (no torch with CUDA)" >> "$out/step.txt"
   fi
   sample_memory "$scratch/memory-train.txt"
-  stage train 55 "$out/train.txt" "$bin/coin-train" --preset gpu-check --device cuda:0 \
+  stage train 40 "$out/train.txt" "$bin/coin-train" --preset gpu-check --device cuda:0 \
     --out "$scratch/run"
   unsample "$scratch/memory-train.txt" "$out/train.txt"
   total=$((total + allowance))

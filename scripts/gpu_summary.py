@@ -97,20 +97,24 @@ def sanitizer_answer(text):
 
 
 def step_answer(step):
-    ours = dict(re.findall(r"paper-config (G\+D|D-only) step on cuda:0: mean ([\d.]+) s", step))
+    ours = {(kind, prec): secs for kind, prec, secs in
+            re.findall(r"paper-config (G\+D|D-only) step on cuda:0 \((fp32|tf32)\): mean ([\d.]+) s", step)}
     torch = {}
     for mode, kind, secs in re.findall(r"torch (fp32|tf32) paper-config (G\+D|D-only) step: mean ([\d.]+) s", step):
         torch[(mode, kind)] = secs
-    iters = re.findall(r"^step (\d+) \(generator: (\w+)\): ([\d.]+) s", step, re.M)
+    iters = re.findall(r"^step (\d+) \(generator: (\w+), \w+\): ([\d.]+) s", step, re.M)
     if not ours and not torch and not iters:
         return "not measured"
     parts = []
     for kind in ["G+D", "D-only"]:
-        o = ours.get(kind)
+        o, of = ours.get((kind, "tf32")), ours.get((kind, "fp32"))
         t32, tt = torch.get(("fp32", kind)), torch.get(("tf32", kind))
-        txt = f"{kind}: ours {o or '—'} s, PyTorch FP32 {t32 or '—'} s, TF32 {tt or '—'} s"
-        if o and t32:
-            txt += f" (PyTorch FP32 ÷ ours {float(t32) / float(o):.2f})"
+        txt = (f"{kind}: ours TF32 {o or '—'} s, FP32 {of or '—'} s; "
+               f"PyTorch TF32 {tt or '—'} s, FP32 {t32 or '—'} s")
+        if o and tt:
+            txt += f" (PyTorch TF32 ÷ ours TF32 {float(tt) / float(o):.2f})"
+        if of and t32:
+            txt += f" (PyTorch FP32 ÷ ours FP32 {float(t32) / float(of):.2f})"
         parts.append(txt)
     if not ours and iters:
         parts.append(f"ours: {len(iters)} iterations finished, last {iters[-1][2]} s (no mean: cut short)")

@@ -1,4 +1,5 @@
-"""The kernel table of scripts/gpu-check.sh: for each benchmark, ours (criterion median) beside
+"""The kernel table of scripts/gpu-check.sh: for each benchmark, ours (criterion median; the
+convolutions at each of our precisions, `fwd`, `fwd-tf32`, `fwd-3xtf32`) beside
 PyTorch/cuDNN in FP32 (TF32 off, as our kernels) and with TF32 on (PyTorch's default for
 convolutions), the ratios (PyTorch time / ours: > 1 means we are faster) and our rate as a
 fraction of the measured ceiling (copy bandwidth for memory-bound kernels, PyTorch's FP32 GEMM
@@ -56,8 +57,10 @@ def rows(crit, pt):
     out = []
     for key in keys:
         group, op, shape = key.split("/")
-        r = {"kernel": f"{group}/{op}", "shape": shape, "torch_fp32": fp32.get(key),
-             "torch_tf32": tf32.get(key), "ours": None, "rate": None, "of_ceiling": None}
+        # Our precision variants (`fwd-tf32`, `fwd-3xtf32`) sit beside PyTorch's same pass.
+        base = f"{group}/{op.split('-')[0]}/{shape}"
+        r = {"kernel": f"{group}/{op}", "shape": shape, "torch_fp32": fp32.get(base),
+             "torch_tf32": tf32.get(base), "ours": None, "rate": None, "of_ceiling": None}
         o = ours(crit, key)
         if o:
             secs, thr = o

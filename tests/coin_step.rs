@@ -8,6 +8,7 @@
 //! step (`singla_step.rs`): a [`Spec`] names the fixture and the method.
 
 use coin::models::{Classifier, CoinNets, CoinNetsCfg, Method, OutputHead};
+use coin::ops::Precision;
 use coin::nn::{load_named, named_tensors};
 use coin::train::{CoinStep, LossWeights, StepCfg};
 use coin::{Device, Tensor};
@@ -425,7 +426,8 @@ pub fn generator_losses(
 /// gen_update_freq 5) on CUDA device 0, for the lent-GPU check (`scripts/gpu-check.sh`, stage
 /// `step`): after one G+D and one D-only iteration, each iteration reads back only the loss
 /// terms (one read per stepped group) and Adam's value per group, copies nothing in, falls back nowhere and allocates nothing from
-/// the driver; prints the time of each kind of step. Skipped without a CUDA device (a failure
+/// the driver; prints the time of each kind of step, with TF32 convolutions (the training
+/// default) and with FP32 ones. Skipped without a CUDA device (a failure
 /// with `COIN_REQUIRE_GPU=1`).
 #[test]
 fn paper_config_step_on_cuda_reads_only_what_it_logs() {
@@ -449,39 +451,45 @@ fn paper_config_step_on_cuda_reads_only_what_it_logs() {
         dev,
     )
     .unwrap();
-    let mut times: BTreeMap<bool, Vec<f64>> = BTreeMap::new();
+    let mut times: BTreeMap<(String, bool), Vec<f64>> = BTreeMap::new();
     let mut wrong = Vec::new();
-    // Every iteration is printed as it finishes and a count mismatch is reported after the loop,
-    // so a check cut short by its time limit still has each iteration's seconds.
-    for k in 0..12 {
-        let before = coin::gpu::counts_on_this_thread();
-        let t = std::time::Instant::now();
-        // Each step ends by reading its loss scalars, so the wall time includes the device's.
-        let l = step.train_step(&mut nets, &f.net, &x).unwrap();
-        let secs = t.elapsed().as_secs_f64();
-        let counts = coin::gpu::counts_on_this_thread() - before;
-        let generator = l.generator.is_some();
-        println!("step {k} (generator: {generator}): {secs:.4} s, {counts:?}");
-        if k >= 2 {
-            times.entry(generator).or_default().push(secs);
-            let want = coin::gpu::Counts {
-                reads: 2 * (1 + generator as u64),
-                writes: 0,
-                fallbacks: 0,
-                driver_allocs: 0,
-            };
-            if counts != want {
-                wrong.push(format!(
-                    "step {k}: {counts:?}, want {want:?}; fallbacks at {:?}",
-                    coin::gpu::take_fallback_sites()
-                ));
+    // TF32 convolutions (the training default, as PyTorch's), then FP32. Every iteration is
+    // printed as it finishes and a count mismatch is reported after the loop, so a check cut
+    // short by its time limit still has each iteration's seconds.
+    for prec in [Precision::Tf32, Precision::Fp32] {
+        coin::ops::set_gpu_precision(prec, Precision::Fp32);
+        step.step = 0;
+        for k in 0..10 {
+            let before = coin::gpu::counts_on_this_thread();
+            let t = std::time::Instant::now();
+            // Each step ends by reading its loss scalars, so the wall time includes the device's.
+            let l = step.train_step(&mut nets, &f.net, &x).unwrap();
+            let secs = t.elapsed().as_secs_f64();
+            let counts = coin::gpu::counts_on_this_thread() - before;
+            let generator = l.generator.is_some();
+            println!("step {k} (generator: {generator}, {prec}): {secs:.4} s, {counts:?}");
+            if k >= 2 {
+                times.entry((prec.to_string(), generator)).or_default().push(secs);
+                let want = coin::gpu::Counts {
+                    reads: 2 * (1 + generator as u64),
+                    writes: 0,
+                    fallbacks: 0,
+                    driver_allocs: 0,
+                };
+                if counts != want {
+                    wrong.push(format!(
+                        "{prec} step {k}: {counts:?}, want {want:?}; fallbacks at {:?}",
+                        coin::gpu::take_fallback_sites()
+                    ));
+                }
             }
         }
     }
-    for (generator, t) in times {
+    coin::ops::set_gpu_precision(Precision::Fp32, Precision::Fp32);
+    for ((prec, generator), t) in times {
         let mean = t.iter().sum::<f64>() / t.len() as f64;
         println!(
-            "paper-config {} step on cuda:0: mean {mean:.4} s over {}",
+            "paper-config {} step on cuda:0 ({prec}): mean {mean:.4} s over {}",
             if generator { "G+D" } else { "D-only" },
             t.len()
         );

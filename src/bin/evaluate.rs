@@ -126,6 +126,7 @@ fn real_main(a: &Args) -> Result<(), Failure> {
     let device = a.device.open()?;
     let checkpoint = coin::train::checkpoint_arg(&a.model, &a.checkpoint)?;
     let model = TrainedModel::open(&a.model, checkpoint.as_deref(), device)?;
+    model.config.apply_precision();
     let source = match &a.data {
         None => model.data.clone(),
         Some(root) => DataSource {

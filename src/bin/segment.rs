@@ -231,6 +231,7 @@ fn real_main(a: &Args) -> Result<(), Failure> {
     let device = a.device.open()?;
     let checkpoint = coin::train::checkpoint_arg(&a.model, &a.checkpoint)?;
     let model = TrainedModel::open(&a.model, checkpoint.as_deref(), device)?;
+    model.config.apply_precision();
     let ids = match &a.organ_labels {
         Some(s) => parse_ids(s).map_err(Failure::usage)?,
         None => model.prep.kidney_labels.clone(),

@@ -48,6 +48,7 @@ pub struct RunOptions {
 
 /// Runs the stages `o` asks for and writes `summary.json`.
 pub fn run(o: &RunOptions) -> Result<Summary> {
+    o.cfg.apply_precision();
     let mut s = Session::open(o)?;
     // The networks are built once: their initial state is the hand-over checkpoint.
     let mut nets = CoinNets::new(&coin_nets_cfg(&o.cfg), o.device, o.cfg.seed)?;

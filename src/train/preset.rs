@@ -3,6 +3,7 @@
 
 use super::config::StepCfg;
 use crate::models::{Dataset, Method, OutputHead};
+use crate::ops::Precision;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,34 @@ pub struct RunConfig {
     pub classifier: ClassifierCfg,
     pub coin: CoinCfg,
     pub eval: EvalSection,
+    /// How GPU devices multiply in convolutions and matrix products.
+    #[serde(default)]
+    pub precision: PrecisionSection,
+}
+
+/// The GPU precision of a run (`ops::precision`); the CPU devices always compute in FP32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrecisionSection {
+    /// Convolutions: "tf32" (PyTorch's default on a GPU), "3xtf32" or "fp32".
+    #[serde(default = "tf32")]
+    pub conv: Precision,
+    /// Matrix products (`linear`): "fp32" (PyTorch's default), "tf32" or "3xtf32".
+    #[serde(default)]
+    pub linear: Precision,
+}
+
+fn tf32() -> Precision {
+    Precision::Tf32
+}
+
+impl Default for PrecisionSection {
+    fn default() -> Self {
+        PrecisionSection {
+            conv: Precision::Tf32,
+            linear: Precision::Fp32,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +228,11 @@ impl RunConfig {
             keep_samples: samples,
             protocol: Default::default(),
         }
+    }
+
+    /// Sets this thread's GPU precision to the configuration's (`ops::set_gpu_precision`).
+    pub fn apply_precision(&self) {
+        crate::ops::set_gpu_precision(self.precision.conv, self.precision.linear);
     }
 
     pub fn preset(name: &str) -> Result<RunConfig> {
