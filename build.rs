@@ -441,7 +441,7 @@ fn build_fatbins(root: &Path, kdir: &Path, out: &Path, sources: &[PathBuf]) -> R
     let mut common = Vec::new();
     for e in [
         "common.cuh",
-        "tc_gemm.cuh",
+        "gemm_tile.cuh",
         "emu/cuda_emu.h",
         "emu/wmma.h",
         "emu/pipeline.h",

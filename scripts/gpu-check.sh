@@ -217,7 +217,7 @@ run() {
       limit=${tool#*:} tool=${tool%:*}
       COIN_GPU_CACHE=off stage "san-$tool" "$limit" "$out/sanitizer.txt" \
         compute-sanitizer --tool "$tool" --print-limit 10 "$t" --exact --test-threads=1 \
-        gpu::block_sum_with_shuffles gpu::convolution_at_every_forced_tile \
+        gpu::block_sum_with_shuffles gpu::convolution_passes_match_the_reference \
         tensor_cores::every_gpu_precision_meets_its_rounding_bound
     done
   else

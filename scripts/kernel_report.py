@@ -18,20 +18,12 @@ import re
 import subprocess
 import sys
 
-# The TF32 tensor-core kernels (kernels/tc_gemm.cuh): each must keep MMAs in its main loop.
-TC_PRODUCTION = {
-    f"{k}_{p}" for k in ["conv2d_tc_fwd", "conv2d_tc_bwd_data", "conv2d_tc_bwd_weight", "gemm_tc"]
-    for p in ["tf32", "3xtf32"]
-}
-TENSOR_CORE = {"selftest_wmma_gemm"} | TC_PRODUCTION
-# Main loops free of integer division in the build this list was made from; a kernel here
-# that regains one fails the report.
-NO_DIVISION = {
-    "conv2d_igemm_fwd_64x64_f32", "conv2d_igemm_fwd_32x128_f32", "conv2d_igemm_fwd_128x32_f32",
-    "conv2d_igemm_bwd_data_64x64_f32", "conv2d_igemm_bwd_data_32x128_f32",
-    "conv2d_igemm_bwd_data_128x32_f32", "conv2d_igemm_bwd_weight_32x128_f32",
-    "conv2d_igemm_bwd_weight_128x32_f32", "gemm_f32",
-} | TC_PRODUCTION
+# The GEMM kernels (kernels/gemm_tile.cuh): the TF32 and 3xTF32 ones must keep MMAs in their
+# main loops; none may have an integer division there.
+GEMMS = [f"{k}_{p}" for k in ["conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_weight", "gemm"]
+         for p in ["f32", "tf32", "3xtf32"]]
+TENSOR_CORE = {"selftest_wmma_gemm"} | {k for k in GEMMS if k.endswith("tf32")}
+NO_DIVISION = set(GEMMS)
 # Per SM: registers, threads, blocks, shared memory (bytes) available to blocks.
 SM = {"80": (65536, 2048, 32, 164 * 1024), "90": (65536, 2048, 32, 228 * 1024)}
 

@@ -20,8 +20,8 @@ fn cpu_matches_reference_forward_and_backward() {
 }
 
 /// The whole op table and the optimizer ops on the CUDA kernels (emulated), in order and with
-/// a shuffled schedule; together with the forced convolution tiles and the tensor-core
-/// precisions they launch every kernel of the table (a new kernel without a case fails here).
+/// a shuffled schedule; together with the GEMM kernels at each precision they launch every
+/// kernel of the table (a new kernel without a case fails here).
 #[test]
 fn emulated_kernels_match_reference_forward_and_backward() {
     use coin::gpu::emu::{set_schedule, Schedule};
@@ -38,12 +38,7 @@ fn emulated_kernels_match_reference_forward_and_backward() {
             failures.join("\n")
         );
     }
-    for t in coin::ops::conv::GPU_TILES {
-        coin::ops::conv::force_gpu_tile(Some(t));
-        crate::gpu::conv_matches_reference(Device::Emu, &format!("emu tile {t:?}"));
-    }
-    coin::ops::conv::force_gpu_tile(None);
-    // The tensor-core kernels: convolutions and matrix products at each precision.
+    // The GEMM kernels at each precision: convolutions and matrix products.
     for p in coin::ops::Precision::ALL {
         crate::tensor_cores::precision_matches_reference(Device::Emu, p, "emu");
     }

@@ -8,8 +8,8 @@
 //! step (`singla_step.rs`): a [`Spec`] names the fixture and the method.
 
 use coin::models::{Classifier, CoinNets, CoinNetsCfg, Method, OutputHead};
-use coin::ops::Precision;
 use coin::nn::{load_named, named_tensors};
+use coin::ops::Precision;
 use coin::train::{CoinStep, LossWeights, StepCfg};
 use coin::{Device, Tensor};
 use std::collections::BTreeMap;
@@ -469,7 +469,10 @@ fn paper_config_step_on_cuda_reads_only_what_it_logs() {
             let generator = l.generator.is_some();
             println!("step {k} (generator: {generator}, {prec}): {secs:.4} s, {counts:?}");
             if k >= 2 {
-                times.entry((prec.to_string(), generator)).or_default().push(secs);
+                times
+                    .entry((prec.to_string(), generator))
+                    .or_default()
+                    .push(secs);
                 let want = coin::gpu::Counts {
                     reads: 2 * (1 + generator as u64),
                     writes: 0,

@@ -185,8 +185,19 @@ fn every_gpu_precision_meets_its_rounding_bound() {
             let worst = precision_matches_reference(dev, p, &format!("{dev}"));
             let launched = coin::gpu::take_recorded_launches();
             println!("{dev} {p}: worst |error| / Σ|a||b| = {worst:.2e}");
-            let tc = launched.iter().any(|k| k.contains("_tc_"));
-            assert_eq!(tc, p != Precision::Fp32, "{dev} {p}: launched {launched:?}");
+            // The kernels of this precision ran, and only they (`conv2d_fwd_tf32`, …).
+            let gemms: Vec<&&str> = launched
+                .iter()
+                .filter(|k| {
+                    k.starts_with("conv2d_") && !k.contains("direct") && !k.contains("splitk")
+                        || k.starts_with("gemm_")
+                })
+                .collect();
+            let suffix = format!("_{}", p.kernel_suffix());
+            assert!(
+                !gemms.is_empty() && gemms.iter().all(|k| k.ends_with(&suffix)),
+                "{dev} {p}: launched {gemms:?}"
+            );
             match p {
                 Precision::Tf32 => assert!(worst > 1e-5, "{dev} tf32 shows no rounding: {worst}"),
                 _ => assert!(worst < 1e-5, "{dev} {p}: {worst}"),

@@ -25,6 +25,10 @@
 struct uint3 {
   unsigned x, y, z;
 };
+// CUDA's 16-byte vector type (vectorised shared and global accesses).
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
 struct dim3 {
   unsigned x, y, z;
   dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}

@@ -27,12 +27,22 @@ pub enum Precision {
 impl Precision {
     pub const ALL: [Precision; 3] = [Precision::Fp32, Precision::Tf32, Precision::Tf32x3];
 
-    /// The kernels' name suffix (`None`: the FP32 kernels).
-    pub fn tensor_core_suffix(self) -> Option<&'static str> {
+    /// The GEMM kernels' name suffix (`conv2d_fwd_f32`, `gemm_tf32`, …).
+    pub fn kernel_suffix(self) -> &'static str {
         match self {
-            Precision::Fp32 => None,
-            Precision::Tf32 => Some("tf32"),
-            Precision::Tf32x3 => Some("3xtf32"),
+            Precision::Fp32 => "f32",
+            Precision::Tf32 => "tf32",
+            Precision::Tf32x3 => "3xtf32",
+        }
+    }
+
+    /// This precision on a device with (`tensor_cores`) or without TF32 tensor cores: without
+    /// them, FP32.
+    pub fn on(self, tensor_cores: bool) -> Precision {
+        if tensor_cores {
+            self
+        } else {
+            Precision::Fp32
         }
     }
 

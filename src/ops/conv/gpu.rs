@@ -107,31 +107,15 @@ pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Option<R
     })())
 }
 
-/// The convolution tiles compiled in kernels/conv.cu.
-pub const TILES: [(usize, usize); 3] = [(64, 64), (32, 128), (128, 32)];
+/// The GEMM kernels' tile and block (kernels/gemm_tile.cuh).
+const TILE: (usize, usize) = (64, 64);
+const TILE_BLOCK: [u32; 3] = [128, 1, 1];
 
-thread_local! {
-    static FORCED_TILE: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
-}
-
-/// Forces the convolution tile of launches from this thread (tests cover every tile with it);
-/// `None` restores the per-shape choice.
-pub fn force_tile(t: Option<(usize, usize)>) {
-    FORCED_TILE.with(|f| f.set(t));
-}
-
-/// The tile (BM, BN) for a GEMM of M rows and N columns.
-fn tile(m: usize, n: usize) -> (usize, usize) {
-    if let Some(t) = FORCED_TILE.with(|f| f.get()) {
-        return t;
-    }
-    if m <= 32 {
-        (32, 128)
-    } else if n <= 32 || (m >= 256 && n < 256) {
-        (128, 32)
-    } else {
-        (64, 64)
-    }
+/// The GEMM kernels' suffix: this thread's precision (`ops::precision`), FP32 on a device
+/// without tensor cores.
+fn suffix(g: &Gpu) -> &'static str {
+    let p = crate::ops::precision::gpu_precision().0;
+    p.on(g.tensor_cores()).kernel_suffix()
 }
 
 /// y = conv2d(x, w) + bias: the direct kernel for Cin·K·K ≤ 27 (the 1-channel input), the
@@ -159,26 +143,8 @@ fn launch_forward(
         );
     }
     let (m, n) = (geo.cout as usize, geo.y_len() / geo.cout as usize);
-    if let Some(p) = tensor_cores(g) {
-        let name = format!("conv2d_tc_fwd_{p}");
-        return g.launch(&name, tile_grid(m, n, TC_TILE, 1)?, TC_BLOCK, 0, &mut a);
-    }
-    let t = tile(m, n);
-    let name = format!("conv2d_igemm_fwd_{}x{}_f32", t.0, t.1);
-    g.launch(&name, tile_grid(m, n, t, 1)?, BLOCK, 0, &mut a)
-}
-
-/// The tensor-core kernels' tile and block (kernels/tc_gemm.cuh).
-const TC_TILE: (usize, usize) = (64, 64);
-const TC_BLOCK: [u32; 3] = [128, 1, 1];
-
-/// The tensor-core kernels' name suffix when this thread's precision asks for them and the
-/// device has them (`ops::precision`); None: the FP32 kernels.
-fn tensor_cores(g: &Gpu) -> Option<&'static str> {
-    let suffix = crate::ops::precision::gpu_precision()
-        .0
-        .tensor_core_suffix()?;
-    g.tensor_cores().then_some(suffix)
+    let name = format!("conv2d_fwd_{}", suffix(g));
+    g.launch(&name, tile_grid(m, n, TILE, 1)?, TILE_BLOCK, 0, &mut a)
 }
 
 /// gx += conv2d's gradient with respect to its input.
@@ -195,13 +161,8 @@ fn launch_backward_data(
     let (m, n) = (geo.cin as usize, geo.x_len() / geo.cin as usize);
     let mut a = Args::new();
     a.buf(w).buf(gy).buf(gx).params(geo);
-    if let Some(p) = tensor_cores(g) {
-        let name = format!("conv2d_tc_bwd_data_{p}");
-        return g.launch(&name, tile_grid(m, n, TC_TILE, 1)?, TC_BLOCK, 0, &mut a);
-    }
-    let t = tile(m, n);
-    let name = format!("conv2d_igemm_bwd_data_{}x{}_f32", t.0, t.1);
-    g.launch(&name, tile_grid(m, n, t, 1)?, BLOCK, 0, &mut a)
+    let name = format!("conv2d_bwd_data_{}", suffix(g));
+    g.launch(&name, tile_grid(m, n, TILE, 1)?, TILE_BLOCK, 0, &mut a)
 }
 
 /// gw += conv2d's gradient with respect to its weight: split-K over the batch·Ho·Wo reduction
@@ -217,9 +178,7 @@ fn launch_backward_weight(
     need("conv gy", gy, geo.y_len())?;
     let (m, n) = (geo.cout as usize, geo.w_len() / geo.cout as usize);
     need("conv gw", gw, m * n)?;
-    let tc = tensor_cores(g);
-    let t = if tc.is_some() { TC_TILE } else { tile(m, n) };
-    let (splits, chunk) = splitk(geo, t);
+    let (splits, chunk) = splitk(geo);
     let workspace = g.alloc_f32(splits * m * n)?;
     let mut a = Args::new();
     a.buf(x)
@@ -227,16 +186,8 @@ fn launch_backward_weight(
         .buf(&workspace)
         .params(geo)
         .i32(chunk as i32);
-    match tc {
-        Some(p) => {
-            let name = format!("conv2d_tc_bwd_weight_{p}");
-            g.launch(&name, tile_grid(m, n, t, splits)?, TC_BLOCK, 0, &mut a)?;
-        }
-        None => {
-            let name = format!("conv2d_igemm_bwd_weight_{}x{}_f32", t.0, t.1);
-            g.launch(&name, tile_grid(m, n, t, splits)?, BLOCK, 0, &mut a)?;
-        }
-    }
+    let name = format!("conv2d_bwd_weight_{}", suffix(g));
+    g.launch(&name, tile_grid(m, n, TILE, splits)?, TILE_BLOCK, 0, &mut a)?;
     let mut a = Args::new();
     a.buf(&workspace)
         .buf(gw)
@@ -245,9 +196,10 @@ fn launch_backward_weight(
     g.launch("conv2d_splitk_sum_f32", blocks(m * n), BLOCK, 0, &mut a)
 }
 
-/// (splits, K per split) of the weight gradient with tile `t`: enough blocks to fill a large
-/// GPU, each split a multiple of the 16-deep K tile.
-fn splitk(geo: &KernelGeom, t: (usize, usize)) -> (usize, usize) {
+/// (splits, K per split) of the weight gradient: enough blocks to fill a large GPU, each split
+/// a multiple of the 16-deep K tile.
+fn splitk(geo: &KernelGeom) -> (usize, usize) {
+    let t = TILE;
     let k = geo.y_len() / geo.cout as usize;
     let (m, n) = (geo.cout as usize, geo.w_len() / geo.cout as usize);
     let tiles = m.div_ceil(t.0) * n.div_ceil(t.1);

@@ -14,7 +14,6 @@ use super::{any_tracked, gpu_or_reference, path_of, require_float, require_same,
 
 use crate::autograd::record;
 use crate::{Error, Result, Tensor};
-pub use gpu::{force_tile as force_gpu_tile, TILES as GPU_TILES};
 
 /// Stride and zero padding, (height, width).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

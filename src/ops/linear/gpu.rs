@@ -1,7 +1,7 @@
 //! Matrix products on the CUDA kernels (kernels/linear.cu): the Tensor adapter and the GEMM
 //! launcher.
 
-use crate::gpu::grid::{i32_dim, need, tile_grid, BLOCK};
+use crate::gpu::grid::{i32_dim, need, tile_grid};
 use crate::gpu::{kernel_params, Args};
 use crate::{Result, Tensor};
 
@@ -42,17 +42,12 @@ pub(super) fn mm(
         args.buf(&ab).buf(&bb).null().buf(&c).params(&p);
         let gpu = ab.gpu();
         let grid = tile_grid(m, n, (64, 64), 1)?;
-        // The tensor-core kernels when this thread's precision asks for them
-        // (`ops::precision`) and the device has them; both tile 64×64.
-        match crate::ops::precision::gpu_precision()
+        // This thread's precision (`ops::precision`), FP32 on a device without tensor cores.
+        let p = crate::ops::precision::gpu_precision()
             .1
-            .tensor_core_suffix()
-        {
-            Some(p) if gpu.tensor_cores() => {
-                gpu.launch(&format!("gemm_tc_{p}"), grid, [128, 1, 1], 0, &mut args)?
-            }
-            _ => gpu.launch("gemm_f32", grid, BLOCK, 0, &mut args)?,
-        }
+            .on(gpu.tensor_cores());
+        let name = format!("gemm_{}", p.kernel_suffix());
+        gpu.launch(&name, grid, [128, 1, 1], 0, &mut args)?;
         Tensor::from_dev(c, vec![m, n], a.device())
     })())
 }
