@@ -178,6 +178,7 @@ __device__ inline void conv_tile_bwd_weight(const float* x, const float* gy, flo
   tile::gemm_tile<ConvBwdWeightOp, PREC>(op, blockIdx.y * tile::BM, blockIdx.x * tile::BN, g.cout, g.cin * g.k * g.k, k0, min(k, k0 + kchunk));
 }
 
+// One kernel per pass and precision, written out (build.rs reads the signatures).
 extern "C" __global__ void __launch_bounds__(128, 1) conv2d_fwd_f32(const float* x, const float* wt, const float* bias, float* y, ConvGeom g) {
   conv_tile_fwd<tile::FP32>(x, wt, bias, y, g);
 }

@@ -35,6 +35,7 @@ struct GemmOp {
   }
 };
 
+// One kernel per precision, written out (build.rs reads the signatures).
 extern "C" __global__ void __launch_bounds__(128, 1) gemm_f32(const float* a, const float* b, const float* bias, float* c, GemmParams p) {
   GemmOp op{a, b, bias, c, p};
   tile::gemm_tile<GemmOp, tile::FP32>(op, blockIdx.y * tile::BM, blockIdx.x * tile::BN, p.m, p.n, 0, p.k);

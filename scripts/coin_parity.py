@@ -381,24 +381,36 @@ def main(out):
             for prm in eg:
                 tensors[pre + "grad/" + names[prm]] = prm.grad.clone()
             opt_g.step()
-        opt_d.zero_grad()
-        real = m.disc(x, bin_)
-        fake = m.disc(x_cf.detach(), c0)
-        d_real = F.binary_cross_entropy_with_logits(real, torch.ones(BATCH, 1))
-        d_fake = F.binary_cross_entropy_with_logits(fake, torch.zeros(BATCH, 1))
-        d = (d_real + d_fake) / 2
-        d.backward()
-        for k, v in dict(d_real_loss=d_real, d_fake_loss=d_fake, d_loss=d).items():
-            tensors[pre + "loss/" + k] = v.detach().reshape(1)
-        for prm in m.disc.parameters():
-            tensors[pre + "grad/" + names[prm]] = prm.grad.clone()
-        opt_d.step()
-        for k, v in m.state_dict().items():
-            if not k.startswith("classifier_f."):
-                tensors[pre + "state/" + k] = v.clone()
+        record_d_step(m, opt_d, x, x_cf, (bin_, c0), tensors, pre, names)
         print(step, {k[len(pre) + 5:]: round(v.item(), 6) for k, v in tensors.items() if k.startswith(pre + "loss/")})
+    save(tensors, out, made_by="scripts/coin_parity.py")
+
+
+def record_d_step(m, opt_d, x, x_cf, conditions, tensors, pre, names):
+    """The discriminator step on real `x` and the detached `x_cf` under (real, fake)
+    `conditions`: its logged terms and D's gradients under `pre`, then every E+G and D tensor
+    after it."""
+    opt_d.zero_grad()
+    real = m.disc(x, conditions[0])
+    fake = m.disc(x_cf.detach(), conditions[1])
+    d_real = F.binary_cross_entropy_with_logits(real, torch.ones(x.shape[0], 1))
+    d_fake = F.binary_cross_entropy_with_logits(fake, torch.zeros(x.shape[0], 1))
+    d = (d_real + d_fake) / 2
+    d.backward()
+    for k, v in dict(d_real_loss=d_real, d_fake_loss=d_fake, d_loss=d).items():
+        tensors[pre + "loss/" + k] = v.detach().reshape(1)
+    for prm in m.disc.parameters():
+        tensors[pre + "grad/" + names[prm]] = prm.grad.clone()
+    opt_d.step()
+    for k, v in m.state_dict().items():
+        if not k.startswith("classifier_f."):
+            tensors[pre + "state/" + k] = v.clone()
+
+
+def save(tensors, out, **metadata):
+    """The fixture file, with the PyTorch version and `metadata` (made_by, …)."""
     tensors = {k: v.contiguous() for k, v in tensors.items()}
-    save_file(tensors, out, metadata={"torch": torch.__version__, "made_by": "scripts/coin_parity.py"})
+    save_file(tensors, out, metadata={"torch": torch.__version__, **metadata})
     n = sum(v.numel() * v.element_size() for v in tensors.values())
     print(f"wrote {out}: {len(tensors)} tensors, {n / 1e6:.2f} MB")
 

@@ -29,7 +29,6 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import coin_parity as cp  # noqa: E402  (the networks, batches, KL, optimizers, calibration)
@@ -119,27 +118,11 @@ def main(out):
             opt_g.step()
         else:
             x_cf = m.gen(m.enc(x), flip, x)
-        opt_d.zero_grad()
-        d_real = F.binary_cross_entropy_with_logits(m.disc(x, bin_), torch.ones(cp.BATCH, 1))
-        d_fake = F.binary_cross_entropy_with_logits(m.disc(x_cf.detach(), flip), torch.zeros(cp.BATCH, 1))
-        d = (d_real + d_fake) / 2
-        d.backward()
-        for k, v in dict(d_real_loss=d_real, d_fake_loss=d_fake, d_loss=d).items():
-            tensors[pre + "loss/" + k] = v.detach().reshape(1)
-        for prm in m.disc.parameters():
-            tensors[pre + "grad/" + names[prm]] = prm.grad.clone()
-        opt_d.step()
-        for k, v in m.state_dict().items():
-            if not k.startswith("classifier_f."):
-                tensors[pre + "state/" + k] = v.clone()
+        cp.record_d_step(m, opt_d, x, x_cf, (bin_, flip), tensors, pre, names)
         print(step, "bins", bin_.tolist(), "conditions", flip.tolist(),
               {k[len(pre) + 5:]: round(v.item(), 6) for k, v in tensors.items() if k.startswith(pre + "loss/")})
-    tensors = {k: v.contiguous() for k, v in tensors.items()}
-    save_file(tensors, out, metadata={
-        "torch": torch.__version__, "made_by": "scripts/singla_parity.py",
-        "authors_class": "CounterfactualCGAN at commit 1af55fd"})
-    n = sum(v.numel() * v.element_size() for v in tensors.values())
-    print(f"wrote {out}: {len(tensors)} tensors, {n / 1e6:.2f} MB")
+    cp.save(tensors, out, made_by="scripts/singla_parity.py",
+            authors_class="CounterfactualCGAN at commit 1af55fd")
 
 
 if __name__ == "__main__":

@@ -332,8 +332,11 @@ impl<'a> Session<'a> {
         drop(slices);
         self.seconds.layercam = Some(layercam.seconds);
         println!(
-            "test: COIN IoU {:.4}, LayerCAM IoU {:.4} ({} abnormal slices)",
-            report.iou, layercam.iou, report.abnormal_slices
+            "test: {} IoU {:.4}, LayerCAM IoU {:.4} ({} abnormal slices)",
+            cfg.coin.method.label(),
+            report.iou,
+            layercam.iou,
+            report.abnormal_slices
         );
         out.test = Some(report);
         out.layercam = Some(layercam);

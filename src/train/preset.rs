@@ -172,6 +172,18 @@ fn paper_saliency_threshold() -> f64 {
     0.975
 }
 
+/// The TOML text of preset `name`; an error listing the presets.
+fn preset_text(name: &str) -> Result<&'static str> {
+    let found = PRESETS.iter().find(|(n, _)| *n == name);
+    found.map(|p| p.1).ok_or_else(|| {
+        let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+        Error::Invalid(format!(
+            "unknown preset '{name}' (presets: {})",
+            names.join(", ")
+        ))
+    })
+}
+
 /// The TOML text of `text` with its `extends` chain applied (None when it extends nothing).
 fn resolve_extends(text: &str, what: &str, depth: usize) -> Result<Option<String>> {
     let mut overlay: toml::Table =
@@ -185,13 +197,8 @@ fn resolve_extends(text: &str, what: &str, depth: usize) -> Result<Option<String
             )))
         }
     };
-    let (_, base_text) = PRESETS.iter().find(|(n, _)| *n == base).ok_or_else(|| {
-        let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
-        Error::Invalid(format!(
-            "{what}: extends = \"{base}\" is not a preset (presets: {})",
-            names.join(", ")
-        ))
-    })?;
+    let base_text =
+        preset_text(&base).map_err(|e| Error::Invalid(format!("{what}: extends: {e}")))?;
     if depth > 4 {
         return Err(Error::Invalid(format!("{what}: extends chains too deep")));
     }
@@ -236,14 +243,7 @@ impl RunConfig {
     }
 
     pub fn preset(name: &str) -> Result<RunConfig> {
-        let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
-            let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
-            Error::Invalid(format!(
-                "unknown preset '{name}' (presets: {})",
-                names.join(", ")
-            ))
-        })?;
-        Self::parse(text, &format!("preset {name}"))
+        Self::parse(preset_text(name)?, &format!("preset {name}"))
     }
     pub fn from_file(path: &std::path::Path) -> Result<RunConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| {
