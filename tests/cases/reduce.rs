@@ -38,6 +38,17 @@ pub fn cases() -> Vec<Case> {
     c.push(case("broadcast_to", vec![inp(&[3, 1, 5])], true, |x| {
         ops::broadcast_to(&x[0], &coin::Shape::new(&[2, 3, 4, 5]))
     }));
+    // Long rows, few of them: the two-pass sum (chunks of 8,192, the last one partial).
+    let mut long = case("sum of long rows", vec![inp(&[3, 20_000])], true, |x| {
+        ops::sum(&x[0], &[1], false)
+    });
+    long.gradcheck = false;
+    c.push(long);
+    let mut all = case("sum all of a long row", vec![inp(&[41_000])], true, |x| {
+        ops::sum_all(&x[0])
+    });
+    all.gradcheck = false;
+    c.push(all);
     tag_fixtures(&mut c, &[("sum per channel", "sum_per_channel")]);
     c
 }

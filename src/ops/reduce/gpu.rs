@@ -2,7 +2,7 @@
 //! `sum_axis` (owned here) also serves the losses and the optimizer's finiteness check.
 
 use super::Plan;
-use crate::gpu::grid::{blocks, need, BLOCK};
+use crate::gpu::grid::{blocks, i32_dim, need, BLOCK};
 use crate::gpu::{kernel_params, Args, DevBuf, Gpu};
 use crate::ops::elementwise::gpu::{binary, unary, zeros};
 use crate::ops::elementwise::{Binary, Unary};
@@ -59,6 +59,10 @@ pub(super) fn broadcast_to(t: &Tensor, shape: &Shape) -> Option<Result<Tensor>> 
 
 /// The shortest row summed by a whole block (reduce_rows); shorter ones take a thread each.
 const ROW_KERNEL_MIN: usize = 256;
+/// Rows of at least two chunks, in at most this many rows, are summed in two passes
+/// (reduce_rows_split, then reduce_rows over the chunks' partials).
+const SPLIT_CHUNK: usize = 8192;
+const SPLIT_MAX_ROWS: usize = 64;
 
 /// y[o, i] = scale · Σ_m x[o, m, i]: a sum over the middle axis of x viewed as
 /// [outer, mid, inner]. Deterministic (fixed order per output).
@@ -80,6 +84,16 @@ pub(crate) fn sum_axis(
     };
     let mut a = Args::new();
     a.buf(x).buf(y).params(&p);
+    // Long rows in few of them: a grid of blocks per row, then their partials in order.
+    if inner == 1 && mid >= 2 * SPLIT_CHUNK && outer <= SPLIT_MAX_ROWS {
+        let chunks = mid.div_ceil(SPLIT_CHUNK);
+        let ws = g.alloc_f32(outer * chunks)?;
+        let mut first = Args::new();
+        first.buf(x).buf(&ws).params(&p).i64(SPLIT_CHUNK as i64);
+        let grid = [i32_dim(chunks)? as u32, outer as u32, 1];
+        g.launch("reduce_rows_split_f32", grid, BLOCK, 0, &mut first)?;
+        return sum_axis(g, &ws, y, [outer, chunks, 1], scale);
+    }
     // A block per row pays off for long rows; short rows (a batch norm's 2-value planes, the
     // last axis of a [65536, 2] tensor) take a thread each, like the strided sums.
     if inner == 1 && mid >= ROW_KERNEL_MIN {
