@@ -3,6 +3,9 @@
 // 0 (write) or 1 (accumulate). gemm_{f32,tf32,3xtf32}: the shared 64×64 tile of
 // kernels/gemm_tile.cuh (FP32 on the SIMT cores, TF32 or 3xTF32 on the tensor cores), reading
 // the operands in place. Deterministic (fixed K order).
+// gemv_f32: the same product for one row of A (M = 1: the spectral norm's power iteration,
+// single-sample layers), one thread per output column summing over k in order (B not
+// transposed: a warp reads consecutive columns), instead of a 64×64 tile with one useful row.
 #include "common.cuh"
 #include "gemm_tile.cuh"
 
@@ -47,4 +50,13 @@ extern "C" __global__ void __launch_bounds__(128, 1) gemm_tf32(const float* a, c
 extern "C" __global__ void __launch_bounds__(128, 1) gemm_3xtf32(const float* a, const float* b, const float* bias, float* c, GemmParams p) {
   GemmOp op{a, b, bias, c, p};
   tile::gemm_tile<GemmOp, tile::TF32X3>(op, blockIdx.y * tile::BM, blockIdx.x * tile::BN, p.m, p.n, 0, p.k);
+}
+
+extern "C" __global__ void __launch_bounds__(256) gemv_f32(const float* a, const float* b, const float* bias, float* c, GemmParams p) {
+  COIN_GRID_LOOP(n, (long long)p.n) {
+    float s = 0.0f;
+    for (int k = 0; k < p.k; ++k) s += a[k] * (p.tb ? b[n * p.k + k] : b[(long long)k * p.n + n]);
+    s += bias ? bias[n] : 0.0f;
+    c[n] = p.beta ? c[n] + s : s;
+  }
 }

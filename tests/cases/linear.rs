@@ -23,6 +23,19 @@ pub fn cases() -> Vec<Case> {
         true,
         |x| ops::linear(&x[0], &x[1], None),
     ));
+    // One row (the spectral norm's power iteration): the GEMV kernel.
+    c.push(case(
+        "matmul row vector",
+        vec![inp(&[1, 37]), inp(&[37, 50])],
+        true,
+        |x| ops::matmul(&x[0], &x[1]),
+    ));
+    c.push(case(
+        "linear one row",
+        vec![inp(&[1, 37]), inp(&[50, 37]), inp(&[50])],
+        true,
+        |x| ops::linear(&x[0], &x[1], Some(&x[2])),
+    ));
     tag_fixtures(&mut c, &[("linear bias", "linear")]);
     c
 }

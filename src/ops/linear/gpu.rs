@@ -1,7 +1,7 @@
 //! Matrix products on the CUDA kernels (kernels/linear.cu): the Tensor adapter and the GEMM
 //! launcher.
 
-use crate::gpu::grid::{i32_dim, need, tile_grid};
+use crate::gpu::grid::{blocks, i32_dim, need, tile_grid, BLOCK};
 use crate::gpu::{kernel_params, Args};
 use crate::{Result, Tensor};
 
@@ -42,6 +42,11 @@ pub(super) fn mm(
         args.buf(&ab).buf(&bb).null().buf(&c).params(&p);
         let gpu = ab.gpu();
         let grid = tile_grid(m, n, (64, 64), 1)?;
+        // One row of A: a thread per output column (A is contiguous either way).
+        if m == 1 {
+            gpu.launch("gemv_f32", blocks(n), BLOCK, 0, &mut args)?;
+            return Tensor::from_dev(c, vec![m, n], a.device());
+        }
         // This thread's precision (`ops::precision`), FP32 on a device without tensor cores.
         let p = crate::ops::precision::gpu_precision()
             .1
