@@ -4,7 +4,8 @@
 //!   roundoff 2⁻¹¹), products accumulated in FP32: PyTorch's default for convolutions on a GPU
 //!   (`torch.backends.cudnn.allow_tf32`);
 //! - `3xtf32`: each operand split into a TF32 high part and a TF32 low part, three tensor-core
-//!   products (the low·low one dropped): about FP32 accuracy at about a third of TF32's rate.
+//!   products (the low·low one dropped): about FP32 accuracy for three times TF32's tensor-core
+//!   instructions (its speed is not measured yet: no GPU has run the kernels).
 //!
 //! The setting is per thread (the thread that launches the ops; tests set it independently),
 //! fp32 for both until set. The CPU devices always compute in FP32; a GPU without TF32 tensor

@@ -40,19 +40,15 @@ pub struct CoinState {
 pub fn region_masks(b: &Batch) -> Result<Tensor> {
     let (n, _, h, w) = b.images.shape().dims4("region masks")?;
     let mut data = Vec::with_capacity(n * 2 * h * w);
-    for (i, m) in b.masks.iter().enumerate() {
-        if m.len() < 2 || m[..2].iter().any(|r| r.len() != h * w) {
+    for i in 0..n {
+        let regions = b.masks.get(i).and_then(|m| m.get(..2));
+        let Some(regions) = regions.filter(|r| r.iter().all(|m| m.len() == h * w)) else {
             return Err(Error::Invalid(format!(
                 "[coin.step] rec = \"carl\" needs each slice's background and kidney masks, and slice {} of the batch has none; use rec = \"l1\" for data without organ label maps",
                 b.indices.get(i).copied().unwrap_or(i)
             )));
-        }
-        data.extend(m[..2].iter().flatten().map(|&v| (v > 0) as u8 as f32));
-    }
-    if b.masks.len() != n {
-        return Err(Error::Invalid(
-            "[coin.step] rec = \"carl\" needs each slice's organ masks, and this batch has none; use rec = \"l1\"".into(),
-        ));
+        };
+        data.extend(regions.iter().flatten().map(|&v| (v > 0) as u8 as f32));
     }
     Tensor::from_f32(data, [n, 2, h, w], b.images.device())
 }

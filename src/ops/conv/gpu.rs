@@ -1,5 +1,5 @@
 //! Convolution on the CUDA kernels (kernels/conv.cu): the Tensor adapter and the launchers
-//! (tile choice, split-K, argument packing). The kernels take square kernels, strides and
+//! (the precision's kernel, split-K, argument packing). The kernels take square kernels, strides and
 //! paddings; other geometries return None and run on the reference loops.
 
 use super::ConvGeom;
