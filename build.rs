@@ -438,15 +438,17 @@ fn build_fatbins(root: &Path, kdir: &Path, out: &Path, sources: &[PathBuf]) -> R
     }
     flags.push("-gencode".into());
     flags.push(format!("arch=compute_{lowest},code=compute_{lowest}"));
+    // Every header a kernel file may include (kernels/*.cuh, kernels/emu/*), in name order.
+    let mut headers: Vec<PathBuf> = [kdir.to_path_buf(), kdir.join("emu")]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cuh" || x == "h"))
+        .collect();
+    headers.sort();
     let mut common = Vec::new();
-    for e in [
-        "common.cuh",
-        "gemm_tile.cuh",
-        "emu/cuda_emu.h",
-        "emu/wmma.h",
-        "emu/pipeline.h",
-    ] {
-        common.extend(std::fs::read(kdir.join(e)).unwrap_or_default());
+    for h in &headers {
+        common.extend(std::fs::read(h).unwrap_or_default());
     }
     let mut fatbins = Vec::new();
     let mut spills = Vec::new();

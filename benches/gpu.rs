@@ -36,6 +36,18 @@ pub const CONVS: &[ConvShape] = &[
     ("enc_1024to1024_16", 16, 1024, 1024, 16, 3, 1, 1),
     ("bottleneck_1536to1024_8", 16, 1536, 1024, 8, 3, 1, 1),
     ("out_64to1_256", 16, 64, 1, 256, 3, 1, 1),
+    ("cls_stem_1to64_7x7_s2_256", 16, 1, 64, 256, 7, 2, 3),
+];
+
+/// The thin layers' passes (kernels/conv.cu's Cout = 1 and Cin = 1 kernels) as bandwidth rows:
+/// (pass, CONVS name). Their throughput is the bytes no kernel can avoid moving — the large
+/// tensor read once, the small one read or written once — so the table's "of ceiling" column
+/// (copy bandwidth) says how near they come to their floor.
+const THIN: &[(&str, &str)] = &[
+    ("fwd", "out_64to1_256"),
+    ("bwd_weight", "out_64to1_256"),
+    ("bwd_data", "stem_1to64_256"),
+    ("bwd_data", "cls_stem_1to64_7x7_s2_256"),
 ];
 
 const DEV: Device = Device::Cuda(0);
@@ -102,6 +114,34 @@ fn bench(c: &mut Criterion) {
     }
     grp.finish();
 
+    let mut grp = c.benchmark_group("gpu_thin");
+    grp.sample_size(samples)
+        .warm_up_time(warm)
+        .measurement_time(measure);
+    for &(pass, conv) in THIN {
+        let Some(&(name, n, cin, cout, h, kk, s, p)) = CONVS.iter().find(|c| c.0 == conv) else {
+            panic!("THIN names {conv}, which CONVS lacks");
+        };
+        let prm = Conv2dParams::new(s, p);
+        let x = filled(&[n, cin, h, h], 0.5);
+        let w = filled(&[cout, cin, kk, kk], 0.01);
+        let y = ops::conv2d(&x, &w, None, prm).unwrap();
+        let floor = 4 * (x.numel() + y.numel());
+        grp.throughput(Throughput::Bytes(floor as u64));
+        grp.bench_function(BenchmarkId::new(pass, name), |b| {
+            b.iter(|| {
+                match pass {
+                    "fwd" => ops::conv2d(&x, &w, None, prm).map(drop),
+                    "bwd_data" => ops::conv2d_backward_data(&y, &w, [n, cin, h, h], prm).map(drop),
+                    _ => ops::conv2d_backward_weight(&y, &x, [cout, cin, kk, kk], prm).map(drop),
+                }
+                .unwrap();
+                sync()
+            })
+        });
+    }
+    grp.finish();
+
     let mut grp = c.benchmark_group("gpu_memory");
     grp.sample_size(samples)
         .warm_up_time(warm)
@@ -135,9 +175,8 @@ fn bench(c: &mut Criterion) {
             sync()
         })
     });
-    // One row of 40 M values (Adam's finiteness check sums the whole arena this way, in one
-    // block) and batch norm's statistics (below): the two paths a review suspects of being slow
-    // on a GPU.
+    // One row of 40 M values (Adam's finiteness check sums the whole arena this way: a block
+    // per 8,192-value chunk, then the partials in order).
     let row = filled(&[40_000_000], 0.01);
     grp.throughput(Throughput::Bytes(4 * 40_000_000));
     grp.bench_function(BenchmarkId::new("sum_row", "40M"), |b| {
@@ -147,7 +186,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     // Evaluation mode normalises with stored statistics: batch_norm_fwd minus this is the cost
-    // of the training statistics (one block per channel).
+    // of the training statistics (grid-wide chunk sums at this size).
     let st = ops::BatchNormState {
         running_mean: filled(&[ch], 0.0),
         running_var: filled(&[ch], 1.0),

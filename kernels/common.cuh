@@ -25,6 +25,14 @@ __device__ inline T* coin_dynamic_smem() {
 }
 #endif
 
+// Asks nvcc to unroll the next loop (register arrays indexed by its counter stay in registers);
+// nothing on the emulator.
+#ifdef COIN_EMU
+#define COIN_UNROLL
+#else
+#define COIN_UNROLL _Pragma("unroll")
+#endif
+
 // A grid-stride loop over [0, n).
 #define COIN_GRID_LOOP(i, n)                                                         \
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \

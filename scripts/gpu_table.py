@@ -57,8 +57,10 @@ def rows(crit, pt):
     out = []
     for key in keys:
         group, op, shape = key.split("/")
-        # Our precision variants (`fwd-tf32`, `fwd-3xtf32`) sit beside PyTorch's same pass.
-        base = f"{group}/{op.split('-')[0]}/{shape}"
+        # Our precision variants (`fwd-tf32`, `fwd-3xtf32`) sit beside PyTorch's same pass; the
+        # thin layers' bandwidth rows (`gpu_thin`) beside the same convolution pass.
+        torch_group = "gpu_conv2d" if group == "gpu_thin" else group
+        base = f"{torch_group}/{op.split('-')[0]}/{shape}"
         r = {"kernel": f"{group}/{op}", "shape": shape, "torch_fp32": fp32.get(base),
              "torch_tf32": tf32.get(base), "ours": None, "rate": None, "of_ceiling": None}
         o = ours(crit, key)

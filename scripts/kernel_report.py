@@ -20,7 +20,8 @@ import sys
 
 # The GEMM kernels (kernels/gemm_tile.cuh): the TF32 and 3xTF32 ones must keep MMAs in their
 # main loops; none may have an integer division there.
-GEMMS = [f"{k}_{p}" for k in ["conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_weight", "gemm"]
+GEMMS = [f"{k}_{p}" for k in ["conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_data_strided",
+                               "conv2d_bwd_weight", "gemm"]
          for p in ["f32", "tf32", "3xtf32"]]
 TENSOR_CORE = {"selftest_wmma_gemm"} | {k for k in GEMMS if k.endswith("tf32")}
 NO_DIVISION = set(GEMMS)

@@ -208,13 +208,18 @@ fn convolution_passes_match_the_reference() {
     emu::set_schedule(Schedule::InOrder);
 }
 
-/// Convolutions with few output channels, stride 2 and many output channels (partial and several
-/// 64×64 tiles) on `device` against the reference: y, dx, dw, db.
+/// Convolutions with few output channels, stride 2, many output channels (partial and several
+/// 64×64 tiles), one input or output channel and split K on `device` against the reference: y,
+/// dx, dw, db.
 pub fn conv_matches_reference(device: Device, tag: &str) {
     let cases: &[([usize; 4], usize, usize, usize, usize)] = &[
         ([2, 3, 9, 7], 5, 3, 1, 1),
         ([1, 4, 8, 8], 40, 3, 2, 1),
         ([2, 6, 5, 5], 130, 3, 1, 1),
+        // The thin-layer kernels (Cin = 1 strided stem, Cout = 1) and split-K at 8×8.
+        ([1, 1, 13, 11], 6, 7, 2, 3),
+        ([2, 12, 9, 8], 1, 3, 1, 1),
+        ([2, 32, 8, 8], 24, 3, 1, 1),
     ];
     let mut r = Rng::new(8);
     for &(xd, cout, kk, s, p) in cases {

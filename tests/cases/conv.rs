@@ -37,6 +37,11 @@ pub fn cases() -> Vec<Case> {
         ("phases 7x7 s2 p3 stem", [1, 1, 12, 30], [16, 1, 7, 7], 2, 3, false),
         ("phases 1x1 s2", [2, 4, 5, 27], [3, 4, 1, 1], 2, 0, true),
         ("phases 2x2 s2 crop", [1, 2, 7, 27], [3, 2, 2, 2], 2, 0, true),
+        // The GPU's thin-layer kernels (Cout = 1 up to 7×7 and strided; Cin = 1 backward-data is
+        // "conv 7x7 s2 p3" and "conv 3x3 cin1 bias") and split-K GEMMs for maps whose tiles
+        // would leave the GPU idle (K = 144: three splits forward and backward-data).
+        ("gpu cout1 7x7 s2 p3", [1, 3, 12, 11], [1, 3, 7, 7], 2, 3, true),
+        ("gpu split-K 8x8", [2, 16, 8, 8], [16, 16, 3, 3], 1, 1, true),
         // Unpadded 1×1 whose rows fill whole tiles: the kernels read the tensors in place.
         ("direct 1x1 in place w32", [2, 5, 3, 32], [6, 5, 1, 1], 1, 0, true),
         ("direct 1x1 in place large map", [1, 5, 20, 64], [3, 5, 1, 1], 1, 0, false),
@@ -49,6 +54,10 @@ pub fn cases() -> Vec<Case> {
         c.push(case(name, inputs, true, move |x| {
             ops::conv2d(&x[0], &x[1], x.get(2), Conv2dParams::new(st, pd))
         }));
+    }
+    // The split-K case is large for a finite-difference check; its shape adds nothing to one.
+    for x in c.iter_mut().filter(|x| x.name == "gpu split-K 8x8") {
+        x.gradcheck = false;
     }
     // Over 8192 pixels with 16+ output channels: the banded channel-vector weight gradient.
     let mut big = case(

@@ -62,5 +62,29 @@ pub fn cases() -> Vec<Case> {
             )
         },
     ));
+    // Channels of over two 16,384-value chunks: the GPU's grid-wide statistics and backward sums
+    // (three chunks per channel, the last one partial).
+    let mut long = case(
+        "batch_norm train long channels",
+        vec![inp(&[2, 2, 130, 130]), inp(&[2]), inp(&[2])],
+        true,
+        |x| {
+            let mut st = bn_state(&x[0], 2);
+            ops::batch_norm(
+                &x[0],
+                ops::Affine {
+                    gamma: Some(&x[1]),
+                    beta: Some(&x[2]),
+                },
+                ops::BnMode::Train {
+                    state: Some(&mut st),
+                    momentum: 0.1,
+                },
+                1e-5,
+            )
+        },
+    );
+    long.gradcheck = false;
+    c.push(long);
     c
 }

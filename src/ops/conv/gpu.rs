@@ -110,6 +110,12 @@ pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Option<R
 /// The GEMM kernels' tile and block (kernels/gemm_tile.cuh).
 const TILE: (usize, usize) = (64, 64);
 const TILE_BLOCK: [u32; 3] = [128, 1, 1];
+/// Blocks a launch should bring to fill a large GPU (132 SMs, a few blocks each).
+const TARGET_BLOCKS: usize = 1024;
+/// Shared memory the thin kernels may take for their weights (the default per-block limit).
+const THIN_SMEM_FLOATS: usize = 12 * 1024;
+/// The largest kernel side of conv2d_cout1_bwd_weight (THIN_KMAX of kernels/conv.cu).
+const THIN_KMAX: i32 = 7;
 
 /// The GEMM kernels' suffix: this thread's precision (`ops::precision`), FP32 on a device
 /// without tensor cores.
@@ -119,7 +125,8 @@ fn suffix(g: &Gpu) -> &'static str {
 }
 
 /// y = conv2d(x, w) + bias: the direct kernel for Cin·K·K ≤ 27 (the 1-channel input), the
-/// tiled implicit GEMM otherwise.
+/// Cout = 1 kernel for one output channel, the tiled implicit GEMM otherwise (split over K when
+/// its tiles alone would leave the GPU idle).
 fn launch_forward(
     g: &Gpu,
     x: &DevBuf,
@@ -131,23 +138,45 @@ fn launch_forward(
     need("conv x", x, geo.x_len())?;
     need("conv w", w, geo.w_len())?;
     need("conv y", y, geo.y_len())?;
+    let taps = (geo.cin * geo.k * geo.k) as usize;
     let mut a = Args::new();
     a.buf(x).buf(w).opt(bias).buf(y).params(geo);
-    if geo.cin * geo.k * geo.k <= 27 {
+    if taps <= 27 {
+        let grid = blocks(geo.y_len());
+        return g.launch("conv2d_direct_fwd_f32", grid, BLOCK, 0, &mut a);
+    }
+    if geo.cout == 1 && taps <= THIN_SMEM_FLOATS {
+        let smem = (4 * taps) as u32;
         return g.launch(
-            "conv2d_direct_fwd_f32",
+            "conv2d_cout1_fwd_f32",
             blocks(geo.y_len()),
             BLOCK,
-            0,
+            smem,
             &mut a,
         );
     }
     let (m, n) = (geo.cout as usize, geo.y_len() / geo.cout as usize);
     let name = format!("conv2d_fwd_{}", suffix(g));
-    g.launch(&name, tile_grid(m, n, TILE, 1)?, TILE_BLOCK, 0, &mut a)
+    let (splits, chunk) = split_few_tiles(m, n, taps);
+    if splits == 1 {
+        a.i32(chunk as i32);
+        return g.launch(&name, tile_grid(m, n, TILE, 1)?, TILE_BLOCK, 0, &mut a);
+    }
+    let workspace = g.alloc_f32(splits * geo.y_len())?;
+    let mut a = Args::new();
+    a.buf(x)
+        .buf(w)
+        .opt(bias)
+        .buf(&workspace)
+        .params(geo)
+        .i32(chunk as i32);
+    g.launch(&name, tile_grid(m, n, TILE, splits)?, TILE_BLOCK, 0, &mut a)?;
+    sum_splits(g, &workspace, y, splits, geo.y_len(), false)
 }
 
-/// gx += conv2d's gradient with respect to its input.
+/// gx += conv2d's gradient with respect to its input: the Cin = 1 kernel for one input channel,
+/// stride² phase GEMMs for a strided convolution, the tiled GEMM (split over K when its tiles
+/// alone would leave the GPU idle) otherwise.
 fn launch_backward_data(
     g: &Gpu,
     w: &DevBuf,
@@ -158,15 +187,52 @@ fn launch_backward_data(
     need("conv w", w, geo.w_len())?;
     need("conv gy", gy, geo.y_len())?;
     need("conv gx", gx, geo.x_len())?;
-    let (m, n) = (geo.cin as usize, geo.x_len() / geo.cin as usize);
+    let taps = (geo.cout * geo.k * geo.k) as usize;
     let mut a = Args::new();
     a.buf(w).buf(gy).buf(gx).params(geo);
+    if geo.cin == 1 && taps <= THIN_SMEM_FLOATS {
+        let smem = (4 * taps) as u32;
+        return g.launch(
+            "conv2d_cin1_bwd_data_f32",
+            blocks(geo.x_len()),
+            BLOCK,
+            smem,
+            &mut a,
+        );
+    }
+    let (m, n) = (geo.cin as usize, geo.x_len() / geo.cin as usize);
+    if geo.stride > 1 {
+        // Phase (0, 0) holds the most columns; the others exit their surplus blocks at once.
+        let s = geo.stride as usize;
+        let cols = geo.n as usize * (geo.h as usize).div_ceil(s) * (geo.w as usize).div_ceil(s);
+        let name = format!("conv2d_bwd_data_strided_{}", suffix(g));
+        return g.launch(
+            &name,
+            tile_grid(m, cols, TILE, s * s)?,
+            TILE_BLOCK,
+            0,
+            &mut a,
+        );
+    }
     let name = format!("conv2d_bwd_data_{}", suffix(g));
-    g.launch(&name, tile_grid(m, n, TILE, 1)?, TILE_BLOCK, 0, &mut a)
+    let (splits, chunk) = split_few_tiles(m, n, taps);
+    if splits == 1 {
+        a.i32(chunk as i32);
+        return g.launch(&name, tile_grid(m, n, TILE, 1)?, TILE_BLOCK, 0, &mut a);
+    }
+    let workspace = g.alloc_f32(splits * geo.x_len())?;
+    let mut a = Args::new();
+    a.buf(w)
+        .buf(gy)
+        .buf(&workspace)
+        .params(geo)
+        .i32(chunk as i32);
+    g.launch(&name, tile_grid(m, n, TILE, splits)?, TILE_BLOCK, 0, &mut a)?;
+    sum_splits(g, &workspace, gx, splits, geo.x_len(), true)
 }
 
-/// gw += conv2d's gradient with respect to its weight: split-K over the batch·Ho·Wo reduction
-/// into a workspace, then a fixed-order sum.
+/// gw += conv2d's gradient with respect to its weight: split over the batch·Ho·Wo reduction into
+/// a workspace (Cout = 1 by its own kernel, otherwise the tiled GEMM), then a fixed-order sum.
 fn launch_backward_weight(
     g: &Gpu,
     x: &DevBuf,
@@ -178,6 +244,22 @@ fn launch_backward_weight(
     need("conv gy", gy, geo.y_len())?;
     let (m, n) = (geo.cout as usize, geo.w_len() / geo.cout as usize);
     need("conv gw", gw, m * n)?;
+    if geo.cout == 1 && geo.k <= THIN_KMAX {
+        let pixels = geo.y_len();
+        let want = TARGET_BLOCKS.div_ceil(geo.cin as usize).clamp(1, 65_535);
+        let chunk = pixels.div_ceil(want).max(4096);
+        let splits = pixels.div_ceil(chunk);
+        let workspace = g.alloc_f32(splits * n)?;
+        let mut a = Args::new();
+        a.buf(x)
+            .buf(gy)
+            .buf(&workspace)
+            .params(geo)
+            .i32(i32_dim(chunk)?);
+        let grid = [splits as u32, geo.cin as u32, 1];
+        g.launch("conv2d_cout1_bwd_weight_f32", grid, BLOCK, 0, &mut a)?;
+        return sum_splits(g, &workspace, gw, splits, n, true);
+    }
     let (splits, chunk) = splitk(geo);
     let workspace = g.alloc_f32(splits * m * n)?;
     let mut a = Args::new();
@@ -188,12 +270,25 @@ fn launch_backward_weight(
         .i32(chunk as i32);
     let name = format!("conv2d_bwd_weight_{}", suffix(g));
     g.launch(&name, tile_grid(m, n, TILE, splits)?, TILE_BLOCK, 0, &mut a)?;
+    sum_splits(g, &workspace, gw, splits, m * n, true)
+}
+
+/// out[i] = Σ_z workspace[z·len + i] (`accumulate`: out[i] +=), z in order.
+fn sum_splits(
+    g: &Gpu,
+    workspace: &DevBuf,
+    out: &DevBuf,
+    splits: usize,
+    len: usize,
+    accumulate: bool,
+) -> Result<()> {
     let mut a = Args::new();
-    a.buf(&workspace)
-        .buf(gw)
+    a.buf(workspace)
+        .buf(out)
         .i32(splits as i32)
-        .i64((m * n) as i64);
-    g.launch("conv2d_splitk_sum_f32", blocks(m * n), BLOCK, 0, &mut a)
+        .i64(len as i64)
+        .i32(accumulate as i32);
+    g.launch("conv2d_splitk_sum_f32", blocks(len), BLOCK, 0, &mut a)
 }
 
 /// (splits, K per split) of the weight gradient: enough blocks to fill a large GPU, each split
@@ -208,11 +303,40 @@ fn splitk(geo: &KernelGeom) -> (usize, usize) {
     (k.div_ceil(chunk), chunk)
 }
 
+/// (splits, K per split) of an M×N×K forward or backward-data GEMM: one split while its tiles
+/// reach half of TARGET_BLOCKS; below that (the 8×8 layers) enough splits to reach it, each at
+/// least four 16-deep stages.
+fn split_few_tiles(m: usize, n: usize, k: usize) -> (usize, usize) {
+    let tiles = m.div_ceil(TILE.0) * n.div_ceil(TILE.1);
+    if tiles >= TARGET_BLOCKS / 2 {
+        return (1, k);
+    }
+    let want = TARGET_BLOCKS.div_ceil(tiles).clamp(1, 64);
+    let chunk = (k.div_ceil(want).div_ceil(16) * 16).max(64);
+    (k.div_ceil(chunk), chunk)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn kernel_geometry_mirrors_conv_cu() {
         crate::gpu::check_mirror::<super::KernelGeom>().unwrap();
+    }
+
+    /// Split-K: the 8×8 layers at batch 16 (256 tiles) split, the 256² ones do not; the
+    /// slices are whole 16-deep stages, at least four of them, and cover K exactly once.
+    #[test]
+    fn few_tiles_split_k_in_whole_stages() {
+        use super::split_few_tiles;
+        assert_eq!(split_few_tiles(64, 16 * 256 * 256, 576), (1, 576));
+        for (m, n, k) in [(1024, 16 * 64, 1536 * 9), (16, 128, 144), (24, 36, 1152)] {
+            let (splits, chunk) = split_few_tiles(m, n, k);
+            assert!(splits > 1 && chunk % 16 == 0 && chunk >= 64, "{m}×{n}×{k}");
+            assert!(
+                (splits - 1) * chunk < k && splits * chunk >= k,
+                "{m}×{n}×{k}"
+            );
+        }
     }
 
     /// Buffer sizes past 2³¹ elements are computed in 64 bits.

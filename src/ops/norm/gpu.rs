@@ -4,11 +4,14 @@
 //! device memory are read there.
 
 use super::{BatchNormState, Stats};
-use crate::gpu::grid::{blocks, need, BLOCK};
+use crate::gpu::grid::{blocks, i32_dim, need, BLOCK, MAX_GRID_YZ};
 use crate::gpu::{kernel_params, Args, DevBuf, Gpu};
 use crate::ops::elementwise::gpu::{binary, unary, zeros};
 use crate::ops::elementwise::{Binary, Unary};
+use crate::ops::reduce::gpu::sum_axis;
 use crate::{Result, Tensor};
+
+include!(concat!(env!("OUT_DIR"), "/kernel_enums/norm.rs"));
 
 kernel_params! {
     /// `BnParams` of kernels/norm.cu.
@@ -48,10 +51,92 @@ pub(crate) struct DeviceStats {
     invstd: DevBuf,
 }
 
+/// Values of a channel per block of the grid-wide sums (kernels/norm.cu's bn_partial).
+const BN_CHUNK: usize = 16 * 1024;
+
+/// Chunks of each channel's N·HW values in the grid-wide sums; 1: a block per channel.
+fn chunks(p: &BnParams) -> usize {
+    let m = (p.n * p.hw) as usize;
+    if m <= 2 * BN_CHUNK {
+        1
+    } else {
+        m.div_ceil(BN_CHUNK)
+    }
+}
+
+/// The inputs of the per-channel sums: x, and for the later passes the mean (and for the
+/// backward sums gy and 1/√(var + eps)).
+struct SumInputs<'a> {
+    x: &'a DevBuf,
+    gy: Option<&'a DevBuf>,
+    mean: Option<&'a DevBuf>,
+    invstd: Option<&'a DevBuf>,
+}
+
+/// `scale`·Σ per channel of the quantity `mode` selects, over the whole grid: bn_partial's
+/// chunk sums, then each channel's chunks in order. BN_SUM_GRAD gives (Σgy, Σgy·x̂).
+fn channel_sums(
+    g: &Gpu,
+    inp: SumInputs,
+    p: &BnParams,
+    mode: i32,
+    scale: f32,
+) -> Result<(DevBuf, Option<DevBuf>)> {
+    let (c, k) = (p.c as usize, chunks(p));
+    if c > MAX_GRID_YZ as usize {
+        return Err(crate::Error::Shape(format!(
+            "batch norm on the GPU: {c} channels exceed the grid's 65,535"
+        )));
+    }
+    let grad = mode == BN_SUM_GRAD;
+    let ws = g.alloc_f32(c * k)?;
+    let ws2 = grad.then(|| g.alloc_f32(c * k)).transpose()?;
+    let mut a = Args::new();
+    a.buf(inp.x)
+        .opt(inp.gy)
+        .opt(inp.mean)
+        .opt(inp.invstd)
+        .buf(&ws)
+        .opt(ws2.as_ref())
+        .params(p)
+        .i32(mode)
+        .i64(BN_CHUNK as i64);
+    g.launch(
+        "bn_partial_f32",
+        [i32_dim(k)? as u32, c as u32, 1],
+        BLOCK,
+        0,
+        &mut a,
+    )?;
+    let total = |w: &DevBuf| -> Result<DevBuf> {
+        let out = g.alloc_f32(c)?;
+        sum_axis(g, w, &out, [c, k, 1], scale)?;
+        Ok(out)
+    };
+    Ok((total(&ws)?, ws2.as_ref().map(total).transpose()?))
+}
+
 /// Per-channel mean, 1/√(var + eps) and biased variance of `x` (three [C] buffers).
 fn launch_stats(g: &Gpu, xb: &DevBuf, p: &BnParams) -> Result<[DevBuf; 3]> {
     let c = p.c as usize;
     need("bn x", xb, p.len())?;
+    if chunks(p) > 1 {
+        let inv_m = 1.0 / (p.n * p.hw) as f32;
+        let only_x = |mean| SumInputs {
+            x: xb,
+            gy: None,
+            mean,
+            invstd: None,
+        };
+        let (mean, _) = channel_sums(g, only_x(None), p, BN_SUM_X, inv_m)?;
+        let sq = BN_SUM_SQUARED_DEVIATION;
+        let (var, _) = channel_sums(g, only_x(Some(&mean)), p, sq, inv_m)?;
+        let invstd = g.alloc_f32(c)?;
+        let mut a = Args::new();
+        a.buf(&var).buf(&invstd).params(p);
+        g.launch("bn_invstd_f32", blocks(c), BLOCK, 0, &mut a)?;
+        return Ok([mean, invstd, var]);
+    }
     let (mean, invstd, var) = (g.alloc_f32(c)?, g.alloc_f32(c)?, g.alloc_f32(c)?);
     let mut a = Args::new();
     a.buf(xb).buf(&mean).buf(&invstd).buf(&var).params(p);
@@ -211,16 +296,29 @@ pub(super) fn backward(
         need("bn gy", &gb, p.len())?;
         let (mean, invstd) = stats_on(g, s)?;
         let gm = gamma.map(|t| t.dev()).transpose()?;
-        let (sum_gy, sum_gyx) = (g.alloc_f32(c)?, g.alloc_f32(c)?);
-        let mut a = Args::new();
-        a.buf(&xb)
-            .buf(&gb)
-            .buf(&mean)
-            .buf(&invstd)
-            .buf(&sum_gy)
-            .buf(&sum_gyx)
-            .params(&p);
-        g.launch("bn_bwd_reduce_f32", [c as u32, 1, 1], BLOCK, 0, &mut a)?;
+        let (sum_gy, sum_gyx) = if chunks(&p) > 1 {
+            let inp = SumInputs {
+                x: &xb,
+                gy: Some(&gb),
+                mean: Some(&mean),
+                invstd: Some(&invstd),
+            };
+            let (sum_gy, sum_gyx) = channel_sums(g, inp, &p, BN_SUM_GRAD, 1.0)?;
+            let missing = || crate::Error::Device("bn_partial gave no Σgy·x̂".into());
+            (sum_gy, sum_gyx.ok_or_else(missing)?)
+        } else {
+            let (sum_gy, sum_gyx) = (g.alloc_f32(c)?, g.alloc_f32(c)?);
+            let mut a = Args::new();
+            a.buf(&xb)
+                .buf(&gb)
+                .buf(&mean)
+                .buf(&invstd)
+                .buf(&sum_gy)
+                .buf(&sum_gyx)
+                .params(&p);
+            g.launch("bn_bwd_reduce_f32", [c as u32, 1, 1], BLOCK, 0, &mut a)?;
+            (sum_gy, sum_gyx)
+        };
         let dx;
         if training {
             dx = zeros(g, x.numel())?;
