@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Fetches the real CT files the tests use (../shared/docs/sample-data.md) into .sample-data/
-# (git-ignored): TotalSegmentator's test CTs and label map, and nibabel's NIfTI edge cases.
+# (git-ignored): TotalSegmentator's test CTs and label maps, its 20-slice DICOM series (JPEG 2000
+# lossless) with the mask TotalSegmentator wrote for it through dcm2niix, and nibabel's NIfTI
+# edge cases.
 # Downloads are checked against pinned sha256 sums. About 40 MB, ~15 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +29,9 @@ mkdir -p "$dest/totalsegmentator" "$dest/nibabel"
 tar xzf "$ts" -C "$dest/totalsegmentator" --strip-components=3 \
   totalsegmentator-2.18.0/tests/reference_files/example_ct.nii.gz \
   totalsegmentator-2.18.0/tests/reference_files/example_ct_sm.nii.gz \
-  totalsegmentator-2.18.0/tests/reference_files/example_seg.nii.gz
+  totalsegmentator-2.18.0/tests/reference_files/example_seg.nii.gz \
+  totalsegmentator-2.18.0/tests/reference_files/example_seg_dicom.nii.gz \
+  totalsegmentator-2.18.0/tests/reference_files/example_ct_dicom
 python3 - "$nb" "$dest/nibabel" <<'PY'
 import sys, zipfile
 wheel, out = sys.argv[1], sys.argv[2]

@@ -14,6 +14,7 @@ mod bad_input;
 mod cli;
 mod data_window;
 mod dataset;
+mod dicom;
 mod docs;
 mod evaluate;
 mod gpu;

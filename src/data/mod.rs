@@ -1,4 +1,5 @@
-//! Data: NIfTI volumes in and out (`nifti`), dataset layouts (`layout`), CT windowing
+//! Data: NIfTI volumes in and out (`nifti`), DICOM series in and out (`dicom`), either as a scan
+//! (`scan`), dataset layouts (`layout`), CT windowing
 //! (`window`), slicing with provenance (`slices`), world orientation of voxel axes (`orientation`), resizing (`resize`), the built-in phantom
 //! (`phantom`), the paper's synthetic tumours (`tumour`), the preprocessed-slice cache (`cache`),
 //! the slice dataset that chains them (`dataset`), what a run's inputs were made from and how
@@ -9,6 +10,7 @@ pub mod augment;
 pub mod bake;
 pub mod cache;
 pub mod dataset;
+pub mod dicom;
 pub mod layout;
 pub mod loader;
 pub mod nifti;
@@ -16,6 +18,7 @@ pub mod orientation;
 pub mod phantom;
 pub mod preprocessing;
 pub mod resize;
+pub mod scan;
 pub mod slices;
 pub mod tumour;
 pub mod window;
@@ -26,4 +29,5 @@ pub use self::nifti::{
 pub use phantom::{patient, Patient, PhantomSpec, Phase};
 pub use preprocessing::{DataSource, Preprocessing};
 pub use resize::{resize_linear, resize_nearest};
+pub use scan::{is_scan, read_scan};
 pub use window::{fingerprint, Fingerprint, Window};

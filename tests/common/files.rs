@@ -11,7 +11,7 @@ pub fn sample(rel: &str) -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(".sample-data")
         .join(rel);
-    if p.is_file() {
+    if p.is_file() || p.is_dir() {
         return Some(p);
     }
     if std::env::var("COIN_REQUIRE_SAMPLE_DATA").as_deref() == Ok("1") {
