@@ -379,3 +379,119 @@ fn bad_inputs_are_clear_errors_that_write_nothing() {
     ok(&segment(&[m, run, i, &pi, o, &out, Path::new("--force")]));
     assert_eq!(read_volume(&out).unwrap().dims, img.dims);
 }
+
+/// A DICOM series (TotalSegmentator's 20 JPEG 2000 slices): the mask lands on dcm2niix's grid of
+/// the series — the grid of TotalSegmentator's own mask of it — with or without that mask as
+/// the organ mask (the liver, label 5); an unknown --series lists the folder's series.
+#[test]
+fn segments_a_dicom_series_on_the_dcm2niix_grid() {
+    let (Some(series), Some(seg)) = (
+        sample("totalsegmentator/example_ct_dicom"),
+        sample("totalsegmentator/example_seg_dicom.nii.gz"),
+    ) else {
+        return;
+    };
+    let run = smoke_model();
+    let d = dir("dicom");
+    let reference = read_volume(&seg).unwrap();
+    for organ in [false, true] {
+        let mask = d.join(format!("mask-{organ}.nii.gz"));
+        let mut args = vec![
+            Path::new("--model"),
+            run,
+            Path::new("--input"),
+            &series,
+            Path::new("--output"),
+            &mask,
+        ];
+        if organ {
+            args.extend([
+                Path::new("--organ-mask"),
+                &seg,
+                Path::new("--organ-labels"),
+                Path::new("5"),
+            ]);
+        }
+        ok(&segment(&args));
+        let m = read_volume(&mask).unwrap();
+        assert_eq!(m.dims, reference.dims);
+        for i in 0..3 {
+            for j in 0..4 {
+                let (a, b) = (m.affine[i][j], reference.affine[i][j]);
+                assert!((a - b).abs() < 0.01, "affine[{i}][{j}]: {a} vs {b}");
+            }
+        }
+    }
+    let out = segment(&[
+        Path::new("--model"),
+        run,
+        Path::new("--input"),
+        &series,
+        Path::new("--output"),
+        &d.join("never.nii.gz"),
+        Path::new("--series"),
+        Path::new("1.2.3.4"),
+    ]);
+    fails_with(&out, "holds no series 1.2.3.4");
+    assert!(!d.join("never.nii.gz").exists());
+}
+
+/// Folder mode with a phantom patient written as a DICOM series beside a NIfTI file: the series
+/// folder S gives S.nii.gz on its own grid, and the patient's name in the files reaches no
+/// output or log.
+#[test]
+fn folder_mode_reads_series_folders_and_keeps_patient_names_out() {
+    use coin::data::dicom::{read_series, write_series, SeriesMeta};
+    let run = smoke_model();
+    let d = dir("dicom-folder");
+    let (img, _) = phantom();
+    let inputs = d.join("in");
+    let meta = SeriesMeta {
+        patient: "DOE^JANE",
+        uid_seed: 11,
+    };
+    write_series(
+        &inputs.join("ct_series"),
+        &img.data,
+        img.dims,
+        &img.affine,
+        &meta,
+    )
+    .unwrap();
+    write_f32(&inputs.join("plain.nii.gz"), &img.data, &img).unwrap();
+    let outdir = d.join("out");
+    let csvdir = d.join("csv");
+    let out = segment(&[
+        Path::new("--model"),
+        run,
+        Path::new("--input"),
+        &inputs,
+        Path::new("--output"),
+        &outdir,
+        Path::new("--csv"),
+        &csvdir,
+    ]);
+    ok(&out);
+    let series = read_series(&inputs.join("ct_series"), None).unwrap();
+    let m = read_volume(&outdir.join("ct_series.nii.gz")).unwrap();
+    assert_eq!(m.dims, series.dims);
+    for i in 0..3 {
+        for j in 0..4 {
+            assert!((m.affine[i][j] - series.affine[i][j]).abs() < 1e-3);
+        }
+    }
+    assert!(outdir.join("plain.nii.gz").is_file());
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(csvdir.join("ct_series.csv")).unwrap();
+    let mask_bytes = std::fs::read(outdir.join("ct_series.nii.gz")).unwrap();
+    for hay in [logs.as_bytes(), csv.as_bytes(), &mask_bytes[..]] {
+        assert!(
+            !hay.windows(8).any(|w| w == b"DOE^JANE"),
+            "the patient's name reached an output"
+        );
+    }
+}

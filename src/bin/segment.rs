@@ -1,10 +1,12 @@
 //! `cargo run --release --bin segment -- --model RUN_DIR --input CT.nii.gz --output MASK.nii.gz`
-//! — a tumour mask for a CT volume (or a folder of them) from a run of `train`, on the input's
-//! exact grid and affine, preprocessed as the run was trained. See `--help`.
+//! — a tumour mask for a CT volume or DICOM series (or a folder of them) from a run of `train`,
+//! on the input's exact grid and affine, preprocessed as the run was trained. See `--help`.
 
 use clap::Parser;
 use coin::cli::{DeviceArg, Failure};
+use coin::data::dicom::is_series_dir;
 use coin::data::nifti::{read_volume, write_f32, write_labels};
+use coin::data::read_scan;
 use coin::eval::{check_organ_mask, segment_volume, OrganMask, SegmentOptions};
 use coin::train::TrainedModel;
 use std::path::{Path, PathBuf};
@@ -14,9 +16,11 @@ use std::time::Instant;
 ///
 /// Slices (all, or those the organ mask covers as in training) are cut along the axial axis,
 /// turned to the training orientation, windowed and resized as in training, healed by the
-/// generator; |x − x_cf| is resampled to the native slice size and thresholded. With a folder as
-/// --input, every .nii/.nii.gz in it is segmented into the --output folder under the same name
-/// (--organ-mask, --save-* and --csv then name folders too).
+/// generator; |x − x_cf| is resampled to the native slice size and thresholded. A DICOM series
+/// folder is read on the grid dcm2niix gives it, and the mask (NIfTI) is written on that grid.
+/// With a folder of scans as --input, every .nii/.nii.gz in it and every DICOM series folder in
+/// it is segmented into the --output folder under the same name (a series folder S as S.nii.gz;
+/// --organ-mask, --save-* and --csv then name folders too).
 ///
 /// Research software, not a medical device: its masks are not for clinical decisions.
 #[derive(Parser, Debug)]
@@ -25,9 +29,13 @@ struct Args {
     /// A run folder written by `train`.
     #[arg(long)]
     model: PathBuf,
-    /// A CT volume (.nii/.nii.gz, HU) or a folder of them.
+    /// A CT volume (.nii/.nii.gz, HU), a DICOM series folder (one file per slice), or a folder of
+    /// either.
     #[arg(long)]
     input: PathBuf,
+    /// The SeriesInstanceUID to read when the --input DICOM folder holds several series.
+    #[arg(long)]
+    series: Option<String>,
     /// The mask to write (uint8, 1 = tumour), or a folder in folder mode.
     #[arg(long)]
     output: PathBuf,
@@ -109,7 +117,14 @@ fn jobs(a: &Args) -> Result<Vec<Job>, String> {
             a.input.display()
         ));
     }
-    if !a.input.is_dir() {
+    let series_input = is_series_dir(&a.input);
+    if a.series.is_some() && !series_input {
+        return Err(format!(
+            "--series picks one series of a DICOM folder; --input {} is not one",
+            a.input.display()
+        ));
+    }
+    if !a.input.is_dir() || series_input {
         if a.output.is_dir() {
             return Err(format!(
                 "--output {} is a folder; give a file name for a single volume",
@@ -118,7 +133,8 @@ fn jobs(a: &Args) -> Result<Vec<Job>, String> {
         }
         if !is_nifti(&a.output) {
             return Err(format!(
-                "--output {}: name it .nii or .nii.gz",
+                "--output {}: name it .nii or .nii.gz (masks are written as NIfTI; DICOM-SEG \
+                 output is not supported)",
                 a.output.display()
             ));
         }
@@ -143,22 +159,31 @@ fn jobs(a: &Args) -> Result<Vec<Job>, String> {
             o.display()
         ));
     }
-    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&a.input)
+    // NIfTI files keep their name; a series folder S becomes S.nii.gz.
+    let mut inputs: Vec<(PathBuf, String)> = std::fs::read_dir(&a.input)
         .map_err(|e| format!("{}: {e}", a.input.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && is_nifti(p))
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().to_string();
+            if p.is_file() && is_nifti(&p) {
+                Some((p, name))
+            } else if is_series_dir(&p) {
+                Some((p, format!("{name}.nii.gz")))
+            } else {
+                None
+            }
+        })
         .collect();
     inputs.sort();
     if inputs.is_empty() {
         return Err(format!(
-            "{} holds no .nii or .nii.gz files",
+            "{} holds no .nii or .nii.gz files and no DICOM series folders",
             a.input.display()
         ));
     }
     Ok(inputs
         .into_iter()
-        .map(|input| {
-            let name = input.file_name().unwrap().to_string_lossy().to_string();
+        .map(|(input, name)| {
             let organ = a.organ_mask.as_ref().map(|d| d.join(&name));
             Job {
                 organ,
@@ -283,7 +308,7 @@ fn segment_one(
     threshold: f64,
 ) -> Result<bool, Failure> {
     let t = Instant::now();
-    let v = read_volume(&job.input)?;
+    let v = read_scan(&job.input, a.series.as_deref())?;
     let labels = organ_labels(job)?;
     let opts = SegmentOptions {
         threshold,
