@@ -233,3 +233,70 @@ fn refusals_name_the_file_or_tag() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+/// The phantom written as DICOM series (`phantom --dicom`): the series as read and its labels
+/// hold the phantom's patient voxel for voxel (on the reversed-rows grid), and a `smoke` run
+/// trains from the folder of series.
+#[test]
+fn smoke_run_trains_from_a_folder_of_series() {
+    use std::process::Command;
+    let root = temp("train");
+    let data = root.join("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_phantom"))
+        .args(["--dicom", "--slices", "16", "--out"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let series = data.join("train/patient_000");
+    assert!(series.join("IM00001.dcm").is_file());
+    let v = read_scan(&series, None).unwrap();
+    let l = read_volume(&data.join("nnUNet_predictions/patient_000.nii.gz")).unwrap();
+    assert_eq!((v.dims, v.affine), (l.dims, l.affine));
+    // Voxel for voxel the phantom's patient 0, rows reversed: its HU (rounded) and its labels.
+    let spec = coin::data::PhantomSpec {
+        nz: 16,
+        ..Default::default()
+    };
+    let p = coin::data::patient(&spec, 0);
+    let [nx, ny, nz] = p.image.dims;
+    assert_eq!(v.dims, [nx, ny, nz]);
+    for z in 0..nz {
+        for y in 0..ny {
+            for x in 0..nx {
+                let (src, dst) = (x + nx * (y + ny * z), x + nx * (ny - 1 - y + ny * z));
+                assert_eq!(l.data[dst], p.labels.data[src], "label at {x},{y},{z}");
+                assert!((v.data[dst] - p.image.data[src]).abs() <= 0.5 + 1e-3);
+            }
+        }
+    }
+    let run = root.join("run");
+    let out = Command::new(env!("CARGO_BIN_EXE_train"))
+        .args([
+            "--preset",
+            "smoke",
+            "--device",
+            "cpu",
+            "--threads",
+            "2",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--out")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(run.join("summary.json").is_file());
+    let logs = String::from_utf8_lossy(&out.stdout);
+    assert!(!logs.contains("PHANTOM^"), "a patient name reached the log");
+    let _ = std::fs::remove_dir_all(&root);
+}

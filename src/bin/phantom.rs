@@ -13,9 +13,11 @@
 
 use clap::Parser;
 use coin::data::bake::{bake_tumours, BakeCfg};
-use coin::data::phantom::{contact_sheet, patient, write_dataset, PhantomSpec};
+use coin::data::phantom::{
+    contact_sheet, patient, write_dataset, write_dataset_dicom, PhantomSpec,
+};
 use coin::data::tumour::TumourParams;
-use coin::data::{fingerprint, read_volume, write_hu, write_labels, Window};
+use coin::data::{fingerprint, read_scan, read_volume, write_hu, write_labels, Window};
 use std::path::{Path, PathBuf};
 
 /// Write the built-in abdominal CT phantom as NIfTI in the paper's TotalSegmentator layout.
@@ -53,6 +55,11 @@ struct Args {
     /// as `train` computes it.
     #[arg(long, value_parser = parse_window)]
     bake_window: Option<Window>,
+    /// Write each patient as a DICOM CT series folder (OUT/{train,test}/patient_NNN/, one
+    /// uncompressed file per slice) instead of a NIfTI file; the labels stay NIfTI, on the grid
+    /// the series reads onto.
+    #[arg(long, conflicts_with = "bake_tumours")]
+    dicom: bool,
 }
 
 fn parse_window(v: &str) -> Result<Window, String> {
@@ -81,9 +88,14 @@ fn run(a: Args) -> Result<(), String> {
         nz: a.slices,
         ..PhantomSpec::default()
     };
-    let images = write_dataset(out, &spec, n_train, n_test).map_err(|e| e.to_string())?;
+    let images = if a.dicom {
+        write_dataset_dicom(out, &spec, n_train, n_test)
+    } else {
+        write_dataset(out, &spec, n_train, n_test)
+    }
+    .map_err(|e| e.to_string())?;
     for img in &images {
-        let back = read_volume(img).map_err(|e| e.to_string())?;
+        let back = read_scan(img, None).map_err(|e| e.to_string())?;
         println!("{} ({:?} voxels) and its labels", img.display(), back.dims);
     }
     if a.bake_tumours {

@@ -14,6 +14,7 @@
 
 use super::layout::Case;
 use super::nifti::{read_volume, Volume};
+use super::scan::read_scan;
 use super::slices::{cut, in_plane_axes, organ_slices, Provenance};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -36,7 +37,8 @@ pub struct Slicing {
     pub threshold_at_1_5mm: usize,
 }
 
-/// Identity of a source file: its path, length and modification time.
+/// Identity of a source file (or a DICOM series folder: its files' total length and newest
+/// modification time): its path, length and modification time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FileStamp {
     pub path: PathBuf,
@@ -47,15 +49,24 @@ pub struct FileStamp {
 impl FileStamp {
     pub fn of(path: &Path) -> Result<FileStamp> {
         let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
-        let modified_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let ns = |m: &std::fs::Metadata| {
+            m.modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        };
+        let (mut len, mut modified_ns) = (meta.len(), ns(&meta));
+        if meta.is_dir() {
+            for f in super::dicom::dicom_files(path)? {
+                let m = std::fs::metadata(&f).map_err(|e| io_err(&f, e))?;
+                len += m.len();
+                modified_ns = modified_ns.max(ns(&m));
+            }
+        }
         Ok(FileStamp {
             path: path.to_path_buf(),
-            len: meta.len(),
+            len,
             modified_ns,
         })
     }
@@ -238,7 +249,7 @@ impl CachedCase {
                 });
             }
         }
-        let (img, lab) = (read_volume(&case.image)?, read_volume(&case.labels)?);
+        let (img, lab) = (read_scan(&case.image, None)?, read_volume(&case.labels)?);
         let (indices, rows, cols, bytes) = build_records(&img, &lab, slicing)?;
         let (ra, ca) = in_plane_axes(slicing.axis);
         let (sr, sc) = (img.spacing[ra], img.spacing[ca]);

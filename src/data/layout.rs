@@ -1,15 +1,22 @@
 //! Dataset layouts on disk: which files are images, which are their label maps, which split
 //! they belong to, and which label ids mean kidney, tumour and cyst.
 //!
-//! - **KiTS**: `root/case_*/imaging.nii.gz` + `segmentation.nii.gz`; axial = axis 0.
-//! - **nnU-Net raw**: `root/imagesTr/<case>_0000.nii.gz` + `root/labelsTr/<case>.nii.gz`; axial =
-//!   axis 2; splits from lists of file names (the TUH `train_scans.csv` / `test_scans.csv`).
-//! - **TotalSegmentator (the paper's)**: volumes anywhere under `root/train/` and `root/test/`,
-//!   label maps with the same file names in a parallel folder (the paper's
-//!   `nnUNet_predictions/`); axial = axis 2; the split is the folder.
+//! - **KiTS**: `root/case_*/imaging.nii.gz` (or a DICOM series folder `imaging/`) +
+//!   `segmentation.nii.gz`; axial = axis 0.
+//! - **nnU-Net raw**: `root/imagesTr/<case>_0000.nii.gz` (or a DICOM series folder
+//!   `imagesTr/<case>/`) + `root/labelsTr/<case>.nii.gz`; axial = axis 2; splits from lists of
+//!   file names (the TUH `train_scans.csv` / `test_scans.csv`).
+//! - **TotalSegmentator (the paper's)**: volumes anywhere under `root/train/` and `root/test/` —
+//!   NIfTI files, or DICOM series folders (a folder holding slice files is one case, its id the
+//!   folder's path and its label map `<folder name>.nii.gz`) — label maps with the same file
+//!   names in a parallel folder (the paper's `nnUNet_predictions/`); axial = axis 2; the split
+//!   is the folder.
+//!
+//! A series folder's label map must be on the grid the series reads onto (dcm2niix's).
 //!
 //! Cases are returned sorted by id, so every run sees them in the same order.
 
+use super::dicom::is_series_dir;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -94,10 +101,13 @@ fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-fn nifti_files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// NIfTI files and DICOM series folders under `dir` (a series folder is not searched further).
+fn scans_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for p in entries(dir)? {
-        if p.is_dir() {
-            nifti_files_under(&p, out)?;
+        if p.is_dir() && is_series_dir(&p) {
+            out.push(p);
+        } else if p.is_dir() {
+            scans_under(&p, out)?;
         } else if p.to_string_lossy().ends_with(".nii.gz") || p.to_string_lossy().ends_with(".nii")
         {
             out.push(p);
@@ -135,7 +145,12 @@ pub fn discover(kind: LayoutKind, root: &Path, labels_dir: Option<&str>) -> Resu
                     .map(|n| n.to_string_lossy().to_string())
                     .unwrap_or_default();
                 if d.is_dir() && name.starts_with("case_") {
-                    let image = need(d.join("imaging.nii.gz"), "KiTS image")?;
+                    let series = d.join("imaging");
+                    let image = if is_series_dir(&series) {
+                        series
+                    } else {
+                        need(d.join("imaging.nii.gz"), "KiTS image")?
+                    };
                     let labels = need(d.join("segmentation.nii.gz"), "KiTS segmentation")?;
                     cases.push(Case {
                         id: name,
@@ -153,7 +168,12 @@ pub fn discover(kind: LayoutKind, root: &Path, labels_dir: Option<&str>) -> Resu
                     .file_name()
                     .map(|n| n.to_string_lossy().to_string())
                     .unwrap_or_default();
-                if let Some(id) = name.strip_suffix("_0000.nii.gz") {
+                let id = match name.strip_suffix("_0000.nii.gz") {
+                    Some(id) => Some(id),
+                    None if is_series_dir(&p) => Some(name.as_str()),
+                    None => None,
+                };
+                if let Some(id) = id {
                     let labels = need(labs.join(format!("{id}.nii.gz")), "nnU-Net label map")?;
                     cases.push(Case {
                         id: id.to_string(),
@@ -172,12 +192,15 @@ pub fn discover(kind: LayoutKind, root: &Path, labels_dir: Option<&str>) -> Resu
                     continue;
                 }
                 let mut files = Vec::new();
-                nifti_files_under(&dir, &mut files)?;
+                scans_under(&dir, &mut files)?;
                 for image in files {
-                    let name = image
+                    let mut name = image
                         .file_name()
                         .map(|n| n.to_string_lossy().to_string())
                         .unwrap_or_default();
+                    if image.is_dir() {
+                        name.push_str(".nii.gz");
+                    }
                     let labels = need(labels_root.join(&name), "label map")?;
                     let id = image
                         .strip_prefix(root)

@@ -302,3 +302,65 @@ pub fn write_dataset(
     std::fs::write(&marker, stamp)?;
     Ok(images)
 }
+
+/// Writes the phantom's patients as DICOM CT series in the TotalSegmentator layout:
+/// `root/{train,test}/patient_NNN/` (one file per slice, int16 HU) and their kidney labels
+/// `root/nnUNet_predictions/patient_NNN.nii.gz` on the grid each series reads onto (its rows
+/// reversed, as dcm2niix's convention gives it). Returns the series folders. Skips the work when
+/// `root` already holds this exact dataset.
+pub fn write_dataset_dicom(
+    root: &std::path::Path,
+    spec: &PhantomSpec,
+    n_train: u64,
+    n_test: u64,
+) -> crate::Result<Vec<std::path::PathBuf>> {
+    use super::dicom::{read_series, write_series, SeriesMeta};
+    use super::nifti::write_labels;
+    let stamp = format!(
+        "{{\"nx\":{},\"ny\":{},\"nz\":{},\"spacing\":{:?},\"seed\":{},\"train\":{n_train},\"test\":{n_test},\"format\":\"dicom\",\"version\":1}}",
+        spec.nx, spec.ny, spec.nz, spec.spacing, spec.seed
+    );
+    let marker = root.join("phantom.json");
+    let name = |p: u64| format!("patient_{p:03}");
+    let split = |p: u64| if p < n_train { "train" } else { "test" };
+    let dirs: Vec<_> = (0..n_train + n_test)
+        .map(|p| root.join(split(p)).join(name(p)))
+        .collect();
+    let labels = |p: u64| {
+        root.join("nnUNet_predictions")
+            .join(format!("{}.nii.gz", name(p)))
+    };
+    let fresh = std::fs::read_to_string(&marker).is_ok_and(|s| s == stamp)
+        && dirs.iter().all(|d| d.is_dir())
+        && (0..n_train + n_test).all(|p| labels(p).is_file());
+    if fresh {
+        return Ok(dirs);
+    }
+    for p in 0..n_train + n_test {
+        let pat = patient(spec, p);
+        let meta = SeriesMeta {
+            patient: &format!("PHANTOM^{}", name(p)),
+            uid_seed: spec.seed.wrapping_mul(1_000_003).wrapping_add(p),
+        };
+        let dir = &dirs[p as usize];
+        let [nx, ny, nz] = pat.image.dims;
+        write_series(
+            dir,
+            &pat.image.data,
+            pat.image.dims,
+            &pat.image.affine,
+            &meta,
+        )?;
+        let series = read_series(dir, None)?;
+        let mut flipped = Vec::with_capacity(nx * ny * nz);
+        for z in 0..nz {
+            for y in 0..ny {
+                let row = (ny - 1 - y + ny * z) * nx;
+                flipped.extend(pat.labels.data[row..row + nx].iter().map(|&l| l as u8));
+            }
+        }
+        write_labels(&labels(p), &flipped, &series)?;
+    }
+    std::fs::write(&marker, stamp)?;
+    Ok(dirs)
+}

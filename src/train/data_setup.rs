@@ -13,7 +13,7 @@ use crate::data::preprocessing::{absolute, DataSource, Preprocessing};
 use crate::data::slices::KIDNEY_PIXELS_AT_1_5MM;
 use crate::data::tumour::TumourParams;
 use crate::data::window::{fingerprint, Fingerprint};
-use crate::data::{read_volume, Window};
+use crate::data::{read_scan, read_volume, Window};
 use crate::rng::Rng;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -152,7 +152,7 @@ fn window_of(
         (None, _) => {
             let mut vols = Vec::new();
             for c in train_cases {
-                let (img, lab) = (read_volume(&c.image)?, read_volume(&c.labels)?);
+                let (img, lab) = (read_scan(&c.image, None)?, read_volume(&c.labels)?);
                 if img.dims != lab.dims {
                     return Err(Error::Shape(format!(
                         "{}: label map {} is on another grid ({:?} vs {:?})",
@@ -232,7 +232,7 @@ pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>)
     let counts = [train.len(), val.len(), test.len()];
     let orientation = match orientation {
         Some(o) => o,
-        None => slice_orientation(&read_volume(&train_cases[0].image)?, axis),
+        None => slice_orientation(&read_scan(&train_cases[0].image, None)?, axis),
     };
     Ok(Splits {
         train,
