@@ -1,4 +1,4 @@
-//! `cargo run --release --bin phantom -- [--out DIR] [--train N] [--test N] [--seed N] [--slices N]
+//! `cargo run --release --bin phantom -- [--out DIR] [--train N] [--test N] [--seed N] [--slices N] [--dicom]
 //! [--sheet FILE] [--bake-tumours]`
 //!
 //! Writes the built-in abdominal CT phantom as NIfTI in the paper's TotalSegmentator layout:
