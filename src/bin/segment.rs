@@ -4,9 +4,8 @@
 
 use clap::Parser;
 use coin::cli::{DeviceArg, Failure};
-use coin::data::dicom::is_series_dir;
 use coin::data::nifti::{read_volume, write_f32, write_labels};
-use coin::data::read_scan;
+use coin::data::{is_series_dir, read_scan};
 use coin::eval::{check_organ_mask, segment_volume, OrganMask, SegmentOptions};
 use coin::train::TrainedModel;
 use std::path::{Path, PathBuf};
@@ -159,28 +158,7 @@ fn jobs(a: &Args) -> Result<Vec<Job>, String> {
             o.display()
         ));
     }
-    // NIfTI files keep their name; a series folder S becomes S.nii.gz.
-    let mut inputs: Vec<(PathBuf, String)> = std::fs::read_dir(&a.input)
-        .map_err(|e| format!("{}: {e}", a.input.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter_map(|p| {
-            let name = p.file_name()?.to_string_lossy().to_string();
-            if p.is_file() && is_nifti(&p) {
-                Some((p, name))
-            } else if is_series_dir(&p) {
-                Some((p, format!("{name}.nii.gz")))
-            } else {
-                None
-            }
-        })
-        .collect();
-    inputs.sort();
-    if inputs.is_empty() {
-        return Err(format!(
-            "{} holds no .nii or .nii.gz files and no DICOM series folders",
-            a.input.display()
-        ));
-    }
+    let inputs = folder_inputs(&a.input)?;
     Ok(inputs
         .into_iter()
         .map(|(input, name)| {
@@ -198,6 +176,33 @@ fn jobs(a: &Args) -> Result<Vec<Job>, String> {
             }
         })
         .collect())
+}
+
+/// The scans in a folder with their output names: NIfTI files keep theirs, a DICOM series
+/// folder S becomes S.nii.gz.
+fn folder_inputs(dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let mut inputs: Vec<(PathBuf, String)> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().to_string();
+            if p.is_file() && is_nifti(&p) {
+                Some((p, name))
+            } else if is_series_dir(&p) {
+                Some((p, format!("{name}.nii.gz")))
+            } else {
+                None
+            }
+        })
+        .collect();
+    inputs.sort();
+    if inputs.is_empty() {
+        return Err(format!(
+            "{} holds no .nii or .nii.gz files and no DICOM series folders",
+            dir.display()
+        ));
+    }
+    Ok(inputs)
 }
 
 fn check_outputs(jobs: &[Job], force: bool) -> Result<(), String> {
