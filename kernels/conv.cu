@@ -7,10 +7,11 @@
 //   forward         M = Cout, N = batch·Ho·Wo, K = Cin·K·K:  y  = W · im2col(x)     (y written)
 //   backward-data   M = Cin,  N = batch·H·W,   K = Cout·K·K: gx += Wᵀ · col(gy)    (accumulates)
 //     stride s > 1: s² sub-convolutions (grid z = phase) over each phase's valid taps only
-//   backward-weight M = Cout, N = Cin·K·K,     K = batch·Ho·Wo: gw += gy · im2col(x)ᵀ
-// Backward-weight always, forward and stride-1 backward-data when their tiles fill less than
-// the GPU (the 8×8 layers), split K across grid z into a workspace; conv2d_splitk_sum_f32 sums
-// the splits in a fixed order: no float atomics, deterministic.
+//   backward-weight M = Cout, N = Cin·K·K,     K = batch·Ho·Wo: gw  = gy · im2col(x)ᵀ (gw written)
+// When their tiles fill less than the GPU (backward-weight's few large-K tiles, the 8×8
+// layers), forward, stride-1 backward-data and backward-weight split K across grid z into a
+// workspace; conv2d_splitk_sum_f32 sums the splits in a fixed order: no float atomics,
+// deterministic.
 //
 // Thin layers, where a 64-row tile would hold one useful row, take FP32 kernels of their own
 // (bandwidth-bound: one pass over the large tensor):

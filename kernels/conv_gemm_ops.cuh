@@ -3,10 +3,10 @@
 // `a_src` / `b_src` per element: pointers, or null for a zero outside the image; `store` per
 // output). Included by conv.cu after its `ConvGeom`.
 //
-// Split-K (gridDim.z > 1, forward and stride-1 backward-data): split z writes its partial sum to
-// slice z of a workspace laid out like the output (the forward adds the bias in slice 0); a
-// second kernel sums the slices in order into the output. With one split the output is written
-// (forward) or accumulated into (backward-data) directly.
+// Split-K (gridDim.z > 1; forward, stride-1 backward-data, backward-weight): split z writes its
+// partial sum to slice z of a workspace laid out like the output (the forward adds the bias in
+// slice 0); a second kernel sums the slices in order into the output. With one split the
+// output is written (forward, backward-weight) or accumulated into (backward-data) directly.
 #pragma once
 
 // Forward: A = W [cout × cin·k·k] (contiguous), B = im2col(x) [cin·k·k × n·ho·wo].
@@ -135,8 +135,8 @@ struct ConvBwdDataPhaseOp {
   __device__ void store(int m, float v) const { gx[gxb + (long long)m * g.h * g.w] += v; }
 };
 
-// Backward-weight: A = gy [cout × n·ho·wo], B = im2col(x)ᵀ [n·ho·wo × cin·k·k]; split k slice
-// blockIdx.z into the workspace.
+// Backward-weight: A = gy [cout × n·ho·wo], B = im2col(x)ᵀ [n·ho·wo × cin·k·k]; split z into
+// slice z of the workspace.
 struct ConvBwdWeightOp {
   const float *x, *gy;
   float* ws;

@@ -39,9 +39,11 @@ pub fn cases() -> Vec<Case> {
         ("phases 2x2 s2 crop", [1, 2, 7, 27], [3, 2, 2, 2], 2, 0, true),
         // The GPU's thin-layer kernels (Cout = 1 up to 7×7 and strided; Cin = 1 backward-data is
         // "conv 7x7 s2 p3" and "conv 3x3 cin1 bias") and split-K GEMMs for maps whose tiles
-        // would leave the GPU idle (K = 144: three splits forward and backward-data).
+        // would leave the GPU idle (K = 144: three splits forward and backward-data); a weight
+        // gradient of K = 16, one split written straight into the gradient.
         ("gpu cout1 7x7 s2 p3", [1, 3, 12, 11], [1, 3, 7, 7], 2, 3, true),
         ("gpu split-K 8x8", [2, 16, 8, 8], [16, 16, 3, 3], 1, 1, true),
+        ("gpu wgrad one split", [1, 3, 4, 4], [5, 3, 3, 3], 1, 1, false),
         // Unpadded 1×1 whose rows fill whole tiles: the kernels read the tensors in place.
         ("direct 1x1 in place w32", [2, 5, 3, 32], [6, 5, 1, 1], 1, 0, true),
         ("direct 1x1 in place large map", [1, 5, 20, 64], [3, 5, 1, 1], 1, 0, false),

@@ -101,7 +101,7 @@ pub(super) fn backward_weight(gy: &Tensor, x: &Tensor, g: &ConvGeom) -> Option<R
         let kg = kg?;
         let (gb, xb) = (gy.dev()?, x.dev()?);
         let gpu = gb.gpu();
-        let gw = zeros(gpu, kg.w_len())?;
+        let gw = gpu.alloc_f32(kg.w_len())?;
         launch_backward_weight(gpu, &xb, &gb, &gw, &kg)?;
         Tensor::from_dev(gw, vec![g.cout, g.cin, g.kh, g.kw], gy.device())
     })())
@@ -139,39 +139,36 @@ fn launch_forward(
     need("conv w", w, geo.w_len())?;
     need("conv y", y, geo.y_len())?;
     let taps = (geo.cin * geo.k * geo.k) as usize;
-    let mut a = Args::new();
-    a.buf(x).buf(w).opt(bias).buf(y).params(geo);
+    let thin = |name: &str, smem: usize| {
+        let mut a = Args::new();
+        a.buf(x).buf(w).opt(bias).buf(y).params(geo);
+        g.launch(name, blocks(geo.y_len()), BLOCK, smem as u32, &mut a)
+    };
     if taps <= 27 {
-        let grid = blocks(geo.y_len());
-        return g.launch("conv2d_direct_fwd_f32", grid, BLOCK, 0, &mut a);
+        return thin("conv2d_direct_fwd_f32", 0);
     }
     if geo.cout == 1 && taps <= THIN_SMEM_FLOATS {
-        let smem = (4 * taps) as u32;
-        return g.launch(
-            "conv2d_cout1_fwd_f32",
-            blocks(geo.y_len()),
-            BLOCK,
-            smem,
-            &mut a,
-        );
+        return thin("conv2d_cout1_fwd_f32", 4 * taps);
     }
     let (m, n) = (geo.cout as usize, geo.y_len() / geo.cout as usize);
+    let split = split_few_tiles(m, n, taps);
     let name = format!("conv2d_fwd_{}", suffix(g));
-    let (splits, chunk) = split_few_tiles(m, n, taps);
-    if splits == 1 {
-        a.i32(chunk as i32);
-        return g.launch(&name, tile_grid(m, n, TILE, 1)?, TILE_BLOCK, 0, &mut a);
-    }
-    let workspace = g.alloc_f32(splits * geo.y_len())?;
-    let mut a = Args::new();
-    a.buf(x)
-        .buf(w)
-        .opt(bias)
-        .buf(&workspace)
-        .params(geo)
-        .i32(chunk as i32);
-    g.launch(&name, tile_grid(m, n, TILE, splits)?, TILE_BLOCK, 0, &mut a)?;
-    sum_splits(g, &workspace, y, splits, geo.y_len(), false)
+    gemm_into(g, y, geo.y_len(), split.0, false, |out| {
+        let mut a = Args::new();
+        a.buf(x)
+            .buf(w)
+            .opt(bias)
+            .buf(out)
+            .params(geo)
+            .i32(split.1 as i32);
+        g.launch(
+            &name,
+            tile_grid(m, n, TILE, split.0)?,
+            TILE_BLOCK,
+            0,
+            &mut a,
+        )
+    })
 }
 
 /// gx += conv2d's gradient with respect to its input: the Cin = 1 kernel for one input channel,
@@ -191,14 +188,8 @@ fn launch_backward_data(
     let mut a = Args::new();
     a.buf(w).buf(gy).buf(gx).params(geo);
     if geo.cin == 1 && taps <= THIN_SMEM_FLOATS {
-        let smem = (4 * taps) as u32;
-        return g.launch(
-            "conv2d_cin1_bwd_data_f32",
-            blocks(geo.x_len()),
-            BLOCK,
-            smem,
-            &mut a,
-        );
+        let (grid, smem) = (blocks(geo.x_len()), (4 * taps) as u32);
+        return g.launch("conv2d_cin1_bwd_data_f32", grid, BLOCK, smem, &mut a);
     }
     let (m, n) = (geo.cin as usize, geo.x_len() / geo.cin as usize);
     if geo.stride > 1 {
@@ -214,25 +205,24 @@ fn launch_backward_data(
             &mut a,
         );
     }
+    let split = split_few_tiles(m, n, taps);
     let name = format!("conv2d_bwd_data_{}", suffix(g));
-    let (splits, chunk) = split_few_tiles(m, n, taps);
-    if splits == 1 {
-        a.i32(chunk as i32);
-        return g.launch(&name, tile_grid(m, n, TILE, 1)?, TILE_BLOCK, 0, &mut a);
-    }
-    let workspace = g.alloc_f32(splits * geo.x_len())?;
-    let mut a = Args::new();
-    a.buf(w)
-        .buf(gy)
-        .buf(&workspace)
-        .params(geo)
-        .i32(chunk as i32);
-    g.launch(&name, tile_grid(m, n, TILE, splits)?, TILE_BLOCK, 0, &mut a)?;
-    sum_splits(g, &workspace, gx, splits, geo.x_len(), true)
+    gemm_into(g, gx, geo.x_len(), split.0, true, |out| {
+        let mut a = Args::new();
+        a.buf(w).buf(gy).buf(out).params(geo).i32(split.1 as i32);
+        g.launch(
+            &name,
+            tile_grid(m, n, TILE, split.0)?,
+            TILE_BLOCK,
+            0,
+            &mut a,
+        )
+    })
 }
 
-/// gw += conv2d's gradient with respect to its weight: split over the batch·Ho·Wo reduction into
-/// a workspace (Cout = 1 by its own kernel, otherwise the tiled GEMM), then a fixed-order sum.
+/// gw = conv2d's gradient with respect to its weight (every value written): the Cout = 1 kernel
+/// for one output channel, otherwise the tiled GEMM over the batch·Ho·Wo reduction, split into a
+/// workspace and summed in a fixed order when it has few tiles.
 fn launch_backward_weight(
     g: &Gpu,
     x: &DevBuf,
@@ -249,28 +239,40 @@ fn launch_backward_weight(
         let want = TARGET_BLOCKS.div_ceil(geo.cin as usize).clamp(1, 65_535);
         let chunk = pixels.div_ceil(want).max(4096);
         let splits = pixels.div_ceil(chunk);
-        let workspace = g.alloc_f32(splits * n)?;
-        let mut a = Args::new();
-        a.buf(x)
-            .buf(gy)
-            .buf(&workspace)
-            .params(geo)
-            .i32(i32_dim(chunk)?);
-        let grid = [splits as u32, geo.cin as u32, 1];
-        g.launch("conv2d_cout1_bwd_weight_f32", grid, BLOCK, 0, &mut a)?;
-        return sum_splits(g, &workspace, gw, splits, n, true);
+        return gemm_into(g, gw, n, splits, false, |ws| {
+            let mut a = Args::new();
+            a.buf(x).buf(gy).buf(ws).params(geo).i32(i32_dim(chunk)?);
+            let grid = [splits as u32, geo.cin as u32, 1];
+            g.launch("conv2d_cout1_bwd_weight_f32", grid, BLOCK, 0, &mut a)
+        });
     }
-    let (splits, chunk) = splitk(geo);
-    let workspace = g.alloc_f32(splits * m * n)?;
-    let mut a = Args::new();
-    a.buf(x)
-        .buf(gy)
-        .buf(&workspace)
-        .params(geo)
-        .i32(chunk as i32);
+    let tiles = m.div_ceil(TILE.0) * n.div_ceil(TILE.1);
+    let (splits, chunk) = split_k(tiles, geo.y_len() / geo.cout as usize, 1);
     let name = format!("conv2d_bwd_weight_{}", suffix(g));
-    g.launch(&name, tile_grid(m, n, TILE, splits)?, TILE_BLOCK, 0, &mut a)?;
-    sum_splits(g, &workspace, gw, splits, m * n, true)
+    gemm_into(g, gw, m * n, splits, false, |ws| {
+        let mut a = Args::new();
+        a.buf(x).buf(gy).buf(ws).params(geo).i32(chunk as i32);
+        g.launch(&name, tile_grid(m, n, TILE, splits)?, TILE_BLOCK, 0, &mut a)
+    })
+}
+
+/// Runs `launch` with the buffer its kernel should write: `out` itself for one split, else a workspace
+/// of `splits` slices of `len` values that is then summed into `out` in slice order
+/// (`accumulate`: added to what `out` holds, else written over it).
+fn gemm_into(
+    g: &Gpu,
+    out: &DevBuf,
+    len: usize,
+    splits: usize,
+    accumulate: bool,
+    launch: impl FnOnce(&DevBuf) -> Result<()>,
+) -> Result<()> {
+    if splits == 1 {
+        return launch(out);
+    }
+    let workspace = g.alloc_f32(splits * len)?;
+    launch(&workspace)?;
+    sum_splits(g, &workspace, out, splits, len, accumulate)
 }
 
 /// out[i] = Σ_z workspace[z·len + i] (`accumulate`: out[i] +=), z in order.
@@ -291,29 +293,24 @@ fn sum_splits(
     g.launch("conv2d_splitk_sum_f32", blocks(len), BLOCK, 0, &mut a)
 }
 
-/// (splits, K per split) of the weight gradient: enough blocks to fill a large GPU, each split
-/// a multiple of the 16-deep K tile.
-fn splitk(geo: &KernelGeom) -> (usize, usize) {
-    let t = TILE;
-    let k = geo.y_len() / geo.cout as usize;
-    let (m, n) = (geo.cout as usize, geo.w_len() / geo.cout as usize);
-    let tiles = m.div_ceil(t.0) * n.div_ceil(t.1);
-    let want = 512usize.div_ceil(tiles).clamp(1, 64);
-    let chunk = k.div_ceil(want).div_ceil(16) * 16;
+/// (splits, K per split) of a GEMM of `tiles` output tiles over `k`: enough splits to bring
+/// TARGET_BLOCKS blocks (at most 64), each a whole number of 16-deep stages, at least
+/// `min_stages` of them.
+fn split_k(tiles: usize, k: usize, min_stages: usize) -> (usize, usize) {
+    let want = TARGET_BLOCKS.div_ceil(tiles).clamp(1, 64);
+    let chunk = (k.div_ceil(want).div_ceil(16) * 16).max(16 * min_stages);
     (k.div_ceil(chunk), chunk)
 }
 
 /// (splits, K per split) of an M×N×K forward or backward-data GEMM: one split while its tiles
-/// reach half of TARGET_BLOCKS; below that (the 8×8 layers) enough splits to reach it, each at
-/// least four 16-deep stages.
+/// reach half of TARGET_BLOCKS; below that (the 8×8 layers) split K, at least four stages a
+/// slice.
 fn split_few_tiles(m: usize, n: usize, k: usize) -> (usize, usize) {
     let tiles = m.div_ceil(TILE.0) * n.div_ceil(TILE.1);
     if tiles >= TARGET_BLOCKS / 2 {
         return (1, k);
     }
-    let want = TARGET_BLOCKS.div_ceil(tiles).clamp(1, 64);
-    let chunk = (k.div_ceil(want).div_ceil(16) * 16).max(64);
-    (k.div_ceil(chunk), chunk)
+    split_k(tiles, k, 4)
 }
 
 #[cfg(test)]
