@@ -9,21 +9,7 @@ pub fn cases() -> Vec<Case> {
         "batch_norm train affine",
         vec![inp(&[3, 4, 3, 5]), inp(&[4]), inp(&[4])],
         true,
-        |x| {
-            let mut st = bn_state(&x[0], 4);
-            ops::batch_norm(
-                &x[0],
-                ops::Affine {
-                    gamma: Some(&x[1]),
-                    beta: Some(&x[2]),
-                },
-                ops::BnMode::Train {
-                    state: Some(&mut st),
-                    momentum: 0.1,
-                },
-                1e-5,
-            )
-        },
+        |x| train_affine(x, 4),
     ));
     c.push(case(
         "batch_norm train plain",
@@ -68,23 +54,26 @@ pub fn cases() -> Vec<Case> {
         "batch_norm train long channels",
         vec![inp(&[2, 2, 130, 130]), inp(&[2]), inp(&[2])],
         true,
-        |x| {
-            let mut st = bn_state(&x[0], 2);
-            ops::batch_norm(
-                &x[0],
-                ops::Affine {
-                    gamma: Some(&x[1]),
-                    beta: Some(&x[2]),
-                },
-                ops::BnMode::Train {
-                    state: Some(&mut st),
-                    momentum: 0.1,
-                },
-                1e-5,
-            )
-        },
+        |x| train_affine(x, 2),
     );
     long.gradcheck = false;
     c.push(long);
     c
+}
+
+/// Training-mode batch norm of x[0] (C channels) with γ = x[1], β = x[2] and running statistics.
+fn train_affine(x: &[Tensor], c: usize) -> Result<Tensor> {
+    let mut st = bn_state(&x[0], c);
+    ops::batch_norm(
+        &x[0],
+        ops::Affine {
+            gamma: Some(&x[1]),
+            beta: Some(&x[2]),
+        },
+        ops::BnMode::Train {
+            state: Some(&mut st),
+            momentum: 0.1,
+        },
+        1e-5,
+    )
 }

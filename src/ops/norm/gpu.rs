@@ -64,56 +64,77 @@ fn chunks(p: &BnParams) -> usize {
     }
 }
 
-/// The inputs of the per-channel sums: x, and for the later passes the mean (and for the
-/// backward sums gy and 1/√(var + eps)).
-struct SumInputs<'a> {
-    x: &'a DevBuf,
+/// What a bn_partial pass reads besides x: the mean (Σ(x − mean)²), and gy and 1/√(var + eps)
+/// (the backward sums).
+#[derive(Clone, Copy, Default)]
+struct PassInputs<'a> {
     gy: Option<&'a DevBuf>,
     mean: Option<&'a DevBuf>,
     invstd: Option<&'a DevBuf>,
 }
 
-/// `scale`·Σ per channel of the quantity `mode` selects, over the whole grid: bn_partial's
-/// chunk sums, then each channel's chunks in order. BN_SUM_GRAD gives (Σgy, Σgy·x̂).
-fn channel_sums(
+/// bn_partial's chunk sums of `mode` into `ws` (and Σgy·x̂ into `ws2`), [C, chunks].
+fn launch_partial(
     g: &Gpu,
-    inp: SumInputs,
+    x: &DevBuf,
+    inp: PassInputs,
     p: &BnParams,
     mode: i32,
-    scale: f32,
-) -> Result<(DevBuf, Option<DevBuf>)> {
-    let (c, k) = (p.c as usize, chunks(p));
+    (ws, ws2): (&DevBuf, Option<&DevBuf>),
+) -> Result<()> {
+    let c = p.c as usize;
     if c > MAX_GRID_YZ as usize {
         return Err(crate::Error::Shape(format!(
             "batch norm on the GPU: {c} channels exceed the grid's 65,535"
         )));
     }
-    let grad = mode == BN_SUM_GRAD;
-    let ws = g.alloc_f32(c * k)?;
-    let ws2 = grad.then(|| g.alloc_f32(c * k)).transpose()?;
     let mut a = Args::new();
-    a.buf(inp.x)
+    a.buf(x)
         .opt(inp.gy)
         .opt(inp.mean)
         .opt(inp.invstd)
-        .buf(&ws)
-        .opt(ws2.as_ref())
+        .buf(ws)
+        .opt(ws2)
         .params(p)
         .i32(mode)
         .i64(BN_CHUNK as i64);
-    g.launch(
-        "bn_partial_f32",
-        [i32_dim(k)? as u32, c as u32, 1],
-        BLOCK,
-        0,
-        &mut a,
-    )?;
-    let total = |w: &DevBuf| -> Result<DevBuf> {
-        let out = g.alloc_f32(c)?;
-        sum_axis(g, w, &out, [c, k, 1], scale)?;
-        Ok(out)
+    let grid = [i32_dim(chunks(p))? as u32, c as u32, 1];
+    g.launch("bn_partial_f32", grid, BLOCK, 0, &mut a)
+}
+
+/// `scale`·Σ of each channel's chunk partials, in chunk order: a [C] buffer.
+fn chunk_total(g: &Gpu, ws: &DevBuf, p: &BnParams, scale: f32) -> Result<DevBuf> {
+    let c = p.c as usize;
+    let out = g.alloc_f32(c)?;
+    sum_axis(g, ws, &out, [c, chunks(p), 1], scale)?;
+    Ok(out)
+}
+
+/// `scale`·Σ per channel of x (BN_SUM_X) or of (x − mean)² (BN_SUM_SQUARED_DEVIATION), over the
+/// whole grid.
+fn channel_sum(
+    g: &Gpu,
+    x: &DevBuf,
+    mean: Option<&DevBuf>,
+    p: &BnParams,
+    mode: i32,
+    scale: f32,
+) -> Result<DevBuf> {
+    let ws = g.alloc_f32(p.c as usize * chunks(p))?;
+    let inp = PassInputs {
+        mean,
+        ..Default::default()
     };
-    Ok((total(&ws)?, ws2.as_ref().map(total).transpose()?))
+    launch_partial(g, x, inp, p, mode, (&ws, None))?;
+    chunk_total(g, &ws, p, scale)
+}
+
+/// Σgy and Σgy·x̂ per channel over the whole grid.
+fn grad_sums(g: &Gpu, x: &DevBuf, inp: PassInputs, p: &BnParams) -> Result<(DevBuf, DevBuf)> {
+    let len = p.c as usize * chunks(p);
+    let (ws, ws2) = (g.alloc_f32(len)?, g.alloc_f32(len)?);
+    launch_partial(g, x, inp, p, BN_SUM_GRAD, (&ws, Some(&ws2)))?;
+    Ok((chunk_total(g, &ws, p, 1.0)?, chunk_total(g, &ws2, p, 1.0)?))
 }
 
 /// Per-channel mean, 1/√(var + eps) and biased variance of `x` (three [C] buffers).
@@ -122,15 +143,9 @@ fn launch_stats(g: &Gpu, xb: &DevBuf, p: &BnParams) -> Result<[DevBuf; 3]> {
     need("bn x", xb, p.len())?;
     if chunks(p) > 1 {
         let inv_m = 1.0 / (p.n * p.hw) as f32;
-        let only_x = |mean| SumInputs {
-            x: xb,
-            gy: None,
-            mean,
-            invstd: None,
-        };
-        let (mean, _) = channel_sums(g, only_x(None), p, BN_SUM_X, inv_m)?;
+        let mean = channel_sum(g, xb, None, p, BN_SUM_X, inv_m)?;
         let sq = BN_SUM_SQUARED_DEVIATION;
-        let (var, _) = channel_sums(g, only_x(Some(&mean)), p, sq, inv_m)?;
+        let var = channel_sum(g, xb, Some(&mean), p, sq, inv_m)?;
         let invstd = g.alloc_f32(c)?;
         let mut a = Args::new();
         a.buf(&var).buf(&invstd).params(p);
@@ -297,15 +312,12 @@ pub(super) fn backward(
         let (mean, invstd) = stats_on(g, s)?;
         let gm = gamma.map(|t| t.dev()).transpose()?;
         let (sum_gy, sum_gyx) = if chunks(&p) > 1 {
-            let inp = SumInputs {
-                x: &xb,
+            let inp = PassInputs {
                 gy: Some(&gb),
                 mean: Some(&mean),
                 invstd: Some(&invstd),
             };
-            let (sum_gy, sum_gyx) = channel_sums(g, inp, &p, BN_SUM_GRAD, 1.0)?;
-            let missing = || crate::Error::Device("bn_partial gave no Σgy·x̂".into());
-            (sum_gy, sum_gyx.ok_or_else(missing)?)
+            grad_sums(g, &xb, inp, &p)?
         } else {
             let (sum_gy, sum_gyx) = (g.alloc_f32(c)?, g.alloc_f32(c)?);
             let mut a = Args::new();
