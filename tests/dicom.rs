@@ -114,6 +114,22 @@ fn written_series_reads_back_on_the_same_world_grid() {
             }
         }
     }
+    // A mirrored (left-handed) or sheared affine would not read back on its grid: refused.
+    let meta = SeriesMeta {
+        patient: "COIN^PHANTOM",
+        uid_seed: 9,
+    };
+    let mut mirrored = a;
+    mirrored[0][0] = -a[0][0];
+    let mut sheared = a;
+    sheared[0][2] = 0.5;
+    for bad in [mirrored, sheared] {
+        let e = write_series(&dir.join("bad"), &hu, [nx, ny, nz], &bad, &meta).unwrap_err();
+        assert!(
+            e.to_string().contains("not orthogonal and right-handed"),
+            "{e}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -19,7 +19,7 @@
 //! Writing (the phantom): uncompressed explicit-VR little-endian CT slices, int16 with a −1024
 //! intercept, synthetic UIDs and no patient data beyond the phantom's own name.
 
-use super::nifti::{affine, Geometry, Volume};
+use super::nifti::{Geometry, Volume};
 use crate::{Error, Result};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
@@ -99,6 +99,8 @@ struct SliceHeader {
     pixel_spacing: [f64; 2],
     slope: f64,
     intercept: f64,
+    /// SliceThickness (1 mm when absent): the slice spacing of a one-slice series.
+    thickness: f64,
 }
 
 fn read_header(path: &Path) -> Result<SliceHeader> {
@@ -127,11 +129,26 @@ fn read_header(path: &Path) -> Result<SliceHeader> {
             .and_then(|e| e.to_str().ok())
             .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
     };
-    let int = |tag, name: &str| -> Result<i64> {
-        obj.element(tag)
-            .map_err(|_| err(path, format!("no {name}")))?
-            .to_int::<i64>()
-            .map_err(|e| err(path, format!("{name}: {e}")))
+    // An element's value; `default` stands in for an absent one (None: it is required).
+    let int = |tag, name: &str, default: Option<i64>| -> Result<i64> {
+        match (obj.element_opt(tag).ok().flatten(), default) {
+            (None, Some(d)) => Ok(d),
+            (None, None) => Err(err(path, format!("no {name}"))),
+            (Some(e), _) => e
+                .to_int::<i64>()
+                .map_err(|e| err(path, format!("{name}: {e}"))),
+        }
+    };
+    let float = |tag, name: &str, default: f64| -> Result<f64> {
+        let Some(e) = obj.element_opt(tag).ok().flatten() else {
+            return Ok(default);
+        };
+        let v = e
+            .to_float64()
+            .map_err(|e| err(path, format!("{name}: {e}")))?;
+        v.is_finite()
+            .then_some(v)
+            .ok_or_else(|| err(path, format!("{name} is {v}")))
     };
     let floats = |tag, name: &str, n: usize| -> Result<Vec<f64>> {
         let v = obj
@@ -147,23 +164,7 @@ fn read_header(path: &Path) -> Result<SliceHeader> {
         }
         Ok(v)
     };
-    let optional_float = |tag, default: f64| -> Result<f64> {
-        match obj.element_opt(tag).ok().flatten() {
-            None => Ok(default),
-            Some(e) => e
-                .to_float64()
-                .map_err(|e| err(path, format!("rescale: {e}")))
-                .and_then(|v| {
-                    v.is_finite()
-                        .then_some(v)
-                        .ok_or_else(|| err(path, "a rescale value is not finite"))
-                }),
-        }
-    };
-    let frames = match obj.element_opt(tags::NUMBER_OF_FRAMES).ok().flatten() {
-        Some(e) => e.to_int::<i64>().unwrap_or(1),
-        None => 1,
-    };
+    let frames = int(tags::NUMBER_OF_FRAMES, "NumberOfFrames", Some(1))?;
     if frames > 1 {
         return Err(err(
             path,
@@ -173,17 +174,17 @@ fn read_header(path: &Path) -> Result<SliceHeader> {
             ),
         ));
     }
-    let samples = match obj.element_opt(tags::SAMPLES_PER_PIXEL).ok().flatten() {
-        Some(e) => e.to_int::<i64>().unwrap_or(1),
-        None => 1,
-    };
+    let samples = int(tags::SAMPLES_PER_PIXEL, "SamplesPerPixel", Some(1))?;
     if samples != 1 {
         return Err(err(
             path,
             format!("{samples} samples per pixel: not a CT slice"),
         ));
     }
-    let (rows, cols) = (int(tags::ROWS, "Rows")?, int(tags::COLUMNS, "Columns")?);
+    let (rows, cols) = (
+        int(tags::ROWS, "Rows", None)?,
+        int(tags::COLUMNS, "Columns", None)?,
+    );
     if rows < 1 || cols < 1 {
         return Err(err(path, format!("an image of {rows}×{cols} pixels")));
     }
@@ -208,8 +209,9 @@ fn read_header(path: &Path) -> Result<SliceHeader> {
         orientation: [o[0], o[1], o[2], o[3], o[4], o[5]],
         position: [p[0], p[1], p[2]],
         pixel_spacing: [s[0], s[1]],
-        slope: optional_float(tags::RESCALE_SLOPE, 1.0)?,
-        intercept: optional_float(tags::RESCALE_INTERCEPT, 0.0)?,
+        slope: float(tags::RESCALE_SLOPE, "RescaleSlope", 1.0)?,
+        intercept: float(tags::RESCALE_INTERCEPT, "RescaleIntercept", 0.0)?,
+        thickness: float(tags::SLICE_THICKNESS, "SliceThickness", 1.0)?,
     })
 }
 
@@ -414,7 +416,7 @@ pub fn read_series(dir: &Path, series: Option<&str>) -> Result<Volume> {
         steps.push(along);
     }
     let dz = if steps.is_empty() {
-        1.0
+        first.thickness
     } else {
         let mut sorted = steps.clone();
         sorted.sort_by(f64::total_cmp);
@@ -504,16 +506,16 @@ pub fn read_series(dir: &Path, series: Option<&str>) -> Result<Volume> {
         srow,
         xyzt_units: 2,
     };
-    let mut affine_f64 = affine(&geometry);
-    // Keep the affine in f64 (the sform is f32 on disk).
-    for (i, row) in affine_f64.iter_mut().take(3).enumerate() {
+    // The affine in f64 (the sform holds it as f32 on disk).
+    let mut affine = [[0.0, 0.0, 0.0, 1.0]; 4];
+    for (i, row) in affine.iter_mut().take(3).enumerate() {
         *row = [cols_ras[0][i], cols_ras[1][i], cols_ras[2][i], o[i]];
     }
     Ok(Volume {
         data,
         dims: [nx, ny, nz],
         spacing,
-        affine: affine_f64,
+        affine,
         geometry,
         source: dir.to_path_buf(),
     })
@@ -539,10 +541,10 @@ fn synthetic_uid(parts: &[u64]) -> String {
     format!("2.25.{}", h >> 1)
 }
 
-/// Writes `hu` (NIfTI order, `dims`, voxel-to-world `affine` in RAS with orthogonal columns) as
-/// a CT series in `dir`, one file per z slice, so that [`read_series`] reads it back on the
-/// same world grid (with y reversed, as dcm2niix's convention makes it). Values are rounded to
-/// whole HU.
+/// Writes `hu` (NIfTI order, `dims`, voxel-to-world `affine` in RAS with orthogonal,
+/// right-handed columns — refused otherwise) as a CT series in `dir`, one file per z slice, so
+/// that [`read_series`] reads it back on the same world grid (with y reversed, as dcm2niix's
+/// convention makes it). Values are rounded to whole HU.
 pub fn write_series(
     dir: &Path,
     hu: &[f32],
@@ -564,9 +566,15 @@ pub fn write_series(
     let to_lps = |v: [f64; 3]| [-v[0], -v[1], v[2]];
     let r = to_lps(a0).map(|v| v / dcol);
     let c = to_lps(a1).map(|v| v / drow);
-    if dot(cross(r, c), to_lps(a2)) <= 0.0 {
+    // The slices must step along the normal (no shear, no tilt) and the normal be r × c (a
+    // right-handed affine), or the series would not read back on this grid.
+    let step = to_lps(a2);
+    let n = cross(r, c);
+    if dot(r, c).abs() > 1e-6 || (dot(n, step) - norm(step)).abs() > 1e-6 * norm(step) {
         return Err(Error::Shape(
-            "write_series: the affine is left-handed; its slices would read back reversed".into(),
+            "write_series: the affine's columns are not orthogonal and right-handed, so the \
+             series would not read back on its grid"
+                .into(),
         ));
     }
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;

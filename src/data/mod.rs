@@ -30,5 +30,5 @@ pub use dicom::is_series_dir;
 pub use phantom::{patient, Patient, PhantomSpec, Phase};
 pub use preprocessing::{DataSource, Preprocessing};
 pub use resize::{resize_linear, resize_nearest};
-pub use scan::{is_scan, read_scan};
+pub use scan::read_scan;
 pub use window::{fingerprint, Fingerprint, Window};

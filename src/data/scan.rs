@@ -27,9 +27,3 @@ pub fn read_scan(path: &Path, series: Option<&str>) -> Result<Volume> {
     }
     read_volume(path)
 }
-
-/// Whether `path` names a scan this crate reads: a NIfTI file or a DICOM series folder.
-pub fn is_scan(path: &Path) -> bool {
-    let s = path.to_string_lossy().to_ascii_lowercase();
-    (path.is_file() && (s.ends_with(".nii") || s.ends_with(".nii.gz"))) || is_series_dir(path)
-}
