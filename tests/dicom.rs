@@ -316,3 +316,52 @@ fn smoke_run_trains_from_a_folder_of_series() {
     assert!(!logs.contains("PHANTOM^"), "a patient name reached the log");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// One slice in every transfer syntax the reader decodes that a real file carries here
+/// (pydicom's MR_small in explicit and implicit VR little endian, explicit big endian, RLE and
+/// JPEG 2000 lossless; tests/fixtures/dicom's JPEG-lossless copy of it, made by
+/// scripts/make-dicom-fixture.py) decodes to the same values, as a one-slice series whose slice
+/// spacing is its SliceThickness; its JPEG-LS copy is refused naming the transfer syntax.
+#[test]
+fn each_transfer_syntax_decodes_to_the_same_slice() {
+    let Some(explicit) = sample("pydicom/MR_small.dcm") else {
+        return;
+    };
+    let one = |file: &Path, tag: &str| -> Result<Volume, coin::Error> {
+        let dir = temp(&format!("ts-{tag}"));
+        std::fs::copy(file, dir.join("slice.dcm")).unwrap();
+        let v = read_series(&dir, None);
+        let _ = std::fs::remove_dir_all(&dir);
+        v
+    };
+    let want = one(&explicit, "explicit").unwrap();
+    assert_eq!(want.dims, [64, 64, 1]);
+    assert_eq!(want.spacing, [0.3125, 0.3125, 0.8]);
+    let (min, max) = want
+        .data
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    assert_eq!((min, max), (127.0, 2145.0), "MR_small's stored range");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/dicom/MR_small_jpeg_lossless.dcm");
+    let mut files = vec![(fixture, "jpeg-lossless".to_string())];
+    for name in ["implicit", "bigendian", "RLE", "jp2klossless"] {
+        let Some(f) = sample(&format!("pydicom/MR_small_{name}.dcm")) else {
+            return;
+        };
+        files.push((f, name.to_string()));
+    }
+    for (file, tag) in &files {
+        let got = one(file, tag).unwrap_or_else(|e| panic!("{tag}: {e}"));
+        assert_eq!((got.dims, got.affine), (want.dims, want.affine), "{tag}");
+        assert!(got.data == want.data, "{tag}: the pixels differ");
+    }
+    let Some(jls) = sample("pydicom/MR_small_jpeg_ls_lossless.dcm") else {
+        return;
+    };
+    let e = one(&jls, "jpeg-ls").unwrap_err().to_string();
+    assert!(
+        e.contains("transfer syntax 1.2.840.10008.1.2.4.80 is not supported"),
+        "{e}"
+    );
+}
