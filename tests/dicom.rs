@@ -291,28 +291,18 @@ fn smoke_run_trains_from_a_folder_of_series() {
         }
     }
     let run = root.join("run");
-    let out = Command::new(env!("CARGO_BIN_EXE_train"))
-        .args([
-            "--preset",
-            "smoke",
-            "--device",
-            "cpu",
-            "--threads",
-            "2",
-            "--data",
-        ])
-        .arg(&data)
-        .arg("--out")
-        .arg(&run)
-        .output()
-        .unwrap();
+    let out = crate::common::files::train_smoke_on(Some(&data), &run, &root);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(run.join("summary.json").is_file());
-    let logs = String::from_utf8_lossy(&out.stdout);
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!logs.contains("PHANTOM^"), "a patient name reached the log");
     let _ = std::fs::remove_dir_all(&root);
 }

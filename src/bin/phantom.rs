@@ -13,9 +13,7 @@
 
 use clap::Parser;
 use coin::data::bake::{bake_tumours, BakeCfg};
-use coin::data::phantom::{
-    contact_sheet, patient, write_dataset, write_dataset_dicom, PhantomSpec,
-};
+use coin::data::phantom::{contact_sheet, patient, write_dataset_as, PhantomSpec, ScanFormat};
 use coin::data::tumour::TumourParams;
 use coin::data::{fingerprint, read_scan, read_volume, write_hu, write_labels, Window};
 use std::path::{Path, PathBuf};
@@ -88,12 +86,13 @@ fn run(a: Args) -> Result<(), String> {
         nz: a.slices,
         ..PhantomSpec::default()
     };
-    let images = if a.dicom {
-        write_dataset_dicom(out, &spec, n_train, n_test)
+    let format = if a.dicom {
+        ScanFormat::Dicom
     } else {
-        write_dataset(out, &spec, n_train, n_test)
-    }
-    .map_err(|e| e.to_string())?;
+        ScanFormat::Nifti
+    };
+    let images =
+        write_dataset_as(out, &spec, n_train, n_test, format).map_err(|e| e.to_string())?;
     for img in &images {
         let back = read_scan(img, None).map_err(|e| e.to_string())?;
         println!("{} ({:?} voxels) and its labels", img.display(), back.dims);

@@ -257,6 +257,15 @@ pub fn contact_sheet(
     (sheet, w, h)
 }
 
+/// How the phantom stores its patients' scans (labels are NIfTI either way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanFormat {
+    /// `patient_NNN.nii.gz`, int16 HU.
+    Nifti,
+    /// A DICOM CT series folder `patient_NNN/`, one uncompressed int16 file per slice.
+    Dicom,
+}
+
 /// Writes `n_train + n_test` phantom patients in the paper's TotalSegmentator layout:
 /// `root/{train,test}/patient_NNN.nii.gz` (int16 HU) and the label maps (uint8, kidney = 1) under
 /// the same names in `root/nnUNet_predictions/`. Patients 0..n_train are the training split.
@@ -267,100 +276,95 @@ pub fn write_dataset(
     n_train: u64,
     n_test: u64,
 ) -> crate::Result<Vec<std::path::PathBuf>> {
-    use super::nifti::{write_hu, write_labels};
-    let stamp = format!(
-        "{{\"nx\":{},\"ny\":{},\"nz\":{},\"spacing\":{:?},\"seed\":{},\"train\":{n_train},\"test\":{n_test},\"version\":1}}",
-        spec.nx, spec.ny, spec.nz, spec.spacing, spec.seed
-    );
-    let marker = root.join("phantom.json");
-    let name = |p: u64| format!("patient_{p:03}.nii.gz");
-    let split = |p: u64| if p < n_train { "train" } else { "test" };
-    let images: Vec<_> = (0..n_train + n_test)
-        .map(|p| root.join(split(p)).join(name(p)))
-        .collect();
-    let fresh = std::fs::read_to_string(&marker).is_ok_and(|s| s == stamp)
-        && images.iter().all(|p| p.is_file())
-        && (0..n_train + n_test).all(|p| root.join("nnUNet_predictions").join(name(p)).is_file());
-    if fresh {
-        return Ok(images);
-    }
-    for p in 0..n_train + n_test {
-        let pat = patient(spec, p);
-        write_hu(
-            &images[p as usize],
-            &pat.image.data,
-            pat.image.dims,
-            &pat.image.geometry,
-        )?;
-        let labels: Vec<u8> = pat.labels.data.iter().map(|&l| l as u8).collect();
-        write_labels(
-            &root.join("nnUNet_predictions").join(name(p)),
-            &labels,
-            &pat.image,
-        )?;
-    }
-    std::fs::write(&marker, stamp)?;
-    Ok(images)
+    write_dataset_as(root, spec, n_train, n_test, ScanFormat::Nifti)
 }
 
-/// Writes the phantom's patients as DICOM CT series in the TotalSegmentator layout:
-/// `root/{train,test}/patient_NNN/` (one file per slice, int16 HU) and their kidney labels
-/// `root/nnUNet_predictions/patient_NNN.nii.gz` on the grid each series reads onto (its rows
-/// reversed, as dcm2niix's convention gives it). Returns the series folders. Skips the work when
-/// `root` already holds this exact dataset.
-pub fn write_dataset_dicom(
+/// [`write_dataset`] with the scans in `format`: a DICOM patient is the series folder
+/// `root/{train,test}/patient_NNN/`, its labels `patient_NNN.nii.gz` on the grid the series
+/// reads onto (its rows reversed, as dcm2niix's convention gives it). Returns the scans' paths.
+pub fn write_dataset_as(
     root: &std::path::Path,
     spec: &PhantomSpec,
     n_train: u64,
     n_test: u64,
+    format: ScanFormat,
 ) -> crate::Result<Vec<std::path::PathBuf>> {
-    use super::dicom::{read_series, write_series, SeriesMeta};
-    use super::nifti::write_labels;
+    let format_key = match format {
+        ScanFormat::Nifti => "",
+        ScanFormat::Dicom => ",\"format\":\"dicom\"",
+    };
     let stamp = format!(
-        "{{\"nx\":{},\"ny\":{},\"nz\":{},\"spacing\":{:?},\"seed\":{},\"train\":{n_train},\"test\":{n_test},\"format\":\"dicom\",\"version\":1}}",
+        "{{\"nx\":{},\"ny\":{},\"nz\":{},\"spacing\":{:?},\"seed\":{},\"train\":{n_train},\"test\":{n_test}{format_key},\"version\":1}}",
         spec.nx, spec.ny, spec.nz, spec.spacing, spec.seed
     );
     let marker = root.join("phantom.json");
     let name = |p: u64| format!("patient_{p:03}");
     let split = |p: u64| if p < n_train { "train" } else { "test" };
-    let dirs: Vec<_> = (0..n_train + n_test)
-        .map(|p| root.join(split(p)).join(name(p)))
+    let images: Vec<_> = (0..n_train + n_test)
+        .map(|p| match format {
+            ScanFormat::Nifti => root.join(split(p)).join(format!("{}.nii.gz", name(p))),
+            ScanFormat::Dicom => root.join(split(p)).join(name(p)),
+        })
         .collect();
     let labels = |p: u64| {
         root.join("nnUNet_predictions")
             .join(format!("{}.nii.gz", name(p)))
     };
     let fresh = std::fs::read_to_string(&marker).is_ok_and(|s| s == stamp)
-        && dirs.iter().all(|d| d.is_dir())
+        && images.iter().all(|p| p.exists())
         && (0..n_train + n_test).all(|p| labels(p).is_file());
     if fresh {
-        return Ok(dirs);
+        return Ok(images);
     }
-    for p in 0..n_train + n_test {
+    for (p, image) in (0..n_train + n_test).zip(&images) {
         let pat = patient(spec, p);
-        let meta = SeriesMeta {
-            patient: &format!("PHANTOM^{}", name(p)),
-            uid_seed: spec.seed.wrapping_mul(1_000_003).wrapping_add(p),
-        };
-        let dir = &dirs[p as usize];
-        let [nx, ny, nz] = pat.image.dims;
-        write_series(
-            dir,
-            &pat.image.data,
-            pat.image.dims,
-            &pat.image.affine,
-            &meta,
-        )?;
-        let series = read_series(dir, None)?;
-        let mut flipped = Vec::with_capacity(nx * ny * nz);
-        for z in 0..nz {
-            for y in 0..ny {
-                let row = (ny - 1 - y + ny * z) * nx;
-                flipped.extend(pat.labels.data[row..row + nx].iter().map(|&l| l as u8));
+        match format {
+            ScanFormat::Nifti => write_nifti_patient(&pat, image, &labels(p))?,
+            ScanFormat::Dicom => {
+                let uid_seed = spec.seed.wrapping_mul(1_000_003).wrapping_add(p);
+                write_dicom_patient(&pat, image, &labels(p), &name(p), uid_seed)?
             }
         }
-        write_labels(&labels(p), &flipped, &series)?;
     }
     std::fs::write(&marker, stamp)?;
-    Ok(dirs)
+    Ok(images)
+}
+
+fn write_nifti_patient(
+    pat: &Patient,
+    image: &std::path::Path,
+    labels: &std::path::Path,
+) -> crate::Result<()> {
+    use super::nifti::{write_hu, write_labels};
+    let im = &pat.image;
+    write_hu(image, &im.data, im.dims, &im.geometry)?;
+    let ids: Vec<u8> = pat.labels.data.iter().map(|&l| l as u8).collect();
+    write_labels(labels, &ids, im)
+}
+
+fn write_dicom_patient(
+    pat: &Patient,
+    dir: &std::path::Path,
+    labels: &std::path::Path,
+    name: &str,
+    uid_seed: u64,
+) -> crate::Result<()> {
+    use super::dicom::{read_series, write_series, SeriesMeta};
+    use super::nifti::write_labels;
+    let meta = SeriesMeta {
+        patient: &format!("PHANTOM^{name}"),
+        uid_seed,
+    };
+    let im = &pat.image;
+    write_series(dir, &im.data, im.dims, &im.affine, &meta)?;
+    let series = read_series(dir, None)?;
+    let [nx, ny, nz] = im.dims;
+    let mut flipped = Vec::with_capacity(nx * ny * nz);
+    for z in 0..nz {
+        for y in 0..ny {
+            let row = (ny - 1 - y + ny * z) * nx;
+            flipped.extend(pat.labels.data[row..row + nx].iter().map(|&l| l as u8));
+        }
+    }
+    write_labels(labels, &flipped, &series)
 }

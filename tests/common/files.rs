@@ -29,20 +29,17 @@ pub fn sample(rel: &str) -> Option<PathBuf> {
 
 /// Trains the `smoke` preset on the CPU into `out` (relative to `cwd`), as a user would.
 pub fn train_smoke(out: &Path, cwd: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_train"))
-        .args([
-            "--preset",
-            "smoke",
-            "--device",
-            "cpu",
-            "--threads",
-            "2",
-            "--out",
-        ])
-        .arg(out)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
+    train_smoke_on(None, out, cwd)
+}
+
+/// [`train_smoke`] on the dataset folder `data` (default: the built-in phantom).
+pub fn train_smoke_on(data: Option<&Path>, out: &Path, cwd: &Path) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_train"));
+    cmd.args(["--preset", "smoke", "--device", "cpu", "--threads", "2"]);
+    if let Some(d) = data {
+        cmd.arg("--data").arg(d);
+    }
+    cmd.arg("--out").arg(out).current_dir(cwd).output().unwrap()
 }
 
 /// A run folder of the `smoke` preset (32², a few steps), trained once by the `train` binary
