@@ -103,3 +103,72 @@ fn totalsegmentator_layout_and_label_sets() {
         .to_string()
         .contains("does not exist"));
 }
+
+/// A DICOM series folder: one file that starts as DICOM Part 10 does (discovery looks no
+/// further; the reader is tested in tests/dicom.rs).
+fn series(dir: &Path) {
+    let mut bytes = vec![0u8; 128];
+    bytes.extend_from_slice(b"DICM");
+    touch(&dir.join("IM00001.dcm"));
+    std::fs::write(dir.join("IM00001.dcm"), bytes).unwrap();
+}
+
+/// Every layout takes DICOM series folders as cases beside NIfTI files: the folder is the image,
+/// its name the case's (and, for TotalSegmentator, its label map's: `S` → `S.nii.gz`); a
+/// folder without DICOM files is not a case.
+#[test]
+fn series_folders_are_cases_beside_nifti_files() {
+    let r = root("series-ts");
+    touch(&r.join("train/nifti_case.nii.gz"));
+    series(&r.join("train/scanner/dicom_case"));
+    std::fs::create_dir_all(r.join("train/empty_folder")).unwrap();
+    for n in ["nifti_case", "dicom_case"] {
+        touch(&r.join(format!("nnUNet_predictions/{n}.nii.gz")));
+    }
+    let cases = discover(LayoutKind::TotalSegmentator, &r, None).unwrap();
+    let got: Vec<_> = cases
+        .iter()
+        .map(|c| (c.id.as_str(), c.image.is_dir(), c.labels.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "train/nifti_case.nii.gz",
+                false,
+                r.join("nnUNet_predictions/nifti_case.nii.gz")
+            ),
+            (
+                "train/scanner/dicom_case",
+                true,
+                r.join("nnUNet_predictions/dicom_case.nii.gz")
+            ),
+        ]
+    );
+
+    let r = root("series-nnunet");
+    touch(&r.join("imagesTr/nifti_case_0000.nii.gz"));
+    series(&r.join("imagesTr/dicom_case"));
+    for n in ["nifti_case", "dicom_case"] {
+        touch(&r.join(format!("labelsTr/{n}.nii.gz")));
+    }
+    let cases = discover(LayoutKind::NnUnet, &r, None).unwrap();
+    let ids: Vec<_> = cases
+        .iter()
+        .map(|c| (c.id.as_str(), c.image.is_dir()))
+        .collect();
+    assert_eq!(ids, [("dicom_case", true), ("nifti_case", false)]);
+
+    let r = root("series-kits");
+    touch(&r.join("case_00000/imaging.nii.gz"));
+    series(&r.join("case_00001/imaging"));
+    for c in ["case_00000", "case_00001"] {
+        touch(&r.join(c).join("segmentation.nii.gz"));
+    }
+    let cases = discover(LayoutKind::Kits, &r, None).unwrap();
+    let ids: Vec<_> = cases
+        .iter()
+        .map(|c| (c.id.as_str(), c.image.is_dir()))
+        .collect();
+    assert_eq!(ids, [("case_00000", false), ("case_00001", true)]);
+}
