@@ -39,17 +39,20 @@ pub const CONVS: &[ConvShape] = &[
     ("cls_stem_1to64_7x7_s2_256", 16, 1, 64, 256, 7, 2, 3),
 ];
 
-/// The thin layers' passes (kernels/conv.cu's Cout = 1 and Cin = 1 kernels) as bandwidth rows:
-/// (pass, CONVS name). Their throughput is the bytes no kernel can avoid moving — the large
-/// tensor read once, the small one read or written once — so the table's "of ceiling" column
-/// (copy bandwidth) says how near they come to their floor.
-const THIN: &[(&str, &str)] = &[
+/// The degenerate layers' passes as bandwidth rows: (pass, CONVS name) — one channel on a GEMM
+/// side (Cout = 1, Cin = 1: kernels/conv.cu's thin kernels), stride-2 backward-data (its phase
+/// GEMMs) and the 8×8 bottleneck (split-K). Their throughput is the bytes no kernel can avoid
+/// moving — input, weights and output each read or written once — so the table's "of ceiling"
+/// column (copy bandwidth) says how near each comes to its floor.
+const DEGENERATE: &[(&str, &str)] = &[
     ("fwd", "out_64to1_256"),
     ("bwd_weight", "out_64to1_256"),
     ("bwd_data", "stem_1to64_256"),
     ("bwd_data", "cls_stem_1to64_7x7_s2_256"),
+    ("bwd_data", "enc_64to128_s2_256"),
+    ("fwd", "bottleneck_1536to1024_8"),
+    ("bwd_data", "bottleneck_1536to1024_8"),
 ];
-
 const DEV: Device = Device::Cuda(0);
 
 fn filled(dims: &[usize], v: f32) -> Tensor {
@@ -114,19 +117,19 @@ fn bench(c: &mut Criterion) {
     }
     grp.finish();
 
-    let mut grp = c.benchmark_group("gpu_thin");
+    let mut grp = c.benchmark_group("gpu_degenerate");
     grp.sample_size(samples)
         .warm_up_time(warm)
         .measurement_time(measure);
-    for &(pass, conv) in THIN {
+    for &(pass, conv) in DEGENERATE {
         let Some(&(name, n, cin, cout, h, kk, s, p)) = CONVS.iter().find(|c| c.0 == conv) else {
-            panic!("THIN names {conv}, which CONVS lacks");
+            panic!("DEGENERATE names {conv}, which CONVS lacks");
         };
         let prm = Conv2dParams::new(s, p);
         let x = filled(&[n, cin, h, h], 0.5);
         let w = filled(&[cout, cin, kk, kk], 0.01);
         let y = ops::conv2d(&x, &w, None, prm).unwrap();
-        let floor = 4 * (x.numel() + y.numel());
+        let floor = 4 * (x.numel() + w.numel() + y.numel());
         grp.throughput(Throughput::Bytes(floor as u64));
         grp.bench_function(BenchmarkId::new(pass, name), |b| {
             b.iter(|| {

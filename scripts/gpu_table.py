@@ -58,8 +58,8 @@ def rows(crit, pt):
     for key in keys:
         group, op, shape = key.split("/")
         # Our precision variants (`fwd-tf32`, `fwd-3xtf32`) sit beside PyTorch's same pass; the
-        # thin layers' bandwidth rows (`gpu_thin`) beside the same convolution pass.
-        torch_group = "gpu_conv2d" if group == "gpu_thin" else group
+        # degenerate layers' bandwidth rows (`gpu_degenerate`) beside the same convolution pass.
+        torch_group = "gpu_conv2d" if group == "gpu_degenerate" else group
         base = f"{torch_group}/{op.split('-')[0]}/{shape}"
         r = {"kernel": f"{group}/{op}", "shape": shape, "torch_fp32": fp32.get(base),
              "torch_tf32": tf32.get(base), "ours": None, "rate": None, "of_ceiling": None}
