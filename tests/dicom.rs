@@ -204,6 +204,24 @@ fn refusals_name_the_file_or_tag() {
         put_text(o, tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\LOCALIZER")
     });
     expect_err(&two, None, &["scout"]);
+    // A file the reader cannot take (here multi-frame) refuses its own series only.
+    let other = two.join("b-IM00002.dcm");
+    edit(&other, |o| put_text(o, tags::NUMBER_OF_FRAMES, VR::IS, "5"));
+    let b_uid = dicom_object::open_file(&other)
+        .unwrap()
+        .element(tags::SERIES_INSTANCE_UID)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_end_matches('\0')
+        .to_string();
+    let a_uid = &series.iter().find(|s| s.uid != b_uid).unwrap().uid;
+    assert_eq!(read_series(&two, Some(a_uid)).unwrap().dims, [12, 9, 5]);
+    let e = read_series(&two, Some(&b_uid)).unwrap_err().to_string();
+    assert!(
+        e.contains("multi-frame") && e.contains("b-IM00002.dcm"),
+        "{e}"
+    );
     // Gantry tilt: slice 3 shifted in-plane by 1 mm.
     let tilt = temp("tilt");
     write(&tilt, 3);

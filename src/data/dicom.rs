@@ -13,8 +13,10 @@
 //! object; more than one sample per pixel; a transfer syntax outside the decoders built in (its
 //! UID named); slices that disagree on size, spacing or orientation; two slices at one position;
 //! gantry tilt (the step between slices more than 0.1° off the normal); a slice spacing more than
-//! 1 % off the median (a missing or extra slice). No patient-identifying element (names, ids,
-//! dates) is read into a message or an output: errors name files and series UIDs only.
+//! 1 % off the median (a missing or extra slice). A file's own problems (encoding, frames,
+//! missing geometry) refuse only the series it belongs to. No patient-identifying element
+//! (names, ids, dates) is read into a message or an output: errors name files and series UIDs
+//! only.
 //!
 //! Writing (the phantom): uncompressed explicit-VR little-endian CT slices, int16 with a −1024
 //! intercept, synthetic UIDs and no patient data beyond the phantom's own name.
@@ -86,12 +88,19 @@ pub fn is_series_dir(dir: &Path) -> bool {
         })
 }
 
+/// One DICOM file of a folder: the series it belongs to and its slice header, or why it cannot
+/// be a slice — refused only when its series is the one read, so a multi-frame object or an
+/// unsupported encoding in another series does not stop the folder.
+struct SliceFile {
+    series: String,
+    scout: bool,
+    slice: Result<SliceHeader>,
+}
+
 /// One slice file's header: what the volume needs, nothing that identifies the patient.
 #[derive(Clone, Debug)]
 struct SliceHeader {
     file: PathBuf,
-    series: String,
-    scout: bool,
     rows: usize,
     cols: usize,
     orientation: [f64; 6],
@@ -103,11 +112,29 @@ struct SliceHeader {
     thickness: f64,
 }
 
-fn read_header(path: &Path) -> Result<SliceHeader> {
+/// Reads `path`'s header (up to the pixel data); an error only for a file that is not readable
+/// DICOM at all.
+fn read_file(path: &Path) -> Result<SliceFile> {
     let obj = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
         .open_file(path)
         .map_err(|e| err(path, format!("not a readable DICOM file ({e})")))?;
+    let text = |tag| -> Option<String> {
+        obj.element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+    };
+    Ok(SliceFile {
+        series: text(tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+        scout: text(tags::IMAGE_TYPE).is_some_and(|t| t.to_ascii_uppercase().contains("LOCALIZER")),
+        slice: slice_header(&obj, path),
+    })
+}
+
+/// The slice header of an opened file, or why it cannot be read as a CT slice.
+fn slice_header(obj: &dicom_object::DefaultDicomObject, path: &Path) -> Result<SliceHeader> {
     let ts = obj.meta().transfer_syntax().trim_end_matches(['\0', ' ']);
     if !SUPPORTED.iter().any(|(uid, _)| *uid == ts) {
         return Err(err(
@@ -122,13 +149,6 @@ fn read_header(path: &Path) -> Result<SliceHeader> {
             ),
         ));
     }
-    let text = |tag| -> Option<String> {
-        obj.element_opt(tag)
-            .ok()
-            .flatten()
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
-    };
     // An element's value; `default` stands in for an absent one (None: it is required).
     let int = |tag, name: &str, default: Option<i64>| -> Result<i64> {
         match (obj.element_opt(tag).ok().flatten(), default) {
@@ -198,12 +218,8 @@ fn read_header(path: &Path) -> Result<SliceHeader> {
     if s.iter().any(|&v| v <= 0.0) {
         return Err(err(path, format!("PixelSpacing {s:?} is not positive")));
     }
-    let scout =
-        text(tags::IMAGE_TYPE).is_some_and(|t| t.to_ascii_uppercase().contains("LOCALIZER"));
     Ok(SliceHeader {
         file: path.to_path_buf(),
-        series: text(tags::SERIES_INSTANCE_UID).unwrap_or_default(),
-        scout,
         rows: rows as usize,
         cols: cols as usize,
         orientation: [o[0], o[1], o[2], o[3], o[4], o[5]],
@@ -223,7 +239,7 @@ pub struct SeriesInfo {
     pub scout: bool,
 }
 
-fn headers(dir: &Path) -> Result<Vec<SliceHeader>> {
+fn headers(dir: &Path) -> Result<Vec<SliceFile>> {
     let files = dicom_files(dir)?;
     if files.is_empty() {
         return Err(err(
@@ -231,10 +247,10 @@ fn headers(dir: &Path) -> Result<Vec<SliceHeader>> {
             "holds no DICOM files (Part 10: 'DICM' after a 128-byte preamble)",
         ));
     }
-    files.par_iter().map(|f| read_header(f)).collect()
+    files.par_iter().map(|f| read_file(f)).collect()
 }
 
-fn group(headers: &[SliceHeader]) -> Vec<SeriesInfo> {
+fn group(headers: &[SliceFile]) -> Vec<SeriesInfo> {
     let mut out: Vec<SeriesInfo> = Vec::new();
     for h in headers {
         match out.iter_mut().find(|s| s.uid == h.series) {
@@ -321,7 +337,11 @@ pub fn read_series(dir: &Path, series: Option<&str>) -> Result<Volume> {
         }
         None => groups[0].uid.clone(),
     };
-    let mut slices: Vec<SliceHeader> = all.into_iter().filter(|h| h.series == uid).collect();
+    let mut slices: Vec<SliceHeader> = all
+        .into_iter()
+        .filter(|f| f.series == uid)
+        .map(|f| f.slice)
+        .collect::<Result<_>>()?;
     let first = slices[0].clone();
     let r = [
         first.orientation[0],
