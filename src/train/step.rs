@@ -136,17 +136,24 @@ impl CoinStep {
         } else {
             forward_term.clone()
         };
-        let minc = match (nets.cfg.method, self.cfg.rec) {
-            (Method::Coin, Rec::L1) => forward_term,
-            _ => l1(x, x_cf)?,
+        // A term weighted 0 (Singla et al.'s minc and TV) is not computed: it is logged as 0
+        // and adds no work to the forward or backward pass.
+        let weighted = |weight: f64, term: &dyn Fn() -> Result<Tensor>| -> Result<Tensor> {
+            if weight == 0.0 {
+                return Ok(Tensor::scalar(0.0, x.dtype(), x.device()));
+            }
+            ops::mul_scalar(&term()?, weight)
         };
-        let tv = coin_tv(x, x_cf)?;
+        let minc = || match (nets.cfg.method, self.cfg.rec) {
+            (Method::Coin, Rec::L1) => Ok(forward_term.clone()),
+            _ => l1(x, x_cf),
+        };
         let terms = [
             ops::mul_scalar(&adv, w.adv)?,
             ops::mul_scalar(&kl, w.kl)?,
             ops::mul_scalar(&rec, w.rec)?,
-            ops::mul_scalar(&minc, w.minc)?,
-            ops::mul_scalar(&tv, w.tv)?,
+            weighted(w.minc, &minc)?,
+            weighted(w.tv, &|| coin_tv(x, x_cf))?,
         ];
         let mut total = terms[0].clone();
         for t in &terms[1..] {
