@@ -177,11 +177,16 @@ fn evaluate(
     for b in loader.epoch(0) {
         let b = b?;
         let (n, _, rows, cols) = b.images.shape().dims4("evaluate")?;
-        let x_cf = no_grad(|| match cfg.protocol {
-            Protocol::Coin => counterfactual(nets, &b.images),
-            Protocol::Singla => counterfactual_as_trained(nets, f, &b.images),
-        })?;
-        let p = probabilities(f, &b.images)?;
+        let (x_cf, p) = match cfg.protocol {
+            Protocol::Coin => (
+                no_grad(|| counterfactual(nets, &b.images))?,
+                probabilities(f, &b.images)?,
+            ),
+            Protocol::Singla => {
+                let (x_cf, post) = no_grad(|| counterfactual_as_trained(nets, f, &b.images))?;
+                (x_cf, post.p.try_to_vec_f64()?)
+            }
+        };
         let p_cf = probabilities(f, &x_cf)?;
         let xv = b.images.try_to_vec_f32()?;
         let cv = x_cf.try_to_vec_f32()?;

@@ -98,10 +98,15 @@ pub fn counterfactual(nets: &CoinNets, x: &Tensor) -> Result<Tensor> {
 }
 
 /// The counterfactual of `x` under the condition the method trained with (COIN: 0; Singla et
-/// al.: the other class, `bin(1 − p)`), as the authors evaluate each method.
-pub fn counterfactual_as_trained(nets: &CoinNets, f: &ResNet18, x: &Tensor) -> Result<Tensor> {
+/// al.: the other class, `bin(1 − p)`), as the authors evaluate each method, with the
+/// classifier's verdict that chose the condition (so `p(x)` need not be computed again).
+pub fn counterfactual_as_trained(
+    nets: &CoinNets,
+    f: &ResNet18,
+    x: &Tensor,
+) -> Result<(Tensor, Posterior)> {
     let post = posterior(f, x, nets.cfg.method)?;
-    counterfactual_given(nets, x, &post.condition)
+    Ok((counterfactual_given(nets, x, &post.condition)?, post))
 }
 
 fn counterfactual_given(nets: &CoinNets, x: &Tensor, condition: &Tensor) -> Result<Tensor> {
