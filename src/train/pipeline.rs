@@ -358,11 +358,9 @@ impl<'a> Session<'a> {
 /// its seconds and steps, from the run's `summary.json`; None for a weights file or a run
 /// without a finished counterfactual stage.
 fn borrowed_stage(classifier: &std::path::Path) -> Option<(f64, u64)> {
-    let text = std::fs::read_to_string(classifier.join("summary.json")).ok()?;
-    let s: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let seconds = s["seconds"]["counterfactual"].as_f64()?;
-    let steps = s["coin_steps"].as_u64().unwrap_or(0);
-    (seconds > 0.0).then_some((seconds, steps))
+    let record = super::run_folder::StageRecord::of(classifier)?;
+    let seconds = record.seconds.counterfactual?;
+    (seconds > 0.0).then_some((seconds, record.coin_steps.unwrap_or(0)))
 }
 
 /// Seconds `total_budget_s` keeps for the test evaluation after the counterfactual stage.

@@ -9,7 +9,7 @@ mod summary;
 mod trained;
 
 pub use state::{Phase, RunRecord, RunState, RUN_STATE_FORMAT};
-pub use summary::{Outcome, Seconds, Summary};
+pub use summary::{Outcome, Seconds, StageRecord, Summary};
 pub use trained::{checkpoint_arg, TrainedModel};
 
 use crate::io::checkpoint::{load_checkpoint, save_checkpoint};

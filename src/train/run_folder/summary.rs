@@ -7,11 +7,12 @@ use crate::eval::{ClassifierReport, CoinReport};
 use crate::train::coin_stage::CoinState;
 use crate::train::{CoinSelect, RunConfig};
 use crate::{host, Device};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Seconds of this session's stages (a stage that did not run is left out).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Seconds {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classifier: Option<f64>,
@@ -22,6 +23,23 @@ pub struct Seconds {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layercam: Option<f64>,
     pub total_this_session: f64,
+}
+
+/// What another run's `summary.json` says of its counterfactual stage: its seconds and steps
+/// (read for `train --stage counterfactual --classifier RUN`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct StageRecord {
+    pub seconds: Seconds,
+    #[serde(default)]
+    pub coin_steps: Option<u64>,
+}
+
+impl StageRecord {
+    /// The record in `run`'s `summary.json`; None when it has none or it does not parse.
+    pub fn of(run: &std::path::Path) -> Option<StageRecord> {
+        let text = std::fs::read_to_string(run.join("summary.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
 }
 
 /// What the stages produced.
