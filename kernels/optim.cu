@@ -30,3 +30,13 @@ extern "C" __global__ void __launch_bounds__(256) adam_f32(float* p, const float
     p[i] = pi - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
   }
 }
+
+// Exponential moving average of a parameter arena: avg += w·(live − avg) over n floats (the
+// averaged copy of the networks, w = 1 − decay). Thread mapping: one element per thread,
+// grid-stride; no shared memory; deterministic (each element independent).
+extern "C" __global__ void __launch_bounds__(256) ema_f32(float* avg, const float* live, long long n, float w) {
+  COIN_GRID_LOOP(i, n) {
+    float a = avg[i];
+    avg[i] = a + w * (live[i] - a);
+  }
+}

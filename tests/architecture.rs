@@ -197,6 +197,7 @@ fn binaries_use_only_the_library_entry_points() {
         "coin::data::phantom::write_dataset_as",
         "coin::data::phantom::ScanFormat",
         "coin::data::phantom::PhantomSpec",
+        "coin::data::phantom::Family",
         "coin::data::tumour::TumourParams",
         "coin::eval::segment_volume",
         "coin::eval::OrganMask",

@@ -207,6 +207,29 @@ fn optimizer_matches_reference(dev: Device) -> Vec<String> {
             );
         }
     }
+    let ema = |dev: Device| {
+        let mut r = coin::rng::Rng::new(9);
+        let group = |r: &mut coin::rng::Rng| {
+            let mut g = ParamGroup::new("p", dev);
+            g.add("w", [5000], crate::gpu::randn(r, 5000)).unwrap();
+            g.add("b", [3], crate::gpu::randn(r, 3)).unwrap();
+            g
+        };
+        let (mut avg, live) = (group(&mut r), group(&mut r));
+        for w in [0.5, 0.01, 1.0 / 3.0] {
+            avg.lerp_towards(&live, w).unwrap();
+        }
+        avg.values()
+            .into_iter()
+            .map(|x| x as f64)
+            .collect::<Vec<_>>()
+    };
+    check(
+        format!("{dev} moving average"),
+        &ema(dev),
+        &ema(Device::Reference),
+        ELEMENTWISE,
+    );
     let bn = |dev: Device| {
         let mut r = coin::rng::Rng::new(14);
         let xs = crate::gpu::randn(&mut r, 3 * 4 * 5 * 5);

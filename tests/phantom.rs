@@ -2,6 +2,7 @@
 //! contrast phase, and a lossless trip through NIfTI.
 
 use coin::data::phantom::{contact_sheet, patient, PhantomSpec, Phase};
+use coin::data::Family;
 use coin::data::{read_volume, write_hu, write_labels};
 
 fn small() -> PhantomSpec {
@@ -11,6 +12,7 @@ fn small() -> PhantomSpec {
         nz: 24,
         spacing: [6.0, 6.0, 6.0],
         seed: 5,
+        ..PhantomSpec::default()
     }
 }
 
@@ -24,6 +26,72 @@ fn patients_are_reproducible_and_varied() {
     for ph in [Phase::Native, Phase::Venous, Phase::Arterial] {
         assert!(phases.contains(&ph), "{ph:?} never drawn in {phases:?}");
     }
+}
+
+#[test]
+fn family_knobs_change_what_they_name_and_nothing_by_default() {
+    let s = small();
+    let with = |family: Family| PhantomSpec { family, ..small() };
+    let d = Family::default();
+    assert_eq!(
+        patient(&with(d), 2).image.data,
+        patient(&s, 2).image.data,
+        "the default family is the built-in phantom"
+    );
+    let kidney = |spec: &PhantomSpec| -> usize {
+        (0..6)
+            .map(|p| {
+                patient(spec, p)
+                    .labels
+                    .data
+                    .iter()
+                    .filter(|&&l| l > 0.0)
+                    .count()
+            })
+            .sum()
+    };
+    let big = with(Family {
+        kidney_scale: 1.25,
+        ..d
+    });
+    assert!(
+        kidney(&big) as f64 > 1.5 * kidney(&s) as f64,
+        "kidney_scale grows the kidneys"
+    );
+    // Noise: the spread of air outside the body (−1000 HU plus noise), corner voxels.
+    let spread = |spec: &PhantomSpec| -> f64 {
+        let pat = patient(spec, 1);
+        let v: Vec<f64> = pat.image.data[..spec.nx]
+            .iter()
+            .map(|&x| x as f64 + 1000.0)
+            .collect();
+        (v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    let noisy = with(Family {
+        noise_scale: 2.0,
+        ..d
+    });
+    let ratio = spread(&noisy) / spread(&s);
+    assert!(
+        (1.6..2.4).contains(&ratio),
+        "noise_scale 2: spread ×{ratio}"
+    );
+    let arterial = with(Family {
+        phase_mix: [0.0, 0.0, 1.0],
+        ..d
+    });
+    assert!((0..8).all(|p| patient(&arterial, p).phase == Phase::Arterial));
+    let mostly_native = with(Family {
+        phase_mix: [8.0, 1.0, 1.0],
+        ..d
+    });
+    let native = (0..40)
+        .filter(|&p| patient(&mostly_native, p).phase == Phase::Native)
+        .count();
+    assert!(
+        (24..=39).contains(&native),
+        "phase_mix 8:1:1 drew {native} of 40 native"
+    );
 }
 
 #[test]

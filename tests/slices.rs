@@ -12,6 +12,7 @@ fn numbered(dims: [usize; 3]) -> Volume {
             nz: 4,
             spacing: [40.0; 3],
             seed: 1,
+            ..PhantomSpec::default()
         },
         0,
     )
@@ -76,6 +77,7 @@ fn kidney_filter_and_resize_on_the_phantom() {
         nz: 20,
         spacing: [6.0, 6.0, 6.0],
         seed: 3,
+        ..PhantomSpec::default()
     };
     let p = patient(&spec, 0);
     let thr = scaled_threshold(32, 6.0);

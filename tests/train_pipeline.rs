@@ -125,7 +125,13 @@ fn smoke_run_writes_a_complete_run_folder() {
     }
     let latest = std::fs::read_to_string(run.join("checkpoints/latest")).unwrap();
     let ck = run.join("checkpoints").join(latest.trim());
-    for f in ["weights.safetensors", "optim.safetensors", "state.json"] {
+    // smoke keeps a moving average of E+G (coin.ema_decay), saved beside the weights.
+    for f in [
+        "weights.safetensors",
+        "averaged.safetensors",
+        "optim.safetensors",
+        "state.json",
+    ] {
         assert!(ck.join(f).is_file(), "{f} missing in {}", ck.display());
     }
     // The checkpoint's weights carry the authors' names.
@@ -228,6 +234,22 @@ fn a_killed_run_resumes_with_identical_losses() {
         serde_json::from_str(&std::fs::read_to_string(killed.join("summary.json")).unwrap())
             .unwrap();
     assert_eq!(sa["test_iou"], sb["test_iou"]);
+    // The validations (of the moving average, which resumes with its own buffers) match too.
+    let validations = |run: &Path| -> Vec<(u64, Value)> {
+        let mut v: Vec<(u64, Value)> = log(run)
+            .into_iter()
+            .filter(|l| l["event"] == "validation" && l["stage"] == "counterfactual")
+            .map(|l| (l["step"].as_u64().unwrap(), l["val_iou"].clone()))
+            .collect();
+        v.dedup_by_key(|x| x.0);
+        v
+    };
+    let (va, vb) = (validations(&whole), validations(&killed));
+    assert!(!va.is_empty());
+    for (step, iou) in &va {
+        let b = vb.iter().rev().find(|x| x.0 == *step);
+        assert_eq!(b.map(|x| &x.1), Some(iou), "validation at step {step}");
+    }
     std::fs::remove_dir_all(&d).ok();
 }
 

@@ -1,5 +1,5 @@
 //! `cargo run --release --bin phantom -- [--out DIR] [--train N] [--test N] [--seed N] [--slices N] [--dicom]
-//! [--sheet FILE] [--bake-tumours]`
+//! [--sheet FILE] [--bake-tumours] [--slice-mm MM] [--phase-mix N,V,A] [--kidney-scale S] [--noise-scale S]`
 //!
 //! Writes the built-in abdominal CT phantom as NIfTI in the paper's TotalSegmentator layout:
 //! `DIR/{train,test}/patient_NNN.nii.gz` (int16 HU) and `DIR/nnUNet_predictions/patient_NNN.nii.gz`
@@ -9,11 +9,15 @@
 //! (`DIR/tumours/patient_NNN.nii.gz`, labels with tumour = 2 in `DIR/tumours/labels/`): scans
 //! with a known answer for `segment`. The tumours' intensity is defined in a window:
 //! `--bake-window LO,HI` (give a trained run's window, printed by `segment`), else the kidney
-//! fingerprint of all the patients written, as `train` computes it.
+//! fingerprint of all the patients written, as `train` computes it. The family knobs
+//! (`--slice-mm`, `--phase-mix`, `--kidney-scale`, `--noise-scale`) make phantoms unlike the
+//! built-in one, for measuring how results hold on data nobody tuned for.
 
 use clap::Parser;
 use coin::data::bake::{bake_tumours, BakeCfg};
-use coin::data::phantom::{contact_sheet, patient, write_dataset_as, PhantomSpec, ScanFormat};
+use coin::data::phantom::{
+    contact_sheet, patient, write_dataset_as, Family, PhantomSpec, ScanFormat,
+};
 use coin::data::tumour::TumourParams;
 use coin::data::{fingerprint, read_scan, read_volume, write_hu, write_labels, Window};
 use std::path::{Path, PathBuf};
@@ -58,6 +62,42 @@ struct Args {
     /// the series reads onto.
     #[arg(long, conflicts_with = "bake_tumours")]
     dicom: bool,
+    /// Slice thickness (mm) along the axial axis (the built-in phantom: 3).
+    #[arg(long, default_value_t = PhantomSpec::default().spacing[2])]
+    slice_mm: f32,
+    /// Relative frequencies N,V,A of the native, venous and arterial contrast phases.
+    #[arg(long, value_parser = parse_mix, default_value = "1,1,1")]
+    phase_mix: [f64; 3],
+    /// Scales the kidneys' size (in plane and along the axis).
+    #[arg(long, default_value_t = 1.0)]
+    kidney_scale: f64,
+    /// Scales the image noise's standard deviation (8–18 HU per patient at 1).
+    #[arg(long, default_value_t = 1.0)]
+    noise_scale: f64,
+}
+
+fn parse_mix(v: &str) -> Result<[f64; 3], String> {
+    let w: Vec<f64> = v
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("'{v}': {e}"))?;
+    match w[..] {
+        [n, ven, a] if w.iter().all(|x| *x >= 0.0 && x.is_finite()) && n + ven + a > 0.0 => {
+            Ok([n, ven, a])
+        }
+        _ => Err(format!(
+            "'{v}': expected three non-negative weights N,V,A, not all zero"
+        )),
+    }
+}
+
+fn positive(what: &str, v: f64) -> Result<f64, String> {
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("--{what} must be positive, got {v}"))
+    }
 }
 
 fn parse_window(v: &str) -> Result<Window, String> {
@@ -81,10 +121,21 @@ fn main() {
 
 fn run(a: Args) -> Result<(), String> {
     let (out, n_train, n_test) = (&a.out, a.train, a.test);
+    let d = PhantomSpec::default();
     let spec = PhantomSpec {
         seed: a.seed,
         nz: a.slices,
-        ..PhantomSpec::default()
+        spacing: [
+            d.spacing[0],
+            d.spacing[1],
+            positive("slice-mm", a.slice_mm as f64)? as f32,
+        ],
+        family: Family {
+            phase_mix: a.phase_mix,
+            kidney_scale: positive("kidney-scale", a.kidney_scale)?,
+            noise_scale: positive("noise-scale", a.noise_scale)?,
+        },
+        ..d
     };
     let format = if a.dicom {
         ScanFormat::Dicom

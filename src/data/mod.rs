@@ -27,7 +27,7 @@ pub use self::nifti::{
     read_volume, write_f32, write_hu, write_labels, Geometry, ReadLimits, Volume,
 };
 pub use dicom::is_series_dir;
-pub use phantom::{patient, Patient, PhantomSpec, Phase};
+pub use phantom::{patient, Family, Patient, PhantomSpec, Phase};
 pub use preprocessing::{DataSource, Preprocessing};
 pub use resize::{resize_linear, resize_nearest};
 pub use scan::read_scan;

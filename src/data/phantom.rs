@@ -23,6 +23,8 @@ pub struct PhantomSpec {
     /// Voxel size (mm) along x, y, z.
     pub spacing: [f32; 3],
     pub seed: u64,
+    /// How this phantom's patients differ from the built-in one's (the default: not at all).
+    pub family: Family,
 }
 
 impl Default for PhantomSpec {
@@ -33,7 +35,62 @@ impl Default for PhantomSpec {
             nz: 40,
             spacing: [1.5, 1.5, 3.0],
             seed: 777,
+            family: Family::default(),
         }
+    }
+}
+
+/// The knobs that make a phantom family: other data than the presets were tuned on. The
+/// default is the built-in phantom (the same patients, voxel for voxel).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Family {
+    /// Relative frequencies of the native, venous and arterial contrast phases (default
+    /// equal).
+    pub phase_mix: [f64; 3],
+    /// Scales the kidneys' size (in-plane semi-axes and axial length).
+    pub kidney_scale: f64,
+    /// Scales the standard deviation of the image noise (8–18 HU per patient by default).
+    pub noise_scale: f64,
+}
+
+impl Default for Family {
+    fn default() -> Self {
+        Family {
+            phase_mix: [1.0, 1.0, 1.0],
+            kidney_scale: 1.0,
+            noise_scale: 1.0,
+        }
+    }
+}
+
+impl Family {
+    /// The knobs as JSON keys for the dataset's stamp (empty for the default, so the built-in
+    /// phantom's files stay valid).
+    fn stamp(&self) -> String {
+        if *self == Family::default() {
+            return String::new();
+        }
+        format!(
+            ",\"phase_mix\":{:?},\"kidney_scale\":{},\"noise_scale\":{}",
+            self.phase_mix, self.kidney_scale, self.noise_scale
+        )
+    }
+
+    /// A contrast phase drawn with the family's frequencies.
+    fn phase(&self, r: &mut Rng) -> Phase {
+        let phases = [Phase::Native, Phase::Venous, Phase::Arterial];
+        if self.phase_mix == Family::default().phase_mix {
+            return phases[r.below(3) as usize];
+        }
+        let total: f64 = self.phase_mix.iter().sum();
+        let mut u = r.uniform() * total;
+        for (p, w) in phases.iter().zip(self.phase_mix) {
+            if u < w {
+                return *p;
+            }
+            u -= w;
+        }
+        Phase::Arterial
     }
 }
 
@@ -68,14 +125,12 @@ fn inside(x: f64, y: f64, cx: f64, cy: f64, a: f64, b: f64) -> f64 {
 /// Generates patient number `patient` of the stream `spec.seed`.
 pub fn patient(spec: &PhantomSpec, patient: u64) -> Patient {
     let mut r = Rng::keyed(spec.seed, &[patient, 0x9a7]);
-    let phase = match r.below(3) {
-        0 => Phase::Native,
-        1 => Phase::Venous,
-        _ => Phase::Arterial,
-    };
+    let fam = spec.family;
+    let phase = fam.phase(&mut r);
     let (aorta_hu, liver_hu, cortex_hu, medulla_hu) = organ_hu(phase);
     let (bx, by) = (r.uniform_range(140.0, 170.0), r.uniform_range(100.0, 125.0));
-    let noise = r.uniform_range(8.0, 18.0);
+    let noise = r.uniform_range(8.0, 18.0) * fam.noise_scale;
+    let ks = fam.kidney_scale;
     let (dx, dy, dz) = (
         spec.spacing[0] as f64,
         spec.spacing[1] as f64,
@@ -89,10 +144,10 @@ pub fn patient(spec: &PhantomSpec, patient: u64) -> Patient {
             (
                 side * r.uniform_range(50.0, 62.0),
                 r.uniform_range(35.0, 50.0),
-                r.uniform_range(24.0, 32.0),
-                r.uniform_range(17.0, 22.0),
+                r.uniform_range(24.0, 32.0) * ks,
+                r.uniform_range(17.0, 22.0) * ks,
                 depth * r.uniform_range(0.4, 0.6),
-                r.uniform_range(0.28, 0.38) * depth,
+                r.uniform_range(0.28, 0.38) * depth * ks,
             )
         })
         .collect();
@@ -294,8 +349,8 @@ pub fn write_dataset_as(
         ScanFormat::Dicom => ",\"format\":\"dicom\"",
     };
     let stamp = format!(
-        "{{\"nx\":{},\"ny\":{},\"nz\":{},\"spacing\":{:?},\"seed\":{},\"train\":{n_train},\"test\":{n_test}{format_key},\"version\":1}}",
-        spec.nx, spec.ny, spec.nz, spec.spacing, spec.seed
+        "{{\"nx\":{},\"ny\":{},\"nz\":{},\"spacing\":{:?},\"seed\":{},\"train\":{n_train},\"test\":{n_test}{format_key}{},\"version\":1}}",
+        spec.nx, spec.ny, spec.nz, spec.spacing, spec.seed, spec.family.stamp()
     );
     let marker = root.join("phantom.json");
     let name = |p: u64| format!("patient_{p:03}");

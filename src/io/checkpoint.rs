@@ -1,5 +1,6 @@
 //! Checkpoint folders: `DIR/<name>/weights.safetensors` (every named tensor of the groups —
-//! parameters and buffers under the authors' names), `optim.safetensors` (each optimizer's
+//! parameters and buffers under the authors' names), any further groups in files of their own
+//! (the averaged networks), `optim.safetensors` (each optimizer's
 //! moments as `optim.<group>.m` / `.v`) and `state.json` (whatever the caller records: stage,
 //! step, configuration, preprocessing). A folder is written whole under a temporary name and
 //! renamed; then `DIR/latest` (the folder's name) is replaced atomically. Older folders beyond
@@ -20,11 +21,13 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Writes checkpoint `name` under `dir` and points `dir/latest` at it.
+/// Writes checkpoint `name` under `dir` (with each `(file, group)` of `extra` in a file of its
+/// own) and points `dir/latest` at it.
 pub fn save_checkpoint(
     dir: &Path,
     name: &str,
     groups: &[(&ParamGroup, Option<&Adam>)],
+    extra: &[(&str, &ParamGroup)],
     state: &serde_json::Value,
     keep: usize,
 ) -> Result<PathBuf> {
@@ -34,6 +37,9 @@ pub fn save_checkpoint(
     std::fs::create_dir_all(&tmp)?;
     let gs: Vec<&ParamGroup> = groups.iter().map(|(g, _)| *g).collect();
     save_groups(&tmp.join("weights.safetensors"), &gs)?;
+    for (file, g) in extra {
+        save_groups(&tmp.join(file), &[g])?;
+    }
     let mut optim = Vec::new();
     for (g, opt) in groups {
         if let Some(o) = opt {

@@ -293,6 +293,27 @@ impl ParamGroup {
         let mut g = self.arena.write().expect("arena lock");
         f(&mut g, &mut self.grad, self.device)
     }
+    /// Moves every parameter a fraction `w` of the way to `live`'s (`p += w·(live − p)`): the
+    /// update of an averaged copy of `live`. Both groups must hold the same parameters in the
+    /// same order on the same device; buffers are not touched.
+    pub fn lerp_towards(&mut self, live: &ParamGroup, w: f64) -> Result<()> {
+        let same = self.device == live.device
+            && self.slots.len() == live.slots.len()
+            && self
+                .slots
+                .iter()
+                .zip(&live.slots)
+                .all(|(a, b)| a.name == b.name && a.offset == b.offset && a.shape == b.shape);
+        if !same {
+            return Err(Error::Invalid(format!(
+                "moving average: group {} does not hold the parameters of group {} on the same device",
+                self.name, live.name
+            )));
+        }
+        to_device_memory(&live.arena, live.device);
+        let l = live.arena.read().expect("arena lock");
+        self.update(|avg, _, device| optim::ema_update(avg, &l, w, device))
+    }
     /// A copy of every parameter's values, flat. Panics if a device read fails; library code
     /// uses [`ParamGroup::try_values`].
     pub fn values(&self) -> Vec<f32> {

@@ -3,7 +3,8 @@
 //! `eval_every` steps picks the best weights (saved as `classifier.safetensors`; the loss
 //! keeps discriminating after accuracy saturates on a small validation split), each
 //! evaluation is also a checkpoint; a wall-clock budget ends the stage at the next evaluation.
-//! With `stop_at_accuracy` the first evaluation that reaches that validation accuracy ends the
+//! With `stop_at_accuracy` the first evaluation that reaches that validation accuracy — on
+//! `stop_consecutive` evaluations in a row, so one lucky evaluation does not end it — ends the
 //! stage and is the one chosen: a classifier trained on to extreme confidence puts its
 //! abnormal logits past COIN's KL clamp (p > 1 − 1e-5), where the term has no gradient.
 //! With `calibrate_bn_batches` each validation first recomputes batch norm's running statistics
@@ -11,6 +12,7 @@
 //! evaluated and chosen checkpoint's statistics match its weights.
 
 use super::bn_calibration::CalibrationBatches;
+use super::preset::ClassifierCfg;
 use super::run_folder::Phase;
 use super::stage::{at_step, stage_loaders, LoaderSpec, Stage};
 use crate::eval::{evaluate_classifier, ClassifierReport};
@@ -35,6 +37,31 @@ pub struct ClassifierState {
     /// The stage ended at an evaluation that reached `stop_at_accuracy` (and chose it).
     #[serde(default)]
     pub stopped_at_accuracy: bool,
+    /// Consecutive evaluations so far that reached `stop_at_accuracy`.
+    #[serde(default)]
+    pub reached_in_a_row: u64,
+}
+
+impl ClassifierState {
+    /// Records the validation `r` taken at the current step. Returns whether it ends the stage
+    /// (`stop_at_accuracy` reached on `stop_consecutive` evaluations in a row) and whether it
+    /// is the new choice (it ends the stage, or has the lowest validation loss so far).
+    fn record(&mut self, r: &ClassifierReport, c: &ClassifierCfg) -> (bool, bool) {
+        let reached = c.stop_at_accuracy > 0.0 && r.accuracy >= c.stop_at_accuracy;
+        self.reached_in_a_row = if reached {
+            self.reached_in_a_row + 1
+        } else {
+            0
+        };
+        let good_enough = reached && self.reached_in_a_row >= c.stop_consecutive.max(1);
+        let chosen = good_enough || r.loss < self.best_loss || self.best_step == 0;
+        if chosen {
+            self.best_loss = r.loss;
+            self.best_accuracy = r.accuracy;
+            self.best_step = self.step;
+        }
+        (good_enough, chosen)
+    }
 }
 
 impl Stage<'_> {
@@ -91,11 +118,8 @@ impl Stage<'_> {
                 if state.step.is_multiple_of(c.eval_every) || done_steps {
                     calibration.recalibrate(&f.net)?;
                     let r = evaluate_classifier(&f.net, &val)?;
-                    let good_enough = c.stop_at_accuracy > 0.0 && r.accuracy >= c.stop_at_accuracy;
-                    if good_enough || r.loss < state.best_loss || state.best_step == 0 {
-                        state.best_loss = r.loss;
-                        state.best_accuracy = r.accuracy;
-                        state.best_step = state.step;
+                    let (good_enough, chosen) = state.record(&r, c);
+                    if chosen {
                         save_groups(&best_path, &[&f.group])?;
                     }
                     self.run.log(json!({"stage": "classifier", "step": state.step, "event": "validation", "val": r, "t": state.seconds}))?;
@@ -108,6 +132,7 @@ impl Stage<'_> {
                         &self.run.checkpoints(),
                         &name,
                         &[(&f.group, Some(adam))],
+                        None,
                         Phase::Classifier(state.clone()),
                         2,
                     )?;
@@ -123,5 +148,58 @@ impl Stage<'_> {
         load_groups(&best_path, &[&f.group])?;
         let best = evaluate_classifier(&f.net, &val)?;
         Ok((state, best))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(accuracy: f64, loss: f64) -> ClassifierReport {
+        ClassifierReport {
+            accuracy,
+            loss,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn one_lucky_evaluation_does_not_end_the_stage() {
+        let mut c = crate::train::RunConfig::preset("cpu-default")
+            .unwrap()
+            .classifier;
+        c.stop_at_accuracy = 0.98;
+        c.stop_consecutive = 2;
+        let mut s = ClassifierState::default();
+        let at = |s: &mut ClassifierState, step, acc, loss| {
+            s.step = step;
+            s.record(&report(acc, loss), &c)
+        };
+        assert_eq!(
+            at(&mut s, 40, 0.90, 0.3),
+            (false, true),
+            "the first is chosen"
+        );
+        assert_eq!(
+            at(&mut s, 80, 0.99, 0.1),
+            (false, true),
+            "reached once: goes on"
+        );
+        assert_eq!(
+            at(&mut s, 120, 0.45, 5.0),
+            (false, false),
+            "the streak breaks"
+        );
+        assert_eq!(
+            at(&mut s, 160, 0.99, 0.2),
+            (false, false),
+            "reached once again"
+        );
+        assert_eq!(
+            at(&mut s, 200, 0.985, 0.15),
+            (true, true),
+            "twice in a row: stop, choose it"
+        );
+        assert_eq!((s.best_step, s.best_accuracy), (200, 0.985));
     }
 }

@@ -1,10 +1,12 @@
 //! The counterfactual stage: COIN's alternating steps ([`CoinStep`]) against the frozen
 //! classifier; validation IoU and sample panels every `eval_every` steps, a checkpoint every
 //! `checkpoint_every`; the stage ends at the first step past its budget or step limit, with a
-//! validation and a checkpoint. The final model is the last checkpoint, or with
-//! `select = "best-val-iou"` the one at the validation with the highest IoU, saved in the run's
-//! `best/` whenever it improves.
+//! validation and a checkpoint. With `ema_decay > 0` the moving average of E+G
+//! ([`AveragedNets`]) follows every generator update and is what is validated and saved as the
+//! model. The final model is the last checkpoint, or with `select = "best-val-iou"` the one at
+//! the validation with the highest IoU, saved in the run's `best/` whenever it improves.
 
+use super::averaged::AveragedNets;
 use super::config::Rec;
 use super::preset::CoinSelect;
 use super::run_folder::Phase;
@@ -33,6 +35,9 @@ pub struct CoinState {
     /// `total_budget_s` leaves after the data and the classifier); kept for a resumed run.
     #[serde(default)]
     pub budget_s: Option<f64>,
+    /// Updates of the moving average so far (`coin.ema_decay > 0`; its warm-up reads it).
+    #[serde(default)]
+    pub averaged_updates: u64,
 }
 
 /// The batch's background and kidney masks as an N×2×H×W 0/1 tensor on the images' device
@@ -54,10 +59,12 @@ pub fn region_masks(b: &Batch) -> Result<Tensor> {
 }
 
 impl Stage<'_> {
+    /// Trains `nets` (and their average, when kept) from `state` on, to the stage's end.
     pub fn run_coin(
         &self,
         nets: &mut CoinNets,
         step: &mut CoinStep,
+        mut averaged: Option<&mut AveragedNets>,
         f: &Classifier,
         mut state: CoinState,
     ) -> Result<CoinState> {
@@ -85,6 +92,10 @@ impl Stage<'_> {
                 let l = step
                     .train_step_with_masks(nets, &f.net, &b.images, masks.as_ref())
                     .map_err(|e| at_step(e, "counterfactual", state.step))?;
+                if let (Some(avg), Some(_)) = (averaged.as_deref_mut(), &l.generator) {
+                    avg.update(nets, state.averaged_updates)?;
+                    state.averaged_updates += 1;
+                }
                 state.step += 1;
                 state.seconds = t0.elapsed().as_secs_f64();
                 self.log_step(&state, &l, &bar)?;
@@ -96,8 +107,9 @@ impl Stage<'_> {
                 let end = done_steps || done_time;
                 let eval_due = state.step.is_multiple_of(c.eval_every) || end;
                 let ckpt_due = state.step.is_multiple_of(c.checkpoint_every) || eval_due;
+                let averaged = averaged.as_deref();
                 if eval_due {
-                    self.validate(nets, f, &val, &mut state, &bar)?;
+                    self.validate(nets, averaged, f, &val, &mut state, &bar)?;
                 }
                 if ckpt_due {
                     let name = format!("counterfactual-{:08}", state.step);
@@ -105,6 +117,7 @@ impl Stage<'_> {
                         &self.run.checkpoints(),
                         &name,
                         &[(&nets.eg, Some(&step.opt_g)), (&nets.d, Some(&step.opt_d))],
+                        averaged,
                         Phase::Counterfactual(state.clone()),
                         c.keep_checkpoints,
                     )?;
@@ -133,11 +146,12 @@ impl Stage<'_> {
         Ok(())
     }
 
-    /// Validation IoU and panels at this step; with `select = "best-val-iou"` a better IoU
-    /// than any before is kept in the run's `best/`.
+    /// Validation IoU and panels at this step (of the average when kept); with
+    /// `select = "best-val-iou"` a better IoU than any before is kept in the run's `best/`.
     fn validate(
         &self,
         nets: &CoinNets,
+        averaged: Option<&AveragedNets>,
         f: &Classifier,
         val: &Loader,
         state: &mut CoinState,
@@ -145,7 +159,7 @@ impl Stage<'_> {
     ) -> Result<()> {
         let c = &self.cfg().coin;
         let r = evaluate_coin(
-            nets,
+            averaged.map_or(nets, |a| &a.nets),
             &f.net,
             val,
             &self.cfg().eval_cfg(self.cfg().eval.samples),
@@ -175,6 +189,7 @@ impl Stage<'_> {
                 &self.run.best(),
                 &format!("counterfactual-{:08}", state.step),
                 &[(&nets.eg, None), (&nets.d, None)],
+                averaged,
                 Phase::Counterfactual(state.clone()),
                 1,
             )?;

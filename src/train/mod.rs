@@ -2,6 +2,7 @@
 //! library functions, and the whole `train` pipeline (data, classifier stage, counterfactual
 //! stage, evaluation, checkpoints, resume) driven by presets.
 
+mod averaged;
 mod bn_calibration;
 pub(crate) mod classifier_stage;
 pub(crate) mod coin_stage;
@@ -15,6 +16,7 @@ mod run_folder;
 mod stage;
 mod step;
 
+pub use averaged::{AveragedNets, AVERAGED_FILE};
 pub use coin_stage::region_masks;
 pub use config::{AdvLoss, LossWeights, Rec, StepCfg};
 pub use losses::{d_loss, g_adv_loss, DLosses, GLosses};

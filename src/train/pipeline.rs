@@ -3,6 +3,7 @@
 //! borrowed, then the hand-over checkpoint) → counterfactual → test → `summary.json`. Every
 //! checkpoint carries a typed [`RunState`]; a resume continues from the latest.
 
+use super::averaged::{AveragedNets, AVERAGED_FILE};
 use super::classifier_stage::ClassifierState;
 use super::coin_stage::CoinState;
 use super::data_setup::{prepare, Splits};
@@ -60,8 +61,8 @@ pub fn run(o: &RunOptions) -> Result<Summary> {
         ..Default::default()
     };
     if o.stages != Stages::Classifier {
-        let coin = s.counterfactual_phase(&mut nets, &mut step, &f, coin_start)?;
-        s.test_phase(&nets, &f, &mut out)?;
+        let (coin, averaged) = s.counterfactual_phase(&mut nets, &mut step, &f, coin_start)?;
+        s.test_phase(averaged.as_ref().map_or(&nets, |a| &a.nets), &f, &mut out)?;
         out.coin = Some(coin);
     }
     out.seconds = std::mem::take(&mut s.seconds);
@@ -171,6 +172,7 @@ impl<'a> Session<'a> {
             &self.run.checkpoints(),
             "counterfactual-00000000",
             &[(&nets.eg, Some(&step.opt_g)), (&nets.d, Some(&step.opt_d))],
+            None,
             &self.record.state(Phase::Counterfactual(coin_start.clone())),
             self.o.cfg.coin.keep_checkpoints,
         )?;
@@ -245,15 +247,18 @@ impl<'a> Session<'a> {
 
     /// The counterfactual stage from `start` (or the resumed checkpoint), within its budget;
     /// with `select = "best-val-iou"` the networks end at the best validation's weights.
+    /// Returns the stage's state and the averaged networks (`coin.ema_decay > 0`), which are
+    /// then the run's model.
     fn counterfactual_phase(
         &mut self,
         nets: &mut CoinNets,
         step: &mut CoinStep,
         f: &Classifier,
         start: CoinState,
-    ) -> Result<CoinState> {
+    ) -> Result<(CoinState, Option<AveragedNets>)> {
         let mut st = start;
-        if let Some(folder) = self.resumed_in("counterfactual") {
+        let resumed = self.resumed_in("counterfactual").cloned();
+        if let Some(folder) = &resumed {
             let groups = &mut [
                 (&nets.eg, Some(&mut step.opt_g)),
                 (&nets.d, Some(&mut step.opt_d)),
@@ -265,6 +270,7 @@ impl<'a> Session<'a> {
                 println!("counterfactual: resuming at step {}", st.step);
             }
         }
+        let mut averaged = self.averaged(nets, resumed.as_deref(), st.step)?;
         if st.budget_s.is_none() {
             // A borrowed classifier: the seconds the lending run's counterfactual stage had, so
             // two methods on one classifier get the same time; else (a classifier file, or a
@@ -283,7 +289,7 @@ impl<'a> Session<'a> {
             );
         }
         let stage = self.stage(&self.splits.train_plain);
-        let st = stage.run_coin(nets, step, f, st)?;
+        let st = stage.run_coin(nets, step, averaged.as_mut(), f, st)?;
         self.seconds.counterfactual = Some(st.seconds);
         let g_steps = st
             .step
@@ -299,12 +305,42 @@ impl<'a> Session<'a> {
             let folder = latest_checkpoint(&best)?
                 .ok_or_else(|| Error::Format(format!("{}: no best checkpoint", best.display())))?;
             RunDir::restore(&folder, &mut [(&nets.eg, None), (&nets.d, None)])?;
+            if let Some(a) = &averaged {
+                load_groups(&folder.join(AVERAGED_FILE), &[&a.nets.eg])?;
+            }
             println!(
                 "counterfactual: chose step {} (highest validation IoU, {iou:.4})",
                 st.best_step
             );
         }
-        Ok(st)
+        Ok((st, averaged))
+    }
+
+    /// The moving average of `nets`' E+G when the configuration keeps one: from the resumed
+    /// checkpoint `folder` (taken at counterfactual step `step`), else a copy of `nets` at the
+    /// stage's start.
+    fn averaged(
+        &self,
+        nets: &CoinNets,
+        folder: Option<&std::path::Path>,
+        step: u64,
+    ) -> Result<Option<AveragedNets>> {
+        let cfg = &self.o.cfg;
+        if cfg.coin.ema_decay <= 0.0 {
+            return Ok(None);
+        }
+        let a = AveragedNets::new(nets, cfg.coin.ema_decay, self.o.device, cfg.seed)?;
+        match folder.map(|f| f.join(AVERAGED_FILE)) {
+            Some(file) if file.is_file() => load_groups(&file, &[&a.nets.eg])?,
+            Some(file) if step > 0 => {
+                return Err(Error::Format(format!(
+                    "--resume: {} is missing (coin.ema_decay > 0 keeps the averaged networks in every checkpoint after the first step)",
+                    file.display()
+                )))
+            }
+            _ => {}
+        }
+        Ok(Some(a))
     }
 
     /// COIN on the test split, and the cheapest attribution baseline (LayerCAM: one forward

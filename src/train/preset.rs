@@ -59,6 +59,10 @@ pub struct PrecisionSection {
     pub linear: Precision,
 }
 
+fn one() -> u64 {
+    1
+}
+
 fn tf32() -> Precision {
     Precision::Tf32
 }
@@ -113,6 +117,10 @@ pub struct ClassifierCfg {
     /// chooses that checkpoint (0: off — the lowest validation loss within the budget).
     #[serde(default)]
     pub stop_at_accuracy: f64,
+    /// How many evaluations in a row must reach `stop_at_accuracy` to end the stage (the last
+    /// of them is chosen); 1: the first that reaches it.
+    #[serde(default = "one")]
+    pub stop_consecutive: u64,
     /// Before each validation, batch norm's running statistics are recomputed under the
     /// current weights from this many fixed training batches (0: off, the running averages as
     /// training left them).
@@ -141,6 +149,10 @@ pub struct CoinCfg {
     /// Which model the run ends with: the last step's, or the one with the best validation IoU.
     #[serde(default)]
     pub select: CoinSelect,
+    /// The decay of the moving average of E+G that the run validates, selects, tests and
+    /// saves as its model (`src/train/averaged.rs`); 0: off, the live networks.
+    #[serde(default)]
+    pub ema_decay: f64,
     pub step: StepCfg,
 }
 
@@ -317,6 +329,12 @@ impl RunConfig {
                 "coin.select = \"best-val-iou\" needs a validation split (data.val_fraction > 0)"
                     .into(),
             );
+        }
+        if !(0.0..1.0).contains(&self.coin.ema_decay) {
+            return Err(format!(
+                "coin.ema_decay must be in [0, 1) (0: off), got {}",
+                self.coin.ema_decay
+            ));
         }
         if self.coin.width <= 0.0 || c.base == 0 {
             return Err("widths must be positive".into());

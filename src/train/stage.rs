@@ -26,17 +26,20 @@ impl Stage<'_> {
         &self.record.config
     }
 
-    /// Writes a checkpoint of `groups` taken in `phase` into `into`, keeping the newest `keep`.
+    /// Writes a checkpoint of `groups` (and the averaged networks, when kept) taken in `phase`
+    /// into `into`, keeping the newest `keep`.
     pub(super) fn checkpoint(
         &self,
         into: &std::path::Path,
         name: &str,
         groups: &[(&crate::nn::ParamGroup, Option<&crate::optim::Adam>)],
+        averaged: Option<&super::AveragedNets>,
         phase: Phase,
         keep: usize,
     ) -> Result<()> {
+        let state = self.record.state(phase);
         self.run
-            .checkpoint(into, name, groups, &self.record.state(phase), keep)
+            .checkpoint(into, name, groups, averaged, &state, keep)
             .map(|_| ())
     }
 }

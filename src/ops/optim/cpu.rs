@@ -1,4 +1,4 @@
-//! Adam on the fast CPU path: f32, in parallel chunks (each element independent, so the
+//! Adam and the moving average on the fast CPU path: f32, in parallel chunks (each element independent, so the
 //! result does not depend on the split).
 
 use super::AdamStep;
@@ -33,4 +33,12 @@ pub(super) fn adam(p: &mut [f32], g: &[f32], [m, v]: [&mut Vec<f32>; 2], h: &Ada
             let denom = v.sqrt() / bc2_sqrt + eps;
             *p -= step_size * *m / denom;
         });
+}
+
+/// `avg += w·(live − avg)`, in parallel chunks.
+pub(super) fn ema(avg: &mut [f32], live: &[f32], w: f32) {
+    avg.par_iter_mut()
+        .zip(live.par_iter())
+        .with_min_len(4096)
+        .for_each(|(a, &l)| *a += w * (l - *a));
 }

@@ -1,4 +1,5 @@
-//! The optimizer ops on the CUDA kernels: the fused Adam update (kernels/optim.cu), gradient
+//! The optimizer ops on the CUDA kernels: the fused Adam update and the moving average
+//! (kernels/optim.cu), gradient
 //! accumulation (the shape family's block copy, accumulating) and the finiteness sum (the
 //! reduce family's).
 
@@ -45,6 +46,15 @@ pub(super) fn adam(p: &DevBuf, [g, m, v]: [&DevBuf; 3], h: &AdamStep) -> Result<
     let mut a = Args::new();
     a.buf(p).buf(g).buf(m).buf(v).params(&hp);
     p.gpu().launch("adam_f32", blocks(n), BLOCK, 0, &mut a)
+}
+
+/// `avg += w·(live − avg)` over the arena (the averaged copy's update).
+pub(super) fn ema(avg: &DevBuf, live: &DevBuf, w: f32) -> Result<()> {
+    let n = avg.len();
+    need("ema live", live, n)?;
+    let mut a = Args::new();
+    a.buf(avg).buf(live).i64(n as i64).f32(w);
+    avg.gpu().launch("ema_f32", blocks(n), BLOCK, 0, &mut a)
 }
 
 /// `dst += src` on the device.

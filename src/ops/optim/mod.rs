@@ -1,4 +1,5 @@
-//! The optimizer's arithmetic as ops: Adam/AdamW's fused update of a flat parameter arena and
+//! The optimizer's arithmetic as ops: Adam/AdamW's fused update of a flat parameter arena, the
+//! exponential moving average of one arena towards another (the averaged networks), and
 //! the accumulation of a parameter's gradient into a flat gradient arena. `optim::Adam` and
 //! `nn::ParamGroup` keep the state and call these; like every op they have a reference (f64,
 //! sequential: `reference.rs`), a fast CPU path (`cpu.rs`) and the kernels (`gpu.rs`,
@@ -186,6 +187,33 @@ pub(crate) fn adam_update(
         other => Err(Error::DType(format!(
             "Adam: parameter arenas are f32, got {}",
             other.dtype()
+        ))),
+    }
+}
+
+/// The moving average's update of arena `avg` towards arena `live` (same length, same
+/// device): `avg += w·(live − avg)`, `w = 1 − decay`.
+pub(crate) fn ema_update(avg: &mut Buffer, live: &Buffer, w: f64, device: Device) -> Result<()> {
+    if avg.len() != live.len() {
+        return Err(Error::Shape(format!(
+            "moving average: {} averaged values, {} live ones",
+            avg.len(),
+            live.len()
+        )));
+    }
+    match (avg, live) {
+        (Buffer::Gpu(a), Buffer::Gpu(l)) => gpu::ema(a, l, w as f32),
+        (Buffer::F32(a), Buffer::F32(l)) => {
+            match device {
+                Device::Cpu => cpu::ema(a, l, w as f32),
+                _ => reference::ema(a, l, w),
+            }
+            Ok(())
+        }
+        (a, l) => Err(Error::DType(format!(
+            "moving average: arenas must be f32 on one device, got {} and {}",
+            a.dtype(),
+            l.dtype()
         ))),
     }
 }

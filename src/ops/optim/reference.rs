@@ -1,4 +1,5 @@
-//! The optimizer ops' reference: sequential loops, Adam computed in f64 and stored as f32.
+//! The optimizer ops' reference: sequential loops, Adam and the moving average computed in f64
+//! and stored as f32.
 
 use super::AdamStep;
 
@@ -24,5 +25,13 @@ pub(super) fn adam(p: &mut [f32], g: &[f32], [m, v]: [&mut Vec<f32>; 2], h: &Ada
         m[i] = mi as f32;
         v[i] = vi as f32;
         p[i] = (pi - step_size * mi / (vi.sqrt() / bc2_sqrt + h.cfg.eps)) as f32;
+    }
+}
+
+/// `avg += w·(live − avg)`, in f64.
+pub(super) fn ema(avg: &mut [f32], live: &[f32], w: f64) {
+    for (a, &l) in avg.iter_mut().zip(live) {
+        let x = *a as f64;
+        *a = (x + w * (l as f64 - x)) as f32;
     }
 }

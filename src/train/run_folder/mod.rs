@@ -12,6 +12,7 @@ pub use state::{Phase, RunRecord, RunState, RUN_STATE_FORMAT};
 pub use summary::{Outcome, Seconds, StageRecord, Summary};
 pub use trained::{checkpoint_arg, TrainedModel};
 
+use super::averaged::{AveragedNets, AVERAGED_FILE};
 use crate::io::checkpoint::{load_checkpoint, save_checkpoint};
 use crate::nn::ParamGroup;
 use crate::optim::Adam;
@@ -75,19 +76,25 @@ impl RunDir {
     pub fn best(&self) -> PathBuf {
         self.path.join("best")
     }
-    /// Writes checkpoint `name` of `groups` (with their optimizers' moments) and `state` into
-    /// `into` ([`checkpoints`](Self::checkpoints) or [`best`](Self::best)), keeping the newest
-    /// `keep` there.
+    /// Writes checkpoint `name` of `groups` (with their optimizers' moments), the averaged
+    /// networks' E+G when the run keeps an average, and `state` into `into`
+    /// ([`checkpoints`](Self::checkpoints) or [`best`](Self::best)), keeping the newest `keep`
+    /// there.
     pub fn checkpoint(
         &self,
         into: &Path,
         name: &str,
         groups: &[(&ParamGroup, Option<&Adam>)],
+        averaged: Option<&AveragedNets>,
         state: &RunState,
         keep: usize,
     ) -> Result<PathBuf> {
         let value = serde_json::to_value(state).map_err(|e| Error::Format(e.to_string()))?;
-        save_checkpoint(into, name, groups, &value, keep)
+        let extra: Vec<(&str, &ParamGroup)> = averaged
+            .map(|a| (AVERAGED_FILE, &a.nets.eg))
+            .into_iter()
+            .collect();
+        save_checkpoint(into, name, groups, &extra, &value, keep)
     }
 
     /// Loads checkpoint folder `folder` into `groups` (and their optimizers) and returns its

@@ -1,5 +1,5 @@
 //! A trained run, opened for inference: the counterfactual networks from a checkpoint of the
-//! counterfactual stage, the frozen classifier the run used, and the configuration and
+//! counterfactual stage (E+G from its moving average when the run kept one), the frozen classifier the run used, and the configuration and
 //! preprocessing recorded beside them (`segment` and `evaluate` start here). `eval` takes the
 //! networks and the preprocessing ([`TrainedModel::networks`]), never the run.
 
@@ -24,6 +24,8 @@ pub struct TrainedModel {
     pub run: PathBuf,
     pub checkpoint: PathBuf,
     pub step: u64,
+    /// The E+G are the run's moving average (`coin.ema_decay > 0`), not the last step's.
+    pub averaged: bool,
 }
 
 fn not_trained(run: &Path, why: impl std::fmt::Display) -> Error {
@@ -114,6 +116,11 @@ impl TrainedModel {
         } = state.record;
         let nets = CoinNets::new(&coin_nets_cfg(&config), device, config.seed)?;
         load_groups(&folder.join("weights.safetensors"), &[&nets.eg, &nets.d])?;
+        let averaged_file = folder.join(crate::train::AVERAGED_FILE);
+        let averaged = averaged_file.is_file();
+        if averaged {
+            load_groups(&averaged_file, &[&nets.eg])?;
+        }
         let classifier = Classifier::new(config.classifier.base, device, config.seed ^ 0xf)?;
         let cpath = run.join("classifier.safetensors");
         if !cpath.is_file() {
@@ -129,6 +136,7 @@ impl TrainedModel {
             run: run.to_path_buf(),
             checkpoint: folder,
             step,
+            averaged,
         })
     }
 }
