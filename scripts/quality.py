@@ -129,6 +129,9 @@ def row_of(run, arm, dataset, seed, seconds):
         "coin_steps": s["coin_steps"], "chosen_step": chosen,
         "val_iou_at_chosen": dict(val).get(chosen),
         "val_iou_mean_jump": statistics.mean(jumps) if jumps else None,
+        # Every selection the run kept, scored on the test split (label-free beside val IoU).
+        "selections": {x["select"]: {"step": x["step"], "test_iou": x["test_iou"]}
+                       for x in s.get("selections", [])},
         "seconds": seconds, "cpu": s["cpu"], "simd": s["simd"], "commit": s.get("git_commit"),
     }
 
@@ -151,6 +154,7 @@ def run_one(args, root, arm_toml, dataset, seed):
     print(f"[{time.strftime('%H:%M:%S')}] {args.arm} {dataset} seed {cfg_seed}: {' '.join(cmd)}",
           flush=True)
     t = time.time()
+    run.parent.mkdir(parents=True, exist_ok=True)
     with open(root / "runs" / args.arm / f"{dataset}-s{seed}.out", "a") as log:
         subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
     return row_of(run, args.arm, dataset, cfg_seed, time.time() - t)
@@ -161,9 +165,12 @@ def table(rows, expected):
             ("classifier test acc.", "classifier_test_accuracy"), ("COIN steps", "coin_steps"),
             ("chosen step", "chosen_step"), ("val IoU at chosen", "val_iou_at_chosen"),
             ("val→test gap", None), ("mean |Δ val IoU|", "val_iou_mean_jump"),
+            ("label-free: test IoU", "label-free"),
             ("seconds", "seconds")]
 
     def value(r, key):
+        if key == "label-free":
+            return r.get("selections", {}).get("label-free", {}).get("test_iou")
         if key is None:
             v, t = r.get("val_iou_at_chosen"), r.get("test_iou")
             return None if v is None or t is None else v - t
@@ -207,6 +214,7 @@ def main():
                    help="a configuration override of this arm, e.g. coin.ema_decay=0.99")
     p.add_argument("--steps", type=int, default=0, help="fixed counterfactual steps (0: wall clock)")
     p.add_argument("--sets", choices=["tuning", "held-out", "all"], default="tuning")
+    p.add_argument("--datasets", default="", help="a comma list instead of --sets' data sets")
     p.add_argument("--seeds", default="777", help="run seeds for the family data sets")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--expected-steps", type=int, default=0,
@@ -234,6 +242,8 @@ def main():
             table_name, _, leaf = key.rpartition(".")
             arm_toml += (f"[{table_name}]\n" if table_name else "") + f"{leaf} = {value}\n"
         sets = {"tuning": TUNING, "held-out": HELD_OUT, "all": TUNING + HELD_OUT}[args.sets]
+        if args.datasets:
+            sets = args.datasets.split(",")
         for dataset in sets:
             seeds = [BUILTIN_SEED[dataset]] if dataset in BUILTIN_SEED else [
                 int(s) for s in args.seeds.split(",")]

@@ -403,6 +403,33 @@ fn best_val_iou_selection_ends_with_the_best_validation() {
             .trim(),
         name
     );
+    // The label-free selection is kept beside it (the first highest label-free score), and
+    // the summary scores both on the test split, the run's own first.
+    let free: Vec<(u64, f64)> = log(&run)
+        .iter()
+        .filter(|l| l["event"] == "validation" && l["stage"] == "counterfactual")
+        .map(|l| (l["step"].as_u64().unwrap(), l["val_label_free"].as_f64().unwrap()))
+        .collect();
+    let best_free = free
+        .iter()
+        .fold(free[0], |b, v| if v.1 > b.1 { *v } else { b });
+    let sel = s["selections"].as_array().unwrap();
+    assert_eq!(sel.len(), 2, "{sel:?}");
+    assert_eq!(
+        (&sel[0]["select"], &sel[0]["step"]),
+        (&Value::from("best-val-iou"), &Value::from(best.0))
+    );
+    assert_eq!(
+        (&sel[1]["select"], &sel[1]["step"]),
+        (&Value::from("label-free"), &Value::from(best_free.0))
+    );
+    assert_eq!(sel[0]["test_iou"], s["test_iou"], "the run's own model");
+    assert_eq!(
+        std::fs::read_to_string(run.join("best-label-free/latest"))
+            .unwrap()
+            .trim(),
+        format!("counterfactual-{:08}", best_free.0)
+    );
     // `segment` and `evaluate` open it by default; `last` still means the latest checkpoint.
     let dev = coin::Device::Cpu;
     let chosen = coin::train::TrainedModel::open(&run, None, dev).unwrap();
@@ -423,12 +450,39 @@ fn best_val_iou_selection_ends_with_the_best_validation() {
         run.to_str().unwrap(),
         "--force",
     ]);
-    assert!(!run.join("best").exists());
+    assert!(!run.join("best").exists() && !run.join("best-label-free").exists());
     let fresh = coin::train::TrainedModel::open(&run, None, dev).unwrap();
     assert_eq!(
         fresh.checkpoint,
         run.join("checkpoints/counterfactual-00000016")
     );
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn a_label_free_selection_is_the_final_model_and_names_its_criterion() {
+    let d = dir("select-free");
+    let cfg = smoke_config(
+        &d,
+        "free.toml",
+        &[("select = \"last\"", "select = \"label-free\"")],
+    );
+    let run = d.join("run");
+    let out = train_ok(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("selection label-free"), "{said}");
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["selections"][0]["select"], "label-free");
+    assert_eq!(s["selections"][1]["select"], "best-val-iou");
+    let m = coin::train::TrainedModel::open(&run, None, coin::Device::Cpu).unwrap();
+    assert!(m.checkpoint.starts_with(run.join("best-label-free")));
+    assert_eq!(Value::from(m.step), s["coin_chosen_step"]);
     std::fs::remove_dir_all(&d).ok();
 }
 

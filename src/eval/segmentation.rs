@@ -107,9 +107,27 @@ pub struct CoinReport {
     pub flip_rate: f64,
     /// The fraction of pixels changed (above the threshold) on ground-truth-normal slices.
     pub changed_pixels_normal: f64,
+    /// The same on abnormal slices (by their image-level labels: no masks read).
+    pub changed_pixels_abnormal: f64,
+    /// The fraction of abnormal slices the classifier calls normal after inpainting.
+    pub flip_rate_abnormal: f64,
+    /// Model selection without pixel labels ([`label_free_score`]).
+    pub label_free_score: f64,
     pub classifier: ClassifierReport,
     #[serde(skip)]
     pub panels: Vec<Panel>,
+}
+
+/// A model's score from image-level labels alone (higher is better): the fraction of abnormal
+/// slices its counterfactual flips to normal, times how much more it changes abnormal slices
+/// than normal ones, `1 − min(1, c_normal / c_abnormal)` (c: the fraction of pixels above the
+/// threshold). A generator that changes nothing scores 0, and so does one that changes normal
+/// slices as much as abnormal ones (its extra changes are false positives everywhere).
+pub fn label_free_score(flip_abnormal: f64, changed_abnormal: f64, changed_normal: f64) -> f64 {
+    if changed_abnormal <= 0.0 {
+        return 0.0;
+    }
+    flip_abnormal * (1.0 - (changed_normal / changed_abnormal).min(1.0))
 }
 
 /// The classifier's probabilities p(abnormal) for a batch, in evaluation mode, without a tape.
@@ -241,8 +259,11 @@ struct Tally {
     confident: usize,
     valid: usize,
     flipped: usize,
+    flipped_abnormal: usize,
     normal_px: u64,
     normal_changed: u64,
+    abnormal_px: u64,
+    abnormal_changed: u64,
 }
 
 impl Tally {
@@ -269,6 +290,9 @@ impl Tally {
             return Ok(());
         }
         r.abnormal_slices += 1;
+        self.flipped_abnormal += (s.p_cf < 0.5) as usize;
+        self.abnormal_px += hw as u64;
+        self.abnormal_changed += mask_of(s.x, s.x_cf, cfg.threshold).filter(|&c| c).count() as u64;
         if s.truth.len() != hw {
             return Err(crate::Error::Shape(format!(
                 "evaluate: sample {} has no {}×{} ground-truth mask",
@@ -317,6 +341,13 @@ impl Tally {
         r.validity = (self.confident > 0).then(|| self.valid as f64 / self.confident as f64);
         r.flip_rate = ratio(self.flipped as f64, r.slices as f64);
         r.changed_pixels_normal = ratio(self.normal_changed as f64, self.normal_px as f64);
+        r.changed_pixels_abnormal = ratio(self.abnormal_changed as f64, self.abnormal_px as f64);
+        r.flip_rate_abnormal = ratio(self.flipped_abnormal as f64, r.abnormal_slices as f64);
+        r.label_free_score = label_free_score(
+            r.flip_rate_abnormal,
+            r.changed_pixels_abnormal,
+            r.changed_pixels_normal,
+        );
         r.classifier = ClassifierReport::from(&self.scores, &self.labels);
         (r, self.kept)
     }

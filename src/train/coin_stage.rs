@@ -31,6 +31,11 @@ pub struct CoinState {
     pub best_iou: Option<f64>,
     #[serde(default)]
     pub best_step: u64,
+    /// The best label-free score so far and its step (`select = "label-free"`).
+    #[serde(default)]
+    pub best_label_free: Option<f64>,
+    #[serde(default)]
+    pub best_label_free_step: u64,
     /// The stage's wall-clock budget, fixed when it starts (`coin.budget_s`, shortened to what
     /// `total_budget_s` leaves after the data and the classifier); kept for a resumed run.
     #[serde(default)]
@@ -38,6 +43,26 @@ pub struct CoinState {
     /// Updates of the moving average so far (`coin.ema_decay > 0`; its warm-up reads it).
     #[serde(default)]
     pub averaged_updates: u64,
+}
+
+impl CoinState {
+    /// The best validation score of selection `select` so far and its step.
+    pub fn best(&self, select: CoinSelect) -> Option<(f64, u64)> {
+        match select {
+            CoinSelect::Last => None,
+            CoinSelect::BestValIou => self.best_iou.map(|v| (v, self.best_step)),
+            CoinSelect::LabelFree => self.best_label_free.map(|v| (v, self.best_label_free_step)),
+        }
+    }
+    fn set_best(&mut self, select: CoinSelect, score: f64) {
+        match select {
+            CoinSelect::Last => {}
+            CoinSelect::BestValIou => (self.best_iou, self.best_step) = (Some(score), self.step),
+            CoinSelect::LabelFree => {
+                (self.best_label_free, self.best_label_free_step) = (Some(score), self.step)
+            }
+        }
+    }
 }
 
 /// The batch's background and kidney masks as an N×2×H×W 0/1 tensor on the images' device
@@ -146,8 +171,9 @@ impl Stage<'_> {
         Ok(())
     }
 
-    /// Validation IoU and panels at this step (of the average when kept); with
-    /// `select = "best-val-iou"` a better IoU than any before is kept in the run's `best/`.
+    /// Validation IoU and panels at this step (of the average when kept); for each selection
+    /// the run keeps ([`CoinSelect::tracked`]) a better score than any before is kept in its
+    /// folder (`best/`, `best-label-free/`).
     fn validate(
         &self,
         nets: &CoinNets,
@@ -174,7 +200,9 @@ impl Stage<'_> {
         )?;
         self.run.log(json!({"stage": "counterfactual", "step": state.step, "event": "validation", "t": state.seconds,
             "val_iou": r.iou, "val_dice": r.dice, "val_validity": r.validity, "val_ceiling_iou": r.ceiling_iou,
-            "val_changed_pixels_normal": r.changed_pixels_normal}))?;
+            "val_changed_pixels_normal": r.changed_pixels_normal,
+            "val_changed_pixels_abnormal": r.changed_pixels_abnormal, "val_flip_abnormal": r.flip_rate_abnormal,
+            "val_label_free": r.label_free_score}))?;
         bar.note(&format!(
             "step {}: validation IoU {:.4} (ceiling {}), validity {}",
             state.step,
@@ -182,11 +210,18 @@ impl Stage<'_> {
             r.ceiling_iou.map_or("n/a".into(), |v| format!("{v:.3}")),
             r.validity.map_or("n/a".into(), |v| format!("{v:.3}"))
         ));
-        if c.select == CoinSelect::BestValIou && state.best_iou.is_none_or(|b| r.iou > b) {
-            state.best_iou = Some(r.iou);
-            state.best_step = state.step;
+        for &select in c.select.tracked() {
+            let score = match select {
+                CoinSelect::LabelFree => r.label_free_score,
+                _ => r.iou,
+            };
+            if state.best(select).is_some_and(|(b, _)| score <= b) {
+                continue;
+            }
+            state.set_best(select, score);
+            let folder = select.folder().expect("a tracked selection keeps a folder");
             self.checkpoint(
-                &self.run.best(),
+                &self.run.path.join(folder),
                 &format!("counterfactual-{:08}", state.step),
                 &[(&nets.eg, None), (&nets.d, None)],
                 averaged,

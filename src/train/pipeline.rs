@@ -8,14 +8,17 @@ use super::classifier_stage::ClassifierState;
 use super::coin_stage::CoinState;
 use super::data_setup::{prepare, Splits};
 use super::memory::check_memory;
-use super::preset::{CoinSelect, RunConfig};
-use super::run_folder::{Outcome, Phase, RunDir, RunRecord, RunState, Summary};
+use super::preset::RunConfig;
+use super::run_folder::{
+    load_model_nets, selection_checkpoint, Outcome, Phase, RunDir, RunRecord, RunState,
+    SelectionResult, Summary,
+};
 use super::stage::{loader, Stage};
 use super::step::CoinStep;
 use crate::attribution::RiseCfg;
 use crate::data::DataSource;
 use crate::eval::report::{baseline_row, Baseline};
-use crate::eval::{evaluate_coin_keeping_slices, ClassifierReport};
+use crate::eval::{evaluate_coin, evaluate_coin_keeping_slices, ClassifierReport};
 use crate::io::checkpoint::{latest_checkpoint, write_atomic};
 use crate::io::figures::save_panels;
 use crate::io::{load_groups, save_groups};
@@ -300,17 +303,16 @@ impl<'a> Session<'a> {
             self.o.cfg.coin.method.label(),
             st.seconds
         );
-        if let (CoinSelect::BestValIou, Some(iou)) = (self.o.cfg.coin.select, st.best_iou) {
-            let best = self.run.best();
-            let folder = latest_checkpoint(&best)?
-                .ok_or_else(|| Error::Format(format!("{}: no best checkpoint", best.display())))?;
+        let select = self.o.cfg.coin.select;
+        if let Some((score, chosen)) = st.best(select) {
+            let folder = selection_checkpoint(&self.run.path, select)?;
             RunDir::restore(&folder, &mut [(&nets.eg, None), (&nets.d, None)])?;
             if let Some(a) = &averaged {
                 load_groups(&folder.join(AVERAGED_FILE), &[&a.nets.eg])?;
             }
             println!(
-                "counterfactual: chose step {} (highest validation IoU, {iou:.4})",
-                st.best_step
+                "counterfactual: chose step {chosen} (selection {}: the highest validation score, {score:.4})",
+                select.name()
             );
         }
         Ok((st, averaged))
@@ -376,7 +378,37 @@ impl<'a> Session<'a> {
         );
         out.test = Some(report);
         out.layercam = Some(layercam);
+        out.selections = self.compare_selections(f, &test)?;
         Ok(())
+    }
+
+    /// Every selection the run kept ([`CoinSelect::tracked`]: its own first), each model
+    /// scored on the test split, so a label-free selection can be set beside the one that
+    /// reads validation masks.
+    fn compare_selections(
+        &self,
+        f: &Classifier,
+        test: &crate::data::loader::Loader,
+    ) -> Result<Vec<SelectionResult>> {
+        let cfg = &self.o.cfg;
+        let mut out = Vec::new();
+        for &select in cfg.coin.select.tracked() {
+            let Ok(folder) = selection_checkpoint(&self.run.path, select) else {
+                continue;
+            };
+            let nets = CoinNets::new(&coin_nets_cfg(cfg), self.o.device, cfg.seed)?;
+            load_model_nets(&folder, &nets)?;
+            let r = evaluate_coin(&nets, &f.net, test, &cfg.eval_cfg(0))?;
+            let step = RunState::read(&folder)?.coin_step();
+            out.push(SelectionResult {
+                select,
+                step,
+                test_iou: r.iou,
+                test_dice: r.dice,
+                validity: r.validity,
+            });
+        }
+        Ok(out)
     }
 
     /// The curves, and `summary.json` from what the stages produced.

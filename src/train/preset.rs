@@ -167,6 +167,40 @@ pub enum CoinSelect {
     /// On the synthetic task the validation masks are the inserted tumours, so this needs no
     /// pixel labels; on the real-tumour task it reads the validation patients' tumour labels.
     BestValIou,
+    /// The networks at the validation with the highest label-free score
+    /// ([`crate::eval::label_free_score`]: abnormal slices flipped to normal, changes on
+    /// abnormal slices beyond those on normal ones), kept in `best-label-free/`: needs only
+    /// the validation slices' image-level labels.
+    LabelFree,
+}
+
+impl CoinSelect {
+    /// The selections a run with `select` keeps: its own, and for comparison the other one
+    /// when the run selects at all (the final table sets them side by side).
+    pub fn tracked(self) -> &'static [CoinSelect] {
+        match self {
+            CoinSelect::Last => &[],
+            CoinSelect::BestValIou => &[CoinSelect::BestValIou, CoinSelect::LabelFree],
+            CoinSelect::LabelFree => &[CoinSelect::LabelFree, CoinSelect::BestValIou],
+        }
+    }
+    /// The run folder's sub-folder that holds this selection's model (None: the latest
+    /// checkpoint).
+    pub fn folder(self) -> Option<&'static str> {
+        match self {
+            CoinSelect::Last => None,
+            CoinSelect::BestValIou => Some("best"),
+            CoinSelect::LabelFree => Some("best-label-free"),
+        }
+    }
+    /// The name in configurations and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            CoinSelect::Last => "last",
+            CoinSelect::BestValIou => "best-val-iou",
+            CoinSelect::LabelFree => "label-free",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -324,11 +358,11 @@ impl RunConfig {
                 c.stop_at_accuracy
             ));
         }
-        if self.coin.select == CoinSelect::BestValIou && d.val_fraction <= 0.0 {
-            return Err(
-                "coin.select = \"best-val-iou\" needs a validation split (data.val_fraction > 0)"
-                    .into(),
-            );
+        if self.coin.select != CoinSelect::Last && d.val_fraction <= 0.0 {
+            return Err(format!(
+                "coin.select = \"{}\" needs a validation split (data.val_fraction > 0)",
+                self.coin.select.name()
+            ));
         }
         if !(0.0..1.0).contains(&self.coin.ema_decay) {
             return Err(format!(

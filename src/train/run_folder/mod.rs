@@ -9,8 +9,8 @@ mod summary;
 mod trained;
 
 pub use state::{Phase, RunRecord, RunState, RUN_STATE_FORMAT};
-pub use summary::{Outcome, Seconds, StageRecord, Summary};
-pub use trained::{checkpoint_arg, TrainedModel};
+pub use summary::{Outcome, Seconds, SelectionResult, StageRecord, Summary};
+pub use trained::{checkpoint_arg, load_model_nets, selection_checkpoint, TrainedModel};
 
 use super::averaged::{AveragedNets, AVERAGED_FILE};
 use crate::io::checkpoint::{load_checkpoint, save_checkpoint};
@@ -44,7 +44,7 @@ impl RunDir {
             )));
         }
         if force && !resume && non_empty {
-            for sub in ["checkpoints", "samples", "best"] {
+            for sub in ["checkpoints", "samples", "best", "best-label-free"] {
                 let _ = std::fs::remove_dir_all(path.join(sub));
             }
             for f in [
@@ -70,11 +70,6 @@ impl RunDir {
     }
     pub fn checkpoints(&self) -> PathBuf {
         self.path.join("checkpoints")
-    }
-    /// The best-validation model (`coin.select = "best-val-iou"`): a checkpoint folder of its own
-    /// with its `latest`.
-    pub fn best(&self) -> PathBuf {
-        self.path.join("best")
     }
     /// Writes checkpoint `name` of `groups` (with their optimizers' moments), the averaged
     /// networks' E+G when the run keeps an average, and `state` into `into`

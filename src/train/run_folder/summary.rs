@@ -50,6 +50,17 @@ pub struct Outcome {
     pub test: Option<CoinReport>,
     pub layercam: Option<MethodResult>,
     pub coin: Option<CoinState>,
+    pub selections: Vec<SelectionResult>,
+}
+
+/// One selection's model scored on the test split (the run's own first).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SelectionResult {
+    pub select: CoinSelect,
+    pub step: u64,
+    pub test_iou: f64,
+    pub test_dice: f64,
+    pub validity: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -74,6 +85,9 @@ pub struct Summary {
     pub coin_select: CoinSelect,
     /// The counterfactual step whose model the test scored.
     pub coin_chosen_step: Option<u64>,
+    /// Each selection the run kept, scored on the test split (its own first).
+    #[serde(default)]
+    pub selections: Vec<SelectionResult>,
     pub preset: String,
     pub device: String,
     pub cpu: String,
@@ -95,6 +109,7 @@ impl Summary {
             test,
             layercam,
             coin,
+            selections,
         } = out;
         let t = test.as_ref();
         Summary {
@@ -116,10 +131,10 @@ impl Summary {
             seconds,
             coin_steps: coin.as_ref().map(|c| c.step),
             coin_select: cfg.coin.select,
-            coin_chosen_step: coin.as_ref().map(|c| match cfg.coin.select {
-                CoinSelect::BestValIou if c.best_iou.is_some() => c.best_step,
-                _ => c.step,
-            }),
+            coin_chosen_step: coin
+                .as_ref()
+                .map(|c| c.best(cfg.coin.select).map_or(c.step, |b| b.1)),
+            selections,
             preset: cfg.name.clone(),
             device: device.to_string(),
             cpu: host::cpu_model(),

@@ -8,7 +8,7 @@ use crate::data::{DataSource, Preprocessing};
 use crate::eval::Networks;
 use crate::io::load_groups;
 use crate::models::{Classifier, CoinNets};
-use crate::train::{coin_nets_cfg, RunConfig};
+use crate::train::{coin_nets_cfg, CoinSelect, RunConfig};
 use crate::{Device, Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -37,7 +37,7 @@ fn not_trained(run: &Path, why: impl std::fmt::Display) -> Error {
 }
 
 /// The `--checkpoint` argument of `segment` and `evaluate`: `final` (the model `train` ended
-/// with: its best-validation checkpoint when it selected one, else the latest) → `None`, `last`
+/// with: its selection's checkpoint when it selected one, else the latest) → `None`, `last`
 /// → the run's latest checkpoint, anything else → that folder or weights file.
 pub fn checkpoint_arg(run: &Path, arg: &str) -> Result<Option<PathBuf>> {
     match arg {
@@ -53,8 +53,8 @@ fn latest(run: &Path) -> Result<PathBuf> {
         .ok_or_else(|| not_trained(run, "it has no checkpoints/latest"))
 }
 
-/// The checkpoint folder `checkpoint` names: `None` for the run's final model (`best/` when
-/// the run selected by validation IoU, else its latest), else a checkpoint folder or the
+/// The checkpoint folder `checkpoint` names: `None` for the run's final model (its
+/// selection's folder when it kept one, else its latest), else a checkpoint folder or the
 /// `weights.safetensors` inside one.
 fn checkpoint_folder(run: &Path, checkpoint: Option<&Path>) -> Result<PathBuf> {
     match checkpoint {
@@ -75,12 +75,40 @@ fn checkpoint_folder(run: &Path, checkpoint: Option<&Path>) -> Result<PathBuf> {
                     run.display()
                 )));
             }
-            match crate::io::checkpoint::latest_checkpoint(&run.join("best"))? {
-                Some(best) => Ok(best),
-                None => latest(run),
-            }
+            // The selection the run was configured with (its latest checkpoint says), when
+            // that selection kept a model.
+            let last = latest(run)?;
+            let select = RunState::read(&last)?.record.config.coin.select;
+            Ok(selection_checkpoint(run, select).unwrap_or(last))
         }
     }
+}
+
+/// Loads checkpoint folder `folder`'s model into `nets`: E+G and D from its weights, then E+G
+/// from its moving average when it holds one (returns whether it did).
+pub fn load_model_nets(folder: &Path, nets: &CoinNets) -> Result<bool> {
+    load_groups(&folder.join("weights.safetensors"), &[&nets.eg, &nets.d])?;
+    let averaged_file = folder.join(crate::train::AVERAGED_FILE);
+    let averaged = averaged_file.is_file();
+    if averaged {
+        load_groups(&averaged_file, &[&nets.eg])?;
+    }
+    Ok(averaged)
+}
+
+/// The latest checkpoint of selection `select`'s folder in run `run` (`best/`,
+/// `best-label-free/`; the run's latest checkpoint for `last`).
+pub fn selection_checkpoint(run: &Path, select: CoinSelect) -> Result<PathBuf> {
+    let Some(sub) = select.folder() else {
+        return latest(run);
+    };
+    crate::io::checkpoint::latest_checkpoint(&run.join(sub))?.ok_or_else(|| {
+        Error::Format(format!(
+            "{}: no checkpoint of selection {}",
+            run.join(sub).display(),
+            select.name()
+        ))
+    })
 }
 
 impl TrainedModel {
@@ -115,12 +143,7 @@ impl TrainedModel {
             data,
         } = state.record;
         let nets = CoinNets::new(&coin_nets_cfg(&config), device, config.seed)?;
-        load_groups(&folder.join("weights.safetensors"), &[&nets.eg, &nets.d])?;
-        let averaged_file = folder.join(crate::train::AVERAGED_FILE);
-        let averaged = averaged_file.is_file();
-        if averaged {
-            load_groups(&averaged_file, &[&nets.eg])?;
-        }
+        let averaged = load_model_nets(&folder, &nets)?;
         let classifier = Classifier::new(config.classifier.base, device, config.seed ^ 0xf)?;
         let cpath = run.join("classifier.safetensors");
         if !cpath.is_file() {
