@@ -37,6 +37,39 @@ fn kits_layout() {
 }
 
 #[test]
+fn a_labels_dir_replaces_each_layouts_own_label_maps() {
+    let r = root("labels-dir");
+    let own = r.join("organ_masks");
+    // KiTS: case folders without segmentation.nii.gz, the maps by case name elsewhere.
+    for c in ["case_00000", "case_00001"] {
+        touch(&r.join("kits").join(c).join("imaging.nii.gz"));
+        touch(&own.join(format!("{c}.nii.gz")));
+    }
+    let cases = discover(LayoutKind::Kits, &r.join("kits"), Some(&own)).unwrap();
+    assert_eq!(cases[1].labels, own.join("case_00001.nii.gz"));
+    // nnU-Net: no labelsTr at all; a relative folder is under the root.
+    touch(&r.join("nn/imagesTr/a_0000.nii.gz"));
+    touch(&r.join("nn/masks/a.nii.gz"));
+    let cases = discover(LayoutKind::NnUnet, &r.join("nn"), Some(Path::new("masks"))).unwrap();
+    assert_eq!(cases[0].labels, r.join("nn/masks/a.nii.gz"));
+    // TotalSegmentator: the image's name in the folder given.
+    touch(&r.join("ts/train/p1.nii.gz"));
+    touch(&r.join("ts/test/p2.nii.gz"));
+    for p in ["p1", "p2"] {
+        touch(&own.join(format!("{p}.nii.gz")));
+    }
+    let cases = discover(LayoutKind::TotalSegmentator, &r.join("ts"), Some(&own)).unwrap();
+    let p1 = cases.iter().find(|c| c.id.ends_with("p1.nii.gz")).unwrap();
+    assert_eq!(p1.labels, own.join("p1.nii.gz"));
+    // A missing map names the file it looked for.
+    std::fs::remove_file(own.join("case_00000.nii.gz")).unwrap();
+    let e = discover(LayoutKind::Kits, &r.join("kits"), Some(&own))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("organ_masks") && e.contains("case_00000"), "{e}");
+}
+
+#[test]
 fn nnunet_layout_with_split_lists() {
     let r = root("nnunet");
     for c in ["tuh_case_001", "control_007", "tuh_case_002"] {
@@ -93,7 +126,12 @@ fn totalsegmentator_layout_and_label_sets() {
     assert!(cases
         .iter()
         .all(|c| c.labels.starts_with(r.join("nnUNet_predictions"))));
-    assert!(discover(LayoutKind::TotalSegmentator, &r, Some("other_labels")).is_err());
+    assert!(discover(
+        LayoutKind::TotalSegmentator,
+        &r,
+        Some(Path::new("other_labels"))
+    )
+    .is_err());
     assert_eq!(LabelIds::paper().kidney, vec![1]);
     assert_eq!(LabelIds::totalsegmentator_multilabel().kidney, vec![2, 3]);
     let empty = root("empty");

@@ -34,6 +34,7 @@ mod sample_data;
 mod segment;
 mod segment_path;
 mod singla_step;
+mod slice_labels;
 mod slices;
 mod storage;
 mod tensor_cores;

@@ -408,7 +408,12 @@ fn best_val_iou_selection_ends_with_the_best_validation() {
     let free: Vec<(u64, f64)> = log(&run)
         .iter()
         .filter(|l| l["event"] == "validation" && l["stage"] == "counterfactual")
-        .map(|l| (l["step"].as_u64().unwrap(), l["val_label_free"].as_f64().unwrap()))
+        .map(|l| {
+            (
+                l["step"].as_u64().unwrap(),
+                l["val_label_free"].as_f64().unwrap(),
+            )
+        })
         .collect();
     let best_free = free
         .iter()

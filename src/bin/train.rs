@@ -29,6 +29,15 @@ struct Args {
     /// A folder with train_scans.csv and test_scans.csv (layouts without split folders).
     #[arg(long)]
     splits: Option<PathBuf>,
+    /// The folder of the organ label maps, `<DIR>/<case>.nii.gz` (default: the layout's own:
+    /// nnUNet_predictions/, labelsTr/, case_*/segmentation.nii.gz).
+    #[arg(long, requires = "data")]
+    labels_dir: Option<PathBuf>,
+    /// Image-level slice labels: a CSV with the columns case, slice (or sop_instance_uid) and
+    /// label (normal/abnormal or 0/1); an empty slice labels every organ slice of the case.
+    /// Training then needs no tumour masks (docs/data.md, "Slice labels").
+    #[arg(long, requires = "data")]
+    labels_csv: Option<PathBuf>,
     /// A named preset: cpu-default, cpu-anchor, smoke, paper-synthetic, paper-tuh, gpu-check.
     #[arg(long, default_value = "cpu-default", conflicts_with = "config")]
     preset: String,
@@ -138,7 +147,8 @@ fn data_source(a: &Args) -> Result<DataSource, Failure> {
                 .transpose()
                 .map_err(Failure::usage)?
                 .unwrap_or_else(LabelIds::paper),
-            labels_dir: None,
+            labels_dir: a.labels_dir.clone(),
+            labels_csv: a.labels_csv.clone(),
             splits: a.splits.clone(),
         },
     })

@@ -10,7 +10,9 @@
 //! perfect-inpainter ceiling of the evaluation can use it.
 //!
 //! Masks, as the paper's `load_masks`: background and kidney, then for the real-tumour task
-//! tumour and cyst; for the synthetic task the synthetic tumour last.
+//! tumour and cyst; for the synthetic task the synthetic tumour; for slice labels from a CSV
+//! the tumour when the case's label map has tumour voxels (else none). The ground truth the
+//! evaluation scores against is mask [`TUMOUR_MASK`] when a sample has it.
 
 use super::augment::Augment;
 use super::cache::{CachedCase, Slicing};
@@ -18,21 +20,28 @@ use super::layout::{Case, LabelIds, Split};
 use super::loader::{Item, SliceSource};
 use super::preprocessing::{to_model_size, window_slice};
 use super::resize::resize_nearest;
+use super::slice_labels::{case_name, SliceKey, SliceLabels};
 use super::slices::Provenance;
 use super::tumour::{insert, Outcome, TumourParams};
 use super::window::Window;
 use crate::rng::Rng;
 use crate::{Error, Result};
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The index of the tumour (the evaluation's ground truth) among a sample's masks.
+pub const TUMOUR_MASK: usize = 2;
 
 /// What the image-level label means.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Task {
     /// The paper's synthetic task: a tumour inserted with the given parameters (their
     /// `spacing_mm` is replaced by each case's in-plane spacing).
     Synthetic(TumourParams),
     /// Real tumours: label 1 when the slice has more than `threshold` native tumour pixels.
     RealTumour { threshold: usize },
+    /// Image-level labels from a CSV: only the labelled slices, with their labels.
+    SliceLabels(Arc<SliceLabels>),
 }
 
 /// How tumours are drawn.
@@ -78,8 +87,16 @@ pub struct SliceDataset {
     cases: Vec<CachedCase>,
     index: Vec<(u32, u32)>,
     labels: Option<Vec<u8>>,
+    /// Per case: its label map holds tumour voxels (slice labels: its masks are known).
+    tumour_known: Vec<bool>,
+    /// Labelled slices dropped for having fewer organ pixels than the kidney filter keeps.
+    pub below_filter: usize,
     cfg: DatasetConfig,
 }
+
+/// The labelled slices of one case: (cache slot, label) and how many labelled slices were
+/// below the kidney filter.
+type Picked = (Vec<(u32, u8)>, usize);
 
 impl SliceDataset {
     /// Opens (building where needed) the slice caches of `cases` restricted to `split` (None:
@@ -100,27 +117,51 @@ impl SliceDataset {
                 "dataset: no case in split {split:?}"
             )));
         }
+        let csv = match &cfg.task {
+            Task::SliceLabels(l) => Some(l.clone()),
+            _ => None,
+        };
         let mut opened = Vec::with_capacity(chosen.len());
-        let mut index = Vec::new();
+        let (mut index, mut labels, mut below_filter) = (Vec::new(), Vec::new(), 0);
+        let mut tumour_known = Vec::new();
         for (ci, case) in chosen.iter().enumerate() {
             let cached = CachedCase::open_or_build(&cfg.cache_dir, case, &cfg.slicing)?;
-            index.extend((0..cached.len()).map(|s| (ci as u32, s as u32)));
+            match &csv {
+                None => index.extend((0..cached.len()).map(|s| (ci as u32, s as u32))),
+                Some(l) => {
+                    let (picked, below) = labelled_slices(l, case, &cached, &cfg)?;
+                    below_filter += below;
+                    index.extend(picked.iter().map(|&(s, _)| (ci as u32, s)));
+                    labels.extend(picked.iter().map(|&(_, y)| y));
+                }
+            }
+            tumour_known.push(csv.is_none() || has_tumour(&cached, &cfg.labels.tumour)?);
             opened.push(cached);
         }
         if index.is_empty() {
-            return Err(Error::Invalid(format!(
-                "dataset: none of the {} cases has a slice with more than {} kidney pixels",
-                chosen.len(),
-                cfg.slicing.threshold_at_1_5mm
-            )));
+            return Err(Error::Invalid(match &csv {
+                Some(l) => format!(
+                    "dataset: none of the {} cases has a slice labelled in {} with more than {} kidney pixels",
+                    chosen.len(),
+                    l.path.display(),
+                    cfg.slicing.threshold_at_1_5mm
+                ),
+                None => format!(
+                    "dataset: none of the {} cases has a slice with more than {} kidney pixels",
+                    chosen.len(),
+                    cfg.slicing.threshold_at_1_5mm
+                ),
+            }));
         }
         let mut ds = SliceDataset {
             cases: opened,
             index,
-            labels: None,
+            labels: csv.is_some().then_some(labels),
+            tumour_known,
+            below_filter,
             cfg,
         };
-        if let Task::RealTumour { threshold } = ds.cfg.task {
+        if let Task::RealTumour { threshold } = ds.cfg.task.clone() {
             let mut labels = Vec::with_capacity(ds.index.len());
             for &(c, s) in &ds.index {
                 let (_, ids) = ds.cases[c as usize].read(s as usize)?;
@@ -133,6 +174,20 @@ impl SliceDataset {
             ds.labels = Some(labels);
         }
         Ok(ds)
+    }
+
+    /// Whether some abnormal sample has a ground-truth tumour mask (slice labels from a CSV
+    /// over label maps without tumour ids have none: IoU and Dice cannot be computed).
+    pub fn has_tumour_masks(&self) -> bool {
+        match &self.cfg.task {
+            Task::SliceLabels(_) => self.tumour_known.iter().any(|&k| k),
+            _ => true,
+        }
+    }
+
+    /// The image-level labels when they are known up front (real tumours, slice labels).
+    pub fn known_labels(&self) -> Option<&[u8]> {
+        self.labels.as_deref()
     }
 
     pub fn len(&self) -> usize {
@@ -170,8 +225,9 @@ impl SliceDataset {
         };
         let kidney = has(&self.cfg.labels.kidney);
         let background: Vec<u8> = ids.iter().map(|&v| (v == 0) as u8).collect();
-        let (mut image, mut masks, label, outcome) = match self.cfg.task {
-            Task::Synthetic(mut prm) => {
+        let (mut image, mut masks, label, outcome) = match &self.cfg.task {
+            Task::Synthetic(prm) => {
+                let mut prm = *prm;
                 prm.spacing_mm = case.header.spacing[0].min(case.header.spacing[1]) as f64;
                 let mut fixed;
                 let r = match self.cfg.tumours {
@@ -189,6 +245,14 @@ impl SliceDataset {
                     label,
                     Some(syn.outcome),
                 )
+            }
+            Task::SliceLabels(_) => {
+                let mut masks = vec![background, kidney];
+                if self.tumour_known[c as usize] {
+                    masks.push(has(&self.cfg.labels.tumour));
+                }
+                let label = self.labels.as_ref().expect("built in open")[i];
+                (clean.clone(), masks, label, None)
             }
             Task::RealTumour { .. } => {
                 let tumour = has(&self.cfg.labels.tumour);
@@ -239,6 +303,124 @@ impl SliceDataset {
             ..n
         })
     }
+}
+
+/// Whether any kept slice of `case` holds one of the `tumour` ids.
+fn has_tumour(case: &CachedCase, tumour: &[u32]) -> Result<bool> {
+    for s in 0..case.len() {
+        if case
+            .read(s)?
+            .1
+            .iter()
+            .any(|&v| tumour.contains(&(v as u32)))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The slices of `case` that `labels` labels, as (cache slot, label), and how many labelled
+/// slices the kidney filter dropped. A labelled slice that does not exist, that has no organ
+/// voxel, or a UID that is not in the series is an error naming the CSV's row.
+fn labelled_slices(
+    labels: &SliceLabels,
+    case: &Case,
+    cached: &CachedCase,
+    cfg: &DatasetConfig,
+) -> Result<Picked> {
+    let name = case_name(&case.id);
+    let Some(rows) = labels.cases.get(name) else {
+        return Ok((Vec::new(), 0));
+    };
+    let kept: std::collections::HashMap<usize, u32> = (0..cached.len())
+        .map(|s| (cached.provenance(s).index, s as u32))
+        .collect();
+    let mut organ: Option<Vec<usize>> = None;
+    let mut uids: Option<Vec<String>> = None;
+    let (mut picked, mut below) = (Vec::new(), 0);
+    for (key, l) in rows {
+        let index = match key {
+            SliceKey::Every => {
+                let mut all: Vec<(&usize, &u32)> = kept.iter().collect();
+                all.sort();
+                picked.extend(all.into_iter().map(|(_, &s)| (s, l.label)));
+                continue;
+            }
+            SliceKey::Index(k) => *k,
+            SliceKey::Uid(u) => {
+                if uids.is_none() {
+                    if !case.image.is_dir() {
+                        return Err(labels.row_error(
+                            name,
+                            key,
+                            format!("a sop_instance_uid, but case {name} is not a DICOM series"),
+                        ));
+                    }
+                    uids = Some(super::dicom::slice_uids(&case.image, None)?);
+                }
+                let found = uids.as_ref().and_then(|v| v.iter().position(|x| x == u));
+                found.ok_or_else(|| {
+                    labels.row_error(
+                        name,
+                        key,
+                        format!(
+                            "no slice of series {} has SOP Instance UID {u}",
+                            case.image.display()
+                        ),
+                    )
+                })?
+            }
+        };
+        if let Some(&s) = kept.get(&index) {
+            picked.push((s, l.label));
+            continue;
+        }
+        if organ.is_none() {
+            organ = Some(organ_voxels(case, cfg)?);
+        }
+        let counts = organ.as_ref().expect("read above");
+        match counts.get(index) {
+            None => {
+                return Err(labels.row_error(
+                    name,
+                    key,
+                    format!(
+                        "case {name} has no slice {index} (it has {} along the axial axis)",
+                        counts.len()
+                    ),
+                ))
+            }
+            Some(0) => {
+                return Err(labels.row_error(
+                    name,
+                    key,
+                    format!(
+                        "slice {index} of case {name} has no organ voxels (label ids {:?} in {})",
+                        cfg.labels.kidney,
+                        case.labels.display()
+                    ),
+                ))
+            }
+            Some(_) => below += 1,
+        }
+    }
+    Ok((picked, below))
+}
+
+/// The organ (kidney id) voxels of each slice of `case` along the slicing axis.
+fn organ_voxels(case: &Case, cfg: &DatasetConfig) -> Result<Vec<usize>> {
+    let v = super::nifti::read_volume(&case.labels)?;
+    let axis = cfg.slicing.axis;
+    let d = v.dims;
+    let mut counts = vec![0usize; d[axis]];
+    for (i, &x) in v.data.iter().enumerate() {
+        if cfg.slicing.kidney.contains(&(x as u32)) {
+            let at = [i % d[0], i / d[0] % d[1], i / (d[0] * d[1])];
+            counts[at[axis]] += 1;
+        }
+    }
+    Ok(counts)
 }
 
 impl SliceSource for SliceDataset {

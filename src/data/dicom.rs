@@ -110,6 +110,8 @@ struct SliceHeader {
     intercept: f64,
     /// SliceThickness (1 mm when absent): the slice spacing of a one-slice series.
     thickness: f64,
+    /// SOPInstanceUID (empty when absent): how a slice-label CSV may name the slice.
+    sop_uid: String,
 }
 
 /// Reads `path`'s header (up to the pixel data); an error only for a file that is not readable
@@ -129,7 +131,10 @@ fn read_file(path: &Path) -> Result<SliceFile> {
     Ok(SliceFile {
         series: text(tags::SERIES_INSTANCE_UID).unwrap_or_default(),
         scout: text(tags::IMAGE_TYPE).is_some_and(|t| t.to_ascii_uppercase().contains("LOCALIZER")),
-        slice: slice_header(&obj, path),
+        slice: slice_header(&obj, path).map(|h| SliceHeader {
+            sop_uid: text(tags::SOP_INSTANCE_UID).unwrap_or_default(),
+            ..h
+        }),
     })
 }
 
@@ -228,6 +233,7 @@ fn slice_header(obj: &dicom_object::DefaultDicomObject, path: &Path) -> Result<S
         slope: float(tags::RESCALE_SLOPE, "RescaleSlope", 1.0)?,
         intercept: float(tags::RESCALE_INTERCEPT, "RescaleIntercept", 0.0)?,
         thickness: float(tags::SLICE_THICKNESS, "SliceThickness", 1.0)?,
+        sop_uid: String::new(),
     })
 }
 
@@ -310,9 +316,16 @@ fn norm(a: [f64; 3]) -> f64 {
     dot(a, a).sqrt()
 }
 
-/// Reads the CT series in `dir` (the one with SeriesInstanceUID `series` when the folder holds
-/// several) as a volume on dcm2niix's grid, in HU.
-pub fn read_series(dir: &Path, series: Option<&str>) -> Result<Volume> {
+/// A series' row and column directions and its slice normal (patient coordinates).
+type Directions = [[f64; 3]; 3];
+
+/// The slices of the series in `dir` (the one with SeriesInstanceUID `series` when the folder
+/// holds several), checked alike and sorted along the slice normal (ascending: the volume's z),
+/// with their directions.
+fn series_slices(
+    dir: &Path,
+    series: Option<&str>,
+) -> Result<(Vec<SliceHeader>, Directions)> {
     let all = headers(dir)?;
     let groups = group(&all);
     let uid = match series {
@@ -407,6 +420,24 @@ pub fn read_series(dir: &Path, series: Option<&str>) -> Result<Volume> {
         }
     }
     slices.sort_by(|a, b| dot(a.position, n).total_cmp(&dot(b.position, n)));
+    Ok((slices, [r, c, n]))
+}
+
+/// The SOPInstanceUID of each slice of the series in `dir`, in the order of the volume's z
+/// ([`read_series`]): how a slice-label CSV's `sop_instance_uid` finds its slice index.
+pub fn slice_uids(dir: &Path, series: Option<&str>) -> Result<Vec<String>> {
+    Ok(series_slices(dir, series)?
+        .0
+        .into_iter()
+        .map(|h| h.sop_uid)
+        .collect())
+}
+
+/// Reads the CT series in `dir` (the one with SeriesInstanceUID `series` when the folder holds
+/// several) as a volume on dcm2niix's grid, in HU.
+pub fn read_series(dir: &Path, series: Option<&str>) -> Result<Volume> {
+    let (slices, [r, c, n]) = series_slices(dir, series)?;
+    let first = slices[0].clone();
     let nz = slices.len();
     let mut steps = Vec::with_capacity(nz.saturating_sub(1));
     for w in slices.windows(2) {

@@ -127,9 +127,11 @@ fn need(path: PathBuf, what: &str) -> Result<PathBuf> {
     }
 }
 
-/// Finds the cases of `root` laid out as `kind`. `labels_dir` names the parallel label folder of
-/// the TotalSegmentator layout (default `nnUNet_predictions`).
-pub fn discover(kind: LayoutKind, root: &Path, labels_dir: Option<&str>) -> Result<Vec<Case>> {
+/// Finds the cases of `root` laid out as `kind`. `labels_dir` (relative: under `root`) holds the
+/// label maps instead of the layout's own place: `<dir>/<case>.nii.gz` for KiTS and nnU-Net,
+/// the image's name for TotalSegmentator (whose default folder is `nnUNet_predictions`).
+pub fn discover(kind: LayoutKind, root: &Path, labels_dir: Option<&Path>) -> Result<Vec<Case>> {
+    let own_labels = labels_dir.map(|d| root.join(d));
     if !root.is_dir() {
         return Err(Error::Format(format!(
             "dataset folder {} does not exist",
@@ -151,7 +153,10 @@ pub fn discover(kind: LayoutKind, root: &Path, labels_dir: Option<&str>) -> Resu
                     } else {
                         need(d.join("imaging.nii.gz"), "KiTS image")?
                     };
-                    let labels = need(d.join("segmentation.nii.gz"), "KiTS segmentation")?;
+                    let labels = match &own_labels {
+                        Some(dir) => need(dir.join(format!("{name}.nii.gz")), "label map")?,
+                        None => need(d.join("segmentation.nii.gz"), "KiTS segmentation")?,
+                    };
                     cases.push(Case {
                         id: name,
                         image,
@@ -162,7 +167,8 @@ pub fn discover(kind: LayoutKind, root: &Path, labels_dir: Option<&str>) -> Resu
             }
         }
         LayoutKind::NnUnet => {
-            let (imgs, labs) = (root.join("imagesTr"), root.join("labelsTr"));
+            let imgs = root.join("imagesTr");
+            let labs = own_labels.clone().unwrap_or_else(|| root.join("labelsTr"));
             for p in entries(&imgs)? {
                 let name = p
                     .file_name()
@@ -185,7 +191,9 @@ pub fn discover(kind: LayoutKind, root: &Path, labels_dir: Option<&str>) -> Resu
             }
         }
         LayoutKind::TotalSegmentator => {
-            let labels_root = root.join(labels_dir.unwrap_or("nnUNet_predictions"));
+            let labels_root = own_labels
+                .clone()
+                .unwrap_or_else(|| root.join("nnUNet_predictions"));
             for (folder, split) in [("train", Split::Train), ("test", Split::Test)] {
                 let dir = root.join(folder);
                 if !dir.is_dir() {

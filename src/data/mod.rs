@@ -19,6 +19,7 @@ pub mod phantom;
 pub mod preprocessing;
 pub mod resize;
 pub mod scan;
+pub mod slice_labels;
 pub mod slices;
 pub mod tumour;
 pub mod window;

@@ -21,8 +21,14 @@ pub struct DataSource {
     pub root: Option<PathBuf>,
     pub layout: LayoutKind,
     pub labels: LabelIds,
-    /// A folder of label maps other than the layout's default (TotalSegmentator layout).
-    pub labels_dir: Option<String>,
+    /// The folder of the label maps when not the layout's own (`--labels-dir`): in every
+    /// layout the maps are `<dir>/<case>.nii.gz` by the images' case names (the
+    /// TotalSegmentator layout: the image's file name, a series folder's name + `.nii.gz`).
+    pub labels_dir: Option<PathBuf>,
+    /// Image-level slice labels (`--labels-csv`): the classifier's labels instead of tumour
+    /// label maps or synthetic tumours.
+    #[serde(default)]
+    pub labels_csv: Option<PathBuf>,
     /// `train_scans.csv` / `test_scans.csv` folder for layouts without split folders.
     pub splits: Option<PathBuf>,
 }
@@ -34,6 +40,8 @@ impl DataSource {
         Ok(DataSource {
             root: self.root.as_deref().map(absolute).transpose()?,
             splits: self.splits.as_deref().map(absolute).transpose()?,
+            labels_dir: self.labels_dir.as_deref().map(absolute).transpose()?,
+            labels_csv: self.labels_csv.as_deref().map(absolute).transpose()?,
             ..self.clone()
         })
     }
@@ -44,6 +52,7 @@ impl DataSource {
             layout: LayoutKind::TotalSegmentator,
             labels: LabelIds::paper(),
             labels_dir: None,
+            labels_csv: None,
             splits: None,
         }
     }

@@ -2,6 +2,7 @@
 
 use super::difference::mask_of;
 use super::metrics::{roc_auc, BinaryCounts, Confusion};
+use crate::data::dataset::TUMOUR_MASK;
 use crate::data::loader::Loader;
 use crate::io::figures::Panel;
 use crate::models::{counterfactual, counterfactual_as_trained};
@@ -94,6 +95,9 @@ impl ClassifierReport {
 pub struct CoinReport {
     pub slices: usize,
     pub abnormal_slices: usize,
+    /// Abnormal slices with a ground-truth tumour mask: what IoU, Dice and the ceiling pool
+    /// (0: they are not computable, and reported as 0).
+    pub masked_slices: usize,
     /// Pooled IoU and Dice of `|x − x_cf| > threshold` on ground-truth-abnormal slices.
     pub iou: f64,
     pub dice: f64,
@@ -163,7 +167,9 @@ pub struct EvalSlice {
 }
 
 /// COIN (and the classifier) on every sample of `loader`'s epoch 0. The ground-truth mask is
-/// each sample's last mask (the synthetic tumour, or the tumour for real data).
+/// each sample's tumour mask ([`TUMOUR_MASK`]: the synthetic tumour, or the tumour for real
+/// data); abnormal slices without one (slice labels over organ-only label maps) count in
+/// everything but IoU, Dice and the ceiling.
 pub fn evaluate_coin(
     nets: &CoinNets,
     f: &ResNet18,
@@ -213,7 +219,10 @@ fn evaluate(
         let hw = rows * cols;
         for i in 0..n {
             let at = i * hw..(i + 1) * hw;
-            let truth = b.masks[i].last().map(|m| m.as_slice()).unwrap_or(&[]);
+            let truth = b.masks[i]
+                .get(TUMOUR_MASK)
+                .map(|m| m.as_slice())
+                .unwrap_or(&[]);
             let view = SliceView {
                 index: b.indices[i],
                 rows,
@@ -293,12 +302,16 @@ impl Tally {
         self.flipped_abnormal += (s.p_cf < 0.5) as usize;
         self.abnormal_px += hw as u64;
         self.abnormal_changed += mask_of(s.x, s.x_cf, cfg.threshold).filter(|&c| c).count() as u64;
+        if s.truth.is_empty() {
+            return Ok(()); // no tumour mask: nothing to score it against
+        }
         if s.truth.len() != hw {
             return Err(crate::Error::Shape(format!(
                 "evaluate: sample {} has no {}×{} ground-truth mask",
                 s.index, s.rows, s.cols
             )));
         }
+        r.masked_slices += 1;
         r.confusion.add(pred, s.truth.iter().map(|&t| t > 0));
         match s.clean {
             Some(cl) => self.ceiling.add(
@@ -337,7 +350,7 @@ impl Tally {
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         r.iou = r.confusion.iou();
         r.dice = r.confusion.dice();
-        r.ceiling_iou = (!self.no_ceiling && r.abnormal_slices > 0).then(|| self.ceiling.iou());
+        r.ceiling_iou = (!self.no_ceiling && r.masked_slices > 0).then(|| self.ceiling.iou());
         r.validity = (self.confident > 0).then(|| self.valid as f64 / self.confident as f64);
         r.flip_rate = ratio(self.flipped as f64, r.slices as f64);
         r.changed_pixels_normal = ratio(self.normal_changed as f64, self.normal_px as f64);

@@ -36,6 +36,10 @@ pub struct CoinState {
     pub best_label_free: Option<f64>,
     #[serde(default)]
     pub best_label_free_step: u64,
+    /// The selection that chooses the run's model (the configured one, or label-free when the
+    /// validation split has no tumour masks); None: the last step's.
+    #[serde(default)]
+    pub select: Option<CoinSelect>,
     /// The stage's wall-clock budget, fixed when it starts (`coin.budget_s`, shortened to what
     /// `total_budget_s` leaves after the data and the classifier); kept for a resumed run.
     #[serde(default)]
@@ -183,7 +187,6 @@ impl Stage<'_> {
         state: &mut CoinState,
         bar: &Progress,
     ) -> Result<()> {
-        let c = &self.cfg().coin;
         let r = evaluate_coin(
             averaged.map_or(nets, |a| &a.nets),
             &f.net,
@@ -199,7 +202,7 @@ impl Stage<'_> {
             &r.panels,
         )?;
         self.run.log(json!({"stage": "counterfactual", "step": state.step, "event": "validation", "t": state.seconds,
-            "val_iou": r.iou, "val_dice": r.dice, "val_validity": r.validity, "val_ceiling_iou": r.ceiling_iou,
+            "val_iou": (r.masked_slices > 0).then_some(r.iou), "val_dice": (r.masked_slices > 0).then_some(r.dice), "val_validity": r.validity, "val_ceiling_iou": r.ceiling_iou,
             "val_changed_pixels_normal": r.changed_pixels_normal,
             "val_changed_pixels_abnormal": r.changed_pixels_abnormal, "val_flip_abnormal": r.flip_rate_abnormal,
             "val_label_free": r.label_free_score}))?;
@@ -210,7 +213,7 @@ impl Stage<'_> {
             r.ceiling_iou.map_or("n/a".into(), |v| format!("{v:.3}")),
             r.validity.map_or("n/a".into(), |v| format!("{v:.3}"))
         ));
-        for &select in c.select.tracked() {
+        for &select in &self.selections {
             let score = match select {
                 CoinSelect::LabelFree => r.label_free_score,
                 _ => r.iou,

@@ -10,6 +10,7 @@ use crate::data::layout::{discover, Case, Split};
 use crate::data::orientation::{slice_orientation, SliceOrientation};
 use crate::data::phantom::{write_dataset, PhantomSpec};
 use crate::data::preprocessing::{absolute, DataSource, Preprocessing};
+use crate::data::slice_labels::{case_name, SliceLabels};
 use crate::data::slices::KIDNEY_PIXELS_AT_1_5MM;
 use crate::data::tumour::TumourParams;
 use crate::data::window::{fingerprint, Fingerprint};
@@ -175,6 +176,43 @@ fn window_of(
     Ok((window, fp, orientation))
 }
 
+/// The slice labels of `csv` as the datasets' task, every case it names checked against the
+/// data's cases.
+fn slice_label_task(csv: &Path, all: &[Case]) -> Result<Task> {
+    let labels = SliceLabels::read(csv)?;
+    labels.check_cases(all.iter().map(|c| case_name(&c.id)))?;
+    println!(
+        "data: slice labels from {} ({} cases; the data's task setting is not used)",
+        csv.display(),
+        labels.cases.len()
+    );
+    Ok(Task::SliceLabels(Arc::new(labels)))
+}
+
+/// Each split of a CSV-labelled run needs both classes; labelled slices below the kidney
+/// filter are dropped with a counted warning.
+fn check_slice_labels(l: &SliceLabels, splits: [&Arc<SliceDataset>; 3]) -> Result<()> {
+    for (name, ds) in ["training", "validation", "test"].iter().zip(splits) {
+        let labels = ds.known_labels().unwrap_or_default();
+        let abnormal = labels.iter().filter(|&&y| y == 1).count();
+        if abnormal == 0 || abnormal == labels.len() {
+            return Err(Error::Invalid(format!(
+                "{}: the {name} split's {} labelled slices are all {} (each split needs normal and abnormal slices; the validation split is drawn from the training patients, the test split is the test folder's or --splits list's)",
+                l.path.display(),
+                labels.len(),
+                if abnormal == 0 { "normal" } else { "abnormal" }
+            )));
+        }
+        if ds.below_filter > 0 {
+            eprintln!(
+                "WARNING: {} labelled slices of the {name} split have fewer organ pixels than the kidney filter keeps; they are not used",
+                ds.below_filter
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Everything the stages need from the data.
 /// The slice cache lives in `<data root>/.coin-cache`, shared by every run on those data.
 pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>) -> Result<Splits> {
@@ -185,9 +223,10 @@ pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>)
     let axis = src.layout.axial_axis();
     let kidney = src.labels.kidney.clone();
     let (window, fp, orientation) = window_of(cfg, saved, &train_cases, axis, &kidney)?;
-    let task = match cfg.data.task {
-        TaskKind::Synthetic => Task::Synthetic(TumourParams::default()),
-        TaskKind::Real => Task::RealTumour {
+    let task = match (&src.labels_csv, cfg.data.task) {
+        (Some(csv), _) => slice_label_task(csv, &all)?,
+        (None, TaskKind::Synthetic) => Task::Synthetic(TumourParams::default()),
+        (None, TaskKind::Real) => Task::RealTumour {
             threshold: cfg.data.real_threshold,
         },
     };
@@ -229,6 +268,9 @@ pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>)
         },
         false,
     )?;
+    if let Task::SliceLabels(l) = &base.task {
+        check_slice_labels(l, [&train, &val, &test])?;
+    }
     let counts = [train.len(), val.len(), test.len()];
     let orientation = match orientation {
         Some(o) => o,

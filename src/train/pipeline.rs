@@ -8,7 +8,7 @@ use super::classifier_stage::ClassifierState;
 use super::coin_stage::CoinState;
 use super::data_setup::{prepare, Splits};
 use super::memory::check_memory;
-use super::preset::RunConfig;
+use super::preset::{CoinSelect, RunConfig};
 use super::run_folder::{
     load_model_nets, selection_checkpoint, Outcome, Phase, RunDir, RunRecord, RunState,
     SelectionResult, Summary,
@@ -82,6 +82,8 @@ struct Session<'a> {
     resumed: Option<(PathBuf, RunState)>,
     t_all: Instant,
     seconds: super::run_folder::Seconds,
+    /// The selections the counterfactual stage keeps, the one choosing the model first.
+    selections: Vec<CoinSelect>,
 }
 
 impl<'a> Session<'a> {
@@ -118,6 +120,7 @@ impl<'a> Session<'a> {
             splits.counts[0], splits.counts[1], splits.counts[2], prep.data_root.display(), prep.window_hu[0], prep.window_hu[1], cfg.data.size
         );
         check_memory(cfg)?;
+        let selections = selections(cfg, &splits);
         let record = RunRecord {
             config: cfg.clone(),
             preprocessing: prep,
@@ -131,6 +134,7 @@ impl<'a> Session<'a> {
             resumed,
             t_all,
             seconds: Default::default(),
+            selections,
         })
     }
 
@@ -147,6 +151,7 @@ impl<'a> Session<'a> {
             device: self.o.device,
             train: train.clone(),
             val: self.splits.val.clone(),
+            selections: self.selections.clone(),
         }
     }
 
@@ -291,6 +296,7 @@ impl<'a> Session<'a> {
                 },
             );
         }
+        st.select = self.selections.first().copied();
         let stage = self.stage(&self.splits.train_plain);
         let st = stage.run_coin(nets, step, averaged.as_mut(), f, st)?;
         self.seconds.counterfactual = Some(st.seconds);
@@ -303,8 +309,7 @@ impl<'a> Session<'a> {
             self.o.cfg.coin.method.label(),
             st.seconds
         );
-        let select = self.o.cfg.coin.select;
-        if let Some((score, chosen)) = st.best(select) {
+        if let Some((select, (score, chosen))) = st.select.and_then(|s| Some((s, st.best(s)?))) {
             let folder = selection_checkpoint(&self.run.path, select)?;
             RunDir::restore(&folder, &mut [(&nets.eg, None), (&nets.d, None)])?;
             if let Some(a) = &averaged {
@@ -392,7 +397,7 @@ impl<'a> Session<'a> {
     ) -> Result<Vec<SelectionResult>> {
         let cfg = &self.o.cfg;
         let mut out = Vec::new();
-        for &select in cfg.coin.select.tracked() {
+        for &select in &self.selections {
             let Ok(folder) = selection_checkpoint(&self.run.path, select) else {
                 continue;
             };
@@ -403,8 +408,8 @@ impl<'a> Session<'a> {
             out.push(SelectionResult {
                 select,
                 step,
-                test_iou: r.iou,
-                test_dice: r.dice,
+                test_iou: (r.masked_slices > 0).then_some(r.iou),
+                test_dice: (r.masked_slices > 0).then_some(r.dice),
                 validity: r.validity,
             });
         }
@@ -420,6 +425,25 @@ impl<'a> Session<'a> {
         write_atomic(&self.run.path.join("summary.json"), text.as_bytes())?;
         Ok(s)
     }
+}
+
+/// The selections the run keeps ([`CoinSelect::tracked`]), saying what the data leave out:
+/// without tumour masks in the validation split the label-free selection chooses the model,
+/// and without them in the test split IoU and Dice are not computed.
+fn selections(cfg: &RunConfig, splits: &Splits) -> Vec<CoinSelect> {
+    let masks = splits.val.has_tumour_masks();
+    if !masks {
+        println!(
+            "data: the validation split has no tumour masks: no validation IoU, Dice or ceiling"
+        );
+        if cfg.coin.select == CoinSelect::BestValIou {
+            println!("counterfactual: selection best-val-iou needs them, so the label-free selection chooses the model (coin.select = \"label-free\")");
+        }
+    }
+    if !splits.test.has_tumour_masks() {
+        println!("data: the test split has no tumour masks: no test IoU, Dice or ceiling (validity, flip rate and the classifier's scores are computed)");
+    }
+    cfg.coin.select.tracked(masks)
 }
 
 /// The counterfactual stage of the run a classifier is borrowed from (`--classifier RUN_DIR`):

@@ -175,13 +175,17 @@ pub enum CoinSelect {
 }
 
 impl CoinSelect {
-    /// The selections a run with `select` keeps: its own, and for comparison the other one
-    /// when the run selects at all (the final table sets them side by side).
-    pub fn tracked(self) -> &'static [CoinSelect] {
-        match self {
-            CoinSelect::Last => &[],
-            CoinSelect::BestValIou => &[CoinSelect::BestValIou, CoinSelect::LabelFree],
-            CoinSelect::LabelFree => &[CoinSelect::LabelFree, CoinSelect::BestValIou],
+    /// The selections a run configured with `select` keeps, the one that chooses its model
+    /// first: its own and, for comparison, the other. Without tumour masks in the validation
+    /// split there is no validation IoU, so the label-free selection alone (also in place of
+    /// `best-val-iou`).
+    pub fn tracked(self, masks: bool) -> Vec<CoinSelect> {
+        use CoinSelect::*;
+        match (self, masks) {
+            (Last, _) => vec![],
+            (BestValIou, true) => vec![BestValIou, LabelFree],
+            (LabelFree, true) => vec![LabelFree, BestValIou],
+            (_, false) => vec![LabelFree],
         }
     }
     /// The run folder's sub-folder that holds this selection's model (None: the latest

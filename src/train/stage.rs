@@ -18,6 +18,9 @@ pub struct Stage<'a> {
     pub device: Device,
     pub train: Arc<SliceDataset>,
     pub val: Arc<SliceDataset>,
+    /// The selections the counterfactual stage keeps, the one choosing the model first
+    /// ([`super::CoinSelect::tracked`]).
+    pub selections: Vec<super::CoinSelect>,
 }
 
 impl Stage<'_> {

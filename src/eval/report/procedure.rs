@@ -60,6 +60,12 @@ pub fn run(o: &EvalOptions) -> Result<Report> {
         &o.eval,
     )?;
     let seconds = t.elapsed().as_secs_f64();
+    if report.masked_slices == 0 {
+        return Err(crate::Error::Invalid(format!(
+            "the test split's {} abnormal slices have no tumour masks, so no method can be scored              (IoU, Dice, the baselines); the run's summary.json has its validity, flip rate and              classifier scores. Label maps with tumour ids (train --labels) give the masks.",
+            report.abnormal_slices
+        )));
+    }
     println!(
         "{} on {} test slices ({} abnormal): IoU {:.4} in {seconds:.1} s",
         o.model.name, report.slices, report.abnormal_slices, report.iou

@@ -58,8 +58,9 @@ pub struct Outcome {
 pub struct SelectionResult {
     pub select: CoinSelect,
     pub step: u64,
-    pub test_iou: f64,
-    pub test_dice: f64,
+    /// None without tumour masks in the test split.
+    pub test_iou: Option<f64>,
+    pub test_dice: Option<f64>,
     pub validity: Option<f64>,
 }
 
@@ -112,9 +113,11 @@ impl Summary {
             selections,
         } = out;
         let t = test.as_ref();
+        // IoU and Dice need tumour masks in the test split.
+        let masked = t.filter(|r| r.masked_slices > 0);
         Summary {
-            test_iou: t.map(|r| r.iou),
-            test_dice: t.map(|r| r.dice),
+            test_iou: masked.map(|r| r.iou),
+            test_dice: masked.map(|r| r.dice),
             counterfactual_validity: t.and_then(|r| r.validity),
             flip_rate: t.map(|r| r.flip_rate),
             classifier_accuracy: t.map(|r| r.classifier.accuracy),
@@ -124,16 +127,26 @@ impl Summary {
             changed_pixels_normal: t.map(|r| r.changed_pixels_normal),
             test_slices: t.map(|r| r.slices),
             test_abnormal_slices: t.map(|r| r.abnormal_slices),
-            layercam_iou: layercam.as_ref().map(|r| r.iou),
-            layercam_dice: layercam.as_ref().map(|r| r.dice),
+            layercam_iou: layercam
+                .as_ref()
+                .filter(|_| masked.is_some())
+                .map(|r| r.iou),
+            layercam_dice: layercam
+                .as_ref()
+                .filter(|_| masked.is_some())
+                .map(|r| r.dice),
             threshold: cfg.eval.threshold,
             saliency_threshold: cfg.eval.saliency_threshold,
             seconds,
             coin_steps: coin.as_ref().map(|c| c.step),
-            coin_select: cfg.coin.select,
+            // The selection that chose (label-free in place of best-val-iou without masks).
+            coin_select: coin
+                .as_ref()
+                .and_then(|c| c.select)
+                .unwrap_or(cfg.coin.select),
             coin_chosen_step: coin
                 .as_ref()
-                .map(|c| c.best(cfg.coin.select).map_or(c.step, |b| b.1)),
+                .map(|c| c.select.and_then(|s| c.best(s)).map_or(c.step, |b| b.1)),
             selections,
             preset: cfg.name.clone(),
             device: device.to_string(),

@@ -78,7 +78,12 @@ fn checkpoint_folder(run: &Path, checkpoint: Option<&Path>) -> Result<PathBuf> {
             // The selection the run was configured with (its latest checkpoint says), when
             // that selection kept a model.
             let last = latest(run)?;
-            let select = RunState::read(&last)?.record.config.coin.select;
+            let state = RunState::read(&last)?;
+            let select = match &state.phase {
+                super::Phase::Counterfactual(s) => s.select,
+                _ => None,
+            }
+            .unwrap_or(state.record.config.coin.select);
             Ok(selection_checkpoint(run, select).unwrap_or(last))
         }
     }
