@@ -129,6 +129,9 @@ def row_of(run, arm, dataset, seed, seconds):
         "coin_steps": s["coin_steps"], "chosen_step": chosen,
         "val_iou_at_chosen": dict(val).get(chosen),
         "val_iou_mean_jump": statistics.mean(jumps) if jumps else None,
+        # How far validation IoU fell, summed over the validations where it fell (0: it never
+        # went down): the oscillation, apart from the trend.
+        "val_iou_drops": sum(max(0.0, a[1] - b[1]) for a, b in zip(val, val[1:])),
         # Every selection the run kept, scored on the test split (label-free beside val IoU).
         "selections": {x["select"]: {"step": x["step"], "test_iou": x["test_iou"]}
                        for x in s.get("selections", [])},
@@ -165,6 +168,7 @@ def table(rows, expected):
             ("classifier test acc.", "classifier_test_accuracy"), ("COIN steps", "coin_steps"),
             ("chosen step", "chosen_step"), ("val IoU at chosen", "val_iou_at_chosen"),
             ("val→test gap", None), ("mean |Δ val IoU|", "val_iou_mean_jump"),
+            ("Σ val IoU drops", "val_iou_drops"),
             ("label-free: test IoU", "label-free"),
             ("seconds", "seconds")]
 

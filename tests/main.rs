@@ -1,5 +1,6 @@
 //! The engine's test suite: one binary (fast to build), one module per testing layer.
 
+mod bundle;
 mod cases;
 mod coin_nets;
 mod coin_step;

@@ -128,6 +128,12 @@ fn real_main(a: &Args) -> Result<(), Failure> {
     let model = TrainedModel::open(&a.model, checkpoint.as_deref(), device)?;
     model.config.apply_precision();
     let source = match &a.data {
+        None if model.bundle => {
+            return Err(Failure::usage(format!(
+                "{} is a model bundle, which carries no data: give --data DIR (and --layout) to evaluate it on",
+                a.model.display()
+            )))
+        }
         None => model.data.clone(),
         Some(root) => DataSource {
             root: Some(root.clone()),

@@ -6,6 +6,10 @@ use clap::Parser;
 use coin::cli::{DeviceArg, Failure};
 use coin::data::nifti::{read_volume, write_f32, write_labels};
 use coin::data::{is_series_dir, read_scan};
+use coin::eval::sidecar::{
+    components, save_preview, sha256_of, sidecar_path, FileStamp, OrientationPlan, Sidecar,
+    Software,
+};
 use coin::eval::{check_organ_mask, segment_volume, OrganMask, SegmentOptions};
 use coin::train::TrainedModel;
 use std::path::{Path, PathBuf};
@@ -85,6 +89,10 @@ struct Args {
     /// instead of writing nothing and exiting 3.
     #[arg(long)]
     allow_empty: bool,
+    /// Also write MASK.png beside each mask: the slices with the largest findings, the input
+    /// (W400 L40) with the mask's outline in red.
+    #[arg(long)]
+    preview: bool,
 }
 
 /// One volume's input and output paths.
@@ -351,6 +359,15 @@ fn segment_one(
         return Ok(false);
     }
     write_outputs(job, &seg, &v)?;
+    write_sidecar(a, model, job, &seg, &v, t.elapsed().as_secs_f64())?;
+    if a.preview {
+        save_preview(
+            &job.mask.with_file_name(preview_name(&job.mask)),
+            &v,
+            &seg.mask,
+            seg.axis,
+        )?;
+    }
     let voxels = seg.mask.iter().filter(|&&m| m > 0).count();
     let ml = voxels as f64 * v.spacing.iter().map(|&s| s as f64).product::<f64>() / 1000.0;
     let r = seg.reorientation;
@@ -366,6 +383,71 @@ fn segment_one(
         t.elapsed().as_secs_f64()
     );
     Ok(!seg.slices.is_empty())
+}
+
+/// `MASK.nii.gz` → `MASK.png`.
+fn preview_name(mask: &Path) -> String {
+    let name = mask
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    format!("{}.png", stem(&name))
+}
+
+/// `MASK.json` beside the mask: what made it (no patient-identifying tag).
+fn write_sidecar(
+    a: &Args,
+    model: &TrainedModel,
+    job: &Job,
+    seg: &coin::eval::VolumeSegmentation,
+    v: &coin::data::Volume,
+    seconds: f64,
+) -> Result<(), Failure> {
+    let files = model.model_files();
+    let model_stamp = FileStamp {
+        path: a.model.display().to_string(),
+        files: files.iter().map(|f| f.display().to_string()).collect(),
+        sha256: sha256_of(&files)?,
+    };
+    let components = components(&seg.mask, v.dims, v.spacing);
+    let voxels: usize = components.iter().map(|c| c.voxels).sum();
+    let r = seg.reorientation;
+    let sidecar = Sidecar {
+        mask: job.mask.display().to_string(),
+        input: FileStamp::of(&job.input)?,
+        organ_mask: job.organ.as_deref().map(FileStamp::of).transpose()?,
+        model: model_stamp,
+        model_step: model.step,
+        model_averaged: model.averaged,
+        software: Software::current(),
+        device: model.nets.eg.device().to_string(),
+        threshold: a.threshold.unwrap_or(model.config.eval.threshold),
+        postprocess: a.postprocess,
+        window_hu: model.prep.window_hu,
+        size: model.prep.size,
+        axis: seg.axis,
+        orientation: OrientationPlan {
+            transpose: r.transpose,
+            flip_rows: r.flip_rows,
+            flip_cols: r.flip_cols,
+            warning: seg.orientation_warning.clone(),
+        },
+        slices_processed: seg.slices.iter().map(|s| s.index).collect(),
+        slices_skipped: v.dims[seg.axis] - seg.slices.len(),
+        skipped_because: if job.organ.is_some() {
+            "fewer organ voxels in --organ-mask than training's kidney filter keeps".into()
+        } else {
+            "none skipped: no --organ-mask, every slice along the axis was segmented".into()
+        },
+        mask_voxels: voxels,
+        mask_ml: components.iter().map(|c| c.ml).sum(),
+        components,
+        seconds,
+    };
+    let text =
+        serde_json::to_string_pretty(&sidecar).map_err(|e| Failure::failed(e.to_string()))?;
+    coin::io::checkpoint::write_atomic(&sidecar_path(&job.mask), text.as_bytes())?;
+    Ok(())
 }
 
 /// Everything is computed; each file is written to a temporary name and renamed.

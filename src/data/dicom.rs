@@ -322,10 +322,7 @@ type Directions = [[f64; 3]; 3];
 /// The slices of the series in `dir` (the one with SeriesInstanceUID `series` when the folder
 /// holds several), checked alike and sorted along the slice normal (ascending: the volume's z),
 /// with their directions.
-fn series_slices(
-    dir: &Path,
-    series: Option<&str>,
-) -> Result<(Vec<SliceHeader>, Directions)> {
+fn series_slices(dir: &Path, series: Option<&str>) -> Result<(Vec<SliceHeader>, Directions)> {
     let all = headers(dir)?;
     let groups = group(&all);
     let uid = match series {

@@ -11,6 +11,7 @@ pub mod morphology;
 pub mod report;
 pub mod report_page;
 mod segmentation;
+pub mod sidecar;
 mod volume;
 
 pub use difference::{difference, mask, mask_of};

@@ -7,7 +7,7 @@ use super::difference::mask;
 use super::report::{MethodKind, MethodResult};
 use super::segmentation::EvalSlice;
 use crate::io::checkpoint::write_atomic;
-use crate::io::figures::{grey, save_grid, save_line_plot};
+use crate::io::figures::{grey, overlay, rgb, save_line_plot, save_rgb_grid, Rgb};
 use crate::{Error, Result};
 use std::path::Path;
 
@@ -81,8 +81,9 @@ fn html_table(rows: &[MethodResult]) -> String {
     s + "</table>\n"
 }
 
-/// Rows of panels for `picks` (indices into `slices`): input, counterfactual, difference, COIN
-/// mask, ground truth, then each baseline's map.
+/// Rows of panels for `picks` (indices into `slices`): input, counterfactual, difference, the
+/// COIN mask over the input against the ground truth (true positive green, false positive red,
+/// false negative blue), ground truth, then each baseline's map.
 fn panels(
     path: &Path,
     slices: &[EvalSlice],
@@ -93,28 +94,26 @@ fn panels(
     let Some(&first) = picks.first() else {
         return Ok(());
     };
-    let grid: Vec<Vec<Vec<u8>>> = picks
+    let grid: Vec<Vec<Vec<Rgb>>> = picks
         .iter()
         .map(|&i| {
             let s = &slices[i];
             let d = &coin.maps[i];
-            let mask: Vec<f32> = d
-                .iter()
-                .map(|&v| (v > coin.threshold as f32) as u8 as f32)
-                .collect();
-            let truth: Vec<f32> = s.truth.iter().map(|&t| (t > 0) as u8 as f32).collect();
+            let mask: Vec<bool> = d.iter().map(|&v| v > coin.threshold as f32).collect();
+            let truth: Vec<bool> = s.truth.iter().map(|&t| t > 0).collect();
+            let truth_grey: Vec<f32> = truth.iter().map(|&t| t as u8 as f32).collect();
             let mut row = vec![
-                grey(&s.x, -1.0, 1.0),
-                grey(&s.x_cf, -1.0, 1.0),
-                grey(d, 0.0, 0.5),
-                grey(&mask, 0.0, 1.0),
-                grey(&truth, 0.0, 1.0),
+                rgb(&grey(&s.x, -1.0, 1.0)),
+                rgb(&grey(&s.x_cf, -1.0, 1.0)),
+                rgb(&grey(d, 0.0, 0.5)),
+                overlay(&s.x, &mask, &truth),
+                rgb(&grey(&truth_grey, 0.0, 1.0)),
             ];
-            row.extend(baselines.iter().map(|b| grey(&b.maps[i], 0.0, 1.0)));
+            row.extend(baselines.iter().map(|b| rgb(&grey(&b.maps[i], 0.0, 1.0))));
             row
         })
         .collect();
-    save_grid(path, &grid, slices[first].rows, slices[first].cols)
+    save_rgb_grid(path, &grid, slices[first].rows, slices[first].cols)
 }
 
 /// Writes the whole folder; returns the files `index.html` references.
@@ -268,7 +267,7 @@ fn write_page(
     }
     h += "</ul>\n<p>Files: <a href=\"report.md\">report.md</a>, <a href=\"report.json\">report.json</a></p>\n";
     let columns =
-        std::iter::once("input, counterfactual, |x − x_cf|, COIN mask, ground truth".to_string())
+        std::iter::once("input, counterfactual, |x − x_cf|, COIN mask on the input (true positive green, false positive red, false negative blue), ground truth".to_string())
             .chain(baselines.iter().map(|b| b.method.clone()))
             .collect::<Vec<_>>()
             .join(", ");

@@ -124,9 +124,49 @@ pub fn grey(values: &[f32], lo: f32, hi: f32) -> Vec<u8> {
     values.iter().map(|&v| to_u8(v, lo, hi)).collect()
 }
 
+/// An RGB pixel.
+pub type Rgb = [u8; 3];
+
+/// The colours of a mask against the ground truth (the report's panels, `segment --preview`'s
+/// outline): true positive green, false positive red, false negative blue.
+pub const TRUE_POSITIVE: Rgb = [40, 220, 60];
+pub const FALSE_POSITIVE: Rgb = [235, 40, 40];
+pub const FALSE_NEGATIVE: Rgb = [50, 110, 255];
+
+/// A grey tile as RGB.
+pub fn rgb(grey: &[u8]) -> Vec<Rgb> {
+    grey.iter().map(|&g| [g, g, g]).collect()
+}
+
+/// The input `x` in [−1, 1] as grey, with each pixel of `mask` coloured against `truth`: true
+/// positives, false positives and false negatives in their colours.
+pub fn overlay(x: &[f32], mask: &[bool], truth: &[bool]) -> Vec<Rgb> {
+    x.iter()
+        .zip(mask.iter().zip(truth))
+        .map(|(&v, (&m, &t))| match (m, t) {
+            (true, true) => TRUE_POSITIVE,
+            (true, false) => FALSE_POSITIVE,
+            (false, true) => FALSE_NEGATIVE,
+            (false, false) => {
+                let g = to_u8(v, -1.0, 1.0);
+                [g, g, g]
+            }
+        })
+        .collect()
+}
+
 /// A PNG grid of equally sized grey tiles (`rows × cols` each), one image row per `grid` row,
 /// 2-pixel gaps.
 pub fn save_grid(path: &Path, grid: &[Vec<Vec<u8>>], rows: usize, cols: usize) -> Result<()> {
+    let grid: Vec<Vec<Vec<Rgb>>> = grid
+        .iter()
+        .map(|r| r.iter().map(|t| rgb(t)).collect())
+        .collect();
+    save_rgb_grid(path, &grid, rows, cols)
+}
+
+/// [`save_grid`] of RGB tiles.
+pub fn save_rgb_grid(path: &Path, grid: &[Vec<Vec<Rgb>>], rows: usize, cols: usize) -> Result<()> {
     let n_cols = grid.iter().map(|r| r.len()).max().unwrap_or(0);
     if n_cols == 0 {
         return Err(crate::Error::Invalid(format!(
@@ -135,7 +175,7 @@ pub fn save_grid(path: &Path, grid: &[Vec<Vec<u8>>], rows: usize, cols: usize) -
         )));
     }
     let (w, h) = (n_cols * (cols + 2), grid.len() * (rows + 2));
-    let mut px = vec![64u8; w * h];
+    let mut px = vec![[64u8; 3]; w * h];
     for (k, tiles) in grid.iter().enumerate() {
         for (t, tile) in tiles.iter().enumerate() {
             if tile.len() != rows * cols {
@@ -153,6 +193,13 @@ pub fn save_grid(path: &Path, grid: &[Vec<Vec<u8>>], rows: usize, cols: usize) -
             }
         }
     }
-    image::save_buffer(path, &px, w as u32, h as u32, image::ExtendedColorType::L8)
-        .map_err(|e| crate::Error::Format(format!("{}: {e}", path.display())))
+    let bytes: Vec<u8> = px.into_iter().flatten().collect();
+    image::save_buffer(
+        path,
+        &bytes,
+        w as u32,
+        h as u32,
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|e| crate::Error::Format(format!("{}: {e}", path.display())))
 }

@@ -6,7 +6,9 @@ pub mod figures;
 pub mod progress;
 mod safetensors_file;
 
-pub use safetensors_file::{load_tensors, save_tensors};
+pub use safetensors_file::{
+    load_tensors, load_tensors_with_metadata, save_tensors, save_tensors_with_metadata,
+};
 
 use crate::nn::{load_named, named_tensors, ParamGroup};
 use crate::{Device, Result};

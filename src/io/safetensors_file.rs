@@ -29,6 +29,15 @@ fn bytes_of(t: &Tensor) -> Result<Vec<u8>> {
 
 /// Writes `tensors` to `path` atomically.
 pub fn save_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
+    save_tensors_with_metadata(path, tensors, None)
+}
+
+/// [`save_tensors`] with the file's `__metadata__` string map.
+pub fn save_tensors_with_metadata(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<()> {
     let data: Vec<(String, Vec<u8>, DType, Vec<usize>)> = tensors
         .iter()
         .map(|(n, t)| Ok((n.clone(), bytes_of(t)?, t.dtype(), t.dims().to_vec())))
@@ -41,7 +50,8 @@ pub fn save_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
                 .map_err(|e| Error::Format(format!("{n}: {e}")))
         })
         .collect::<Result<_>>()?;
-    let bytes = safetensors::serialize(views, &None).map_err(|e| Error::Format(e.to_string()))?;
+    let bytes =
+        safetensors::serialize(views, &metadata).map_err(|e| Error::Format(e.to_string()))?;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -65,6 +75,17 @@ pub fn save_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
 
 /// Reads every tensor of a `.safetensors` file onto `device`, in file order.
 pub fn load_tensors(path: &Path, device: Device) -> Result<Vec<(String, Tensor)>> {
+    Ok(load_tensors_with_metadata(path, device)?.0)
+}
+
+/// A safetensors file's `__metadata__`: a string map.
+pub type Metadata = std::collections::HashMap<String, String>;
+
+/// [`load_tensors`] and the file's `__metadata__` string map (empty when it has none).
+pub fn load_tensors_with_metadata(
+    path: &Path,
+    device: Device,
+) -> Result<(Vec<(String, Tensor)>, Metadata)> {
     let bytes = std::fs::read(path).map_err(|e| {
         Error::Io(std::io::Error::new(
             e.kind(),
@@ -77,6 +98,13 @@ pub fn load_tensors(path: &Path, device: Device) -> Result<Vec<(String, Tensor)>
             path.display()
         ))
     })?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
+        Error::Format(format!(
+            "{}: not a valid safetensors file: {e}",
+            path.display()
+        ))
+    })?;
+    let metadata = header.metadata().clone().unwrap_or_default();
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
         let shape = view.shape().to_vec();
@@ -108,5 +136,5 @@ pub fn load_tensors(path: &Path, device: Device) -> Result<Vec<(String, Tensor)>
         out.push((name, Tensor::from_buffer(buf, shape, device)?));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
+    Ok((out, metadata))
 }

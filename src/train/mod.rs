@@ -24,7 +24,7 @@ pub use memory::{check_memory, coin_step_bytes};
 pub use pipeline::{coin_nets_cfg, run, test_loader, RunOptions, Stages};
 pub use preset::{CoinSelect, RunConfig, PRESETS};
 pub use run_folder::{
-    checkpoint_arg, default_run_folder, Phase, RunRecord, RunState, Summary, TrainedModel,
-    RUN_STATE_FORMAT,
+    bundle_card, checkpoint_arg, default_run_folder, export_bundle, Phase, RunRecord, RunState,
+    Summary, TrainedModel, BUNDLE_FORMAT, RUN_STATE_FORMAT,
 };
 pub use step::{CoinStep, Pass, StepLosses};

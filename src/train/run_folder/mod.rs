@@ -3,11 +3,14 @@
 //! model, with `coin.select = "best-val-iou"`), `classifier.safetensors` (the chosen
 //! classifier), `samples/` (panels), `loss.svg`, `summary.json`.
 
+mod bundle;
 mod curves;
+mod model_card;
 mod state;
 mod summary;
 mod trained;
 
+pub use bundle::{bundle_card, export_bundle, is_bundle, open_bundle, BUNDLE_FORMAT};
 pub use state::{Phase, RunRecord, RunState, RUN_STATE_FORMAT};
 pub use summary::{Outcome, Seconds, SelectionResult, StageRecord, Summary};
 pub use trained::{checkpoint_arg, load_model_nets, selection_checkpoint, TrainedModel};

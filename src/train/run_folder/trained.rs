@@ -26,6 +26,8 @@ pub struct TrainedModel {
     pub step: u64,
     /// The E+G are the run's moving average (`coin.ema_decay > 0`), not the last step's.
     pub averaged: bool,
+    /// Opened from a model bundle (`export`): no discriminator, no paths of the training data.
+    pub bundle: bool,
 }
 
 fn not_trained(run: &Path, why: impl std::fmt::Display) -> Error {
@@ -40,6 +42,12 @@ fn not_trained(run: &Path, why: impl std::fmt::Display) -> Error {
 /// with: its selection's checkpoint when it selected one, else the latest) → `None`, `last`
 /// → the run's latest checkpoint, anything else → that folder or weights file.
 pub fn checkpoint_arg(run: &Path, arg: &str) -> Result<Option<PathBuf>> {
+    if super::is_bundle(run) && arg != "final" {
+        return Err(Error::Invalid(format!(
+            "--checkpoint {arg}: {} is a model bundle, which holds one model",
+            run.display()
+        )));
+    }
     match arg {
         "final" => Ok(None),
         "last" => latest(run).map(Some),
@@ -117,6 +125,20 @@ pub fn selection_checkpoint(run: &Path, select: CoinSelect) -> Result<PathBuf> {
 }
 
 impl TrainedModel {
+    /// The files its weights came from (a bundle; or the checkpoint's weights, its moving
+    /// average and the classifier): what a mask's sidecar checksums.
+    pub fn model_files(&self) -> Vec<PathBuf> {
+        if self.bundle {
+            return vec![self.checkpoint.clone()];
+        }
+        let mut files = vec![self.checkpoint.join("weights.safetensors")];
+        if self.averaged {
+            files.push(self.checkpoint.join(crate::train::AVERAGED_FILE));
+        }
+        files.push(self.run.join("classifier.safetensors"));
+        files
+    }
+
     /// What segmentation needs: the networks and the preprocessing of their inputs.
     pub fn networks(&self) -> Networks<'_> {
         Networks {
@@ -126,9 +148,20 @@ impl TrainedModel {
         }
     }
 
-    /// Opens run folder `run` at its latest checkpoint, or at `checkpoint` (a checkpoint folder
-    /// or its `weights.safetensors`), with the networks on `device`.
+    /// Opens run folder `run` at its final model, or at `checkpoint` (a checkpoint folder or
+    /// its `weights.safetensors`), with the networks on `device`; `run` may also be a model
+    /// bundle written by `export`.
     pub fn open(run: &Path, checkpoint: Option<&Path>, device: Device) -> Result<TrainedModel> {
+        if super::is_bundle(run) {
+            if let Some(c) = checkpoint {
+                return Err(Error::Invalid(format!(
+                    "--checkpoint {}: {} is a model bundle, which holds one model",
+                    c.display(),
+                    run.display()
+                )));
+            }
+            return super::open_bundle(run, device);
+        }
         let folder = checkpoint_folder(run, checkpoint)?;
         let state = RunState::read(&folder)?;
         let step = state.coin_step();
@@ -165,6 +198,7 @@ impl TrainedModel {
             checkpoint: folder,
             step,
             averaged,
+            bundle: false,
         })
     }
 }
