@@ -178,6 +178,12 @@ fn a_run_trains_from_slice_labels_without_training_masks_and_opens_in_segment_an
         "{said}"
     );
     assert!(said.contains("selection label-free"), "{said}");
+    // The CSV labels every slice with kidney, the kidney's thin ends included: those are
+    // below the kidney filter, dropped with a counted warning.
+    assert!(
+        said.contains("labelled slices of the training split have fewer organ pixels"),
+        "{said}"
+    );
     let s = summary(&run);
     // The test patients' label maps hold the baked tumours: IoU is computed there.
     assert!(s["test_iou"].is_number(), "{s}");
