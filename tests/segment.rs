@@ -492,7 +492,22 @@ fn folder_mode_reads_series_folders_and_keeps_patient_names_out() {
     let gz = std::fs::File::open(outdir.join("ct_series.nii.gz")).unwrap();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut mask_bytes).unwrap();
     assert!(mask_bytes.len() > 348, "a NIfTI header and voxels");
-    for hay in [logs.as_bytes(), csv.as_bytes(), &mask_bytes[..]] {
+    // The sidecar names the series' files and checksums them, and copies no header.
+    let sidecar = std::fs::read_to_string(outdir.join("ct_series.json")).unwrap();
+    let side: serde_json::Value = serde_json::from_str(&sidecar).unwrap();
+    let files = side["input"]["files"].as_array().unwrap();
+    assert!(files.len() > 1 && side["input"]["sha256"].as_str().unwrap().len() == 64);
+    let names: Vec<&str> = files.iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(
+        names.windows(2).all(|w| w[0] < w[1]),
+        "sorted by name: {names:?}"
+    );
+    for hay in [
+        logs.as_bytes(),
+        csv.as_bytes(),
+        &mask_bytes[..],
+        sidecar.as_bytes(),
+    ] {
         assert!(
             !hay.windows(8).any(|w| w == b"DOE^JANE"),
             "the patient's name reached an output"
