@@ -18,7 +18,7 @@ pub use difference::{difference, mask, mask_of};
 pub use metrics::{roc_auc, BinaryCounts, Confusion};
 pub use segmentation::{
     evaluate_classifier, evaluate_coin, evaluate_coin_keeping_slices, label_free_score,
-    probabilities, ClassifierReport, CoinReport, EvalCfg, Protocol,
+    probabilities, ClassifierReport, CoinReport, EvalCfg, Protocol, LABEL_FREE_FLIP_GATE,
 };
 pub use volume::{
     check_organ_mask, run_batch, segment_volume, ModelView, Networks, OrganMask, SegmentOptions,

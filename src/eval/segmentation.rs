@@ -122,16 +122,23 @@ pub struct CoinReport {
     pub panels: Vec<Panel>,
 }
 
-/// A model's score from image-level labels alone (higher is better): the fraction of abnormal
-/// slices its counterfactual flips to normal, times how much more it changes abnormal slices
-/// than normal ones, `1 − min(1, c_normal / c_abnormal)` (c: the fraction of pixels above the
-/// threshold). A generator that changes nothing scores 0, and so does one that changes normal
-/// slices as much as abnormal ones (its extra changes are false positives everywhere).
+/// The fraction of abnormal validation slices a counterfactual must heal (the classifier calls
+/// them normal after inpainting) for [`label_free_score`] to rank it by its false positives.
+pub const LABEL_FREE_FLIP_GATE: f64 = 0.9;
+
+/// A model's score from image-level labels alone (higher is better). A model that heals at
+/// least [`LABEL_FREE_FLIP_GATE`] of the abnormal slices and marks more of their pixels than of
+/// normal slices' is ranked by the fraction of pixels it marks on normal slices — false
+/// positives, since a normal slice has no tumour — fewest first: `2 − c_normal` in (1, 2].
+/// Any other model scores the fraction of abnormal slices it heals, in [0, 1]. (c: the fraction
+/// of pixels above the threshold.) A generator that changes nothing heals nothing; one that
+/// changes everything marks normal slices as much as abnormal ones.
 pub fn label_free_score(flip_abnormal: f64, changed_abnormal: f64, changed_normal: f64) -> f64 {
-    if changed_abnormal <= 0.0 {
-        return 0.0;
+    if flip_abnormal >= LABEL_FREE_FLIP_GATE && changed_abnormal > changed_normal {
+        2.0 - changed_normal
+    } else {
+        flip_abnormal
     }
-    flip_abnormal * (1.0 - (changed_normal / changed_abnormal).min(1.0))
 }
 
 /// The classifier's probabilities p(abnormal) for a batch, in evaluation mode, without a tape.
@@ -363,5 +370,22 @@ impl Tally {
         );
         r.classifier = ClassifierReport::from(&self.scores, &self.labels);
         (r, self.kept)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_label_free_score_gates_on_healing_then_ranks_false_positives() {
+        // Heals 95 %, marks abnormal slices more than normal ones: ranked by normal changes.
+        let good = label_free_score(0.95, 0.004, 0.001);
+        let noisier = label_free_score(1.0, 0.004, 0.003);
+        assert!(good > noisier && noisier > 1.0);
+        // Heals too few, or marks normal slices as much as abnormal ones: below every ranked one.
+        assert_eq!(label_free_score(0.5, 0.004, 0.001), 0.5);
+        assert_eq!(label_free_score(1.0, 0.01, 0.02), 1.0);
+        assert_eq!(label_free_score(0.0, 0.0, 0.0), 0.0);
     }
 }

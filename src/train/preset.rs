@@ -168,9 +168,9 @@ pub enum CoinSelect {
     /// pixel labels; on the real-tumour task it reads the validation patients' tumour labels.
     BestValIou,
     /// The networks at the validation with the highest label-free score
-    /// ([`crate::eval::label_free_score`]: abnormal slices flipped to normal, changes on
-    /// abnormal slices beyond those on normal ones), kept in `best-label-free/`: needs only
-    /// the validation slices' image-level labels.
+    /// ([`crate::eval::label_free_score`]: at least 90 % of the abnormal slices healed, then
+    /// the fewest pixels marked on normal slices), kept in `best-label-free/`: needs only the
+    /// validation slices' image-level labels.
     LabelFree,
 }
 
