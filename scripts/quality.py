@@ -103,8 +103,8 @@ def ensure_family(root, name):
     return out
 
 
-def validations(run):
-    """(step, validation IoU) of the counterfactual stage, the last record of each step."""
+def validation_records(run):
+    """The counterfactual stage's validation lines by step (the last record of each step)."""
     seen = {}
     for line in (run / "log.jsonl").read_text().splitlines():
         try:
@@ -112,8 +112,29 @@ def validations(run):
         except json.JSONDecodeError:
             continue
         if l.get("event") == "validation" and l.get("stage") == "counterfactual":
-            seen[l["step"]] = l["val_iou"]
-    return sorted(seen.items())
+            seen[l["step"]] = l
+    return [seen[k] for k in sorted(seen)]
+
+
+def validations(run):
+    """(step, validation IoU) of the counterfactual stage."""
+    return [(l["step"], l["val_iou"]) for l in validation_records(run)]
+
+
+def label_free_pick(run, gate=0.9):
+    """The step the label-free selection (src/eval/segmentation.rs, label_free_score) picks
+    from the logged validations, and the validation IoU there (None for runs that did not log
+    the scores it reads)."""
+    best = None
+    for l in validation_records(run):
+        flip, ca, cn = (l.get(k) for k in ("val_flip_abnormal", "val_changed_pixels_abnormal",
+                                           "val_changed_pixels_normal"))
+        if flip is None or ca is None:
+            return None
+        score = 2.0 - cn if flip >= gate and ca > cn else flip
+        if best is None or score > best[0]:
+            best = (score, l["step"], l.get("val_iou"))
+    return None if best is None else (best[1], best[2])
 
 
 def row_of(run, arm, dataset, seed, seconds):
@@ -169,10 +190,15 @@ def table(rows, expected):
             ("chosen step", "chosen_step"), ("val IoU at chosen", "val_iou_at_chosen"),
             ("val→test gap", None), ("mean |Δ val IoU|", "val_iou_mean_jump"),
             ("Σ val IoU drops", "val_iou_drops"),
-            ("label-free: test IoU", "label-free"),
+            ("label-free: test IoU", "label-free"), ("label-free pick: step", "pick_step"),
+            ("val IoU there", "pick_val"),
             ("seconds", "seconds")]
 
     def value(r, key):
+        if key in ("pick_step", "pick_val"):
+            seed = r["seed"]
+            pick = label_free_pick(Path(r["_root"]) / "runs" / r["arm"] / f"{r['dataset']}-s{seed}")
+            return None if pick is None else pick[0 if key == "pick_step" else 1]
         if key == "label-free":
             return r.get("selections", {}).get("label-free", {}).get("test_iou")
         if key is None:
@@ -183,7 +209,7 @@ def table(rows, expected):
     def fmt(v, key):
         if v is None:
             return "–"
-        if key in ("coin_steps", "chosen_step", "seconds"):
+        if key in ("coin_steps", "chosen_step", "seconds", "pick_step"):
             return f"{v:.0f}"
         return f"{v:.3f}"
 
@@ -259,6 +285,8 @@ def main():
                 rows.append(row)
                 with open(results, "a") as f:
                     f.write(json.dumps(row) + "\n")
+    for r in rows:
+        r["_root"] = str(root)
     print(table(rows, args.expected_steps))
 
 
