@@ -291,7 +291,8 @@ impl Tally {
             Protocol::Singla if s.p < lo || s.p > hi => true,
             Protocol::Singla => return Ok(()),
         };
-        let pred = mask_of(s.x, s.x_cf, cfg.threshold);
+        let pred: Vec<bool> = mask_of(s.x, s.x_cf, cfg.threshold).collect();
+        let changed = pred.iter().filter(|&&c| c).count() as u64;
         r.slices += 1;
         self.scores.push(s.p);
         self.labels.push(s.abnormal as u8);
@@ -302,13 +303,13 @@ impl Tally {
         self.flipped += (s.p_cf < 0.5) as usize;
         if !s.abnormal {
             self.normal_px += hw as u64;
-            self.normal_changed += pred.filter(|&c| c).count() as u64;
+            self.normal_changed += changed;
             return Ok(());
         }
         r.abnormal_slices += 1;
         self.flipped_abnormal += (s.p_cf < 0.5) as usize;
         self.abnormal_px += hw as u64;
-        self.abnormal_changed += mask_of(s.x, s.x_cf, cfg.threshold).filter(|&c| c).count() as u64;
+        self.abnormal_changed += changed;
         if s.truth.is_empty() {
             return Ok(()); // no tumour mask: nothing to score it against
         }
@@ -319,7 +320,8 @@ impl Tally {
             )));
         }
         r.masked_slices += 1;
-        r.confusion.add(pred, s.truth.iter().map(|&t| t > 0));
+        r.confusion
+            .add(pred.into_iter(), s.truth.iter().map(|&t| t > 0));
         match s.clean {
             Some(cl) => self.ceiling.add(
                 mask_of(s.x, cl, cfg.threshold),

@@ -55,9 +55,8 @@ pub fn run(o: &RunOptions) -> Result<Summary> {
     o.cfg.apply_precision();
     let mut s = Session::open(o)?;
     // The networks are built once: their initial state is the hand-over checkpoint.
-    let mut nets = CoinNets::new(&coin_nets_cfg(&o.cfg), o.device, o.cfg.seed)?;
+    let (mut nets, mut f) = untrained_networks(&o.cfg, o.device)?;
     let mut step = CoinStep::new(&nets, o.cfg.coin.step.clone())?;
-    let mut f = Classifier::new(o.cfg.classifier.base, o.device, o.cfg.seed ^ 0xf)?;
     let (classifier_val, coin_start) = s.classifier_phase(&mut f, &nets, &step)?;
     let mut out = Outcome {
         classifier_val,
@@ -381,30 +380,37 @@ impl<'a> Session<'a> {
             layercam.iou,
             report.abnormal_slices
         );
+        out.selections = self.compare_selections(f, &test, &report)?;
         out.test = Some(report);
         out.layercam = Some(layercam);
-        out.selections = self.compare_selections(f, &test)?;
         Ok(())
     }
 
-    /// Every selection the run kept ([`CoinSelect::tracked`]: its own first), each model
-    /// scored on the test split, so a label-free selection can be set beside the one that
-    /// reads validation masks.
+    /// Every selection the run kept ([`CoinSelect::tracked`]: its own first, whose model the
+    /// test phase just scored as `own`), each model scored on the test split, so a label-free
+    /// selection can be set beside the one that reads validation masks.
     fn compare_selections(
         &self,
         f: &Classifier,
         test: &crate::data::loader::Loader,
+        own: &crate::eval::CoinReport,
     ) -> Result<Vec<SelectionResult>> {
         let cfg = &self.o.cfg;
         let mut out = Vec::new();
-        for &select in &self.selections {
+        for (k, &select) in self.selections.iter().enumerate() {
             let Ok(folder) = selection_checkpoint(&self.run.path, select) else {
                 continue;
             };
-            let nets = CoinNets::new(&coin_nets_cfg(cfg), self.o.device, cfg.seed)?;
-            load_model_nets(&folder, &nets)?;
-            let r = evaluate_coin(&nets, &f.net, test, &cfg.eval_cfg(0))?;
             let step = RunState::read(&folder)?.coin_step();
+            let scored;
+            let r = if k == 0 {
+                own
+            } else {
+                let nets = CoinNets::new(&coin_nets_cfg(cfg), self.o.device, cfg.seed)?;
+                load_model_nets(&folder, &nets)?;
+                scored = evaluate_coin(&nets, &f.net, test, &cfg.eval_cfg(0))?;
+                &scored
+            };
             out.push(SelectionResult {
                 select,
                 step,
@@ -487,6 +493,15 @@ pub fn test_loader(
     device: Device,
 ) -> Result<crate::data::loader::Loader> {
     loader(splits.test.clone(), 32, 0, false, false, cfg, device)
+}
+
+/// The networks a configuration trains, freshly initialised from its seed: the COIN networks
+/// and the classifier (what a run starts from, and what a checkpoint or bundle is loaded into).
+pub fn untrained_networks(cfg: &RunConfig, device: Device) -> Result<(CoinNets, Classifier)> {
+    Ok((
+        CoinNets::new(&coin_nets_cfg(cfg), device, cfg.seed)?,
+        Classifier::new(cfg.classifier.base, device, cfg.seed ^ 0xf)?,
+    ))
 }
 
 /// The COIN networks a configuration trains.

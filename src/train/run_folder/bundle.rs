@@ -8,9 +8,8 @@
 use super::TrainedModel;
 use crate::data::{DataSource, Preprocessing};
 use crate::io::{load_tensors_with_metadata, save_tensors_with_metadata};
-use crate::models::{Classifier, CoinNets};
 use crate::nn::{load_named, named_tensors};
-use crate::train::{coin_nets_cfg, RunConfig};
+use crate::train::RunConfig;
 use crate::{host, Device, Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -104,8 +103,7 @@ pub fn open_bundle(path: &Path, device: Device) -> Result<TrainedModel> {
     let config: RunConfig = field(&meta, "config", path)?;
     let prep: Preprocessing = field(&meta, "preprocessing", path)?;
     let data: DataSource = field(&meta, "data", path)?;
-    let nets = CoinNets::new(&coin_nets_cfg(&config), device, config.seed)?;
-    let classifier = Classifier::new(config.classifier.base, device, config.seed ^ 0xf)?;
+    let (nets, classifier) = crate::train::pipeline::untrained_networks(&config, device)?;
     load_named(&[&nets.eg, &classifier.group], tensors)
         .map_err(|e| Error::Format(format!("{}: {e}", path.display())))?;
     Ok(TrainedModel {

@@ -8,7 +8,7 @@ use crate::data::{DataSource, Preprocessing};
 use crate::eval::Networks;
 use crate::io::load_groups;
 use crate::models::{Classifier, CoinNets};
-use crate::train::{coin_nets_cfg, CoinSelect, RunConfig};
+use crate::train::{CoinSelect, RunConfig};
 use crate::{Device, Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -180,9 +180,8 @@ impl TrainedModel {
             preprocessing: prep,
             data,
         } = state.record;
-        let nets = CoinNets::new(&coin_nets_cfg(&config), device, config.seed)?;
+        let (nets, classifier) = crate::train::pipeline::untrained_networks(&config, device)?;
         let averaged = load_model_nets(&folder, &nets)?;
-        let classifier = Classifier::new(config.classifier.base, device, config.seed ^ 0xf)?;
         let cpath = run.join("classifier.safetensors");
         if !cpath.is_file() {
             return Err(not_trained(run, "classifier.safetensors is missing"));
