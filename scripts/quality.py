@@ -190,7 +190,8 @@ def table(rows, expected):
             ("chosen step", "chosen_step"), ("val IoU at chosen", "val_iou_at_chosen"),
             ("val→test gap", None), ("mean |Δ val IoU|", "val_iou_mean_jump"),
             ("Σ val IoU drops", "val_iou_drops"),
-            ("label-free: test IoU", "label-free"), ("label-free pick: step", "pick_step"),
+            ("label-free: test IoU", "label-free"), ("label-free ÷ best-val-iou", "lf_ratio"),
+            ("label-free pick: step", "pick_step"),
             ("val IoU there", "pick_val"),
             ("seconds", "seconds")]
 
@@ -201,6 +202,11 @@ def table(rows, expected):
             return None if pick is None else pick[0 if key == "pick_step" else 1]
         if key == "label-free":
             return r.get("selections", {}).get("label-free", {}).get("test_iou")
+        if key == "lf_ratio":
+            sel = r.get("selections", {})
+            lf = sel.get("label-free", {}).get("test_iou")
+            best = sel.get("best-val-iou", {}).get("test_iou")
+            return None if lf is None or not best else lf / best
         if key is None:
             v, t = r.get("val_iou_at_chosen"), r.get("test_iou")
             return None if v is None or t is None else v - t
