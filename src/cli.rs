@@ -5,7 +5,9 @@
 //! 3 nothing selected (`segment --allow-empty` turns 3 into 0).
 
 use crate::gpu::{self, Probe};
+use crate::train::TrainedModel;
 use crate::{Device, Error};
+use std::path::PathBuf;
 
 /// Done.
 pub const EXIT_DONE: i32 = 0;
@@ -114,6 +116,27 @@ impl DeviceArg {
             gpu::for_device(d).map_err(|e| Failure::usage(format!("--device {d}: {e}")))?;
         }
         Ok(d)
+    }
+}
+
+/// `--model` and `--checkpoint`: the trained model a binary reads, the same in every binary.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// The trained model: a run folder written by `train`, or a bundle written by `export`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// `final` (the model `train` ended with: its selection's checkpoint when it kept one, else
+    /// the latest), `last` (the latest checkpoint) or a checkpoint folder / its
+    /// weights.safetensors. A bundle holds only `final`.
+    #[arg(long, default_value = "final")]
+    pub checkpoint: String,
+}
+
+impl ModelArgs {
+    /// The model `--model` and `--checkpoint` name, on `device`.
+    pub fn open(&self, device: Device) -> crate::Result<TrainedModel> {
+        let checkpoint = crate::train::checkpoint_arg(&self.model, &self.checkpoint)?;
+        TrainedModel::open(&self.model, checkpoint.as_deref(), device)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use coin::attribution::RiseCfg;
-use coin::cli::{DeviceArg, Failure};
+use coin::cli::{DeviceArg, Failure, ModelArgs};
 use coin::data::layout::LayoutKind;
 use coin::data::DataSource;
 use coin::eval::report::{self, Baseline, EvalOptions, Scored};
@@ -22,14 +22,8 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(version, about, long_about, after_help = coin::cli::EXIT_CODES_HELP)]
 struct Args {
-    /// A run folder written by `train`.
-    #[arg(long)]
-    model: PathBuf,
-    /// `final` (the model `train` ended with: its best-validation checkpoint when it selected one,
-    /// else the latest), `last` (the latest checkpoint) or a checkpoint folder / its
-    /// weights.safetensors.
-    #[arg(long, default_value = "final")]
-    checkpoint: String,
+    #[command(flatten)]
+    trained: ModelArgs,
     /// Evaluate on another data folder (default: the run's data), with the run's preprocessing.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -107,7 +101,7 @@ fn facts(a: &Args, model: &TrainedModel, data_root: &std::path::Path) -> Vec<Str
     vec![
         format!(
             "model: {} (checkpoint {}, counterfactual step {})",
-            a.model.display(),
+            a.trained.model.display(),
             model.checkpoint.display(),
             model.step
         ),
@@ -124,14 +118,13 @@ fn real_main(a: &Args) -> Result<(), Failure> {
     let baselines = baselines(&a.baselines)?;
     check_out(a)?;
     let device = a.device.open()?;
-    let checkpoint = coin::train::checkpoint_arg(&a.model, &a.checkpoint)?;
-    let model = TrainedModel::open(&a.model, checkpoint.as_deref(), device)?;
+    let model = a.trained.open(device)?;
     model.config.apply_precision();
     let source = match &a.data {
         None if model.bundle => {
             return Err(Failure::usage(format!(
                 "{} is a model bundle, which carries no data: give --data DIR (and --layout) to evaluate it on",
-                a.model.display()
+                a.trained.model.display()
             )))
         }
         None => model.data.clone(),

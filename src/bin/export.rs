@@ -6,8 +6,8 @@
 //! `MODEL.md`). `segment --model MODEL.coin` and `evaluate --model MODEL.coin --data DIR` read it.
 
 use clap::Parser;
-use coin::cli::Failure;
-use coin::train::{bundle_card, checkpoint_arg, export_bundle, TrainedModel};
+use coin::cli::{Failure, ModelArgs};
+use coin::train::{bundle_card, export_bundle};
 use coin::Device;
 use std::path::PathBuf;
 
@@ -15,13 +15,8 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(version, about, long_about, after_help = coin::cli::EXIT_CODES_HELP)]
 struct Args {
-    /// The run folder written by `train`.
-    #[arg(long)]
-    model: PathBuf,
-    /// `final` (the model `train` ended with), `last` (the latest checkpoint) or a checkpoint
-    /// folder.
-    #[arg(long, default_value = "final")]
-    checkpoint: String,
+    #[command(flatten)]
+    trained: ModelArgs,
     /// The bundle file to write (e.g. model.coin).
     #[arg(long)]
     out: PathBuf,
@@ -48,14 +43,13 @@ fn real_main(a: &Args) -> Result<(), Failure> {
             a.out.display()
         )));
     }
-    let checkpoint = checkpoint_arg(&a.model, &a.checkpoint)?;
-    let model = TrainedModel::open(&a.model, checkpoint.as_deref(), Device::Cpu)?;
+    let model = a.trained.open(Device::Cpu)?;
     let bytes = export_bundle(&model, &a.out)?;
     let card = a.out.with_extension("md");
     coin::io::checkpoint::write_atomic(&card, bundle_card(&a.out)?.as_bytes())?;
     println!(
         "exported {} (checkpoint {}, step {}{}) → {} ({:.1} MB), model card {}",
-        a.model.display(),
+        a.trained.model.display(),
         model.checkpoint.display(),
         model.step,
         if model.averaged {

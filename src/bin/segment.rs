@@ -3,7 +3,7 @@
 //! on the input's exact grid and affine, preprocessed as the run was trained. See `--help`.
 
 use clap::Parser;
-use coin::cli::{DeviceArg, Failure};
+use coin::cli::{DeviceArg, Failure, ModelArgs};
 use coin::data::nifti::{read_volume, write_f32, write_labels};
 use coin::data::{is_series_dir, read_scan};
 use coin::eval::sidecar::{
@@ -29,9 +29,8 @@ use std::time::Instant;
 #[derive(Parser, Debug)]
 #[command(version, about, long_about, after_help = coin::cli::EXIT_CODES_HELP)]
 struct Args {
-    /// A run folder written by `train`.
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    trained: ModelArgs,
     /// A CT volume (.nii/.nii.gz, HU), a DICOM series folder (one file per slice), or a folder of
     /// either.
     #[arg(long)]
@@ -56,11 +55,6 @@ struct Args {
     /// The paper's post-processing per slice: 3×3 opening, closing, largest 8-connected component.
     #[arg(long)]
     postprocess: bool,
-    /// `final` (the model `train` ended with: its best-validation checkpoint when it selected one,
-    /// else the latest), `last` (the latest checkpoint) or a checkpoint folder / its
-    /// weights.safetensors.
-    #[arg(long, default_value = "final")]
-    checkpoint: String,
     /// Also write the counterfactual (float32 HU: the input plus the generator's change).
     #[arg(long)]
     save_counterfactual: Option<PathBuf>,
@@ -267,8 +261,7 @@ fn real_main(a: &Args) -> Result<(), Failure> {
     let jobs = jobs(a).map_err(Failure::usage)?;
     check_outputs(&jobs, a.force).map_err(Failure::usage)?;
     let device = a.device.open()?;
-    let checkpoint = coin::train::checkpoint_arg(&a.model, &a.checkpoint)?;
-    let model = TrainedModel::open(&a.model, checkpoint.as_deref(), device)?;
+    let model = a.trained.open(device)?;
     model.config.apply_precision();
     let ids = match &a.organ_labels {
         Some(s) => parse_ids(s).map_err(Failure::usage)?,
@@ -277,7 +270,7 @@ fn real_main(a: &Args) -> Result<(), Failure> {
     let threshold = a.threshold.unwrap_or(model.config.eval.threshold);
     println!(
         "coin segment: model {} (checkpoint {}, step {}), {}² slices, window [{:.0}, {:.0}] HU, threshold {threshold}, device {device}",
-        a.model.display(),
+        a.trained.model.display(),
         model.checkpoint.display(),
         model.step,
         model.prep.size,
@@ -405,7 +398,7 @@ fn write_sidecar(
 ) -> Result<(), Failure> {
     let files = model.model_files();
     let model_stamp = FileStamp {
-        path: a.model.display().to_string(),
+        path: a.trained.model.display().to_string(),
         files: files.iter().map(|f| f.display().to_string()).collect(),
         sha256: sha256_of(&files)?,
     };

@@ -43,16 +43,21 @@ fn not_trained(run: &Path, why: impl std::fmt::Display) -> Error {
 /// → the run's latest checkpoint, anything else → that folder or weights file.
 pub fn checkpoint_arg(run: &Path, arg: &str) -> Result<Option<PathBuf>> {
     if super::is_bundle(run) && arg != "final" {
-        return Err(Error::Invalid(format!(
-            "--checkpoint {arg}: {} is a model bundle, which holds one model",
-            run.display()
-        )));
+        return Err(bundle_holds_one_model(run, arg));
     }
     match arg {
         "final" => Ok(None),
         "last" => latest(run).map(Some),
         p => Ok(Some(PathBuf::from(p))),
     }
+}
+
+/// `--checkpoint` other than `final` on a bundle.
+fn bundle_holds_one_model(bundle: &Path, checkpoint: impl std::fmt::Display) -> Error {
+    Error::Invalid(format!(
+        "--checkpoint {checkpoint}: {} is a model bundle, which holds one model",
+        bundle.display()
+    ))
 }
 
 /// The run's latest checkpoint folder.
@@ -154,11 +159,7 @@ impl TrainedModel {
     pub fn open(run: &Path, checkpoint: Option<&Path>, device: Device) -> Result<TrainedModel> {
         if super::is_bundle(run) {
             if let Some(c) = checkpoint {
-                return Err(Error::Invalid(format!(
-                    "--checkpoint {}: {} is a model bundle, which holds one model",
-                    c.display(),
-                    run.display()
-                )));
+                return Err(bundle_holds_one_model(run, c.display()));
             }
             return super::open_bundle(run, device);
         }
