@@ -9,6 +9,7 @@
 pub mod augment;
 pub mod bake;
 pub mod cache;
+pub mod components;
 pub mod dataset;
 pub mod dicom;
 pub mod layout;

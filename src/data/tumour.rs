@@ -135,39 +135,6 @@ fn random_blob(prm: &TumourParams, r: &mut Rng) -> (Vec<f32>, Vec<u8>, usize) {
     (g, m, side)
 }
 
-/// 8-connected components of a mask: (pixel indices) of each, largest first.
-fn components(mask: &[u8], h: usize, w: usize) -> Vec<Vec<usize>> {
-    let mut seen = vec![false; mask.len()];
-    let mut comps = Vec::new();
-    for start in 0..mask.len() {
-        if mask[start] == 0 || seen[start] {
-            continue;
-        }
-        let mut stack = vec![start];
-        seen[start] = true;
-        let mut comp = Vec::new();
-        while let Some(p) = stack.pop() {
-            comp.push(p);
-            let (y, x) = ((p / w) as isize, (p % w) as isize);
-            for dy in -1..=1 {
-                for dx in -1..=1 {
-                    let (ny, nx) = (y + dy, x + dx);
-                    if ny >= 0 && nx >= 0 && (ny as usize) < h && (nx as usize) < w {
-                        let q = ny as usize * w + nx as usize;
-                        if mask[q] != 0 && !seen[q] {
-                            seen[q] = true;
-                            stack.push(q);
-                        }
-                    }
-                }
-            }
-        }
-        comps.push(comp);
-    }
-    comps.sort_by_key(|c| std::cmp::Reverse(c.len()));
-    comps
-}
-
 /// Inserts a synthetic tumour into `slice` (h × w, values in [−1, 1]) inside `kidney` (0/1).
 pub fn insert(
     slice: &[f32],
@@ -192,7 +159,7 @@ pub fn insert(
     if r.uniform() >= prm.p {
         return Ok(none(Outcome::NotDrawn));
     }
-    let comps = components(kidney, h, w);
+    let comps = super::components::components(|i| kidney[i] != 0, [w, h, 1]);
     if comps.is_empty() {
         return Ok(none(Outcome::KidneyTooSmall));
     }

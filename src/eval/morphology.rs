@@ -4,6 +4,8 @@
 //! `label`; on a tie the component met first in row-major order wins). Masks are row-major
 //! `rows × cols` booleans.
 
+use crate::data::components::components;
+
 /// 3×3 erosion (`min`) or dilation (`max`) with out-of-image pixels ignored.
 fn filter3(m: &[bool], rows: usize, cols: usize, dilate: bool) -> Vec<bool> {
     let mut out = vec![false; m.len()];
@@ -34,37 +36,16 @@ pub fn close3(m: &[bool], rows: usize, cols: usize) -> Vec<bool> {
     filter3(&d, rows, cols, false)
 }
 
-/// Keeps only the largest 8-connected component (an empty mask stays empty).
+/// Keeps only the largest 8-connected component (an empty mask stays empty; of equal ones, the
+/// first in the grid).
 pub fn largest_component(m: &[bool], rows: usize, cols: usize) -> Vec<bool> {
-    let mut label = vec![0u32; m.len()];
-    let (mut best, mut best_size, mut next) = (0u32, 0usize, 0u32);
-    let mut stack = Vec::new();
-    for start in 0..m.len() {
-        if !m[start] || label[start] != 0 {
-            continue;
-        }
-        next += 1;
-        label[start] = next;
-        stack.push(start);
-        let mut size = 0;
-        while let Some(i) = stack.pop() {
-            size += 1;
-            let (r, c) = (i / cols, i % cols);
-            for rr in r.saturating_sub(1)..=(r + 1).min(rows - 1) {
-                for cc in c.saturating_sub(1)..=(c + 1).min(cols - 1) {
-                    let j = rr * cols + cc;
-                    if m[j] && label[j] == 0 {
-                        label[j] = next;
-                        stack.push(j);
-                    }
-                }
-            }
-        }
-        if size > best_size {
-            (best, best_size) = (next, size);
+    let mut out = vec![false; m.len()];
+    if let Some(largest) = components(|i| m[i], [cols, rows, 1]).first() {
+        for &i in largest {
+            out[i] = true;
         }
     }
-    label.iter().map(|&l| l != 0 && l == best).collect()
+    out
 }
 
 /// Opening, closing, largest component: the paper's `postprocess_morph`.

@@ -21,51 +21,12 @@ pub struct Component {
 /// The 26-connected components of the nonzero voxels of `mask` (NIfTI order, `dims`), largest
 /// first, with their volumes for voxels of `spacing` mm.
 pub fn components(mask: &[u8], dims: [usize; 3], spacing: [f32; 3]) -> Vec<Component> {
-    let [nx, ny, nz] = dims;
     let voxel_ml = spacing.iter().map(|&s| s as f64).product::<f64>() / 1000.0;
-    let mut seen = vec![false; mask.len()];
-    let mut sizes = Vec::new();
-    let mut stack = Vec::new();
-    for start in 0..mask.len() {
-        if mask[start] == 0 || seen[start] {
-            continue;
-        }
-        seen[start] = true;
-        stack.push(start);
-        let mut n = 0;
-        while let Some(i) = stack.pop() {
-            n += 1;
-            let (x, y, z) = (i % nx, i / nx % ny, i / (nx * ny));
-            for dz in -1i64..=1 {
-                for dy in -1i64..=1 {
-                    for dx in -1i64..=1 {
-                        let (a, b, c) = (x as i64 + dx, y as i64 + dy, z as i64 + dz);
-                        if a < 0
-                            || b < 0
-                            || c < 0
-                            || a >= nx as i64
-                            || b >= ny as i64
-                            || c >= nz as i64
-                        {
-                            continue;
-                        }
-                        let j = (c as usize * ny + b as usize) * nx + a as usize;
-                        if mask[j] != 0 && !seen[j] {
-                            seen[j] = true;
-                            stack.push(j);
-                        }
-                    }
-                }
-            }
-        }
-        sizes.push(n);
-    }
-    sizes.sort_unstable_by(|a, b| b.cmp(a));
-    sizes
+    crate::data::components::components(|i| mask[i] != 0, dims)
         .into_iter()
-        .map(|voxels| Component {
-            voxels,
-            ml: voxels as f64 * voxel_ml,
+        .map(|c| Component {
+            voxels: c.len(),
+            ml: c.len() as f64 * voxel_ml,
         })
         .collect()
 }
