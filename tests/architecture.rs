@@ -202,6 +202,8 @@ fn binaries_use_only_the_library_entry_points() {
         "coin::data::tumour::TumourParams",
         "coin::eval::segment_volume",
         "coin::eval::sidecar::components",
+        "coin::eval::sidecar::mask_stem",
+        "coin::eval::sidecar::preview_path",
         "coin::eval::sidecar::save_preview",
         "coin::eval::sidecar::sha256_of",
         "coin::eval::sidecar::sidecar_path",

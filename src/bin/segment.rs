@@ -7,8 +7,8 @@ use coin::cli::{DeviceArg, Failure, ModelArgs};
 use coin::data::nifti::{read_volume, write_f32, write_labels};
 use coin::data::{is_series_dir, read_scan};
 use coin::eval::sidecar::{
-    components, save_preview, sha256_of, sidecar_path, FileStamp, OrientationPlan, Sidecar,
-    Software,
+    components, mask_stem, preview_path, save_preview, sha256_of, sidecar_path, FileStamp,
+    OrientationPlan, Sidecar, Software,
 };
 use coin::eval::{check_organ_mask, segment_volume, OrganMask, SegmentOptions};
 use coin::train::TrainedModel;
@@ -104,13 +104,6 @@ fn is_nifti(p: &Path) -> bool {
     s.ends_with(".nii") || s.ends_with(".nii.gz")
 }
 
-fn stem(name: &str) -> &str {
-    name.strip_suffix(".gz")
-        .unwrap_or(name)
-        .strip_suffix(".nii")
-        .unwrap_or(name)
-}
-
 fn jobs(a: &Args) -> Result<Vec<Job>, String> {
     if !a.input.exists() {
         return Err(format!(
@@ -173,7 +166,7 @@ fn jobs(a: &Args) -> Result<Vec<Job>, String> {
                 csv: a
                     .csv
                     .as_ref()
-                    .map(|d| d.join(format!("{}.csv", stem(&name)))),
+                    .map(|d| d.join(format!("{}.csv", mask_stem(&name)))),
                 input,
             }
         })
@@ -352,17 +345,10 @@ fn segment_one(
         return Ok(false);
     }
     write_outputs(job, &seg, &v)?;
-    write_sidecar(a, model, job, &seg, &v, t.elapsed().as_secs_f64())?;
+    let (voxels, ml) = write_sidecar(a, model, job, &seg, &v, t.elapsed().as_secs_f64())?;
     if a.preview {
-        save_preview(
-            &job.mask.with_file_name(preview_name(&job.mask)),
-            &v,
-            &seg.mask,
-            seg.axis,
-        )?;
+        save_preview(&preview_path(&job.mask), &v, &seg.mask, seg.axis)?;
     }
-    let voxels = seg.mask.iter().filter(|&&m| m > 0).count();
-    let ml = voxels as f64 * v.spacing.iter().map(|&s| s as f64).product::<f64>() / 1000.0;
     let r = seg.reorientation;
     println!(
         "{name}: {} of {} slices along axis {} (transpose {}, flip rows {}, flip columns {}); {voxels} mask voxels ({ml:.1} mL) → {} in {:.1} s",
@@ -378,16 +364,8 @@ fn segment_one(
     Ok(!seg.slices.is_empty())
 }
 
-/// `MASK.nii.gz` → `MASK.png`.
-fn preview_name(mask: &Path) -> String {
-    let name = mask
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    format!("{}.png", stem(&name))
-}
-
-/// `MASK.json` beside the mask: what made it (no patient-identifying tag).
+/// `MASK.json` beside the mask: what made it (no patient-identifying tag). Returns the mask's
+/// voxels and millilitres.
 fn write_sidecar(
     a: &Args,
     model: &TrainedModel,
@@ -395,7 +373,7 @@ fn write_sidecar(
     seg: &coin::eval::VolumeSegmentation,
     v: &coin::data::Volume,
     seconds: f64,
-) -> Result<(), Failure> {
+) -> Result<(usize, f64), Failure> {
     let files = model.model_files();
     let model_stamp = FileStamp {
         path: a.trained.model.display().to_string(),
@@ -440,7 +418,7 @@ fn write_sidecar(
     let text =
         serde_json::to_string_pretty(&sidecar).map_err(|e| Failure::failed(e.to_string()))?;
     coin::io::checkpoint::write_atomic(&sidecar_path(&job.mask), text.as_bytes())?;
-    Ok(())
+    Ok((sidecar.mask_voxels, sidecar.mask_ml))
 }
 
 /// Everything is computed; each file is written to a temporary name and renamed.

@@ -5,7 +5,7 @@
 //! patient-identifying tag: the scans' headers are never copied.
 
 use crate::data::Volume;
-use crate::io::figures::{rgb, save_rgb_grid, Rgb, FALSE_POSITIVE};
+use crate::io::figures::{save_rgb_grid, Rgb, FALSE_POSITIVE};
 use crate::Result;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -143,17 +143,30 @@ pub struct OrientationPlan {
     pub warning: Option<String>,
 }
 
-/// `mask.nii.gz` → `mask.json` (beside it).
-pub fn sidecar_path(mask: &Path) -> PathBuf {
+/// A mask file's name without `.nii.gz` / `.nii`.
+pub fn mask_stem(name: &str) -> &str {
+    name.strip_suffix(".nii.gz")
+        .or_else(|| name.strip_suffix(".nii"))
+        .unwrap_or(name)
+}
+
+/// `mask.nii.gz` → `mask.EXT` beside it.
+fn beside(mask: &Path, ext: &str) -> PathBuf {
     let name = mask
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let stem = name
-        .strip_suffix(".nii.gz")
-        .or_else(|| name.strip_suffix(".nii"))
-        .unwrap_or(&name);
-    mask.with_file_name(format!("{stem}.json"))
+    mask.with_file_name(format!("{}.{ext}", mask_stem(&name)))
+}
+
+/// `mask.nii.gz` → `mask.json` (beside it).
+pub fn sidecar_path(mask: &Path) -> PathBuf {
+    beside(mask, "json")
+}
+
+/// `mask.nii.gz` → `mask.png` (beside it): the preview.
+pub fn preview_path(mask: &Path) -> PathBuf {
+    beside(mask, "png")
 }
 
 /// The slice indices along `axis` with the most mask voxels (at most `n`, largest first; the
@@ -215,7 +228,7 @@ pub fn save_preview(path: &Path, v: &Volume, mask: &[u8], axis: usize) -> Result
                     } else {
                         let hu = v.data[at(x, y)];
                         let g = (((hu + 160.0) / 400.0).clamp(0.0, 1.0) * 255.0).round() as u8;
-                        rgb(&[g])[0]
+                        [g, g, g]
                     });
                 }
             }
@@ -249,5 +262,6 @@ mod tests {
             sidecar_path(Path::new("out/a.nii.gz")),
             Path::new("out/a.json")
         );
+        assert_eq!(preview_path(Path::new("out/b.nii")), Path::new("out/b.png"));
     }
 }
