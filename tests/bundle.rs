@@ -147,6 +147,21 @@ fn a_bundle_segments_as_its_run_does_and_every_mask_has_a_sidecar_and_preview() 
         "{}",
         text(&o)
     );
+    // A bundle holds one model: no other checkpoint of it can be asked for.
+    let o = Command::new(env!("CARGO_BIN_EXE_segment"))
+        .arg("--model")
+        .arg(&bundle)
+        .args(["--checkpoint", "last", "--device", "cpu", "--input"])
+        .arg(&img)
+        .arg("--output")
+        .arg(d.join("y.nii.gz"))
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && text(&o).contains("holds one model"),
+        "{}",
+        text(&o)
+    );
     // evaluate needs data to evaluate a bundle on.
     let o = Command::new(env!("CARGO_BIN_EXE_evaluate"))
         .arg("--model")
