@@ -70,6 +70,18 @@ pub fn cases() -> Vec<Case> {
     );
     big.gradcheck = false;
     c.push(big);
+    // Inputs whose padded rows are wide enough that a task takes a band of output rows, not the
+    // whole map (the last band partial): forward with 48 input channels, backward-data with 72.
+    for (name, xs, ws) in [
+        ("direct 3x3 row bands forward", [1, 48, 50, 100], [5, 48, 3, 3]),
+        ("direct 3x3 row bands backward-data", [1, 4, 50, 100], [72, 4, 3, 3]),
+    ] {
+        let mut banded = case(name, vec![inp(&xs), inp(&ws), inp(&[ws[0]])], true, |x| {
+            ops::conv2d(&x[0], &x[1], x.get(2), Conv2dParams::new(1, 1))
+        });
+        banded.gradcheck = false;
+        c.push(banded);
+    }
     c.push(case(
         "conv rect kernel stride (2,1)",
         vec![inp(&[2, 2, 6, 7]), inp(&[3, 2, 2, 3])],

@@ -216,35 +216,56 @@ pub(super) fn correlate(
     }
     let yp = SendPtr(y.as_mut_ptr());
     let kernel = pick_fwd(simd(), t);
-    (0..n * blocks).into_par_iter().for_each(|task| {
-        let (img, b) = (task / blocks, task % blocks);
+    let band = band_rows(cin * wp, kh, rh, ho);
+    let bands = ho.div_ceil(band);
+    let biases: Vec<[f32; MAX_CB]> = (0..blocks)
+        .map(|b| {
+            std::array::from_fn(|j| match bias {
+                Some(bv) if b * cb + j < cout && j < cb => bv[b * cb + j],
+                _ => 0.0,
+            })
+        })
+        .collect();
+    (0..n * bands).into_par_iter().for_each(|task| {
+        let (img, band_i) = (task / bands, task % bands);
+        let rows = (band_i * band, ((band_i + 1) * band).min(ho));
         let xs = &xp[img * cin * hp * wp..(img + 1) * cin * hp * wp];
-        let ws = &wpk[b * cin * taps * cb..(b + 1) * cin * taps * cb];
-        let co0 = b * cb;
-        let ncb = cb.min(cout - co0);
-        let bs: [f32; MAX_CB] = std::array::from_fn(|j| {
-            if j < ncb {
-                bias.map_or(0.0, |bv| bv[co0 + j])
-            } else {
-                0.0
-            }
-        });
-        // SAFETY: this task writes only y[img][co0 .. co0 + ncb], which no other task writes.
-        let out = unsafe {
-            std::slice::from_raw_parts_mut(
-                yp.get().add((img * cout + co0) * ho * wo),
-                ncb * ho * wo,
-            )
-        };
-        // SAFETY: the kernel's features were detected at run time.
-        unsafe { kernel(&plan, xs, ws, &bs, out, ncb) };
+        // Every block over the same band of rows, so the band's input is read from L2 by all
+        // but the first.
+        for (b, bs) in biases.iter().enumerate() {
+            let ws = &wpk[b * cin * taps * cb..(b + 1) * cin * taps * cb];
+            let co0 = b * cb;
+            let ncb = cb.min(cout - co0);
+            // SAFETY: this task writes only rows `rows` of y[img][co0 .. co0 + ncb], which no
+            // other task writes; the kernel's features were detected at run time.
+            unsafe {
+                let out = yp.get().add((img * cout + co0) * ho * wo);
+                kernel(&plan, xs, ws, bs, out, ncb, rows)
+            };
+        }
     });
 }
 
-type FwdFn = unsafe fn(&Plan, &[f32], &[f32], &[f32; MAX_CB], &mut [f32], usize);
-simd_variant!(fwd_avx512, "avx512f,fma", true, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; MAX_CB], y: &mut [f32], ncb: usize));
-simd_variant!(fwd_avx2, "avx2,fma", true, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; MAX_CB], y: &mut [f32], ncb: usize));
-simd_variant!(fwd_portable, "sse2", false, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; MAX_CB], y: &mut [f32], ncb: usize));
+/// Output rows per task: all of them when the image's padded input fits in half of a 2 MB L2;
+/// otherwise equal bands (multiples of the tile's `rh`) whose input — `row_floats` per padded
+/// row, plus the kernel's K − 1 extra rows — takes about a quarter of it, so the channel blocks
+/// after the first read the band from L2 instead of memory.
+fn band_rows(row_floats: usize, kh: usize, rh: usize, ho: usize) -> usize {
+    const L2_BYTES: usize = 2 << 20;
+    let row_bytes = row_floats * 4;
+    let all = ho.div_ceil(rh) * rh;
+    if (all + kh - 1) * row_bytes <= L2_BYTES / 2 {
+        return all;
+    }
+    let fit = (L2_BYTES / 4 / row_bytes.max(1)).saturating_sub(kh - 1).max(rh);
+    let bands = ho.div_ceil(fit);
+    ho.div_ceil(bands).div_ceil(rh) * rh
+}
+
+type FwdFn = unsafe fn(&Plan, &[f32], &[f32], &[f32; MAX_CB], *mut f32, usize, (usize, usize));
+simd_variant!(fwd_avx512, "avx512f,fma", true, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; MAX_CB], y: *mut f32, ncb: usize, rows: (usize, usize)));
+simd_variant!(fwd_avx2, "avx2,fma", true, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; MAX_CB], y: *mut f32, ncb: usize, rows: (usize, usize)));
+simd_variant!(fwd_portable, "sse2", false, fwd_rows<CB, S, NV>(p: &Plan, x: &[f32], w: &[f32], b: &[f32; MAX_CB], y: *mut f32, ncb: usize, rows: (usize, usize)));
 
 /// The forward body for one tile on this machine.
 fn pick_fwd(kind: Simd, t: Tile) -> FwdFn {
@@ -297,8 +318,9 @@ fn fwd_rows<const CB: usize, const S: usize, const NV: usize, const F: bool>(
     x: &[f32],
     w: &[f32],
     bias: &[f32; MAX_CB],
-    y: &mut [f32],
+    y: *mut f32,
     ncb: usize,
+    (row0, row1): (usize, usize),
 ) {
     let tile = NV * L;
     let rh = S / NV;
@@ -311,8 +333,9 @@ fn fwd_rows<const CB: usize, const S: usize, const NV: usize, const F: bool>(
     let xptr = x.as_ptr();
     let wptr = w.as_ptr();
     let slot_off: [usize; S] = std::array::from_fn(|s| (s / NV) * p.wp + (s % NV) * L);
-    let mut oh = 0;
-    while oh < p.ho {
+    assert!(row0.is_multiple_of(rh) && row1 <= p.ho);
+    let mut oh = row0;
+    while oh < row1 {
         let mut ow0 = 0;
         while ow0 < p.wo {
             let mut acc = [[[0f32; L]; S]; CB];
@@ -355,9 +378,17 @@ fn fwd_rows<const CB: usize, const S: usize, const NV: usize, const F: bool>(
                 }
             }
             let valid = (p.wo - ow0).min(tile);
-            for r in 0..rh.min(p.ho - oh) {
+            for r in 0..rh.min(row1 - oh) {
                 for (j, a) in acc.iter().enumerate().take(ncb) {
-                    let dst = &mut y[(j * p.ho + oh + r) * p.wo + ow0..][..valid];
+                    // SAFETY: the caller passes `y` at channel plane 0 of this block, with `ncb`
+                    // planes of ho × wo behind it, and owns rows row0..row1 of them; the row
+                    // oh + r < row1 ≤ ho and the columns ow0 + i < wo.
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut(
+                            y.add((j * p.ho + oh + r) * p.wo + ow0),
+                            valid,
+                        )
+                    };
                     for (i, d) in dst.iter_mut().enumerate() {
                         *d = a[r * NV + i / L][i % L];
                     }
