@@ -72,9 +72,22 @@ pub fn cases() -> Vec<Case> {
     c.push(big);
     // Inputs whose padded rows are wide enough that a task takes a band of output rows, not the
     // whole map (the last band partial): forward with 48 input channels, backward-data with 72.
+    // Too large for a finite-difference check, as are the next two, whose shapes add nothing to
+    // one.
     for (name, xs, ws) in [
-        ("direct 3x3 row bands forward", [1, 48, 50, 100], [5, 48, 3, 3]),
-        ("direct 3x3 row bands backward-data", [1, 4, 50, 100], [72, 4, 3, 3]),
+        (
+            "direct 3x3 row bands forward",
+            [1, 48, 50, 100],
+            [5, 48, 3, 3],
+        ),
+        (
+            "direct 3x3 row bands backward-data",
+            [1, 4, 50, 100],
+            [72, 4, 3, 3],
+        ),
+        // 48+ output channels on rows of one and two vectors: six-channel tiles on Intel.
+        ("direct 3x3 cout50 w20", [1, 3, 4, 20], [50, 3, 3, 3]),
+        ("direct 3x3 cout50 w13", [2, 3, 5, 13], [50, 3, 3, 3]),
     ] {
         let mut banded = case(name, vec![inp(&xs), inp(&ws), inp(&[ws[0]])], true, |x| {
             ops::conv2d(&x[0], &x[1], x.get(2), Conv2dParams::new(1, 1))

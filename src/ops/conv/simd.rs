@@ -73,6 +73,26 @@ pub(crate) fn simd() -> Simd {
     })
 }
 
+/// True on an Intel CPU (CPUID vendor "GenuineIntel"): some register tiles are chosen per vendor,
+/// because AMD's Zen 4 runs a 512-bit FMA as two 256-bit halves and Intel's cores do not.
+pub(crate) fn intel() -> bool {
+    static INTEL: OnceLock<bool> = OnceLock::new();
+    *INTEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: CPUID leaf 0 exists on every x86-64 CPU.
+            let r = unsafe { std::arch::x86_64::__cpuid(0) };
+            let vendor: Vec<u8> = [r.ebx, r.edx, r.ecx]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            vendor == b"GenuineIntel"
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}
+
 #[inline(always)]
 pub(super) fn fma<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
     if F {
