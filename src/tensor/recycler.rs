@@ -128,6 +128,10 @@ impl Scratch {
     pub fn zeroed(n: usize) -> Scratch {
         Scratch(zeroed(n))
     }
+    /// Unspecified values, for a buffer the caller writes entirely (see [`overwritten`]).
+    pub fn overwritten(n: usize) -> Scratch {
+        Scratch(overwritten(n))
+    }
 }
 
 impl std::ops::Deref for Scratch {

@@ -133,7 +133,8 @@ pub(super) fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeo
         return from_f32_like(y, g.out_dims(), x);
     }
     if super::direct::supports_forward(g) {
-        let mut y = crate::tensor::recycler::zeroed(g.n * g.cout * g.p());
+        // `correlate` writes every element.
+        let mut y = crate::tensor::recycler::overwritten(g.n * g.cout * g.p());
         let bv = bias.map(|b| b.to_vec_f32());
         x.host_f32(|xv| {
             w.host_f32(|wv| {
@@ -202,7 +203,8 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
         // A stride-1 correlation of dy with the weights transposed (Cin×Cout) and flipped.
         let wv = w.to_vec_f32();
         let taps = g.kh * g.kw;
-        let mut wt = crate::tensor::recycler::zeroed(wv.len());
+        // Every element of `wt` and `dx` is written below.
+        let mut wt = crate::tensor::recycler::overwritten(wv.len());
         for co in 0..g.cout {
             for ci in 0..g.cin {
                 for t in 0..taps {
@@ -211,7 +213,7 @@ pub(super) fn backward_data(gy: &Tensor, w: &Tensor, g: &ConvGeom) -> Tensor {
                 }
             }
         }
-        let mut dx = crate::tensor::recycler::zeroed(g.n * g.cin * g.h * g.w);
+        let mut dx = crate::tensor::recycler::overwritten(g.n * g.cin * g.h * g.w);
         gy.host_f32(|dy| {
             let c = super::direct::Correlation::backward_data(g);
             super::direct::correlate(dy, &wt, None, &c, &mut dx)

@@ -52,13 +52,21 @@ pub(super) fn pad(
     if (top, left, hp, wp) == (0, 0, h, w) {
         return Padded::InPlace(&x[..planes * h * w]);
     }
-    let mut out = crate::tensor::recycler::Scratch::zeroed(planes * hp * wp);
+    // One pass: each padded row is written once, zeros around the copied data.
+    let mut out = crate::tensor::recycler::Scratch::overwritten(planes * hp * wp);
     out.par_chunks_mut(hp * wp)
         .enumerate()
         .for_each(|(i, plane)| {
             let src = &x[i * h * w..(i + 1) * h * w];
-            for r in 0..h {
-                plane[(r + top) * wp + left..][..w].copy_from_slice(&src[r * w..(r + 1) * w]);
+            for (r, row) in plane.chunks_exact_mut(wp).enumerate() {
+                match r.checked_sub(top).filter(|&r| r < h) {
+                    Some(r) => {
+                        row[..left].fill(0.0);
+                        row[left..left + w].copy_from_slice(&src[r * w..(r + 1) * w]);
+                        row[left + w..].fill(0.0);
+                    }
+                    None => row.fill(0.0),
+                }
             }
         });
     Padded::Copy(out)
