@@ -142,11 +142,16 @@ const SMALL_PIXELS: usize = 8192;
 /// A 16-lane vector is one zmm register with AVX-512: 2 × 6 accumulators ran 1.3–1.8× faster
 /// than 2 × 12 and 4 × 4. With AVX2 it is two ymm of 16 registers: 1 × 4 (8 accumulators) ran
 /// 1.3–1.6× faster than the AVX-512 tile (which spills) and than 1 × 3 or 2 × 4. Portable: four
-/// xmm, 1 × 2 (1.1–1.7× faster than the old 2 × 12). Some shapes make the compiler keep the accumulators in memory and run 3–20×
-/// slower (2 × 8 and 1 × 16 with AVX-512, 1 × 6 with AVX2): measure before changing a tile.
+/// xmm, 1 × 2 (1.1–1.7× faster than the old 2 × 12). With one channel vector (16 output
+/// channels) on an Intel core, 1 × 12 runs 10–20 % faster than 1 × 6, whose six accumulators
+/// are too few to hide the FMA latency on two full-width FMA ports (2-core Intel Xeon; 2 × 10
+/// and 4 × 6 were no better than 2 × 6 for more channels). Some shapes make the compiler keep
+/// the accumulators in memory and run 3–20× slower (2 × 8 and 1 × 16 with AVX-512, 1 × 6 with
+/// AVX2): measure before changing a tile.
 fn tile_for(kind: Simd, cout: usize) -> (usize, usize) {
     match kind {
         Simd::Avx512 if cout > L => (2, 6),
+        Simd::Avx512 if super::simd::intel() => (1, 12),
         Simd::Avx512 => (1, 6),
         Simd::Avx2 => (1, 4),
         Simd::Portable => (1, 2),
@@ -171,6 +176,7 @@ fn pick(kind: Simd, tile: (usize, usize)) -> Kernel {
     }
     match tile {
         (2, 6) => pick!(2, 6),
+        (1, 12) => pick!(1, 12),
         (1, 6) => pick!(1, 6),
         (1, 4) => pick!(1, 4),
         (1, 2) => pick!(1, 2),
