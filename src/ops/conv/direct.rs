@@ -3,9 +3,11 @@
 //! zero-padded buffer and every output row is computed from it in registers.
 //!
 //! - Forward (and backward-data, which is a stride-1 forward of the output gradient with
-//!   transposed, flipped weights and padding K−1−p): a task is one (image, block of CB output
-//!   channels); it walks the output rows in tiles of NV×16 columns (S/NV rows), holding CB×S
-//!   vectors of 16 accumulators; per (input channel, kh, kw) it loads S input vectors,
+//!   transposed, flipped weights and padding K−1−p): a task is one (image, band of output
+//!   rows) — the whole map unless the image's padded input overflows half of L2 (`band_rows`) —
+//!   and runs every block of CB output channels over its band in turn, so all blocks but the
+//!   first read the band's input from L2. A block walks the band in tiles of NV×16 columns
+//!   (S/NV rows), holding CB×S vectors of 16 accumulators; per (input channel, kh, kw) it loads S input vectors,
 //!   broadcasts CB weights (packed `[block][ci][kh][kw][CB]`) and issues CB×S fused
 //!   multiply-adds. The tile depends on the instruction set's register count (`tile_for`).
 //!   While it computes a row block it prefetches the input rows of the next one into L2.

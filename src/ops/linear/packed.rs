@@ -6,8 +6,8 @@
 //! - Blocking: k in blocks of `KC`; per block, `lhs` is packed into panels of `MR` rows
 //!   (`[panel][kk][MR]`, zero-padded) and `rhs` into panels of `NR` columns (`[panel][kk][NR]`,
 //!   zero-padded), from any row/column strides (so transposed views cost nothing extra).
-//! - Register tile: `MR` × `NR` = 8 rows × 32 columns, 16 zmm accumulators; per k, two vector
-//!   loads of `rhs`, eight broadcasts of `lhs`, sixteen fused multiply-adds (intrinsics).
+//! - Register tile: `MR` × `NR` = 12 rows × 32 columns, 24 zmm accumulators; per k, two vector
+//!   loads of `rhs`, twelve broadcasts of `lhs`, 24 fused multiply-adds (intrinsics).
 //! - Threads: the column panels are split among tasks; every output element belongs to one task.
 //! - Determinism: each output's sum runs over k in order (blocks in order, then within the
 //!   block), whatever the thread count.
@@ -143,7 +143,7 @@ unsafe impl Send for SendPtr {}
 // SAFETY: as Send: no two tasks write the same panel.
 unsafe impl Sync for SendPtr {}
 
-/// The 8 × 32 tile with AVX-512 intrinsics (the plain-Rust lane form of the convolution
+/// The 12 × 32 tile with AVX-512 intrinsics (the plain-Rust lane form of the convolution
 /// kernels made the compiler keep this tile's accumulators in memory).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
