@@ -6,7 +6,8 @@
 //!   transposed, flipped weights and padding K−1−p): a task is one (image, band of output
 //!   rows) — the whole map unless the image's padded input overflows half of L2 (`band_rows`) —
 //!   and runs every block of CB output channels over its band in turn, so all blocks but the
-//!   first read the band's input from L2. A block walks the band in tiles of NV×16 columns
+//!   first read the band's input from L2 (with too few images and bands for the threads, the
+//!   blocks are split into groups, a task per group). A block walks the band in tiles of NV×16 columns
 //!   (S/NV rows), holding CB×S vectors of 16 accumulators; per (input channel, kh, kw) it loads S input vectors,
 //!   broadcasts CB weights (packed `[block][ci][kh][kw][CB]`) and issues CB×S fused
 //!   multiply-adds. The tile depends on the instruction set's register count (`tile_for`).
@@ -252,13 +253,23 @@ pub(super) fn correlate(
             })
         })
         .collect();
-    (0..n * bands).into_par_iter().for_each(|task| {
-        let (img, band_i) = (task / bands, task % bands);
+    // Blocks are split into groups only when images × bands leave the threads too few tasks
+    // (one image, say); the split does not change any output's arithmetic.
+    let groups = (4 * rayon::current_num_threads())
+        .div_ceil(n * bands)
+        .clamp(1, blocks);
+    let per_group = blocks.div_ceil(groups);
+    (0..n * bands * groups).into_par_iter().for_each(|task| {
+        let (img, band_i, group) = (
+            task / (bands * groups),
+            task / groups % bands,
+            task % groups,
+        );
         let rows = (band_i * band, ((band_i + 1) * band).min(ho));
         let xs = &xp[img * cin * hp * wp..(img + 1) * cin * hp * wp];
-        // Every block over the same band of rows, so the band's input is read from L2 by all
-        // but the first.
-        for (b, bs) in biases.iter().enumerate() {
+        // The group's blocks over the same band of rows, so the band's input is read from L2 by
+        // all but the first.
+        for b in group * per_group..((group + 1) * per_group).min(blocks) {
             let ws = &wpk[b * cin * taps * cb..(b + 1) * cin * taps * cb];
             let co0 = b * cb;
             let ncb = cb.min(cout - co0);
@@ -266,7 +277,7 @@ pub(super) fn correlate(
             // other task writes; the kernel's features were detected at run time.
             unsafe {
                 let out = yp.get().add((img * cout + co0) * ho * wo);
-                kernel(&plan, xs, ws, bs, out, ncb, rows)
+                kernel(&plan, xs, ws, &biases[b], out, ncb, rows)
             };
         }
     });

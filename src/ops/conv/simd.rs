@@ -80,8 +80,8 @@ pub(crate) fn intel() -> bool {
     *INTEL.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
-            // SAFETY: CPUID leaf 0 exists on every x86-64 CPU.
-            let r = unsafe { std::arch::x86_64::__cpuid(0) };
+            // CPUID leaf 0 exists on every x86-64 CPU.
+            let r = std::arch::x86_64::__cpuid(0);
             let vendor: Vec<u8> = [r.ebx, r.edx, r.ecx]
                 .iter()
                 .flat_map(|v| v.to_le_bytes())
