@@ -7,9 +7,9 @@
 //!   rows) — the whole map unless the image's padded input overflows half of L2 (`band_rows`) —
 //!   and runs every block of CB output channels over its band in turn, so all blocks but the
 //!   first read the band's input from L2 (with too few images and bands for the threads, the
-//!   blocks are split into groups, a task per group). A block walks the band in tiles of NV×16 columns
-//!   (S/NV rows), holding CB×S vectors of 16 accumulators; per (input channel, kh, kw) it loads S input vectors,
-//!   broadcasts CB weights (packed `[block][ci][kh][kw][CB]`) and issues CB×S fused
+//!   blocks are split into groups, a task per group). A block walks the band in tiles of NV×16
+//!   columns (S/NV rows), holding CB×S vectors of 16 accumulators; per (input channel, kh, kw)
+//!   it loads S input vectors, broadcasts CB weights (packed `[block][ci][kh][kw][CB]`) and issues CB×S fused
 //!   multiply-adds. The tile depends on the instruction set's register count (`tile_for`).
 //!   While it computes a row block it prefetches the input rows of the next one into L2.
 //! - Backward-weight (K = 1 or 3): a task is one (image, band of rows); per (input channel, kh,
@@ -241,6 +241,7 @@ pub(super) fn correlate(
             }
         }
     }
+    assert!(y.len() >= n * cout * ho * wo, "correlate: output too short");
     let yp = SendPtr(y.as_mut_ptr());
     let kernel = pick_fwd(simd(), t);
     let band = band_rows(cin * wp, kh, rh, ho);
@@ -350,9 +351,12 @@ fn prefetch_row(x: *const f32, at: usize, len: usize) {
     let _ = (x, at, len);
 }
 
-/// One task of the forward: every output row of `ncb` channels of one image. A tile is `S`
-/// vector slots: `NV` consecutive vectors along a row times `S / NV` consecutive rows (two rows
-/// of one vector when a row is a single vector, so there are enough independent accumulators).
+/// One block of one task of the forward: output rows `row0 .. row1` of `ncb` channels of one
+/// image. A tile is `S` vector slots: `NV` consecutive vectors along a row times `S / NV`
+/// consecutive rows (two rows of one vector when a row is a single vector, so there are enough
+/// independent accumulators). Contract (the callers are the `unsafe` variants): `y` points at
+/// the block's first channel plane, with `ncb` planes of Ho × Wo behind it, and no other thread
+/// writes rows `row0 .. row1` of them meanwhile.
 #[inline(always)]
 fn fwd_rows<const CB: usize, const S: usize, const NV: usize, const F: bool>(
     p: &Plan,
