@@ -24,6 +24,11 @@ fn text(o: &Output) -> String {
 }
 
 fn segment(model: &Path, input: &Path, organ: &Path, out: &Path) -> Output {
+    segment_with(model, input, organ, out, &[])
+}
+
+/// `segment` as [`segment`] runs it, with `extra` arguments.
+fn segment_with(model: &Path, input: &Path, organ: &Path, out: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_segment"))
         .arg("--model")
         .arg(model)
@@ -42,6 +47,7 @@ fn segment(model: &Path, input: &Path, organ: &Path, out: &Path) -> Output {
             "--threshold",
             "0.02",
         ])
+        .args(extra)
         .output()
         .unwrap()
 }
@@ -148,15 +154,13 @@ fn a_bundle_segments_as_its_run_does_and_every_mask_has_a_sidecar_and_preview() 
         text(&o)
     );
     // A bundle holds one model: no other checkpoint of it can be asked for.
-    let o = Command::new(env!("CARGO_BIN_EXE_segment"))
-        .arg("--model")
-        .arg(&bundle)
-        .args(["--checkpoint", "last", "--device", "cpu", "--input"])
-        .arg(&img)
-        .arg("--output")
-        .arg(d.join("y.nii.gz"))
-        .output()
-        .unwrap();
+    let o = segment_with(
+        &bundle,
+        &img,
+        &organ,
+        &d.join("y.nii.gz"),
+        &["--checkpoint", "last"],
+    );
     assert!(
         !o.status.success() && text(&o).contains("holds one model"),
         "{}",
