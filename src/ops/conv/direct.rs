@@ -117,19 +117,20 @@ fn tile_for(kind: Simd, cout: usize, wo: usize) -> Tile {
     match kind {
         Simd::Avx512 => {
             let cb = if cout >= 4 { 4 } else { 1 };
-            let cb2 = if cout >= 48 && super::simd::intel() {
+            // Rows of one or two vectors: six channels on Intel when there are enough of them.
+            let cb_short = if cout >= 48 && super::simd::intel() {
                 6
             } else {
                 cb
             };
             match wo.div_ceil(L) {
                 1 => Tile {
-                    cb: cb2,
+                    cb: cb_short,
                     s: 2,
                     nv: 1,
                 },
                 2 => Tile {
-                    cb: cb2,
+                    cb: cb_short,
                     s: 2,
                     nv: 2,
                 },
