@@ -14,6 +14,9 @@ Modes: --steps N fixes the counterfactual stage at N steps and the classifier at
 the runs are the preset's wall-clock runs (the final table: refused while another heavy process
 runs, and a run whose step count falls more than 10 % below --expected-steps is flagged).
 
+--classifiers-from RUNS trains only the counterfactual stage, against the classifier an earlier
+pass kept for the same data set and seed: arms that change only COIN then differ only in COIN.
+
 Resumable: a run whose row exists is skipped; a run folder without a row is resumed.
 """
 
@@ -171,6 +174,10 @@ def run_one(args, root, arm_toml, dataset, seed):
            "--threads", str(args.threads)]
     if dataset in FAMILIES:
         cmd += ["--data", str(ensure_family(root, dataset))]
+    if args.classifiers_from:
+        # COIN alone against a classifier an earlier pass trained on the same data set.
+        weights = Path(args.classifiers_from) / f"{dataset}-s{seed}" / "classifier.safetensors"
+        cmd += ["--stage", "counterfactual", "--classifier", str(weights)]
     if (run / "checkpoints" / "latest").is_file():
         cmd.append("--resume")
     elif run.exists():
@@ -257,6 +264,9 @@ def main():
                    help="the host's expected COIN steps in the budget (wall-clock mode)")
     p.add_argument("--out", default="runs/quality")
     p.add_argument("--table-only", action="store_true")
+    p.add_argument("--classifiers-from", default="", metavar="RUNS",
+                   help="borrow each data set's classifier from RUNS/<data set>-s<seed>/ (an "
+                        "earlier pass's runs/<arm>): COIN alone, every arm on the same classifier")
     p.add_argument("--bin-dir", default="target/release",
                    help="where train and phantom are (a copy keeps a long pass on one build)")
     args = p.parse_args()

@@ -3,8 +3,8 @@
 //! the parameter counts of that document's table, at widths ×1 and ×0.25 and for TUH.
 
 use coin::models::{Classifier, CoinNets, CoinNetsCfg, Dataset};
-use coin::nn::{named_tensors, ParamGroup};
-use coin::Device;
+use coin::nn::{named_tensors, Ctx, ParamGroup};
+use coin::{Device, Tensor};
 use std::collections::BTreeMap;
 
 fn count(groups: &[&ParamGroup], prefix: &str) -> usize {
@@ -104,5 +104,46 @@ fn a_converted_torchvision_resnet_loads_by_name_and_gives_its_logits() {
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-5, "{dev}: {a:?} vs {b:?}");
         }
+    }
+}
+
+#[test]
+fn a_zero_head_init_starts_the_generator_at_tanh_x_and_changes_nothing_else() {
+    let cfg = |head_init_scale| CoinNetsCfg {
+        width: 0.125,
+        head_init_scale,
+        ..Default::default()
+    };
+    let authors = CoinNets::new(&cfg(1.0), Device::Cpu, 3).unwrap();
+    let zero = CoinNets::new(&cfg(0.0), Device::Cpu, 3).unwrap();
+    let last = ["gen.last_block.2.weight", "gen.last_block.2.bias"];
+    let zero_named: BTreeMap<_, _> = named_tensors(&[&zero.eg, &zero.d]).into_iter().collect();
+    for (name, t) in named_tensors(&[&authors.eg, &authors.d]) {
+        let (a, z) = (t.to_vec_f64(), zero_named[&name].to_vec_f64());
+        if last.contains(&name.as_str()) {
+            assert!(
+                a.iter().any(|v| *v != 0.0),
+                "{name}: the authors' init is not zero"
+            );
+            assert!(z.iter().all(|v| *v == 0.0), "{name}: scaled to zero");
+        } else {
+            assert_eq!(a, z, "{name}: the same draws as the authors' init");
+        }
+    }
+    // With r = 0 the perturbation head gives tanh(x) exactly, whatever the features.
+    let n = 2 * 32 * 32;
+    let xs: Vec<f32> = (0..n)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect();
+    let x = Tensor::from_f32(xs.clone(), [2, 1, 32, 32], Device::Cpu).unwrap();
+    let y = Tensor::from_f32(vec![0.0, 0.0], [2], Device::Cpu).unwrap();
+    let ctx = Ctx::eval();
+    let feats = zero.enc.forward(&x, &ctx).unwrap();
+    let x_cf = zero.gen.forward(&feats, &y, &x, &ctx).unwrap().to_vec_f64();
+    for (got, x) in x_cf.iter().zip(&xs) {
+        assert!(
+            (got - (*x as f64).tanh()).abs() < 1e-6,
+            "{got} vs tanh({x})"
+        );
     }
 }

@@ -37,6 +37,13 @@ pub struct CoinNetsCfg {
     /// What the generator's condition means (COIN: heal; Singla et al.: the other class).
     #[serde(default)]
     pub method: Method,
+    /// Multiplies the generator's last convolution's initial values (1: the authors' init).
+    #[serde(default = "one")]
+    pub head_init_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Default for CoinNetsCfg {
@@ -48,6 +55,7 @@ impl Default for CoinNetsCfg {
             head: OutputHead::SkipAddTanh,
             num_classes: 2,
             method: Method::Coin,
+            head_init_scale: 1.0,
         }
     }
 }
@@ -80,6 +88,7 @@ impl CoinNets {
             skips: cfg.skips.clone(),
             head: cfg.head,
             sn: synthetic,
+            head_init_scale: cfg.head_init_scale,
         };
         let gen = Generator::new(&mut eg.scope("gen"), &gcfg, &mut rng)?;
         let mut d = ParamGroup::new("D", device);

@@ -38,6 +38,10 @@ pub struct GeneratorCfg {
     pub head: OutputHead,
     /// Spectrally normalised 1×1 shortcuts (synthetic) or plain ones (TUH).
     pub sn: bool,
+    /// Multiplies the last convolution's initial weight and bias (1: the authors' Xavier
+    /// weight and PyTorch's bias; 0: `r = 0`, so the perturbation head starts at `tanh(x)`).
+    /// The random draws are the same whatever the factor, so nothing else's init changes.
+    pub head_init_scale: f64,
 }
 
 pub struct Generator {
@@ -89,6 +93,9 @@ impl Generator {
             ..Default::default()
         };
         let last_conv = Conv2d::new(&mut s.scope("last_block.2"), last, rng)?;
+        if cfg.head_init_scale != 1.0 {
+            last_conv.scale_values(cfg.head_init_scale)?;
+        }
         Ok(Generator {
             blocks,
             last_bn,

@@ -70,6 +70,20 @@ impl Conv2d {
         })
     }
 
+    /// Multiplies the weight and the bias by `k` (an initialisation's scale).
+    pub fn scale_values(&self, k: f64) -> Result<()> {
+        for p in std::iter::once(&self.weight).chain(self.bias.as_ref()) {
+            let v: Vec<f32> = p
+                .value()
+                .try_to_vec_f64()?
+                .iter()
+                .map(|x| (x * k) as f32)
+                .collect();
+            p.set(&v)?;
+        }
+        Ok(())
+    }
+
     pub fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
         let b = self.bias.as_ref().map(|b| b.get(ctx));
         conv2d(x, &self.weight.get(ctx), b.as_ref(), self.params)

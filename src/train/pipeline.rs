@@ -511,6 +511,7 @@ pub fn coin_nets_cfg(cfg: &RunConfig) -> CoinNetsCfg {
         width: cfg.coin.width,
         head: cfg.coin.head,
         method: cfg.coin.method,
+        head_init_scale: cfg.coin.head_init_scale,
         ..Default::default()
     }
 }

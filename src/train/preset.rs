@@ -59,6 +59,10 @@ pub struct PrecisionSection {
     pub linear: Precision,
 }
 
+fn one_f64() -> f64 {
+    1.0
+}
+
 fn one() -> u64 {
     1
 }
@@ -153,6 +157,10 @@ pub struct CoinCfg {
     /// saves as its model (`src/train/averaged.rs`); 0: off, the live networks.
     #[serde(default)]
     pub ema_decay: f64,
+    /// Multiplies the generator's last convolution's initial weight and bias (1: the authors'
+    /// init; 0: the generator starts at `x_cf = tanh(x)`, which marks no pixel).
+    #[serde(default = "one_f64")]
+    pub head_init_scale: f64,
     pub step: StepCfg,
 }
 
@@ -372,6 +380,12 @@ impl RunConfig {
             return Err(format!(
                 "coin.ema_decay must be in [0, 1) (0: off), got {}",
                 self.coin.ema_decay
+            ));
+        }
+        if !(self.coin.head_init_scale.is_finite() && self.coin.head_init_scale >= 0.0) {
+            return Err(format!(
+                "coin.head_init_scale must be a finite factor ≥ 0 (1: the authors' init), got {}",
+                self.coin.head_init_scale
             ));
         }
         if self.coin.width <= 0.0 || c.base == 0 {
