@@ -102,8 +102,9 @@ fn carl_without_organ_masks_fails_naming_the_key() {
     assert!(e.contains("[coin.step] rec = \"carl\""), "{e}");
 }
 
-/// `cpu-singla` is `cpu-default` with only the method's keys and the λ changed (so re-tunes of
-/// `cpu-default` carry over), and `paper-singla` is `paper-synthetic` likewise.
+/// `cpu-singla` is `cpu-default` with only the method's keys, the λ and the authors' init of the
+/// generator's last convolution (a zero `r` under `tanh(r)` is a grey image) changed, so re-tunes
+/// of `cpu-default` carry over; `paper-singla` is `paper-synthetic` likewise.
 #[test]
 fn the_singla_presets_extend_their_coin_presets() {
     for (variant, base) in [
@@ -116,10 +117,12 @@ fn the_singla_presets_extend_their_coin_presets() {
         assert_eq!(v.coin.head, OutputHead::Tanh);
         assert_eq!(v.coin.step.rec, Rec::L1);
         assert_eq!(v.coin.step.weights, SINGLA.weights);
+        assert_eq!(v.coin.head_init_scale, 1.0);
         b.name = v.name.clone();
         b.coin.method = Method::Singla;
         b.coin.head = OutputHead::Tanh;
         b.coin.step.weights = SINGLA.weights;
+        b.coin.head_init_scale = 1.0;
         assert_eq!(
             v, b,
             "{variant} differs from {base} beyond the method's keys"
