@@ -38,11 +38,12 @@ pub struct CoinNetsCfg {
     #[serde(default)]
     pub method: Method,
     /// Multiplies the generator's last convolution's initial values (1: the authors' init).
-    #[serde(default = "one")]
+    #[serde(default = "authors_head_init_scale")]
     pub head_init_scale: f64,
 }
 
-fn one() -> f64 {
+/// The authors' init of the generator's last convolution (no scaling): the serde default.
+pub(crate) fn authors_head_init_scale() -> f64 {
     1.0
 }
 
@@ -55,7 +56,7 @@ impl Default for CoinNetsCfg {
             head: OutputHead::SkipAddTanh,
             num_classes: 2,
             method: Method::Coin,
-            head_init_scale: 1.0,
+            head_init_scale: authors_head_init_scale(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod tiny_cnn;
 mod width;
 
 pub use blocks::Upsample;
+pub(crate) use coin_nets::authors_head_init_scale;
 pub use coin_nets::{Classifier, CoinNets, CoinNetsCfg, Dataset};
 pub use discriminator::Discriminator;
 pub use encoder::Encoder;

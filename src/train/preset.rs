@@ -59,10 +59,6 @@ pub struct PrecisionSection {
     pub linear: Precision,
 }
 
-fn one_f64() -> f64 {
-    1.0
-}
-
 fn one() -> u64 {
     1
 }
@@ -159,7 +155,7 @@ pub struct CoinCfg {
     pub ema_decay: f64,
     /// Multiplies the generator's last convolution's initial weight and bias (1: the authors'
     /// init; 0: the generator starts at `x_cf = tanh(x)`, which marks no pixel).
-    #[serde(default = "one_f64")]
+    #[serde(default = "crate::models::authors_head_init_scale")]
     pub head_init_scale: f64,
     pub step: StepCfg,
 }
