@@ -516,5 +516,13 @@ fn the_classifier_stops_at_the_first_evaluation_reaching_stop_at_accuracy() {
         .max();
     assert_eq!(last, Some(6));
     assert!(String::from_utf8_lossy(&out.stdout).contains("chose step 6 (the first to reach"));
+    // A classifier-only run scores its classifier on the test split (no COIN numbers).
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let n = s["test_slices"].as_u64();
+    assert!(n.is_none() && s["test_iou"].is_null(), "{s}");
+    assert!(s["classifier_test"]["n"].as_u64().unwrap() > 0, "{s}");
+    let acc = s["classifier_accuracy"].as_f64().unwrap();
+    assert_eq!(Some(acc), s["classifier_test"]["accuracy"].as_f64());
     std::fs::remove_dir_all(&d).ok();
 }

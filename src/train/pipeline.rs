@@ -18,7 +18,9 @@ use super::step::CoinStep;
 use crate::attribution::RiseCfg;
 use crate::data::DataSource;
 use crate::eval::report::{baseline_row, Baseline};
-use crate::eval::{evaluate_coin, evaluate_coin_keeping_slices, ClassifierReport};
+use crate::eval::{
+    evaluate_classifier, evaluate_coin, evaluate_coin_keeping_slices, ClassifierReport,
+};
 use crate::io::checkpoint::{latest_checkpoint, write_atomic};
 use crate::io::figures::save_panels;
 use crate::io::{load_groups, save_groups};
@@ -62,7 +64,9 @@ pub fn run(o: &RunOptions) -> Result<Summary> {
         classifier_val,
         ..Default::default()
     };
-    if o.stages != Stages::Classifier {
+    if o.stages == Stages::Classifier {
+        out.classifier_test = Some(s.classifier_test(&f)?);
+    } else {
         let (coin, averaged) = s.counterfactual_phase(&mut nets, &mut step, &f, coin_start)?;
         s.test_phase(averaged.as_ref().map_or(&nets, |a| &a.nets), &f, &mut out)?;
         out.coin = Some(coin);
@@ -384,6 +388,21 @@ impl<'a> Session<'a> {
         out.test = Some(report);
         out.layercam = Some(layercam);
         Ok(())
+    }
+
+    /// The chosen classifier on the test split (a classifier-only run: the full run's test
+    /// phase scores it beside COIN).
+    fn classifier_test(&self, f: &Classifier) -> Result<ClassifierReport> {
+        let test = test_loader(&self.splits, &self.o.cfg, self.o.device)?;
+        let r = evaluate_classifier(&f.net, &test)?;
+        println!(
+            "test: classifier accuracy {:.4}, F1 {:.3}, AUC {} ({} slices)",
+            r.accuracy,
+            r.f1,
+            r.roc_auc.map_or("n/a".into(), |v| format!("{v:.3}")),
+            r.n
+        );
+        Ok(r)
     }
 
     /// Every selection the run kept ([`CoinSelect::tracked`]: its own first, whose model the

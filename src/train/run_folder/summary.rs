@@ -47,6 +47,8 @@ impl StageRecord {
 pub struct Outcome {
     pub seconds: Seconds,
     pub classifier_val: Option<ClassifierReport>,
+    /// The classifier on the test split when no COIN test ran (a classifier-only run).
+    pub classifier_test: Option<ClassifierReport>,
     pub test: Option<CoinReport>,
     pub layercam: Option<MethodResult>,
     pub coin: Option<CoinState>,
@@ -107,6 +109,7 @@ impl Summary {
         let Outcome {
             seconds,
             classifier_val,
+            classifier_test,
             test,
             layercam,
             coin,
@@ -115,13 +118,14 @@ impl Summary {
         let t = test.as_ref();
         // IoU and Dice need tumour masks in the test split.
         let masked = t.filter(|r| r.masked_slices > 0);
+        let classifier_test = t.map(|r| r.classifier.clone()).or(classifier_test);
         Summary {
             test_iou: masked.map(|r| r.iou),
             test_dice: masked.map(|r| r.dice),
             counterfactual_validity: t.and_then(|r| r.validity),
             flip_rate: t.map(|r| r.flip_rate),
-            classifier_accuracy: t.map(|r| r.classifier.accuracy),
-            classifier_test: t.map(|r| r.classifier.clone()),
+            classifier_accuracy: classifier_test.as_ref().map(|r| r.accuracy),
+            classifier_test,
             classifier_validation: classifier_val,
             ceiling_iou: t.and_then(|r| r.ceiling_iou),
             changed_pixels_normal: t.map(|r| r.changed_pixels_normal),
