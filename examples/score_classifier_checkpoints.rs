@@ -15,10 +15,9 @@
 use coin::eval::{evaluate_classifier, ClassifierReport};
 use coin::io::load_groups;
 use coin::models::Classifier;
-use coin::nn::Ctx;
 use coin::train::data_setup::prepare;
-use coin::train::{test_loader, RunState};
-use coin::{no_grad, Device, Error, Result, Tensor};
+use coin::train::{recalibrate, test_loader, RunState};
+use coin::{Device, Error, Result, Tensor};
 use std::path::Path;
 
 fn main() {
@@ -56,7 +55,8 @@ fn run() -> Result<()> {
         .epoch(0)
         .map(|b| Ok(b?.images))
         .collect::<Result<_>>()?;
-    let new = || Classifier::new(cfg.classifier.base, Device::Cpu, cfg.seed ^ 0xf);
+    // Every weight and statistic is loaded from a checkpoint: the init seed does not matter.
+    let new = || Classifier::new(cfg.classifier.base, Device::Cpu, 0);
     let mut avg = new()?;
     for (k, folder) in args.iter().enumerate() {
         let live = new()?;
@@ -69,12 +69,7 @@ fn run() -> Result<()> {
             Some(w) => {
                 avg.group
                     .lerp_towards(&live.group, if k == 0 { 1.0 } else { w })?;
-                no_grad(|| {
-                    for (i, x) in train.iter().enumerate() {
-                        avg.net.forward(x, &Ctx::calibrate(i))?;
-                    }
-                    Ok::<(), Error>(())
-                })?;
+                recalibrate(&avg.net, &train)?;
                 &avg
             }
         };

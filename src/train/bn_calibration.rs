@@ -45,11 +45,17 @@ impl CalibrationBatches {
 
     /// Recomputes `net`'s running statistics from the batches (nothing when there are none).
     pub fn recalibrate(&self, net: &ResNet18) -> Result<()> {
-        no_grad(|| {
-            for (k, x) in self.batches.iter().enumerate() {
-                net.forward(x, &Ctx::calibrate(k))?;
-            }
-            Ok(())
-        })
+        recalibrate(net, &self.batches)
     }
+}
+
+/// Recomputes `net`'s batch-norm running statistics as the plain average over `batches`
+/// under its current weights (nothing when there are none).
+pub fn recalibrate(net: &ResNet18, batches: &[Tensor]) -> Result<()> {
+    no_grad(|| {
+        for (k, x) in batches.iter().enumerate() {
+            net.forward(x, &Ctx::calibrate(k))?;
+        }
+        Ok(())
+    })
 }

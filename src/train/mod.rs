@@ -17,6 +17,7 @@ mod stage;
 mod step;
 
 pub use averaged::{AveragedNets, AVERAGED_FILE};
+pub use bn_calibration::recalibrate;
 pub use coin_stage::region_masks;
 pub use config::{AdvLoss, LossWeights, Rec, StepCfg};
 pub use losses::{d_loss, g_adv_loss, DLosses, GLosses};
