@@ -7,7 +7,8 @@
 //!   cargo run --release --example score_classifier_checkpoints -- [--average W] CKPT...
 //!
 //! CKPT: checkpoint folders of `train`'s classifier stage (`state.json` + `weights.safetensors`,
-//! batch-norm statistics as the stage recalibrated them), in step order, all of one run.
+//! batch-norm statistics as the stage recalibrated them), in step order, all of one run: with
+//! `classifier.keep_validations` the run's `classifier-validations/` holds every validation's.
 //! `--average W`: each checkpoint is first folded into a running average
 //! (`avg += W·(ckpt − avg)`, parameters), whose batch-norm statistics are then recomputed from
 //! the whole training split (unaugmented), and the average is what is scored.

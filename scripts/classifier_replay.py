@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The classifier's stopping rule, replayed (not a test). For each data set of the quality
 benchmark: one classifier-only run with no stopping rule (`stop_at_accuracy = 0`, a fixed
-step count, one thread), a copy of every validation's checkpoint as the run writes it (the
-stage keeps only the newest two), each copy scored on the validation and test splits by
+step count, one thread, `keep_validations` so every validation's checkpoint stays), each
+of them scored on the validation and test splits by
 `examples/score_classifier_checkpoints.rs`, then stopping rules replayed over the scores: a
 rule only reads the logged validations, so its pick and that pick's test accuracy are exact
 without training again.
@@ -18,9 +18,7 @@ Resumable: a data set whose scores exist is not run again.
 
 import argparse
 import json
-import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -32,30 +30,12 @@ RULES = [(2, "2 in a row"), (3, "3 in a row")]
 def config(dataset, steps):
     seed = quality.BUILTIN_SEED.get(dataset, 777)
     text = (f'extends = "cpu-default"\nseed = {seed}\ntotal_budget_s = 0.0\n\n[classifier]\n'
-            f"budget_s = 0.0\nmax_steps = {steps}\nstop_at_accuracy = 0.0\n\n"
+            f"budget_s = 0.0\nmax_steps = {steps}\nstop_at_accuracy = 0.0\n"
+            "keep_validations = true\n\n"
             "[coin]\nbudget_s = 0.0\nmax_steps = 1\n")
     if dataset == "small-4242":
         text += "\n[data]\nphantom_train = 18\nphantom_test = 6\n"
     return text
-
-
-def copy_checkpoints(run, into, done):
-    """Copies each new classifier checkpoint of `run` into `into` until `done` is set."""
-    into.mkdir(parents=True, exist_ok=True)
-    while True:
-        last = done.is_set()
-        for d in sorted((run / "checkpoints").glob("classifier-*")):
-            target = into / d.name
-            if (d / "state.json").is_file() and not target.exists():
-                tmp = into / (d.name + ".tmp")
-                try:
-                    shutil.copytree(d, tmp)
-                    tmp.rename(target)
-                except (FileNotFoundError, shutil.Error):
-                    shutil.rmtree(tmp, ignore_errors=True)  # pruned while copying
-        if last:
-            return
-        time.sleep(0.5)
 
 
 def trajectory(args, root, dataset, average=None):
@@ -63,8 +43,9 @@ def trajectory(args, root, dataset, average=None):
     scores = root / name
     if scores.exists():
         return [json.loads(l) for l in scores.read_text().splitlines()]
-    run, copies = root / "runs" / dataset, root / "checkpoints" / dataset
-    if not copies.exists() or not (run / "summary.json").exists():
+    run = root / "runs" / dataset
+    kept = run / "classifier-validations"
+    if not (run / "summary.json").exists():
         cfg = root / "configs" / f"{dataset}.toml"
         cfg.parent.mkdir(parents=True, exist_ok=True)
         cfg.write_text(config(dataset, args.steps))
@@ -72,17 +53,11 @@ def trajectory(args, root, dataset, average=None):
                "--threads", "1", "--stage", "classifier"]
         if dataset in quality.FAMILIES:
             cmd += ["--data", str(quality.ensure_family(root, dataset))]
-        shutil.rmtree(copies, ignore_errors=True)
-        done = threading.Event()
-        copier = threading.Thread(target=copy_checkpoints, args=(run, copies, done))
-        copier.start()
         print(f"[{time.strftime('%H:%M:%S')}] {dataset}: {' '.join(cmd)}", flush=True)
         with open(root / f"{dataset}.out", "w") as log:
             subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
-        done.set()
-        copier.join()
-    folders = sorted(str(d) for d in copies.glob("classifier-*") if not d.name.endswith(".tmp"))
-    cmd = [str(quality.BIN.parent / "examples" / "score_classifier_checkpoints")]
+    folders = sorted(str(d) for d in kept.glob("classifier-*"))
+    cmd = [str(quality.BIN / "examples" / "score_classifier_checkpoints")]
     cmd += (["--average", str(average)] if average is not None else []) + folders
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     scores.write_text(out)

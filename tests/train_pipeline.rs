@@ -526,3 +526,35 @@ fn the_classifier_stops_at_the_first_evaluation_reaching_stop_at_accuracy() {
     assert_eq!(Some(acc), s["classifier_test"]["accuracy"].as_f64());
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn keep_validations_keeps_every_validations_classifier() {
+    let d = dir("keep-validations");
+    let cfg = smoke_config(
+        &d,
+        "keep.toml",
+        &[("keep_validations = false", "keep_validations = true")],
+    );
+    let run = d.join("run");
+    train_ok(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--stage",
+        "classifier",
+    ]);
+    let validations: Vec<u64> = log(&run)
+        .iter()
+        .filter(|v| v["stage"] == "classifier" && v["event"] == "validation")
+        .map(|v| v["step"].as_u64().unwrap())
+        .collect();
+    assert!(validations.len() >= 2, "{validations:?}");
+    let kept = run.join("classifier-validations");
+    for step in &validations {
+        let folder = kept.join(format!("classifier-{step:08}"));
+        assert!(folder.join("state.json").is_file(), "{}", folder.display());
+        assert!(folder.join("weights.safetensors").is_file());
+    }
+    std::fs::remove_dir_all(&d).ok();
+}

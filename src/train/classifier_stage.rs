@@ -10,6 +10,8 @@
 //! With `calibrate_bn_batches` each validation first recomputes batch norm's running statistics
 //! under the current weights from a few fixed training batches (`bn_calibration.rs`), so the
 //! evaluated and chosen checkpoint's statistics match its weights.
+//! With `keep_validations` every validation's weights also stay in `classifier-validations/`,
+//! so stopping rules can be replayed over one run (`scripts/classifier-replay.sh`).
 
 use super::bn_calibration::CalibrationBatches;
 use super::preset::ClassifierCfg;
@@ -24,6 +26,9 @@ use crate::optim::{Adam, AdamConfig};
 use crate::{ops, Result, Tape};
 use serde_json::json;
 use std::time::Instant;
+
+/// The run's folder of every validation's classifier (`keep_validations`).
+pub const VALIDATIONS_DIR: &str = "classifier-validations";
 
 /// Where a (possibly resumed) classifier stage stands.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -137,6 +142,16 @@ impl Stage<'_> {
                         2,
                     )?;
                     self.run.log(json!({"stage": "classifier", "step": state.step, "event": "checkpoint", "name": name}))?;
+                    if c.keep_validations {
+                        self.checkpoint(
+                            &self.run.path.join(VALIDATIONS_DIR),
+                            &name,
+                            &[(&f.group, None)],
+                            None,
+                            Phase::Classifier(state.clone()),
+                            usize::MAX,
+                        )?;
+                    }
                     if done_steps || done_time || good_enough {
                         state.stopped_at_accuracy = good_enough;
                         break 'outer;

@@ -126,6 +126,11 @@ pub struct ClassifierCfg {
     /// training left them).
     #[serde(default)]
     pub calibrate_bn_batches: usize,
+    /// Also keeps every validation's weights and state, never pruned, in the run's
+    /// `classifier-validations/` (for replaying stopping rules; off: the newest two
+    /// checkpoints only).
+    #[serde(default)]
+    pub keep_validations: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
