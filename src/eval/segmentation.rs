@@ -65,6 +65,16 @@ pub struct ClassifierReport {
 }
 
 impl ClassifierReport {
+    /// "accuracy A, F1 F, AUC U" for a progress line.
+    pub fn headline(&self) -> String {
+        format!(
+            "accuracy {:.3}, F1 {:.3}, AUC {}",
+            self.accuracy,
+            self.f1,
+            self.roc_auc.map_or("n/a".into(), |v| format!("{v:.3}"))
+        )
+    }
+
     fn from(scores: &[f64], labels: &[u8]) -> ClassifierReport {
         let c = BinaryCounts::from_scores(scores, labels, 0.5);
         let bce = |p: f64, y: u8| {

@@ -233,7 +233,7 @@ impl<'a> Session<'a> {
         let (st, best) = stage.run_classifier(f, &mut adam, st)?;
         self.seconds.classifier = Some(st.seconds);
         println!(
-            "classifier: {} steps in {:.0} s; chose step {} ({}): accuracy {:.3}, F1 {:.3}, AUC {}",
+            "classifier: {} steps in {:.0} s; chose step {} ({}): {}",
             st.step,
             t.elapsed().as_secs_f64(),
             st.best_step,
@@ -242,9 +242,7 @@ impl<'a> Session<'a> {
             } else {
                 "lowest validation loss"
             },
-            best.accuracy,
-            best.f1,
-            best.roc_auc.map_or("n/a".into(), |v| format!("{v:.3}"))
+            best.headline()
         );
         if best.accuracy < cfg.classifier.warn_below_accuracy {
             eprintln!(
@@ -395,13 +393,7 @@ impl<'a> Session<'a> {
     fn classifier_test(&self, f: &Classifier) -> Result<ClassifierReport> {
         let test = test_loader(&self.splits, &self.o.cfg, self.o.device)?;
         let r = evaluate_classifier(&f.net, &test)?;
-        println!(
-            "test: classifier accuracy {:.4}, F1 {:.3}, AUC {} ({} slices)",
-            r.accuracy,
-            r.f1,
-            r.roc_auc.map_or("n/a".into(), |v| format!("{v:.3}")),
-            r.n
-        );
+        println!("test: classifier {} ({} slices)", r.headline(), r.n);
         Ok(r)
     }
 
