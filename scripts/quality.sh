@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The quality benchmark (not a test): a preset over the tuning set (the built-in phantom with
 # seeds 777, 778, 779, the 18 / 6-patient phantom with seed 4242, phantom family B) or the
-# held-out family C, one row per run, resumable, then the table with medians and minima.
-# A wall-clock pass is ~15 minutes per run on 2 cores (6 runs: ~90 minutes).
+# held-out families C and D, one row per run, resumable, then the table with medians and minima.
+# A wall-clock pass is ~15 minutes per run on 2 cores (7 runs: ~105 minutes).
 #   scripts/quality.sh [--preset P] [--arm NAME --set TABLE.KEY=VALUE ...] [--steps N]
 #                      [--sets tuning|held-out|all] [--out DIR] [--expected-steps N]
 # Examples:

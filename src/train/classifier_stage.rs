@@ -132,26 +132,7 @@ impl Stage<'_> {
                         "step {}: validation loss {:.4}, accuracy {:.3} (best: loss {:.4} at {})",
                         state.step, r.loss, r.accuracy, state.best_loss, state.best_step
                     ));
-                    let name = format!("classifier-{:08}", state.step);
-                    self.checkpoint(
-                        &self.run.checkpoints(),
-                        &name,
-                        &[(&f.group, Some(adam))],
-                        None,
-                        Phase::Classifier(state.clone()),
-                        2,
-                    )?;
-                    self.run.log(json!({"stage": "classifier", "step": state.step, "event": "checkpoint", "name": name}))?;
-                    if c.keep_validations {
-                        self.checkpoint(
-                            &self.run.path.join(VALIDATIONS_DIR),
-                            &name,
-                            &[(&f.group, None)],
-                            None,
-                            Phase::Classifier(state.clone()),
-                            usize::MAX,
-                        )?;
-                    }
+                    self.checkpoint_validation(f, adam, &state)?;
                     if done_steps || done_time || good_enough {
                         state.stopped_at_accuracy = good_enough;
                         break 'outer;
@@ -163,6 +144,41 @@ impl Stage<'_> {
         load_groups(&best_path, &[&f.group])?;
         let best = evaluate_classifier(&f.net, &val)?;
         Ok((state, best))
+    }
+}
+
+impl Stage<'_> {
+    /// The checkpoint each validation is (the newest two kept), and with `keep_validations`
+    /// a copy of its weights and state that is never pruned.
+    fn checkpoint_validation(
+        &self,
+        f: &Classifier,
+        adam: &Adam,
+        state: &ClassifierState,
+    ) -> Result<()> {
+        let name = format!("classifier-{:08}", state.step);
+        self.checkpoint(
+            &self.run.checkpoints(),
+            &name,
+            &[(&f.group, Some(adam))],
+            None,
+            Phase::Classifier(state.clone()),
+            2,
+        )?;
+        self.run.log(
+            json!({"stage": "classifier", "step": state.step, "event": "checkpoint", "name": name}),
+        )?;
+        if self.cfg().classifier.keep_validations {
+            self.checkpoint(
+                &self.run.path.join(VALIDATIONS_DIR),
+                &name,
+                &[(&f.group, None)],
+                None,
+                Phase::Classifier(state.clone()),
+                usize::MAX,
+            )?;
+        }
+        Ok(())
     }
 }
 
