@@ -47,6 +47,26 @@ fn smoke_config(d: &Path, file: &str, edits: &[(&str, &str)]) -> PathBuf {
     p
 }
 
+/// `train` on the smoke preset with `edits` (see [`smoke_config`]) into `d/run`, with `extra`
+/// arguments; the run folder and the output.
+fn train_smoke_edited(
+    d: &Path,
+    edits: &[(&str, &str)],
+    extra: &[&str],
+) -> (PathBuf, std::process::Output) {
+    let cfg = smoke_config(d, "edited.toml", edits);
+    let run = d.join("run");
+    let mut args = vec![
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = train_ok(&args);
+    (run, out)
+}
+
 /// The smoke preset with more counterfactual steps, so a kill lands mid-stage.
 fn long_smoke(d: &Path) -> PathBuf {
     smoke_config(
@@ -356,9 +376,8 @@ fn every_shipped_preset_parses_and_validates() {
 #[test]
 fn best_val_iou_selection_ends_with_the_best_validation() {
     let d = dir("select");
-    let cfg = smoke_config(
+    let (run, _) = train_smoke_edited(
         &d,
-        "select.toml",
         &[
             ("max_steps = 16", "max_steps = 24"),
             ("eval_every = 8", "eval_every = 4"),
@@ -368,14 +387,8 @@ fn best_val_iou_selection_ends_with_the_best_validation() {
             ("threshold = 0.25", "threshold = 0.02"),
             ("lr = 0.0002", "lr = 0.02"),
         ],
+        &[],
     );
-    let run = d.join("run");
-    train_ok(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-    ]);
     // The first highest validation IoU of the log is the step the summary names and `best/`
     // holds.
     let vals: Vec<(u64, f64)> = log(&run)
@@ -467,18 +480,8 @@ fn best_val_iou_selection_ends_with_the_best_validation() {
 #[test]
 fn a_label_free_selection_is_the_final_model_and_names_its_criterion() {
     let d = dir("select-free");
-    let cfg = smoke_config(
-        &d,
-        "free.toml",
-        &[("select = \"last\"", "select = \"label-free\"")],
-    );
-    let run = d.join("run");
-    let out = train_ok(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-    ]);
+    let (run, out) =
+        train_smoke_edited(&d, &[("select = \"last\"", "select = \"label-free\"")], &[]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("selection label-free"), "{said}");
     let s: Value =
@@ -494,20 +497,11 @@ fn a_label_free_selection_is_the_final_model_and_names_its_criterion() {
 #[test]
 fn the_classifier_stops_at_the_first_evaluation_reaching_stop_at_accuracy() {
     let d = dir("stop-at");
-    let cfg = smoke_config(
+    let (run, out) = train_smoke_edited(
         &d,
-        "stop.toml",
         &[("stop_at_accuracy = 0.0", "stop_at_accuracy = 0.01")],
+        &["--stage", "classifier"],
     );
-    let run = d.join("run");
-    let out = train_ok(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-        "--stage",
-        "classifier",
-    ]);
     // Any accuracy reaches 0.01: the first evaluation (step 6 of 12) ends the stage.
     let last = steps(&run)
         .keys()
@@ -530,20 +524,11 @@ fn the_classifier_stops_at_the_first_evaluation_reaching_stop_at_accuracy() {
 #[test]
 fn keep_validations_keeps_every_validations_classifier() {
     let d = dir("keep-validations");
-    let cfg = smoke_config(
+    let (run, _) = train_smoke_edited(
         &d,
-        "keep.toml",
         &[("keep_validations = false", "keep_validations = true")],
+        &["--stage", "classifier"],
     );
-    let run = d.join("run");
-    train_ok(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-        "--stage",
-        "classifier",
-    ]);
     let validations: Vec<u64> = log(&run)
         .iter()
         .filter(|v| v["stage"] == "classifier" && v["event"] == "validation")
