@@ -28,7 +28,7 @@ use serde_json::json;
 use std::time::Instant;
 
 /// The run's folder of every validation's classifier (`keep_validations`).
-pub const VALIDATIONS_DIR: &str = "classifier-validations";
+const VALIDATIONS_DIR: &str = "classifier-validations";
 
 /// Where a (possibly resumed) classifier stage stands.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -145,9 +145,7 @@ impl Stage<'_> {
         let best = evaluate_classifier(&f.net, &val)?;
         Ok((state, best))
     }
-}
 
-impl Stage<'_> {
     /// The checkpoint each validation is (the newest two kept), and with `keep_validations`
     /// a copy of its weights and state that is never pruned.
     fn checkpoint_validation(
