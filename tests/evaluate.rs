@@ -102,6 +102,15 @@ fn report_files_all_exist_decode_and_agree_with_the_summary() {
     ] {
         let iou = method(m)["iou"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&iou), "{m}: {iou}");
+        // The pixel counts it pools are there, so reports of disjoint slices add up.
+        let c = &method(m)["confusion"];
+        let count = |k: &str| {
+            c[k].as_u64()
+                .unwrap_or_else(|| panic!("{m}: no {k} in {c}"))
+        };
+        let (tp, fp, fn_) = (count("tp"), count("fp"), count("fn_"));
+        let pooled = tp as f64 / (tp + fp + fn_).max(1) as f64;
+        assert!((pooled - iou).abs() < 1e-12, "{m}: {pooled} vs {iou}");
     }
     assert_eq!(method("RISE")["settings"]["masks"], 64);
     let summary: Value =

@@ -105,7 +105,20 @@ fn steps(run: &Path) -> std::collections::BTreeMap<(String, u64), Value> {
 fn smoke_run_writes_a_complete_run_folder() {
     let d = dir("smoke");
     let run = d.join("run");
-    train_ok(&["--preset", "smoke", "--out", run.to_str().unwrap()]);
+    let out = train_ok(&["--preset", "smoke", "--out", run.to_str().unwrap()]);
+    // smoke: 3 training patients, 1 test patient (patient_003), val_fraction 0.3 → one
+    // validation patient, drawn from the training patients and named.
+    let said = String::from_utf8_lossy(&out.stdout);
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("data: validation patients (1): "))
+        .unwrap_or_else(|| panic!("no validation patients line in:\n{said}"));
+    assert!(
+        ["patient_000", "patient_001", "patient_002"]
+            .iter()
+            .any(|p| line.ends_with(p)),
+        "{line}"
+    );
     let s: Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     for k in [
@@ -132,6 +145,13 @@ fn smoke_run_writes_a_complete_run_folder() {
         s["ceiling_iou"].as_f64().unwrap(),
     );
     assert!((0.0..=1.0).contains(&iou) && (0.0..=1.0).contains(&ceiling));
+    let named = s["validation_patients"]
+        .as_array()
+        .expect("validation_patients");
+    assert!(
+        named.len() == 1 && line.ends_with(named[0].as_str().unwrap()),
+        "{named:?}"
+    );
     for f in [
         "config.toml",
         "log.jsonl",

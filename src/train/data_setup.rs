@@ -27,6 +27,8 @@ pub struct Splits {
     pub test: Arc<SliceDataset>,
     pub prep: Preprocessing,
     pub counts: [usize; 3],
+    /// The validation patients' case names (empty: the test split validates).
+    pub val_patients: Vec<String>,
 }
 
 fn slicing(axis: usize, kidney: &[u32]) -> Slicing {
@@ -213,6 +215,11 @@ fn check_slice_labels(l: &SliceLabels, splits: [&Arc<SliceDataset>; 3]) -> Resul
     Ok(())
 }
 
+/// The cases' names, as the run reports them.
+fn case_names(cases: &[Case]) -> Vec<String> {
+    cases.iter().map(|c| case_name(&c.id).to_string()).collect()
+}
+
 /// Everything the stages need from the data.
 /// The slice cache lives in `<data root>/.coin-cache`, shared by every run on those data.
 pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>) -> Result<Splits> {
@@ -282,6 +289,7 @@ pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>)
         val,
         test,
         counts,
+        val_patients: case_names(&val_cases),
         prep: Preprocessing {
             window_hu: [window.lo, window.hi],
             fingerprint: fp,

@@ -122,6 +122,12 @@ impl<'a> Session<'a> {
             "data: {} / {} / {} slices (train / validation / test) from {}, window [{:.0}, {:.0}] HU, {}²",
             splits.counts[0], splits.counts[1], splits.counts[2], prep.data_root.display(), prep.window_hu[0], prep.window_hu[1], cfg.data.size
         );
+        match splits.val_patients.as_slice() {
+            [] => println!(
+                "data: no validation patients (data.val_fraction = 0): the test split validates"
+            ),
+            v => println!("data: validation patients ({}): {}", v.len(), v.join(", ")),
+        }
         check_memory(cfg)?;
         let selections = selections(cfg, &splits);
         let record = RunRecord {
@@ -437,7 +443,8 @@ impl<'a> Session<'a> {
     fn finish(&self, mut out: Outcome) -> Result<Summary> {
         self.run.plot_curves()?;
         out.seconds.total_this_session = self.t_all.elapsed().as_secs_f64();
-        let s = Summary::new(&self.o.cfg, self.o.device, &self.record.preprocessing, out);
+        let mut s = Summary::new(&self.o.cfg, self.o.device, &self.record.preprocessing, out);
+        s.validation_patients = self.splits.val_patients.clone();
         let text = serde_json::to_string_pretty(&s).map_err(|e| Error::Format(e.to_string()))?;
         write_atomic(&self.run.path.join("summary.json"), text.as_bytes())?;
         Ok(s)

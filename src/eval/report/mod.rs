@@ -85,6 +85,8 @@ pub struct MethodResult {
     /// Pooled (micro) IoU and Dice over the ground-truth-abnormal slices.
     pub iou: f64,
     pub dice: f64,
+    /// The pixel counts IoU and Dice pool (reports of disjoint slices add up).
+    pub confusion: Confusion,
     /// Mean and median of the per-image IoUs (slices where prediction or truth is non-empty).
     pub per_image_iou_mean: f64,
     pub per_image_iou_median: f64,
@@ -164,6 +166,7 @@ fn result(
         kind,
         iou: c.iou(),
         dice: c.dice(),
+        confusion: c,
         // `+ 0.0`: an empty sum is −0.0.
         per_image_iou_mean: per_image.iter().sum::<f64>() / per_image.len().max(1) as f64 + 0.0,
         per_image_iou_median: median(&per_image),

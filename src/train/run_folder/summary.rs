@@ -102,6 +102,9 @@ pub struct Summary {
     pub window_hu: [f32; 2],
     pub fingerprint: Option<Fingerprint>,
     pub size: usize,
+    /// The patients carved from the training split to validate on (empty: the test split
+    /// validated).
+    pub validation_patients: Vec<String>,
 }
 
 impl Summary {
@@ -163,6 +166,7 @@ impl Summary {
             window_hu: prep.window_hu,
             fingerprint: prep.fingerprint.clone(),
             size: cfg.data.size,
+            validation_patients: Vec::new(),
         }
     }
 }
