@@ -19,7 +19,6 @@ benchmark (docs/results.md).
 import argparse
 import json
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -35,7 +34,7 @@ def phantom_counts(args):
 
 
 def with_test_count(args, n):
-    out = [a for a in args]
+    out = list(args)
     if "--test" in out:
         out[out.index("--test") + 1] = str(n)
     else:
@@ -44,16 +43,12 @@ def with_test_count(args, n):
 
 
 def validation_patients(run):
-    """The run's validation patients (summary.json; older runs: the line its output printed)."""
+    """The run's validation patients, as its summary.json names them."""
     names = json.loads((run / "summary.json").read_text()).get("validation_patients")
-    if names:
-        return names
-    out = run.with_suffix(".out")
-    text = out.read_text() if out.exists() else ""
-    m = re.search(r"^data: validation patients \(\d+\): (.*)$", text, re.M)
-    if not m:
-        sys.exit(f"{run}: no validation patients recorded (a run of an older build?)")
-    return [s.strip() for s in m.group(1).split(",")]
+    if not names:
+        sys.exit(f"{run}/summary.json names no validation patients (a run of an older build, "
+                 "or one without a validation split)")
+    return names
 
 
 def case_folder(root, data, patient, train_pair):

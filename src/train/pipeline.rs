@@ -443,8 +443,13 @@ impl<'a> Session<'a> {
     fn finish(&self, mut out: Outcome) -> Result<Summary> {
         self.run.plot_curves()?;
         out.seconds.total_this_session = self.t_all.elapsed().as_secs_f64();
-        let mut s = Summary::new(&self.o.cfg, self.o.device, &self.record.preprocessing, out);
-        s.validation_patients = self.splits.val_patients.clone();
+        let s = Summary::new(
+            &self.o.cfg,
+            self.o.device,
+            &self.record.preprocessing,
+            &self.splits.val_patients,
+            out,
+        );
         let text = serde_json::to_string_pretty(&s).map_err(|e| Error::Format(e.to_string()))?;
         write_atomic(&self.run.path.join("summary.json"), text.as_bytes())?;
         Ok(s)

@@ -108,7 +108,14 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn new(cfg: &RunConfig, device: Device, prep: &Preprocessing, out: Outcome) -> Summary {
+    /// `val_patients`: the patients the run carved from its training split to validate on.
+    pub fn new(
+        cfg: &RunConfig,
+        device: Device,
+        prep: &Preprocessing,
+        val_patients: &[String],
+        out: Outcome,
+    ) -> Summary {
         let Outcome {
             seconds,
             classifier_val,
@@ -166,7 +173,7 @@ impl Summary {
             window_hu: prep.window_hu,
             fingerprint: prep.fingerprint.clone(),
             size: cfg.data.size,
-            validation_patients: Vec::new(),
+            validation_patients: val_patients.to_vec(),
         }
     }
 }
