@@ -5,6 +5,8 @@
 //! ([`AveragedNets`]) follows every generator update and is what is validated and saved as the
 //! model. The final model is the last checkpoint, or with `select = "best-val-iou"` the one at
 //! the validation with the highest IoU, saved in the run's `best/` whenever it improves.
+//! With `keep_validations` every validation's networks also stay in `coin-validations/`, so
+//! selection rules can be replayed over one run (`scripts/coin_replay.py`).
 
 use super::averaged::AveragedNets;
 use super::config::Rec;
@@ -21,6 +23,9 @@ use crate::models::{Classifier, CoinNets};
 use crate::{Error, Result, Tensor};
 use serde_json::json;
 use std::time::Instant;
+
+/// The run's folder of every validation's networks (`keep_validations`).
+const VALIDATIONS_DIR: &str = "coin-validations";
 
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct CoinState {
@@ -230,6 +235,16 @@ impl Stage<'_> {
                 averaged,
                 Phase::Counterfactual(state.clone()),
                 1,
+            )?;
+        }
+        if self.cfg().coin.keep_validations {
+            self.checkpoint(
+                &self.run.path.join(VALIDATIONS_DIR),
+                &format!("counterfactual-{:08}", state.step),
+                &[(&nets.eg, None), (&nets.d, None)],
+                averaged,
+                Phase::Counterfactual(state.clone()),
+                usize::MAX,
             )?;
         }
         Ok(())

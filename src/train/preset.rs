@@ -151,6 +151,11 @@ pub struct CoinCfg {
     pub eval_every: u64,
     pub checkpoint_every: u64,
     pub keep_checkpoints: usize,
+    /// Also keeps every validation's E+G and D and state, never pruned, in the run's
+    /// `coin-validations/` (for replaying selection rules: `scripts/coin_replay.py`; off: the
+    /// newest checkpoints and each selection's best only).
+    #[serde(default)]
+    pub keep_validations: bool,
     /// Which model the run ends with: the last step's, or the one with the best validation IoU.
     #[serde(default)]
     pub select: CoinSelect,
