@@ -160,6 +160,10 @@ def row_of(run, arm, dataset, seed, seconds):
         "classifier_test_accuracy": s["classifier_accuracy"],
         "coin_steps": s["coin_steps"], "chosen_step": chosen,
         "val_iou_at_chosen": dict(val).get(chosen),
+        # The 90 % interval over patients of that validation IoU (runs that logged it).
+        "val_iou_patients_90": next((l.get("val_iou_patients_90") for l in
+                                     validation_records(run) if l["step"] == chosen), None),
+        "test_iou_patients_90": s.get("test_iou_patients_90"),
         "val_iou_mean_jump": statistics.mean(jumps) if jumps else None,
         # How far validation IoU fell, summed over the validations where it fell (0: it never
         # went down): the oscillation, apart from the trend.

@@ -27,6 +27,7 @@ mod loader;
 mod model_api;
 mod nifti;
 mod nn;
+mod patients;
 mod phantom;
 mod pytorch_fixtures;
 mod reference_values;

@@ -145,6 +145,19 @@ fn smoke_run_writes_a_complete_run_folder() {
         s["ceiling_iou"].as_f64().unwrap(),
     );
     assert!((0.0..=1.0).contains(&iou) && (0.0..=1.0).contains(&ceiling));
+    // The test split's one patient holds all of its pixel counts; one patient gives no
+    // interval.
+    let patients = s["test_patients"].as_array().expect("test_patients");
+    assert_eq!(patients.len(), 1, "{patients:?}");
+    assert_eq!(patients[0]["patient"], "patient_003");
+    let c = &patients[0]["confusion"];
+    let count = |k: &str| c[k].as_u64().unwrap() as f64;
+    let own = count("tp") / (count("tp") + count("fp") + count("fn_")).max(1.0);
+    assert!(
+        (own - s["test_iou"].as_f64().unwrap()).abs() < 1e-12,
+        "one patient's counts are the split's: {c}"
+    );
+    assert!(s["test_iou_patients_90"].is_null());
     let named = s["validation_patients"]
         .as_array()
         .expect("validation_patients");

@@ -85,6 +85,8 @@ pub struct Sample {
 /// Cases' kept slices, flattened into one index.
 pub struct SliceDataset {
     cases: Vec<CachedCase>,
+    /// Per case: the patient's name (its file name without the extension).
+    names: Vec<String>,
     index: Vec<(u32, u32)>,
     labels: Option<Vec<u8>>,
     /// Per case: its label map holds tumour voxels (slice labels: its masks are known).
@@ -153,8 +155,13 @@ impl SliceDataset {
                 ),
             }));
         }
+        let names = chosen
+            .iter()
+            .map(|c| super::slice_labels::case_name(&c.id).to_string())
+            .collect();
         let mut ds = SliceDataset {
             cases: opened,
+            names,
             index,
             labels: csv.is_some().then_some(labels),
             tumour_known,
@@ -440,5 +447,9 @@ impl SliceSource for SliceDataset {
     }
     fn labels(&self) -> Option<Vec<u8>> {
         self.labels.clone()
+    }
+    fn patient(&self, index: usize) -> Option<String> {
+        let &(c, _) = self.index.get(index)?;
+        self.names.get(c as usize).cloned()
     }
 }

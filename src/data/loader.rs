@@ -38,6 +38,10 @@ pub trait SliceSource: Send + Sync {
     fn labels(&self) -> Option<Vec<u8>> {
         None
     }
+    /// The patient (case) sample `index` comes from, when the source knows it.
+    fn patient(&self, _index: usize) -> Option<String> {
+        None
+    }
 }
 
 /// A batch: images N×1×H×W, labels N×1 (f32), the masks and the source indices.
@@ -145,6 +149,11 @@ impl Loader {
             ));
         }
         Ok(Loader { source, cfg })
+    }
+
+    /// The patient sample `index` comes from, when the source knows it.
+    pub fn patient(&self, index: usize) -> Option<String> {
+        self.source.patient(index)
     }
 
     /// The sample order of `epoch`.

@@ -2,6 +2,7 @@
 
 use super::difference::mask_of;
 use super::metrics::{roc_auc, BinaryCounts, Confusion};
+use super::patients::{patient_interval, PatientConfusion};
 use crate::data::dataset::TUMOUR_MASK;
 use crate::data::loader::Loader;
 use crate::io::figures::Panel;
@@ -10,6 +11,7 @@ use crate::models::{CoinNets, ResNet18};
 use crate::nn::Ctx;
 use crate::{no_grad, ops, Result, Tensor};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Which counterfactual scores a slice and which slices count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -128,8 +130,21 @@ pub struct CoinReport {
     /// Model selection without pixel labels ([`label_free_score`]).
     pub label_free_score: f64,
     pub classifier: ClassifierReport,
+    /// `confusion` patient by patient (sources that name their slices' patients), and the 90 %
+    /// interval of `iou` over patients ([`patient_interval`]; None under two patients).
+    pub patients: Vec<PatientConfusion>,
+    pub iou_patients_90: Option<(f64, f64)>,
     #[serde(skip)]
     pub panels: Vec<Panel>,
+}
+
+impl CoinReport {
+    /// `" (N patients, 90 %: lo–hi)"` after an IoU, or nothing without an interval.
+    pub fn patients_note(&self) -> String {
+        self.iou_patients_90.map_or(String::new(), |(lo, hi)| {
+            format!(" ({} patients, 90 %: {lo:.3}–{hi:.3})", self.patients.len())
+        })
+    }
 }
 
 /// The fraction of abnormal validation slices a counterfactual must heal (the classifier calls
@@ -235,6 +250,7 @@ fn evaluate(
         let lab = b.labels.try_to_vec_f64()?;
         let hw = rows * cols;
         for i in 0..n {
+            let patient = loader.patient(b.indices[i]);
             let at = i * hw..(i + 1) * hw;
             let truth = b.masks[i]
                 .get(TUMOUR_MASK)
@@ -249,6 +265,7 @@ fn evaluate(
                 clean: clean.as_ref().map(|c| &c[at.clone()]),
                 truth,
                 abnormal: lab[i] > 0.5,
+                patient,
                 p: p[i],
                 p_cf: p_cf[i],
             };
@@ -269,6 +286,8 @@ struct SliceView<'a> {
     /// The last mask of the sample (empty when it has none).
     truth: &'a [u8],
     abnormal: bool,
+    /// The slice's patient, when its source names it.
+    patient: Option<String>,
     p: f64,
     p_cf: f64,
 }
@@ -290,6 +309,8 @@ struct Tally {
     normal_changed: u64,
     abnormal_px: u64,
     abnormal_changed: u64,
+    /// Per patient: masked slices and their pooled counts.
+    patients: BTreeMap<String, (usize, Confusion)>,
 }
 
 impl Tally {
@@ -330,6 +351,12 @@ impl Tally {
             )));
         }
         r.masked_slices += 1;
+        if let Some(name) = s.patient {
+            let one = self.patients.entry(name).or_default();
+            one.0 += 1;
+            one.1
+                .add(pred.iter().copied(), s.truth.iter().map(|&t| t > 0));
+        }
         r.confusion
             .add(pred.into_iter(), s.truth.iter().map(|&t| t > 0));
         match s.clean {
@@ -381,6 +408,14 @@ impl Tally {
             r.changed_pixels_normal,
         );
         r.classifier = ClassifierReport::from(&self.scores, &self.labels);
+        r.patients = (self.patients.into_iter())
+            .map(|(patient, (slices, confusion))| PatientConfusion {
+                patient,
+                slices,
+                confusion,
+            })
+            .collect();
+        r.iou_patients_90 = patient_interval(&r.patients);
         (r, self.kept)
     }
 }

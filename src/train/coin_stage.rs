@@ -207,14 +207,15 @@ impl Stage<'_> {
             &r.panels,
         )?;
         self.run.log(json!({"stage": "counterfactual", "step": state.step, "event": "validation", "t": state.seconds,
-            "val_iou": (r.masked_slices > 0).then_some(r.iou), "val_dice": (r.masked_slices > 0).then_some(r.dice), "val_validity": r.validity, "val_ceiling_iou": r.ceiling_iou,
+            "val_iou": (r.masked_slices > 0).then_some(r.iou), "val_iou_patients_90": r.iou_patients_90, "val_dice": (r.masked_slices > 0).then_some(r.dice), "val_validity": r.validity, "val_ceiling_iou": r.ceiling_iou,
             "val_changed_pixels_normal": r.changed_pixels_normal,
             "val_changed_pixels_abnormal": r.changed_pixels_abnormal, "val_flip_abnormal": r.flip_rate_abnormal,
             "val_label_free": r.label_free_score}))?;
         bar.note(&format!(
-            "step {}: validation IoU {:.4} (ceiling {}), validity {}",
+            "step {}: validation IoU {:.4}{} (ceiling {}), validity {}",
             state.step,
             r.iou,
+            r.patients_note(),
             r.ceiling_iou.map_or("n/a".into(), |v| format!("{v:.3}")),
             r.validity.map_or("n/a".into(), |v| format!("{v:.3}"))
         ));

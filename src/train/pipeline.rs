@@ -382,9 +382,10 @@ impl<'a> Session<'a> {
         drop(slices);
         self.seconds.layercam = Some(layercam.seconds);
         println!(
-            "test: {} IoU {:.4}, LayerCAM IoU {:.4} ({} abnormal slices)",
+            "test: {} IoU {:.4}{}, LayerCAM IoU {:.4} ({} abnormal slices)",
             cfg.coin.method.label(),
             report.iou,
+            report.patients_note(),
             layercam.iou,
             report.abnormal_slices
         );

@@ -67,8 +67,12 @@ pub fn run(o: &EvalOptions) -> Result<Report> {
         )));
     }
     println!(
-        "{} on {} test slices ({} abnormal): IoU {:.4} in {seconds:.1} s",
-        o.model.name, report.slices, report.abnormal_slices, report.iou
+        "{} on {} test slices ({} abnormal): IoU {:.4}{} in {seconds:.1} s",
+        o.model.name,
+        report.slices,
+        report.abnormal_slices,
+        report.iou,
+        report.patients_note()
     );
     let mut rows = coin_rows(
         (&o.model.name, kind_of(&o.model)),

@@ -3,7 +3,7 @@
 
 use crate::data::{Fingerprint, Preprocessing};
 use crate::eval::report::MethodResult;
-use crate::eval::{ClassifierReport, CoinReport};
+use crate::eval::{ClassifierReport, CoinReport, PatientConfusion};
 use crate::train::coin_stage::CoinState;
 use crate::train::{CoinSelect, RunConfig};
 use crate::{host, Device};
@@ -69,6 +69,11 @@ pub struct SelectionResult {
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
     pub test_iou: Option<f64>,
+    /// The 90 % interval of `test_iou` over patients ([`crate::eval::patient_interval`]; None
+    /// under two test patients).
+    pub test_iou_patients_90: Option<(f64, f64)>,
+    /// The test split's pixel counts patient by patient (they add up to the pooled ones).
+    pub test_patients: Vec<PatientConfusion>,
     pub test_dice: Option<f64>,
     pub counterfactual_validity: Option<f64>,
     pub flip_rate: Option<f64>,
@@ -131,6 +136,8 @@ impl Summary {
         let classifier_test = t.map(|r| r.classifier.clone()).or(classifier_test);
         Summary {
             test_iou: masked.map(|r| r.iou),
+            test_iou_patients_90: masked.and_then(|r| r.iou_patients_90),
+            test_patients: masked.map(|r| r.patients.clone()).unwrap_or_default(),
             test_dice: masked.map(|r| r.dice),
             counterfactual_validity: t.and_then(|r| r.validity),
             flip_rate: t.map(|r| r.flip_rate),
