@@ -576,3 +576,39 @@ fn keep_validations_keeps_every_validations_classifier() {
     }
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn coin_keep_validations_keeps_every_validations_networks() {
+    let d = dir("coin-keep-validations");
+    let (run, _) = train_smoke_edited(
+        &d,
+        &[(
+            "keep_checkpoints = 2\nkeep_validations = false",
+            "keep_checkpoints = 2\nkeep_validations = true",
+        )],
+        &[],
+    );
+    let validations: Vec<u64> = log(&run)
+        .iter()
+        .filter(|v| v["stage"] == "counterfactual" && v["event"] == "validation")
+        .map(|v| v["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        validations,
+        [8, 16],
+        "smoke: 16 COIN steps, validated every 8"
+    );
+    assert!(
+        !run.join("classifier-validations").exists(),
+        "the classifier's own key is off"
+    );
+    for step in validations {
+        let folder = run
+            .join("coin-validations")
+            .join(format!("counterfactual-{step:08}"));
+        // Each kept validation opens as a model at its step, as `evaluate --checkpoint` opens it.
+        let m = coin::train::TrainedModel::open(&run, Some(&folder), coin::Device::Cpu).unwrap();
+        assert_eq!(m.step, step, "{}", folder.display());
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
