@@ -19,10 +19,10 @@ benchmark (docs/results.md).
 import argparse
 import json
 import random
-import shutil
 import statistics
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 
@@ -68,27 +68,19 @@ def case_folder(root, data, patient, train_pair):
     return folder
 
 
-def model_for_draw(run, out, draw):
-    """The run with its seed moved by `draw` (the fixed tumours are keyed by the seed)."""
-    if draw == 0:
-        return run
-    copy = out / "models" / f"draw{draw}"
-    if not copy.exists():
-        shutil.copytree(run, copy, ignore=shutil.ignore_patterns("samples", "classifier-validations"))
-        # `evaluate` reads the configuration the checkpoints recorded.
-        for state in copy.rglob("state.json"):
-            record = json.loads(state.read_text())
-            record["config"]["seed"] += 1000 * draw
-            state.write_text(json.dumps(record))
-    return copy
+def tumour_seed(run, draw):
+    """The seed whose test tumours draw `draw` scores: the run's own (draw 0), else moved by
+    1000 per draw (`evaluate --tumour-seed`)."""
+    seed = tomllib.loads((run / "config.toml").read_text())["seed"]
+    return seed + 1000 * draw
 
 
-def score(bin_dir, model, checkpoint, data, out):
-    """(tp, fp, fn) of COIN on `data`'s test split."""
+def score(bin_dir, model, checkpoint, data, out, seed):
+    """(tp, fp, fn) of COIN on `data`'s test split, its tumours drawn as seed `seed` draws them."""
     report = out / "report.json"
     if not report.exists():
         subprocess.run([str(bin_dir / "evaluate"), "--model", str(model), "--data", str(data),
-                        "--checkpoint", checkpoint,
+                        "--checkpoint", checkpoint, "--tumour-seed", str(seed),
                         "--out", str(out), "--baselines", "none", "--force"],
                        check=True, stdout=subprocess.DEVNULL)
     coin = json.loads(report.read_text())[0]  # the first row: COIN at the run's threshold
@@ -127,14 +119,15 @@ def main():
     pair = [name(i) for i in range(n_train) if name(i) not in val][:2]
     scores = {}
     for d in range(a.draws):
-        model = model_for_draw(a.run, a.out, d)
+        model, seed = a.run, tumour_seed(a.run, d)
         for pat in val + test + extra:
             folder = case_folder(a.out / "cases", data, pat, pair)
             ck = a.checkpoint
             if ck not in ("final", "last"):
                 ck = str(next(model.glob(f"*/{ck}")))
             scores[(d, pat)] = score(a.bin_dir, model, ck, folder,
-                                     a.out / "eval" / ck.rsplit("/", 1)[-1] / f"draw{d}" / pat)
+                                     a.out / "eval" / ck.rsplit("/", 1)[-1] / f"draw{d}" / pat,
+                                     seed)
             print(f"draw {d} {pat}: IoU {iou([scores[(d, pat)]]):.3f}", flush=True)
     (a.out / f"per-patient-{a.checkpoint}.json").write_text(json.dumps(
         [{"draw": d, "patient": pat, "tp": s[0], "fp": s[1], "fn": s[2],

@@ -256,3 +256,32 @@ fn one_report_scores_a_singla_run_and_a_coin_run_sharing_a_classifier() {
         assert!(!coin_rows.is_empty() && rows.iter().any(|r| r.0 == "LayerCAM"));
     }
 }
+
+/// COIN's pooled pixel counts in a report folder's `report.json`.
+fn coin_confusion(out: &Path) -> Value {
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    r[0]["confusion"].clone()
+}
+
+#[test]
+fn tumour_seed_redraws_the_test_tumours_on_the_same_patients() {
+    let run = smoke_model();
+    let scored = |name: &str, extra: &[&str]| {
+        let out = out_dir(name);
+        let mut args = vec!["--baselines", "none"];
+        args.extend_from_slice(extra);
+        let o = evaluate(&args, run, &out);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let c = coin_confusion(&out);
+        std::fs::remove_dir_all(&out).ok();
+        c
+    };
+    let own = scored("tumours-own", &[]);
+    // The smoke run's seed (777): the same draw as without the flag.
+    assert_eq!(scored("tumours-777", &["--tumour-seed", "777"]), own);
+    // Another seed: other tumours (and other slices holding one), so other ground truth.
+    let other = scored("tumours-778", &["--tumour-seed", "778"]);
+    let truth = |c: &Value| c["tp"].as_u64().unwrap() + c["fn_"].as_u64().unwrap();
+    assert_ne!(truth(&other), truth(&own), "{other} {own}");
+}

@@ -54,6 +54,11 @@ struct Args {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Draw the test split's fixed synthetic tumours as a run seeded with this draws them
+    /// (default: the run's seed), to score the same model on the same patients under another
+    /// draw (synthetic task only).
+    #[arg(long)]
+    tumour_seed: Option<u64>,
     /// Write into a non-empty --out.
     #[arg(long)]
     force: bool,
@@ -98,7 +103,13 @@ fn check_out(a: &Args) -> Result<(), Failure> {
 
 /// The page's lines about the model and its data.
 fn facts(a: &Args, model: &TrainedModel, data_root: &std::path::Path) -> Vec<String> {
-    vec![
+    let tumours = a.tumour_seed.map(|s| {
+        format!(
+            "test tumours: drawn as a run seeded {s} draws them (the run's seed: {})",
+            model.config.seed
+        )
+    });
+    let mut lines = vec![
         format!(
             "model: {} (checkpoint {}, counterfactual step {})",
             a.trained.model.display(),
@@ -110,7 +121,9 @@ fn facts(a: &Args, model: &TrainedModel, data_root: &std::path::Path) -> Vec<Str
             "preprocessing: {}² slices, window [{:.0}, {:.0}] HU",
             model.prep.size, model.prep.window_hu[0], model.prep.window_hu[1]
         ),
-    ]
+    ];
+    lines.extend(tumours);
+    lines
 }
 
 fn real_main(a: &Args) -> Result<(), Failure> {
@@ -134,7 +147,11 @@ fn real_main(a: &Args) -> Result<(), Failure> {
             ..model.data.clone()
         },
     };
-    let cfg = &model.config;
+    let mut cfg = model.config.clone();
+    if a.tumour_seed.is_some() {
+        cfg.data.test_tumour_seed = a.tumour_seed;
+    }
+    let cfg = &cfg;
     let splits = prepare(cfg, &source, Some(&model.prep))?;
     let test = test_loader(&splits, cfg, device)?;
     let others: Vec<TrainedModel> = a

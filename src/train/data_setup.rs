@@ -271,7 +271,7 @@ pub fn prepare(cfg: &RunConfig, src: &DataSource, saved: Option<&Preprocessing>)
     let test = open(
         &test_cases,
         Tumours::Fixed {
-            seed: cfg.seed ^ 0x7e57,
+            seed: cfg.data.test_tumour_seed.unwrap_or(cfg.seed) ^ 0x7e57,
         },
         false,
     )?;

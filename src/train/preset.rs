@@ -98,6 +98,11 @@ pub struct DataCfg {
     /// A fixed HU window `[lo, hi]`; empty: the fingerprint of the training split.
     pub window: Vec<f32>,
     pub workers: usize,
+    /// Draws the test split's fixed synthetic tumours as a run seeded with this draws them
+    /// (unset: the run's own `seed`). `evaluate --tumour-seed` sets it, to score one model
+    /// under other tumour draws on the same patients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_tumour_seed: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
