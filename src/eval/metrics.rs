@@ -24,6 +24,13 @@ impl Confusion {
             }
         }
     }
+    /// Adds another set of counts (pooling disjoint pixels: slices, patients, splits).
+    pub fn merge(&mut self, other: &Confusion) {
+        self.tp += other.tp;
+        self.fp += other.fp;
+        self.fn_ += other.fn_;
+        self.tn += other.tn;
+    }
     /// TP / (TP + FP + FN); 0 when there is nothing to find and nothing was predicted.
     pub fn iou(&self) -> f64 {
         let d = self.tp + self.fp + self.fn_;
@@ -108,4 +115,26 @@ pub fn roc_auc(scores: &[f64], labels: &[u8]) -> Option<f64> {
         i = j + 1;
     }
     Some((rank_sum - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_counts_equal_the_pixels_counted_together() {
+        let (pa, ta) = ([true, true, false, false], [true, false, true, false]);
+        let (pb, tb) = ([true, false, false], [true, true, false]);
+        let (mut a, mut b, mut both) = (
+            Confusion::default(),
+            Confusion::default(),
+            Confusion::default(),
+        );
+        a.add(pa.into_iter(), ta.into_iter());
+        b.add(pb.into_iter(), tb.into_iter());
+        both.add(pa.into_iter().chain(pb), ta.into_iter().chain(tb));
+        a.merge(&b);
+        assert_eq!(a, both);
+        assert_eq!((a.tp, a.fp, a.fn_, a.tn), (2, 1, 2, 2));
+    }
 }

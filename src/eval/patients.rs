@@ -40,12 +40,7 @@ fn t95(df: usize) -> f64 {
 fn iou_without(patients: &[PatientConfusion], skip: usize) -> f64 {
     let mut pooled = Confusion::default();
     let kept = patients.iter().enumerate().filter(|&(i, _)| i != skip);
-    for (_, p) in kept {
-        pooled.tp += p.confusion.tp;
-        pooled.fp += p.confusion.fp;
-        pooled.fn_ += p.confusion.fn_;
-        pooled.tn += p.confusion.tn;
-    }
+    kept.for_each(|(_, p)| pooled.merge(&p.confusion));
     pooled.iou()
 }
 

@@ -351,14 +351,14 @@ impl Tally {
             )));
         }
         r.masked_slices += 1;
+        let mut slice = Confusion::default();
+        slice.add(pred.into_iter(), s.truth.iter().map(|&t| t > 0));
+        r.confusion.merge(&slice);
         if let Some(name) = s.patient {
             let one = self.patients.entry(name).or_default();
             one.0 += 1;
-            one.1
-                .add(pred.iter().copied(), s.truth.iter().map(|&t| t > 0));
+            one.1.merge(&slice);
         }
-        r.confusion
-            .add(pred.into_iter(), s.truth.iter().map(|&t| t > 0));
         match s.clean {
             Some(cl) => self.ceiling.add(
                 mask_of(s.x, cl, cfg.threshold),
