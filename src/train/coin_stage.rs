@@ -229,25 +229,31 @@ impl Stage<'_> {
             }
             state.set_best(select, score);
             let folder = select.folder().expect("a tracked selection keeps a folder");
-            self.checkpoint(
-                &self.run.path.join(folder),
-                &format!("counterfactual-{:08}", state.step),
-                &[(&nets.eg, None), (&nets.d, None)],
-                averaged,
-                Phase::Counterfactual(state.clone()),
-                1,
-            )?;
+            self.keep_model(folder, nets, averaged, state, 1)?;
         }
         if self.cfg().coin.keep_validations {
-            self.checkpoint(
-                &self.run.path.join(VALIDATIONS_DIR),
-                &format!("counterfactual-{:08}", state.step),
-                &[(&nets.eg, None), (&nets.d, None)],
-                averaged,
-                Phase::Counterfactual(state.clone()),
-                usize::MAX,
-            )?;
+            self.keep_model(VALIDATIONS_DIR, nets, averaged, state, usize::MAX)?;
         }
         Ok(())
+    }
+
+    /// The networks at this step (weights only, with the average when kept) in the run's
+    /// `folder`, keeping its newest `keep`.
+    fn keep_model(
+        &self,
+        folder: &str,
+        nets: &CoinNets,
+        averaged: Option<&AveragedNets>,
+        state: &CoinState,
+        keep: usize,
+    ) -> Result<()> {
+        self.checkpoint(
+            &self.run.path.join(folder),
+            &format!("counterfactual-{:08}", state.step),
+            &[(&nets.eg, None), (&nets.d, None)],
+            averaged,
+            Phase::Counterfactual(state.clone()),
+            keep,
+        )
     }
 }
