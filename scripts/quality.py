@@ -150,7 +150,8 @@ def label_free_pick(run, gate=0.9):
 
 def row_of(run, arm, dataset, seed, seconds):
     s = json.loads((run / "summary.json").read_text())
-    val = validations(run)
+    records = {l["step"]: l for l in validation_records(run)}
+    val = [(k, l["val_iou"]) for k, l in records.items()]
     chosen = s.get("coin_chosen_step")
     jumps = [abs(b[1] - a[1]) for a, b in zip(val, val[1:])]
     return {
@@ -161,8 +162,7 @@ def row_of(run, arm, dataset, seed, seconds):
         "coin_steps": s["coin_steps"], "chosen_step": chosen,
         "val_iou_at_chosen": dict(val).get(chosen),
         # The 90 % interval over patients of that validation IoU (runs that logged it).
-        "val_iou_patients_90": next((l.get("val_iou_patients_90") for l in
-                                     validation_records(run) if l["step"] == chosen), None),
+        "val_iou_patients_90": records.get(chosen, {}).get("val_iou_patients_90"),
         "test_iou_patients_90": s.get("test_iou_patients_90"),
         "val_iou_mean_jump": statistics.mean(jumps) if jumps else None,
         # How far validation IoU fell, summed over the validations where it fell (0: it never

@@ -1,6 +1,6 @@
 //! The evaluation's per-patient counts: each slice is counted under the patient its source
 //! names, the patients' counts add up to the pooled ones, and with two or more patients the
-//! bootstrap interval brackets the pooled IoU. The smoke model on its two training patients
+//! interval over patients brackets the pooled IoU. The smoke model on its two training patients
 //! (the test split holds one), scored as the validation scores a split.
 
 use crate::common::files::smoke_model;
